@@ -1,0 +1,175 @@
+"""Step 1 of the pipeline, the tokenizer: text -> sentences -> the batch tensor the model receives.
+
+:func:`split_sentences` reads the text box (one sentence per line); :func:`encode_batch` calls the
+tokenizer once for the whole batch and returns an :class:`Encoding` whose arrays are exactly what
+``tokenizer(...)`` returned for the same arguments, as read-only NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from explorer.errors import InputError
+
+MAX_SENTENCES = 8  # lines beyond this are left out, with a note
+Padding = Literal["longest", "max_length", "do_not_pad"]
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """The text box read as a batch: one sentence per non-blank line."""
+
+    sentences: tuple[str, ...]
+    blank_lines: int  # empty or whitespace-only lines that were skipped
+    left_out: int  # non-blank lines beyond max_sentences
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.blank_lines:
+            notes.append(f"Skipped {self.blank_lines} empty line(s).")
+        if self.left_out:
+            notes.append(
+                f"Only the first {len(self.sentences)} lines make the batch; "
+                f"{self.left_out} more line(s) were left out."
+            )
+        return notes
+
+
+def split_sentences(text: str, max_sentences: int = MAX_SENTENCES) -> Sentences:
+    """Each non-blank line of ``text`` is one sentence of the batch (kept as typed)."""
+    lines = [line.rstrip("\r") for line in (text or "").split("\n")]
+    kept = [line for line in lines if line.strip()]
+    blank = len(lines) - len(kept) if kept else 0
+    if not kept:
+        raise InputError("The text box is empty. Type a sentence (one sentence per line).")
+    return Sentences(tuple(kept[:max_sentences]), blank, max(0, len(kept) - max_sentences))
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The batch as the model receives it. Arrays are read-only; B = batch, S = sequence length."""
+
+    sentences: tuple[str, ...]  # [B] the texts as typed
+    pairs: tuple[str, ...] | None  # [B] second segments, for sentence-pair input
+    tokens: tuple[tuple[str, ...], ...]  # [B][S] token strings, padding included
+    input_ids: np.ndarray  # [B, S] int64
+    attention_mask: np.ndarray  # [B, S] int64: 1 = real token, 0 = padding
+    token_type_ids: np.ndarray | None  # [B, S] int64 segment ids, None if the model has none
+    special_tokens_mask: np.ndarray  # [B, S] int64: 1 = special token or padding
+    offsets: np.ndarray | None  # [B, S, 2] character spans in the source text; (0, 0) = none
+    truncated: tuple[int, ...]  # [B] tokens cut from each sentence (0 = nothing cut)
+    pad_token: str | None
+    pad_token_id: int | None
+    padding_side: str
+    max_length: int | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.input_ids.shape)  # (B, S)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """[B] real (non-padding) tokens per sentence."""
+        return self.attention_mask.sum(axis=1)
+
+    def model_inputs(self, accepted: Sequence[str]) -> dict[str, Any]:
+        """The tensors for ``model(**inputs)``: the keys the model accepts, as torch tensors."""
+        import torch
+
+        arrays = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if self.token_type_ids is not None:
+            arrays["token_type_ids"] = self.token_type_ids
+        return {key: torch.from_numpy(np.array(value)) for key, value in arrays.items() if key in accepted}
+
+
+def encode_batch(
+    tokenizer: Any,
+    sentences: Sequence[str],
+    pairs: Sequence[str] | None = None,
+    *,
+    padding: Padding = "longest",
+    truncation: bool = True,
+    max_length: int | None = None,
+    padding_side: str | None = None,
+) -> Encoding:
+    """Tokenize a batch with one ``tokenizer(...)`` call and keep everything the course shows."""
+    sentences = tuple(sentences)
+    if not sentences:
+        raise InputError("There is no sentence to tokenize.")
+    if pairs is not None:
+        pairs = tuple(pairs)
+        if len(pairs) != len(sentences):
+            raise InputError(
+                f"Pairs need one second sentence per sentence: got {len(sentences)} and {len(pairs)}."
+            )
+    if padding != "do_not_pad" and tokenizer.pad_token is None:
+        raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
+    side = padding_side or tokenizer.padding_side
+    call = dict(
+        padding=padding,
+        truncation="longest_first" if truncation else False,
+        max_length=max_length,
+        padding_side=side,
+        return_special_tokens_mask=True,
+        return_offsets_mapping=bool(getattr(tokenizer, "is_fast", False)),
+        return_attention_mask=True,
+    )
+    encoded = tokenizer(list(sentences), list(pairs) if pairs else None, **call)
+    full = tokenizer(list(sentences), list(pairs) if pairs else None, truncation=False)
+    input_ids = _as_matrix(encoded["input_ids"], tokenizer.pad_token_id, side)
+    B, S = input_ids.shape
+    attention_mask = _as_matrix(encoded["attention_mask"], 0, side)  # [B, S]
+    special = _as_matrix(encoded["special_tokens_mask"], 1, side)  # [B, S]
+    types = encoded.get("token_type_ids")
+    token_type_ids = _as_matrix(types, 0, side) if types is not None else None  # [B, S]
+    offsets = None
+    if "offset_mapping" in encoded:
+        rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in encoded["offset_mapping"]]
+        offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
+        for b, row in enumerate(rows):
+            if side == "left":
+                offsets[b, S - len(row) :] = row
+            else:
+                offsets[b, : len(row)] = row
+    truncated = tuple(
+        max(0, len(full_ids) - int(kept)) for full_ids, kept in zip(full["input_ids"], attention_mask.sum(1))
+    )
+    tokens = tuple(tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in input_ids)
+    return Encoding(
+        sentences=sentences,
+        pairs=pairs,
+        tokens=tokens,
+        input_ids=_readonly(input_ids),
+        attention_mask=_readonly(attention_mask),
+        token_type_ids=_readonly(token_type_ids) if token_type_ids is not None else None,
+        special_tokens_mask=_readonly(special),
+        offsets=_readonly(offsets) if offsets is not None else None,
+        truncated=truncated,
+        pad_token=tokenizer.pad_token,
+        pad_token_id=tokenizer.pad_token_id,
+        padding_side=side,
+        max_length=max_length,
+    )
+
+
+def _as_matrix(rows: Sequence[Sequence[int]], fill: int | None, side: str) -> np.ndarray:
+    """Rows of (possibly) different lengths -> [B, S] int64; ragged rows are filled on ``side``
+    (only happens with padding="do_not_pad", where ``fill`` cells are shown as absent)."""
+    rows = [list(row) for row in rows]
+    width = max(len(row) for row in rows)
+    matrix = np.full((len(rows), width), fill if fill is not None else 0, dtype=np.int64)  # [B, S]
+    for b, row in enumerate(rows):
+        if side == "left":
+            matrix[b, width - len(row) :] = row
+        else:
+            matrix[b, : len(row)] = row
+    return matrix

@@ -1,0 +1,228 @@
+"""Load a resolved checkpoint once: tokenizer + model with the head its config names, in eval
+mode, with eager attention (transformers 5 defaults to sdpa, which returns no attention weights),
+float32, and never ``trust_remote_code``.
+
+The returned objects are shared by every session of the app: nothing here or downstream may mutate
+them. A tokenizer without a pad token gets a private *copy* with a pad token for batching.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from explorer.checkpoints import ResolvedCheckpoint
+from explorer.errors import CheckpointError
+
+# Longest sentence (in tokens) the app runs through any model: attention grows as tokens², and a
+# decoder's 8,192 positions would need tens of GB of attention weights.
+MAX_TOKENS = 512
+
+# config.architectures[0] suffix -> the Auto class that loads that head.
+_HEADS: tuple[tuple[str, str], ...] = (
+    ("ForSequenceClassification", "AutoModelForSequenceClassification"),
+    ("ForCausalLM", "AutoModelForCausalLM"),
+    ("LMHeadModel", "AutoModelForCausalLM"),
+    ("ForMaskedLM", "AutoModelForMaskedLM"),
+)
+BASE_HEAD = "AutoModel"
+
+HEAD_DESCRIPTIONS = {
+    "AutoModel": "no task head: returns hidden states, one vector per token",
+    "AutoModelForSequenceClassification": "a classification head: one logit per label per sentence",
+    "AutoModelForCausalLM": "a causal language-model head: scores for the next token at each position",
+    "AutoModelForMaskedLM": "a masked language-model head: scores for the hidden word at each position",
+}
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A tokenizer and model ready to run. Shared across sessions: never mutate."""
+
+    resolved: ResolvedCheckpoint
+    config: Any  # transformers.PretrainedConfig
+    tokenizer: Any  # as shipped with the checkpoint
+    batch_tokenizer: Any  # `tokenizer`, or a private copy that has a pad token for batching
+    pad_note: str | None  # says which pad token the app chose, when the checkpoint has none
+    model: Any  # transformers.PreTrainedModel, eval(), eager attention
+    head_class: str  # the Auto class used, e.g. "AutoModelForCausalLM"
+    max_tokens: int  # longest sentence (tokens, specials included) the app runs
+
+    @property
+    def model_class(self) -> str:
+        return type(self.model).__name__
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.head_class == "AutoModelForCausalLM" or bool(
+            getattr(self.config, "is_decoder", False)
+        )
+
+
+def head_class_for(architectures: list[str] | None) -> str:
+    """The Auto class for the head named by ``config.architectures`` (AutoModel if none fits)."""
+    for architecture in architectures or []:
+        for suffix, auto_class in _HEADS:
+            if architecture.endswith(suffix):
+                return auto_class
+    return BASE_HEAD
+
+
+# --- Hub reachability ---------------------------------------------------------------------------
+
+_REACHABILITY_TTL_S = 30.0
+_reachability: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hub's host answers a TCP connection (cached for 30 s). Without this check an
+    unreachable Hub costs ~45 s of retries before transformers gives up."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    cached = _reachability.get(host)
+    if cached and time.monotonic() - cached[0] < _REACHABILITY_TTL_S:
+        return cached[1]
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+        reachable = True
+    except OSError:
+        reachable = False
+    _reachability[host] = (time.monotonic(), reachable)
+    return reachable
+
+
+def _offline_message(model_id: str) -> str:
+    return (
+        f"Checkpoint '{model_id}' needs the Hugging Face Hub, which this machine cannot reach, and "
+        "it is not in the local Hugging Face cache. Pick a bundled model or a local folder."
+    )
+
+
+def _hub_kwargs(resolved: ResolvedCheckpoint) -> dict[str, Any]:
+    """Use the local Hub cache when it has the checkpoint; fail fast and clearly when offline."""
+    if resolved.source != "hub":
+        return {}
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(resolved.location, local_files_only=True, trust_remote_code=False)
+        cached = True
+    except Exception:
+        cached = False
+    if cached and (os.environ.get("HF_HUB_OFFLINE") or not hub_reachable()):
+        return {"local_files_only": True}
+    if not cached and not hub_reachable():
+        raise CheckpointError(_offline_message(resolved.location))
+    return {}
+
+
+def _explain(error: Exception, resolved: ResolvedCheckpoint) -> CheckpointError:
+    """Turn a loading exception into one sentence the user can act on."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    name = resolved.location if resolved.source == "hub" else resolved.label
+    text = str(error)
+    if isinstance(error, GatedRepoError):
+        return CheckpointError(
+            f"'{name}' is a gated model: accept its terms on the Hub and log in "
+            "(`hf auth login`) before loading it."
+        )
+    if isinstance(error, RepositoryNotFoundError):
+        return CheckpointError(
+            f"There is no model '{name}' on the Hugging Face Hub (or it is private). "
+            "Check the spelling, e.g. google-bert/bert-base-cased."
+        )
+    if "trust_remote_code" in text:
+        return CheckpointError(
+            f"'{name}' needs its own Python code from the Hub (trust_remote_code). This app never "
+            "runs downloaded code; pick a checkpoint that transformers supports natively."
+        )
+    if "couldn't connect" in text.lower() or "offline" in text.lower():
+        return CheckpointError(_offline_message(name))
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return CheckpointError(f"Could not load '{name}': {first_line[:300]}")
+
+
+def _max_tokens(tokenizer: Any, config: Any) -> int:
+    limits = [MAX_TOKENS]
+    model_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+        limits.append(model_max)
+    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    return min(limits)
+
+
+def _batch_tokenizer(tokenizer: Any) -> tuple[Any, str | None]:
+    """A tokenizer that can pad: the shared one, or a private copy with a pad token."""
+    if tokenizer.pad_token is not None:
+        return tokenizer, None
+    stand_in = tokenizer.eos_token or tokenizer.unk_token
+    if stand_in is None:
+        stand_in = tokenizer.convert_ids_to_tokens(0)
+        why = "token id 0"
+    else:
+        why = "the end-of-sequence token" if stand_in == tokenizer.eos_token else "the unknown token"
+    padded = copy.deepcopy(tokenizer)
+    padded.pad_token = stand_in
+    note = (
+        f"This tokenizer has no pad token, so batches are padded with {why} {stand_in!r} "
+        f"(id {padded.pad_token_id}); the attention mask tells the model to ignore it."
+    )
+    return padded, note
+
+
+def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
+    """Load tokenizer and model for a resolved checkpoint; raise CheckpointError on failure."""
+    if resolved.needs_preparation:
+        raise CheckpointError(f"{resolved.label} must be prepared first (explorer.bundled).")
+    import torch
+    import transformers
+
+    kwargs = _hub_kwargs(resolved)
+    try:
+        config = transformers.AutoConfig.from_pretrained(
+            resolved.location, trust_remote_code=False, **kwargs
+        )
+        head_class = head_class_for(getattr(config, "architectures", None))
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            resolved.location, trust_remote_code=False, **kwargs
+        )
+        model = getattr(transformers, head_class).from_pretrained(
+            resolved.location,
+            config=config,
+            attn_implementation="eager",
+            dtype=torch.float32,
+            trust_remote_code=False,
+            **kwargs,
+        )
+    except CheckpointError:
+        raise
+    except Exception as error:  # transformers raises OSError, ValueError, KeyError, …
+        raise _explain(error, resolved) from error
+    model.eval()
+    batch_tokenizer, pad_note = _batch_tokenizer(tokenizer)
+    return LoadedCheckpoint(
+        resolved=resolved,
+        config=config,
+        tokenizer=tokenizer,
+        batch_tokenizer=batch_tokenizer,
+        pad_note=pad_note,
+        model=model,
+        head_class=head_class,
+        max_tokens=_max_tokens(tokenizer, config),
+    )

@@ -1,0 +1,124 @@
+"""Pure functions from an Encoding to HTML strings (no Streamlit): token chips and the batch grid.
+
+All user text passes through :func:`visible`, which escapes HTML and makes invisible characters
+visible, so a sentence containing ``<script>`` shows as those characters and runs nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+from explorer.encoding import Encoding
+
+_STYLE = """
+<style>
+.tx-chips{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 12px 0}
+.tx-chip{display:inline-flex;flex-direction:column;align-items:center;border-radius:6px;
+  padding:3px 7px;border:1px solid #9aa5b1;background:#eef4fb;color:#10243e;font-size:1rem;
+  unicode-bidi:isolate}
+.tx-chip .tx-id{font-size:.72rem;color:#3b4a5a;font-family:monospace}
+.tx-chip.tx-special{background:#fff1d6;border-color:#c58a00}
+.tx-chip.tx-pad{background:#eceff1;border-style:dashed;color:#6b7785}
+.tx-chip.tx-unk{background:#fde2e2;border-color:#b3261e}
+.tx-grid{border-collapse:collapse;font-family:monospace;font-size:.85rem;margin-bottom:10px}
+.tx-grid th,.tx-grid td{border:1px solid #c5ccd3;padding:2px 6px;text-align:center;
+  unicode-bidi:isolate;color:#10243e}
+.tx-grid th{background:#f3f5f7;text-align:left;font-weight:600}
+.tx-grid td.tx-pad{background:#eceff1;color:#6b7785}
+.tx-grid td.tx-special{background:#fff1d6}
+.tx-legend{font-size:.8rem;color:#3b4a5a}
+</style>
+"""
+
+# Characters that print nothing or move text: shown as ⟨U+XXXX⟩ so the user sees they are there.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def visible(text: str) -> str:
+    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩."""
+    out = []
+    for char in text:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or (char.isspace() and char != " "):
+            out.append(f"⟨U+{ord(char):04X}⟩")
+        else:
+            out.append(html.escape(char, quote=True))
+    return "".join(out)
+
+
+def _chip_class(encoding: Encoding, b: int, s: int, unk_id: int | None) -> str:
+    if encoding.attention_mask[b, s] == 0:
+        return "tx-chip tx-pad"
+    if encoding.special_tokens_mask[b, s]:
+        return "tx-chip tx-special"
+    if unk_id is not None and encoding.input_ids[b, s] == unk_id:
+        return "tx-chip tx-unk"
+    return "tx-chip"
+
+
+def _tooltip(encoding: Encoding, b: int, s: int) -> str:
+    parts = [f"position {s}", f"id {int(encoding.input_ids[b, s])}"]
+    if encoding.attention_mask[b, s] == 0:
+        parts.append("padding (attention_mask 0)")
+    elif encoding.offsets is not None and not encoding.special_tokens_mask[b, s]:
+        start, end = (int(x) for x in encoding.offsets[b, s])
+        parts.append(f"characters {start}–{end}")
+    elif encoding.special_tokens_mask[b, s]:
+        parts.append("special token")
+    return html.escape(" · ".join(parts), quote=True)
+
+
+def token_chips_html(encoding: Encoding, b: int, unk_id: int | None = None, padding: bool = False) -> str:
+    """One sentence of the batch as chips: token above, input ID below; specials, unknown tokens
+    and (if ``padding``) pad cells marked. Hovering a chip shows its position, ID and span."""
+    chips = []
+    for s, token in enumerate(encoding.tokens[b]):
+        if not padding and encoding.attention_mask[b, s] == 0:
+            continue
+        chips.append(
+            f'<span class="{_chip_class(encoding, b, s, unk_id)}" title="{_tooltip(encoding, b, s)}">'
+            f'<span class="tx-tok">{visible(token)}</span>'
+            f'<span class="tx-id">{int(encoding.input_ids[b, s])}</span></span>'
+        )
+    return _STYLE + f'<div class="tx-chips" data-testid="token-chips">{"".join(chips)}</div>'
+
+
+def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
+    """The batch tensor as the model receives it: for each sentence, rows of tokens, input_ids,
+    attention_mask (and token_type_ids), one column per position. Padding cells are greyed."""
+    B, S = encoding.shape
+    shown = min(S, max_columns)
+    header = "".join(f"<th>{s}</th>" for s in range(shown))
+    body = []
+    for b in range(B):
+        rows = [("token", [visible(t) for t in encoding.tokens[b][:shown]])]
+        rows.append(("input_ids", [str(int(v)) for v in encoding.input_ids[b, :shown]]))
+        rows.append(("attention_mask", [str(int(v)) for v in encoding.attention_mask[b, :shown]]))
+        if encoding.token_type_ids is not None:
+            rows.append(("token_type_ids", [str(int(v)) for v in encoding.token_type_ids[b, :shown]]))
+        for r, (name, cells) in enumerate(rows):
+            label = f"sentence {b}: {name}" if r == 0 else name
+            tds = []
+            for s, cell in enumerate(cells):
+                cls = ""
+                if encoding.attention_mask[b, s] == 0:
+                    cls = ' class="tx-pad"'
+                elif encoding.special_tokens_mask[b, s]:
+                    cls = ' class="tx-special"'
+                tds.append(f"<td{cls}>{cell}</td>")
+            body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
+    more = (
+        f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
+    )
+    legend = (
+        '<div class="tx-legend">Yellow: special tokens. Grey: padding, which the attention mask '
+        "(0) tells the model to ignore.</div>"
+    )
+    return (
+        _STYLE
+        + f'<table class="tx-grid" data-testid="batch-grid"><tr><th>position</th>{header}</tr>'
+        + "".join(body)
+        + "</table>"
+        + more
+        + legend
+    )

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.encoding import MAX_SENTENCES, encode_batch, split_sentences
+from explorer.errors import InputError
+
+BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
+
+
+def test_each_non_blank_line_is_a_sentence():
+    result = split_sentences("first\n\n   \nsecond\r\n")
+    assert result.sentences == ("first", "second")
+    assert result.blank_lines == 3
+    assert result.left_out == 0
+    assert "Skipped 3 empty line(s)." in result.notes()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", " \t \n  "])
+def test_empty_text_asks_for_a_sentence(text):
+    with pytest.raises(InputError, match="empty"):
+        split_sentences(text)
+
+
+def test_lines_beyond_the_batch_limit_are_left_out_with_a_note():
+    text = "\n".join(f"sentence {i}" for i in range(MAX_SENTENCES + 3))
+    result = split_sentences(text)
+    assert len(result.sentences) == MAX_SENTENCES
+    assert result.left_out == 3
+    assert any("3 more line(s) were left out" in note for note in result.notes())
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_gpt"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_encoding_equals_a_direct_tokenizer_call(request, fixture, side):
+    loaded = request.getfixturevalue(fixture)
+    tokenizer = loaded.batch_tokenizer
+    encoding = encode_batch(tokenizer, BATCH, max_length=loaded.max_tokens, padding_side=side)
+    direct = tokenizer(BATCH, padding="longest", truncation=True, max_length=loaded.max_tokens, padding_side=side)
+    np.testing.assert_array_equal(encoding.input_ids, np.array(direct["input_ids"]))
+    np.testing.assert_array_equal(encoding.attention_mask, np.array(direct["attention_mask"]))
+    if "token_type_ids" in direct:
+        np.testing.assert_array_equal(encoding.token_type_ids, np.array(direct["token_type_ids"]))
+    else:
+        assert encoding.token_type_ids is None
+    for row, ids in zip(encoding.tokens, direct["input_ids"]):
+        assert list(row) == tokenizer.convert_ids_to_tokens(ids)
+    assert encoding.padding_side == side
+    pad_cells = encoding.attention_mask == 0
+    assert pad_cells.any()  # the two sentences differ in length
+    assert (encoding.input_ids[pad_cells] == tokenizer.pad_token_id).all()
+
+
+def test_arrays_are_read_only(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH)
+    with pytest.raises(ValueError):
+        encoding.input_ids[0, 0] = 1
+
+
+def test_pairs_get_segment_ids(tiny_bert):
+    tokenizer = tiny_bert.batch_tokenizer
+    encoding = encode_batch(tokenizer, ["How are you?"], ["I am fine."])
+    direct = tokenizer(["How are you?"], ["I am fine."], padding="longest", truncation=True)
+    np.testing.assert_array_equal(encoding.token_type_ids, np.array(direct["token_type_ids"]))
+    assert set(encoding.token_type_ids[0].tolist()) == {0, 1}
+    with pytest.raises(InputError, match="one second sentence per sentence"):
+        encode_batch(tokenizer, ["a", "b"], ["c"])
+
+
+def test_truncation_counts_the_tokens_cut(tiny_bert):
+    tokenizer = tiny_bert.batch_tokenizer
+    long = " ".join(["attention"] * 100)
+    full_length = len(tokenizer(long)["input_ids"])
+    encoding = encode_batch(tokenizer, [long, "short"], max_length=16)
+    assert encoding.shape == (2, 16)
+    assert encoding.truncated == (full_length - 16, 0)
+
+
+def test_offsets_point_into_the_original_text(tiny_bert):
+    text = "Attention lets tokens look"
+    encoding = encode_batch(tiny_bert.batch_tokenizer, [text])
+    for s, token in enumerate(encoding.tokens[0]):
+        if encoding.special_tokens_mask[0, s]:
+            continue
+        start, end = encoding.offsets[0, s]
+        assert text[start:end].lower() == token.removeprefix("##")
+
+
+def test_tokenizer_without_pad_token_cannot_batch_by_accident(tiny_gpt):
+    with pytest.raises(InputError, match="no pad token"):
+        encode_batch(tiny_gpt.tokenizer, BATCH)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😀🎉 emoji",
+        "中文字符和日本語",
+        "مرحبا بالعالم",
+        "zero\u200bwidth\u200djoin",
+        "control\x00\x07chars",
+        "<script>alert('x')</script>",
+        "a" * 20_000,
+    ],
+)
+def test_unusual_text_encodes_without_error(tiny_bert, tiny_gpt, text):
+    for loaded in (tiny_bert, tiny_gpt):
+        encoding = encode_batch(loaded.batch_tokenizer, [text], max_length=loaded.max_tokens)
+        assert 1 <= encoding.shape[1] <= loaded.max_tokens
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40))
+def test_byte_level_bpe_round_trips_any_text(tiny_gpt, text):
+    encoding = encode_batch(tiny_gpt.batch_tokenizer, [text], max_length=10_000, truncation=False)
+    assert tiny_gpt.tokenizer.decode(encoding.input_ids[0]) == text

@@ -1,0 +1,45 @@
+import re
+
+from explorer.encoding import encode_batch
+from explorer.render import batch_grid_html, token_chips_html, visible
+
+
+def test_visible_escapes_html_and_shows_invisible_characters():
+    assert visible("<script>alert('x')</script>") == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+    assert visible("a\u200bb") == "a⟨U+200B⟩b"
+    assert visible("tab\there") == "tab⟨U+0009⟩here"
+    assert visible("مرحبا 中文 😀") == "مرحبا 中文 😀"
+
+
+def test_script_text_never_becomes_markup(tiny_gpt):
+    encoding = encode_batch(tiny_gpt.batch_tokenizer, ['<script>alert(1)</script> <img src=x onerror="y">'])
+    for html in (token_chips_html(encoding, 0), batch_grid_html(encoding)):
+        assert "<script" not in html and "<img" not in html
+        assert "&lt;" in html
+
+
+def test_chips_mark_specials_and_skip_padding_unless_asked(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, ["a much longer first sentence here", "short"])
+    chips = token_chips_html(encoding, 1)
+    real = int(encoding.attention_mask[1].sum())
+    assert len(re.findall(r'class="tx-chip[ "]', chips)) == real
+    assert chips.count("tx-chip tx-special") == 2  # [CLS] and [SEP]
+    with_padding = token_chips_html(encoding, 1, padding=True)
+    assert with_padding.count("tx-chip tx-pad") == encoding.shape[1] - real
+
+
+def test_unknown_tokens_are_flagged(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, ["😀"])
+    assert "tx-unk" in token_chips_html(encoding, 0, unk_id=tiny_bert.tokenizer.unk_token_id)
+
+
+def test_batch_grid_has_one_cell_per_position_and_greys_padding(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, ["a much longer first sentence here", "short"])
+    grid = batch_grid_html(encoding)
+    B, S = encoding.shape
+    rows_per_sentence = 4  # tokens, input_ids, attention_mask, token_type_ids
+    assert len(re.findall(r"<td", grid)) == B * S * rows_per_sentence
+    pad = int((encoding.attention_mask == 0).sum())
+    assert grid.count('class="tx-pad"') == pad * rows_per_sentence
+    for value in encoding.input_ids[1]:
+        assert f"<td>{int(value)}</td>" in grid or f'class="tx-pad">{int(value)}</td>' in grid or f'class="tx-special">{int(value)}</td>' in grid
