@@ -12,7 +12,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 run: models
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: models browser
+test: models browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed

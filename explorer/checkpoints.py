@@ -176,18 +176,14 @@ def hub_ref(model_id: str) -> str:
         raise CheckpointError(f"Type a Hub model id, for example {_EXAMPLE_ID}.")
     if len(model_id) > 200:
         raise CheckpointError(
-            f"That Hub id is {len(model_id)} characters long; model ids are short, "
-            f"like {_EXAMPLE_ID}."
+            f"That Hub id is {len(model_id)} characters long; model ids are short, like {_EXAMPLE_ID}."
         )
     if "://" in model_id or model_id.startswith(("huggingface.co/", "www.")):
         raise CheckpointError(
-            "That is a web address, not a model id. Type just the id, "
-            f"for example {_EXAMPLE_ID}."
+            f"That is a web address, not a model id. Type just the id, for example {_EXAMPLE_ID}."
         )
     if model_id.startswith(("/", "./", "../", "~")) or "\\" in model_id:
-        raise CheckpointError(
-            "That looks like a folder path. Pick 'A local folder…' to load a folder."
-        )
+        raise CheckpointError("That looks like a folder path. Pick 'A local folder…' to load a folder.")
     if ".." in model_id or "--" in model_id or not _HUB_ID.match(model_id):
         raise CheckpointError(
             f"'{_shorten(model_id)}' is not a valid Hub model id: use letters, digits, '-', '_' "
@@ -261,9 +257,7 @@ def resolve(ref: str) -> ResolvedCheckpoint:
         smollm2_gguf()  # raises a clear error when the package is missing
         folder = smollm2_folder()
         ready = (folder / "config.json").is_file()
-        return ResolvedCheckpoint(
-            ref, entry.label, "bundled", str(folder), needs_preparation=not ready
-        )
+        return ResolvedCheckpoint(ref, entry.label, "bundled", str(folder), needs_preparation=not ready)
     if source == "hub":
         model_id = hub_ref(rest).removeprefix("hub:")
         label = entry.label if entry else f"{model_id} (Hub)"

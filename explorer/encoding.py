@@ -141,7 +141,8 @@ def encode_batch(
             else:
                 offsets[b, : len(row)] = row
     truncated = tuple(
-        max(0, len(full_ids) - int(kept)) for full_ids, kept in zip(full["input_ids"], attention_mask.sum(1))
+        max(0, len(full_ids) - int(kept))
+        for full_ids, kept in zip(full["input_ids"], attention_mask.sum(1), strict=True)
     )
     tokens = tuple(tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in input_ids)
     return Encoding(

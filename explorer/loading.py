@@ -63,9 +63,7 @@ class LoadedCheckpoint:
 
     @property
     def is_decoder(self) -> bool:
-        return self.head_class == "AutoModelForCausalLM" or bool(
-            getattr(self.config, "is_decoder", False)
-        )
+        return self.head_class == "AutoModelForCausalLM" or bool(getattr(self.config, "is_decoder", False))
 
 
 def head_class_for(architectures: list[str] | None) -> str:
@@ -195,9 +193,7 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
 
     kwargs = _hub_kwargs(resolved)
     try:
-        config = transformers.AutoConfig.from_pretrained(
-            resolved.location, trust_remote_code=False, **kwargs
-        )
+        config = transformers.AutoConfig.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
         head_class = head_class_for(getattr(config, "architectures", None))
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             resolved.location, trust_remote_code=False, **kwargs

@@ -107,9 +107,7 @@ def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
                     cls = ' class="tx-special"'
                 tds.append(f"<td{cls}>{cell}</td>")
             body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
-    more = (
-        f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
-    )
+    more = f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
     legend = (
         '<div class="tx-legend">Yellow: special tokens. Grey: padding, which the attention mask '
         "(0) tells the model to ignore.</div>"

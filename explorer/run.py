@@ -70,11 +70,17 @@ def _output_infos(output: Any, head_class: str) -> tuple[OutputInfo, ...]:
     infos = []
     for name, value in output.items():
         if hasattr(value, "shape"):
-            infos.append(OutputInfo(name, tuple(value.shape), _describe(name, tuple(value.shape), head_class)))
+            infos.append(
+                OutputInfo(name, tuple(value.shape), _describe(name, tuple(value.shape), head_class))
+            )
         elif isinstance(value, tuple) and value and hasattr(value[0], "shape"):
             shape = tuple(value[0].shape)
             infos.append(
-                OutputInfo(f"{name}[0…{len(value) - 1}]", shape, f"{len(value)} × {_describe(name, shape, head_class)}")
+                OutputInfo(
+                    f"{name}[0…{len(value) - 1}]",
+                    shape,
+                    f"{len(value)} × {_describe(name, shape, head_class)}",
+                )
             )
     return tuple(infos)
 
@@ -178,7 +184,7 @@ def postprocess(run: ModelRun, loaded: LoadedCheckpoint, top_k: int = 5) -> tupl
             labels = tuple(str(id2label.get(int(i), f"LABEL_{int(i)}")) for i in order)
             predictions.append(Prediction(b, None, labels, tuple(float(row[i]) for i in order)))
         return tuple(predictions)
-    for (b, position), row in zip(run.logit_positions, probabilities):
+    for (b, position), row in zip(run.logit_positions, probabilities, strict=True):
         order = np.argsort(-row)[:top_k]
         tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
         predictions.append(

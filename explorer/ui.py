@@ -65,7 +65,9 @@ def sidebar() -> Selection:
         ref, error = pick, None
         try:
             if pick == checkpoints.OTHER_HUB.ref:
-                typed = st.text_input("Hub model id", key=HUB_ID_KEY, placeholder="google-bert/bert-base-cased")
+                typed = st.text_input(
+                    "Hub model id", key=HUB_ID_KEY, placeholder="google-bert/bert-base-cased"
+                )
                 ref = checkpoints.hub_ref(typed)
             elif pick == checkpoints.LOCAL_FOLDER.ref:
                 typed = st.text_input("Folder path", key=FOLDER_KEY, placeholder="/path/to/checkpoint")
@@ -106,7 +108,9 @@ def load(ref: str) -> LoadedCheckpoint:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _pipeline(ref: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool) -> tuple[Encoding, ModelRun]:
+def _pipeline(
+    ref: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
+) -> tuple[Encoding, ModelRun]:
     loaded = _load(ref)
     encoding = encode_batch(loaded.batch_tokenizer, sentences, max_length=loaded.max_tokens)
     return encoding, run_model(loaded, encoding, hidden_states=hidden_states, attentions=attentions)

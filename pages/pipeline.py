@@ -65,11 +65,10 @@ columns[1].metric("Attention heads", getattr(config, "num_attention_heads", "?")
 columns[2].metric("Hidden size", getattr(config, "hidden_size", "?"))
 columns[3].metric("Parameters", f"{loaded.num_parameters / 1e6:.1f} M")
 st.markdown(f"`{loaded.head_class}.from_pretrained(...)` built a `{loaded.model_class}`. It returned:")
-st.dataframe(
+st.table(
     pd.DataFrame(
         [{"output": o.name, "shape": str(list(o.shape)), "axes": o.meaning} for o in run.outputs]
-    ),
-    hide_index=True,
+    ).set_index("output")
 )
 
 # ③ Postprocessing ---------------------------------------------------------------------------

@@ -29,7 +29,9 @@ def _wordpiece_tokenizer(max_length: int = 64):
     backend.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
     cls, sep = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
@@ -106,7 +108,9 @@ def tiny_classifier_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(1)
     tokenizer = _wordpiece_tokenizer()
-    config = _bert_config(len(tokenizer), id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    config = _bert_config(
+        len(tokenizer), id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1}
+    )
     return _save(BertForSequenceClassification(config), tokenizer, tmp_path_factory.mktemp("tiny-classifier"))
 
 
@@ -117,7 +121,9 @@ def tiny_mlm_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(2)
     tokenizer = _wordpiece_tokenizer()
-    return _save(BertForMaskedLM(_bert_config(len(tokenizer))), tokenizer, tmp_path_factory.mktemp("tiny-mlm"))
+    return _save(
+        BertForMaskedLM(_bert_config(len(tokenizer))), tokenizer, tmp_path_factory.mktemp("tiny-mlm")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +134,13 @@ def tiny_gpt_dir(tmp_path_factory) -> Path:
     torch.manual_seed(3)
     tokenizer = _bpe_tokenizer()
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=4,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     return _save(GPT2LMHeadModel(config), tokenizer, tmp_path_factory.mktemp("tiny-gpt"))
 

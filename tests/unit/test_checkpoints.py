@@ -23,7 +23,9 @@ def test_catalog_offers_bundled_course_and_free_form_choices():
     assert all(entry.description for entry in checkpoints.catalog())
 
 
-@pytest.mark.parametrize("model_id", ["gpt2", "google-bert/bert-base-cased", "  openai-community/gpt2 ", "a.b_c-d/e"])
+@pytest.mark.parametrize(
+    "model_id", ["gpt2", "google-bert/bert-base-cased", "  openai-community/gpt2 ", "a.b_c-d/e"]
+)
 def test_valid_hub_ids_are_accepted(model_id):
     assert hub_ref(model_id) == f"hub:{model_id.strip()}"
 

@@ -37,14 +37,16 @@ def test_encoding_equals_a_direct_tokenizer_call(request, fixture, side):
     loaded = request.getfixturevalue(fixture)
     tokenizer = loaded.batch_tokenizer
     encoding = encode_batch(tokenizer, BATCH, max_length=loaded.max_tokens, padding_side=side)
-    direct = tokenizer(BATCH, padding="longest", truncation=True, max_length=loaded.max_tokens, padding_side=side)
+    direct = tokenizer(
+        BATCH, padding="longest", truncation=True, max_length=loaded.max_tokens, padding_side=side
+    )
     np.testing.assert_array_equal(encoding.input_ids, np.array(direct["input_ids"]))
     np.testing.assert_array_equal(encoding.attention_mask, np.array(direct["attention_mask"]))
     if "token_type_ids" in direct:
         np.testing.assert_array_equal(encoding.token_type_ids, np.array(direct["token_type_ids"]))
     else:
         assert encoding.token_type_ids is None
-    for row, ids in zip(encoding.tokens, direct["input_ids"]):
+    for row, ids in zip(encoding.tokens, direct["input_ids"], strict=True):
         assert list(row) == tokenizer.convert_ids_to_tokens(ids)
     assert encoding.padding_side == side
     pad_cells = encoding.attention_mask == 0

@@ -42,4 +42,8 @@ def test_batch_grid_has_one_cell_per_position_and_greys_padding(tiny_bert):
     pad = int((encoding.attention_mask == 0).sum())
     assert grid.count('class="tx-pad"') == pad * rows_per_sentence
     for value in encoding.input_ids[1]:
-        assert f"<td>{int(value)}</td>" in grid or f'class="tx-pad">{int(value)}</td>' in grid or f'class="tx-special">{int(value)}</td>' in grid
+        assert (
+            f"<td>{int(value)}</td>" in grid
+            or f'class="tx-pad">{int(value)}</td>' in grid
+            or f'class="tx-special">{int(value)}</td>' in grid
+        )

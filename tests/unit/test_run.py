@@ -9,8 +9,10 @@ BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate th
 
 
 def _direct(loaded, encoding, **kwargs):
-    inputs = {k: torch.tensor(np.array(v)) for k, v in
-              [("input_ids", encoding.input_ids), ("attention_mask", encoding.attention_mask)]}
+    inputs = {
+        k: torch.tensor(np.array(v))
+        for k, v in [("input_ids", encoding.input_ids), ("attention_mask", encoding.attention_mask)]
+    }
     if encoding.token_type_ids is not None:
         inputs["token_type_ids"] = torch.tensor(np.array(encoding.token_type_ids))
     with torch.no_grad():
@@ -61,7 +63,7 @@ def test_classification_postprocess_is_softmax_with_id2label(tiny_classifier):
     assert len(predictions) == 2
     for prediction in predictions:
         assert set(prediction.labels) == {"NEGATIVE", "POSITIVE"}
-        by_label = dict(zip(prediction.labels, prediction.probabilities))
+        by_label = dict(zip(prediction.labels, prediction.probabilities, strict=True))
         np.testing.assert_allclose(
             [by_label["NEGATIVE"], by_label["POSITIVE"]], expected[prediction.sentence], atol=1e-6
         )

@@ -1,0 +1,83 @@
+"""What a user sees in Chromium: the home page renders, typing updates the tokens, text stays text,
+and nothing is requested from outside this machine."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def type_text(visit, text: str) -> None:
+    """Type into the shared text box and commit it (a text_area commits on Ctrl+Enter). Callers
+    then wait for what the new text must show: the idle marker alone may be read before the
+    rerun starts."""
+    area = visit.page.get_by_role("textbox", name="Your text: one sentence per line")
+    area.fill(text)
+    area.press("Control+Enter")
+
+
+def wait_for_chips(visit, fragment: str, sentence: int = 0) -> None:
+    visit.page.wait_for_function(
+        """([index, fragment]) => {
+            const chips = document.querySelectorAll("[data-testid='token-chips']")[index];
+            return chips && chips.innerText.includes(fragment);
+        }""",
+        arg=[sentence, fragment],
+        timeout=60_000,
+    )
+    visit.settle()
+
+
+def chips_text(visit) -> list[str]:
+    return visit.page.locator("[data-testid='token-chips']").all_inner_texts()
+
+
+def test_home_page_renders_the_pipeline(visit):
+    visit.page.goto(visit.url)
+    visit.page.wait_for_selector("[data-testid='token-chips']", timeout=120_000)
+    visit.settle()
+    page = visit.page
+    assert page.get_by_role("heading", name="① Tokenizer: text → tokens → input IDs").is_visible()
+    assert page.get_by_role("heading", name="② Model: input IDs → hidden states → head").is_visible()
+    assert page.get_by_role("heading", name="③ Postprocessing: logits → probabilities").is_visible()
+    chips = chips_text(visit)
+    assert len(chips) == 2 and "[CLS]" in chips[0] and "waiting" in chips[0]
+    assert page.locator("[data-testid='batch-grid']").count() == 1
+    assert page.get_by_text("[2, 16, 384]").first.is_visible()
+    visit.screenshot("home")
+    assert visit.outside_requests() == []
+
+
+def test_typing_updates_the_tokens(visit):
+    visit.page.goto(visit.url)
+    visit.page.wait_for_selector("[data-testid='token-chips']", timeout=120_000)
+    visit.settle()
+    type_text(visit, "Attention is all you need\nTokenizers split words")
+    wait_for_chips(visit, "attention")
+    chips = chips_text(visit)
+    assert len(chips) == 2
+    assert "attention" in chips[0] and "token" in chips[1]
+    assert "waiting" not in " ".join(chips)
+    visit.screenshot("typed")
+    assert visit.outside_requests() == []
+
+
+def test_script_text_is_shown_as_text_and_never_runs(visit):
+    visit.page.goto(visit.url)
+    visit.settle()
+    type_text(visit, "<script>alert('xss')</script>\n<img src=x onerror=\"alert('img')\">")
+    wait_for_chips(visit, "script")
+    # the sentence itself is printed literally
+    assert visit.page.get_by_text("<script>alert('xss')</script>", exact=True).count() >= 1
+    assert visit.page.locator("[data-testid='token-chips'] img").count() == 0
+    assert visit.dialogs == []
+    assert visit.outside_requests() == []
+
+
+def test_empty_text_shows_a_message_and_the_app_recovers(visit):
+    visit.page.goto(visit.url)
+    visit.settle()
+    type_text(visit, "   ")
+    visit.page.get_by_text("The text box is empty").wait_for(timeout=60_000)
+    type_text(visit, "Back to work")
+    wait_for_chips(visit, "back")
+    assert visit.page.get_by_text("Traceback").count() == 0
