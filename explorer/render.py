@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from collections.abc import Sequence
 
 from explorer.encoding import Encoding
 
@@ -28,6 +29,12 @@ _STYLE = """
 .tx-grid td.tx-pad{background:#eceff1;color:#6b7785}
 .tx-grid td.tx-special{background:#fff1d6}
 .tx-legend{font-size:.8rem;color:#3b4a5a}
+.tx-scroll{overflow-x:auto;max-width:100%}
+.tx-bars{border-collapse:collapse;margin:4px 0 14px 0;min-width:320px}
+.tx-bars td{padding:3px 8px;color:#10243e;unicode-bidi:isolate}
+.tx-bars td.tx-label{font-family:monospace;white-space:pre}
+.tx-bar{height:14px;background:#2b6cb0;border-radius:3px}
+.tx-bars td.tx-value{font-family:monospace;text-align:right}
 </style>
 """
 
@@ -114,9 +121,23 @@ def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
     )
     return (
         _STYLE
+        + '<div class="tx-scroll">'
         + f'<table class="tx-grid" data-testid="batch-grid"><tr><th>position</th>{header}</tr>'
         + "".join(body)
-        + "</table>"
+        + "</table></div>"
         + more
         + legend
     )
+
+
+def probability_bars_html(labels: Sequence[str], probabilities: Sequence[float]) -> str:
+    """Labelled probabilities as a bar table, best first as given: label, bar, value."""
+    rows = []
+    for label, probability in zip(labels, probabilities, strict=True):
+        width = max(0.0, min(1.0, float(probability))) * 240
+        rows.append(
+            f'<tr><td class="tx-label">{visible(label)}</td>'
+            f'<td><div class="tx-bar" style="width:{width:.1f}px"></div></td>'
+            f'<td class="tx-value">{float(probability):.3f}</td></tr>'
+        )
+    return _STYLE + f'<table class="tx-bars" data-testid="probabilities">{"".join(rows)}</table>'

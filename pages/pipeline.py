@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import ui
 from explorer.errors import ExplorerError
 from explorer.loading import HEAD_DESCRIPTIONS
-from explorer.render import batch_grid_html, token_chips_html
+from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import postprocess
 
 st.title("Transformer Explorer")
@@ -93,10 +93,4 @@ for prediction in predictions:
     else:
         where = f"Sentence {prediction.sentence}: the masked token at position {prediction.position}"
     st.markdown(f"**{where}**")
-    st.dataframe(
-        pd.DataFrame({"label": list(prediction.labels), "probability": list(prediction.probabilities)}),
-        hide_index=True,
-        column_config={
-            "probability": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)
-        },
-    )
+    st.html(probability_bars_html(prediction.labels, prediction.probabilities))

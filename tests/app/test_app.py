@@ -147,16 +147,18 @@ def test_local_checkpoint_folder_loads(tiny_classifier_dir):
     rerun(at)
     assert not at.exception
     assert any("AutoModelForSequenceClassification" in c.value for c in at.caption)
-    labels = {str(v) for df in at.dataframe for v in df.value.get("label", [])}
-    assert labels == {"NEGATIVE", "POSITIVE"}
+    bars = [html for html in _html(at).split("<style>") if 'data-testid="probabilities"' in html]
+    assert len(bars) == 2  # one per sentence of the default text
+    assert all("NEGATIVE" in html and "POSITIVE" in html for html in bars)
 
 
 def test_bundled_decoder_shows_next_token_probabilities():
     at = start(text="The capital of France is", ref=checkpoints.SMOLLM2)
     assert not at.exception
     assert any("AutoModelForCausalLM" in c.value for c in at.caption)
-    first = [df for df in at.dataframe if "label" in df.value][0]
-    assert first.value["label"][0] == "ĠParis"
+    bars = [html for html in _html(at).split("<style>") if 'data-testid="probabilities"' in html]
+    first_label = bars[0].split('class="tx-label">')[1].split("<")[0]
+    assert first_label == "ĠParis"
 
 
 def test_checkpoint_choice_survives_a_page_switch():

@@ -1,7 +1,7 @@
 import re
 
 from explorer.encoding import encode_batch
-from explorer.render import batch_grid_html, token_chips_html, visible
+from explorer.render import batch_grid_html, probability_bars_html, token_chips_html, visible
 
 
 def test_visible_escapes_html_and_shows_invisible_characters():
@@ -47,3 +47,12 @@ def test_batch_grid_has_one_cell_per_position_and_greys_padding(tiny_bert):
             or f'class="tx-pad">{int(value)}</td>' in grid
             or f'class="tx-special">{int(value)}</td>' in grid
         )
+
+
+def test_probability_bars_keep_order_escape_labels_and_scale_widths():
+    html = probability_bars_html(["<b>POS</b>", "NEG"], [0.75, 0.25])
+    assert "<b>" not in html and "&lt;b&gt;POS&lt;/b&gt;" in html
+    assert html.index("POS") < html.index("NEG")
+    widths = [float(w) for w in re.findall(r"class=\"tx-bar\" style=\"width:([0-9.]+)px", html)]
+    assert widths == [180.0, 60.0]
+    assert "0.750" in html and "0.250" in html
