@@ -71,6 +71,9 @@ class Encoding:
     pad_token_id: int | None
     padding_side: str
     max_length: int | None
+    padded: (
+        bool  # False for padding="do_not_pad": rows keep their own lengths (cells past a row's end are fill)
+    )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -159,6 +162,7 @@ def encode_batch(
         pad_token_id=tokenizer.pad_token_id,
         padding_side=side,
         max_length=max_length,
+        padded=padding != "do_not_pad",
     )
 
 

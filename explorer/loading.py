@@ -184,6 +184,21 @@ def _batch_tokenizer(tokenizer: Any) -> tuple[Any, str | None]:
     return padded, note
 
 
+def load_tokenizer(resolved: ResolvedCheckpoint) -> Any:
+    """Only the tokenizer of a checkpoint (shared: never mutate)."""
+    if resolved.needs_preparation:
+        raise CheckpointError(f"{resolved.label} must be prepared first (explorer.bundled).")
+    import transformers
+
+    kwargs = _hub_kwargs(resolved)
+    try:
+        return transformers.AutoTokenizer.from_pretrained(
+            resolved.location, trust_remote_code=False, **kwargs
+        )
+    except Exception as error:
+        raise _explain(error, resolved) from error
+
+
 def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
     """Load tokenizer and model for a resolved checkpoint; raise CheckpointError on failure."""
     if resolved.needs_preparation:

@@ -22,6 +22,7 @@ _STYLE = """
 .tx-chip.tx-special{background:#fff1d6;border-color:#c58a00}
 .tx-chip.tx-pad{background:#eceff1;border-style:dashed;color:#6b7785}
 .tx-chip.tx-unk{background:#fde2e2;border-color:#b3261e}
+.tx-chip.tx-cut{background:#fff;border-color:#b3261e;border-style:dotted;color:#b3261e}
 .tx-grid{border-collapse:collapse;font-family:monospace;font-size:.85rem;margin-bottom:10px}
 .tx-grid th,.tx-grid td{border:1px solid #c5ccd3;padding:2px 6px;text-align:center;
   unicode-bidi:isolate;color:#10243e}
@@ -77,17 +78,32 @@ def _tooltip(encoding: Encoding, b: int, s: int) -> str:
 
 def token_chips_html(encoding: Encoding, b: int, unk_id: int | None = None, padding: bool = False) -> str:
     """One sentence of the batch as chips: token above, input ID below; specials, unknown tokens
-    and (if ``padding``) pad cells marked. Hovering a chip shows its position, ID and span."""
+    and (if ``padding``) pad cells marked; a last chip says how many tokens truncation cut.
+    Hovering a chip shows its position, ID and character span."""
     chips = []
     for s, token in enumerate(encoding.tokens[b]):
-        if not padding and encoding.attention_mask[b, s] == 0:
+        if encoding.attention_mask[b, s] == 0 and (not padding or not encoding.padded):
             continue
         chips.append(
             f'<span class="{_chip_class(encoding, b, s, unk_id)}" title="{_tooltip(encoding, b, s)}">'
             f'<span class="tx-tok">{visible(token)}</span>'
             f'<span class="tx-id">{int(encoding.input_ids[b, s])}</span></span>'
         )
+    if encoding.truncated[b]:
+        chips.append(
+            f'<span class="tx-chip tx-cut" title="removed by truncation">'
+            f'<span class="tx-tok">✂ {encoding.truncated[b]:,}</span><span class="tx-id">cut</span></span>'
+        )
     return _STYLE + f'<div class="tx-chips" data-testid="token-chips">{"".join(chips)}</div>'
+
+
+def plain_chips_html(tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "<unk>")) -> str:
+    """Tokens without IDs (tokenizer families): unknown tokens flagged."""
+    chips = "".join(
+        f'<span class="tx-chip{" tx-unk" if token in unknown else ""}"><span class="tx-tok">{visible(token)}</span></span>'
+        for token in tokens
+    )
+    return _STYLE + f'<div class="tx-chips" data-testid="family-chips">{chips}</div>'
 
 
 def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
@@ -108,7 +124,9 @@ def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
             tds = []
             for s, cell in enumerate(cells):
                 cls = ""
-                if encoding.attention_mask[b, s] == 0:
+                if encoding.attention_mask[b, s] == 0 and not encoding.padded:
+                    cell, cls = "", ' class="tx-none"'  # past the end of an unpadded row
+                elif encoding.attention_mask[b, s] == 0:
                     cls = ' class="tx-pad"'
                 elif encoding.special_tokens_mask[b, s]:
                     cls = ' class="tx-special"'

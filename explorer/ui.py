@@ -16,8 +16,9 @@ from explorer import checkpoints
 from explorer.bundled import prepare_smollm2
 from explorer.encoding import Encoding, Sentences, encode_batch, split_sentences
 from explorer.errors import ExplorerError
-from explorer.loading import LoadedCheckpoint, load_checkpoint
+from explorer.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
 from explorer.run import ModelRun, run_model
+from explorer.tokenizer_lab import train_tokenizer
 
 DEFAULT_TEXT = "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
 
@@ -27,6 +28,30 @@ PICK_KEY = "shared.checkpoint"
 HUB_ID_KEY = "shared.hub_id"
 FOLDER_KEY = "shared.local_folder"
 SELECTION_KEY = "shared.selection"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: the router builds st.Page from it, the home page links to it."""
+
+    path: str  # relative to the entry file
+    title: str
+    icon: str
+    blurb: str  # what the page shows, for the home page's links
+    url_path: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/pipeline.py", "Pipeline", "🏠", "the whole pipeline on one screen", "pipeline"),
+    PageSpec(
+        "pages/tokenizer.py",
+        "Tokenizer lab",
+        "🔤",
+        "tokens and subwords, the course's tokenizer steps, padding, truncation, masks, sentence "
+        "pairs, and tokenizer families side by side",
+        "tokenizer",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,25 @@ def pipeline(
     """Tokenize the batch (padding to the longest, truncating at the model's limit) and run it."""
     with st.spinner("Running the model…"):
         return _pipeline(ref, sentences.sentences, hidden_states, attentions)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _tokenizer(ref: str):
+    return load_tokenizer(checkpoints.resolve(ref))
+
+
+def tokenizer(ref: str):
+    """Only the tokenizer of a checkpoint (preparing the bundled decoder first if needed)."""
+    resolved = checkpoints.resolve(ref)
+    if resolved.needs_preparation:
+        load(ref)
+    return _tokenizer(ref)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
+    """A small tokenizer trained on ``corpus`` (cached: the same text and size train once)."""
+    return train_tokenizer(kind, corpus, vocab_size)
 
 
 def read_sentences(text: str) -> Sentences:

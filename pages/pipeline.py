@@ -94,3 +94,8 @@ for prediction in predictions:
         where = f"Sentence {prediction.sentence}: the masked token at position {prediction.position}"
     st.markdown(f"**{where}**")
     st.html(probability_bars_html(prediction.labels, prediction.probabilities))
+
+# Where to go deeper ---------------------------------------------------------------------------
+st.header("Go deeper")
+for page in ui.PAGES[1:]:
+    st.page_link(page.path, label=f"{page.title}: {page.blurb}", icon=page.icon)

@@ -1,45 +1,9 @@
 """AppTest: the entry file and every page run without exception, for good and bad input."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_helpers import DEFAULT_PAGE, PAGES, html_of, messages_of, rerun, start
 
 from explorer import checkpoints, ui
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
-DEFAULT_PAGE = "pages/pipeline.py"
-PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
-TIMEOUT = 120  # the first run imports torch and loads a model
-
-
-def _html(at: AppTest) -> str:
-    return "\n".join(element.proto.body for element in at.get("html"))
-
-
-def _messages(at: AppTest) -> str:
-    return "\n".join(m.value for kind in ("error", "warning", "info") for m in getattr(at, kind))
-
-
-def rerun(at: AppTest) -> AppTest:
-    """Rerun after an interaction, as the browser does.
-
-    Streamlit 1.67's AppTest re-requests the page it finished on by its hash, and for the default
-    st.navigation page that request runs nothing (the entry file does not run; the previous tree
-    comes back). The browser asks for the default page with an empty hash, so we do the same."""
-    if not at._page_hash:
-        at._finished_page_script_hash = ""
-    return at.run()
-
-
-def start(text: str | None = None, ref: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if text is not None:
-        at.session_state[ui.TEXT_KEY] = text
-    if ref is not None:
-        at.session_state[ui.PICK_KEY] = ref
-    return at.run()
 
 
 def test_every_page_runs_without_exception():
@@ -56,12 +20,12 @@ def test_home_page_shows_the_default_pipeline():
     at = start()
     assert not at.exception
     assert at.selectbox(key=ui.PICK_KEY).value == checkpoints.DEFAULT_REF
-    html = _html(at)
+    html = html_of(at)
     assert html.count('data-testid="token-chips"') == 2  # the default text has two sentences
     assert "[CLS]" in html and "1045" in html  # "i" in the MiniLM vocabulary
     assert 'data-testid="batch-grid"' in html
     headers = [h.value for h in at.header]
-    assert [h[:1] for h in headers] == ["①", "②", "③"]
+    assert [h[:1] for h in headers] == ["①", "②", "③", "G"]  # the three steps, then "Go deeper"
     assert any("[2, 16, 384]" in table.value.to_string() for table in at.table)
 
 
@@ -70,7 +34,7 @@ def test_typing_new_text_updates_the_tokens():
     at.text_area(key=ui.TEXT_KEY).input("Transformers are everywhere")
     rerun(at)
     assert not at.exception
-    html = _html(at)
+    html = html_of(at)
     assert html.count('data-testid="token-chips"') == 1
     assert "transformers" in html
 
@@ -85,7 +49,7 @@ def test_typing_new_text_updates_the_tokens():
 def test_empty_text_gets_a_clear_message(text, expected):
     at = start(text=text)
     assert not at.exception
-    assert expected in _messages(at)
+    assert expected in messages_of(at)
 
 
 @pytest.mark.parametrize(
@@ -100,12 +64,12 @@ def test_unusual_text_renders_without_exception(text):
     at = start(text=text)
     assert not at.exception
     assert not at.error
-    assert "<script>" not in _html(at)
+    assert "<script>" not in html_of(at)
 
 
 def test_long_text_says_how_many_tokens_were_cut():
     at = start(text="word " * 4_000)
-    assert "3,490 token(s) were cut" in _messages(at)
+    assert "3,490 token(s) were cut" in messages_of(at)
 
 
 def test_hub_id_while_offline_says_why_and_what_to_pick(monkeypatch):
@@ -114,11 +78,11 @@ def test_hub_id_while_offline_says_why_and_what_to_pick(monkeypatch):
     at.text_input(key=ui.HUB_ID_KEY).input("openai-community/gpt2-not-cached-here")
     rerun(at)
     assert not at.exception
-    assert "cannot reach" in _messages(at) and "Pick a bundled model" in _messages(at)
+    assert "cannot reach" in messages_of(at) and "Pick a bundled model" in messages_of(at)
     # the app keeps working: going back to the default model shows tokens again
     at.selectbox(key=ui.PICK_KEY).select(checkpoints.DEFAULT_REF)
     rerun(at)
-    assert not at.exception and 'data-testid="token-chips"' in _html(at)
+    assert not at.exception and 'data-testid="token-chips"' in html_of(at)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +94,7 @@ def test_malformed_hub_ids_get_a_clear_message(typed, expected):
     at.text_input(key=ui.HUB_ID_KEY).input(typed)
     rerun(at)
     assert not at.exception
-    assert expected in _messages(at)
+    assert expected in messages_of(at)
 
 
 def test_folder_that_is_not_a_checkpoint_gets_a_clear_message(tmp_path):
@@ -138,7 +102,7 @@ def test_folder_that_is_not_a_checkpoint_gets_a_clear_message(tmp_path):
     at.text_input(key=ui.FOLDER_KEY).input(str(tmp_path))
     rerun(at)
     assert not at.exception
-    assert "not a checkpoint folder" in _messages(at)
+    assert "not a checkpoint folder" in messages_of(at)
 
 
 def test_local_checkpoint_folder_loads(tiny_classifier_dir):
@@ -147,7 +111,7 @@ def test_local_checkpoint_folder_loads(tiny_classifier_dir):
     rerun(at)
     assert not at.exception
     assert any("AutoModelForSequenceClassification" in c.value for c in at.caption)
-    bars = [html for html in _html(at).split("<style>") if 'data-testid="probabilities"' in html]
+    bars = [html for html in html_of(at).split("<style>") if 'data-testid="probabilities"' in html]
     assert len(bars) == 2  # one per sentence of the default text
     assert all("NEGATIVE" in html and "POSITIVE" in html for html in bars)
 
@@ -156,7 +120,7 @@ def test_bundled_decoder_shows_next_token_probabilities():
     at = start(text="The capital of France is", ref=checkpoints.SMOLLM2)
     assert not at.exception
     assert any("AutoModelForCausalLM" in c.value for c in at.caption)
-    bars = [html for html in _html(at).split("<style>") if 'data-testid="probabilities"' in html]
+    bars = [html for html in html_of(at).split("<style>") if 'data-testid="probabilities"' in html]
     first_label = bars[0].split('class="tx-label">')[1].split("<")[0]
     assert first_label == "ĠParis"
 

@@ -81,3 +81,25 @@ def test_empty_text_shows_a_message_and_the_app_recovers(visit):
     type_text(visit, "Back to work")
     wait_for_chips(visit, "back")
     assert visit.page.get_by_text("Traceback").count() == 0
+
+
+def test_tokenizer_lab_shows_the_batch_ids_and_attention_mask(visit):
+    visit.page.goto(visit.url)
+    visit.settle()
+    type_text(visit, "Hello world\nTokenizers turn text into numbers")
+    wait_for_chips(visit, "hello")
+    visit.page.get_by_role("link", name="Tokenizer lab").first.click()
+    visit.page.get_by_role("heading", name="Tokenizer lab").wait_for(timeout=60_000)
+    wait_for_chips(visit, "token", sentence=1)
+    visit.page.get_by_role("tab", name="The batch tensor").click()
+    grid = visit.page.locator("[data-testid='batch-grid']")
+    grid.wait_for(timeout=30_000)
+    rows = grid.locator("tr").all_inner_texts()
+    ids = [r for r in rows if r.startswith("input_ids")]
+    masks = [r for r in rows if r.startswith("attention_mask")]
+    assert len(ids) == 2 and len(masks) == 2
+    assert "7592" in ids[0] and "2088" in ids[0]  # hello, world in the MiniLM vocabulary
+    assert masks[0].split()[1:].count("0") > 0  # the short sentence is padded
+    assert "0" not in masks[1].split()[1:]
+    visit.screenshot("tokenizer-batch")
+    assert visit.outside_requests() == []
