@@ -111,8 +111,14 @@ def sidebar() -> Selection:
 
 
 def selection() -> Selection:
-    """What the sidebar selected on this run (the entry file draws it before the page runs)."""
-    return st.session_state[SELECTION_KEY]
+    """What the sidebar selected on this run (the entry file draws it before the page runs).
+    When the checkpoint choice itself is wrong (a malformed Hub id, a folder that is not a
+    checkpoint), say so and stop the page here; the sidebar stays usable."""
+    current: Selection = st.session_state[SELECTION_KEY]
+    if current.error:
+        show_error(current.error)
+        st.stop()
+    return current
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -173,6 +179,6 @@ def read_sentences(text: str) -> Sentences:
     return split_sentences(text)
 
 
-def show_error(problem: Exception) -> None:
+def show_error(problem: Exception | str) -> None:
     """A user-facing error: one clear sentence, no traceback."""
     st.error(str(problem), icon="⚠️")

@@ -16,9 +16,6 @@ st.markdown(
 )
 
 selection = ui.selection()
-if selection.error:
-    ui.show_error(selection.error)
-    st.stop()
 try:
     sentences = ui.read_sentences(selection.text)
     loaded = ui.load(selection.ref)

@@ -16,9 +16,6 @@ st.markdown(
 )
 
 selection = ui.selection()
-if selection.error:
-    ui.show_error(selection.error)
-    st.stop()
 
 with st.expander("Sentence pairs (a second sentence for each line)", expanded=False):
     pairs_text = st.text_area(
