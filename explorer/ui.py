@@ -51,6 +51,20 @@ PAGES: tuple[PageSpec, ...] = (
         "pairs, and tokenizer families side by side",
         "tokenizer",
     ),
+    PageSpec(
+        "pages/model.py",
+        "Inside the model",
+        "🧠",
+        "the config, hidden states layer by layer, and what each head class returns",
+        "model",
+    ),
+    PageSpec(
+        "pages/attention.py",
+        "Attention",
+        "🔦",
+        "heatmaps per layer and head, bertviz views offline, and attention worked step by step",
+        "attention",
+    ),
 )
 
 
@@ -110,10 +124,28 @@ def sidebar() -> Selection:
     return selection
 
 
+def navigation():
+    """The app's router: one st.Page per PageSpec, the first being the home page."""
+    return st.navigation(
+        [
+            st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path, default=(i == 0))
+            for i, page in enumerate(PAGES)
+        ]
+    )
+
+
 def selection() -> Selection:
     """What the sidebar selected on this run (the entry file draws it before the page runs).
     When the checkpoint choice itself is wrong (a malformed Hub id, a folder that is not a
     checkpoint), say so and stop the page here; the sidebar stays usable."""
+    if SELECTION_KEY not in st.session_state:
+        # Streamlit ran this page without the entry file. That happens once per server: with a
+        # pages/ folder beside the entry file, the first run of a fresh server on a page URL
+        # (a shared link to /attention, say) uses the old folder-based routing. Calling
+        # st.navigation switches the server to the entry file's routing; the rerun then runs
+        # the entry file, which draws the sidebar and opens this same page.
+        navigation()
+        st.rerun()
     current: Selection = st.session_state[SELECTION_KEY]
     if current.error:
         show_error(current.error)
@@ -177,6 +209,18 @@ def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
 def read_sentences(text: str) -> Sentences:
     """The text box as a batch; raises InputError (shown by the caller) when it is empty."""
     return split_sentences(text)
+
+
+def sentence_picker(encoding: Encoding, key: str) -> int:
+    """Which sentence of the batch a view shows (no control when there is only one)."""
+    if len(encoding.sentences) == 1:
+        return 0
+    return st.selectbox(
+        "Sentence",
+        range(len(encoding.sentences)),
+        format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+        key=key,
+    )
 
 
 def show_error(problem: Exception | str) -> None:

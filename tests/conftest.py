@@ -170,3 +170,48 @@ def tiny_mlm(tiny_mlm_dir):
 @pytest.fixture(scope="session")
 def tiny_gpt(tiny_gpt_dir):
     return load_local(tiny_gpt_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """A Llama-style decoder: RMSNorm, rotary positions, grouped-query attention (4 heads, 2 K/V)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(4)
+    tokenizer = _bpe_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return _save(LlamaForCausalLM(config), tokenizer, tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tiny_llama_dir):
+    return load_local(tiny_llama_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert_dir(tmp_path_factory) -> Path:
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel
+
+    torch.manual_seed(5)
+    tokenizer = _wordpiece_tokenizer()
+    config = DistilBertConfig(
+        vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64
+    )
+    return _save(DistilBertModel(config), tokenizer, tmp_path_factory.mktemp("tiny-distilbert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tiny_distilbert_dir):
+    return load_local(tiny_distilbert_dir)

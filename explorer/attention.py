@@ -1,0 +1,229 @@
+"""Attention, explained: the matrices the views draw, which heads are interesting, and scaled
+dot-product attention recomputed step by step from the model's own weights.
+
+Shapes: L layers, B sentences, H heads, S positions, T shown positions, d = size per head."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from explorer.encoding import Encoding
+from explorer.errors import ExplorerError
+from explorer.loading import LoadedCheckpoint
+from explorer.run import ModelRun
+
+Aggregate = Literal["head", "head average", "layer average"]
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """One [query, key] matrix to draw, with what each axis position is."""
+
+    matrix: np.ndarray  # [T, T] float32; NaN where attention is masked (padding keys, future tokens)
+    positions: np.ndarray  # [T] positions in the sentence that are shown
+    tokens: tuple[str, ...]  # [T]
+    title: str
+
+
+def attention_mask_2d(encoding: Encoding, sentence: int, causal: bool) -> np.ndarray:
+    """[S, S] bool: may query i attend to key j? Padding keys never; future keys not in a decoder."""
+    S = encoding.shape[1]
+    allowed = np.repeat(encoding.attention_mask[sentence].astype(bool)[None, :], S, axis=0)  # [S, S]
+    if causal:
+        allowed &= np.tril(np.ones((S, S), dtype=bool))
+    return allowed
+
+
+def attention_view(
+    run: ModelRun,
+    encoding: Encoding,
+    *,
+    sentence: int,
+    layer: int,
+    head: int,
+    aggregate: Aggregate = "head",
+    hide_special: bool = False,
+    show_padding: bool = True,
+    causal: bool = False,
+) -> AttentionView:
+    """The attention of one head (or the average over heads / layers) for one sentence."""
+    attentions = run.attentions  # [L, B, H, S, S]
+    if aggregate == "head":
+        matrix = attentions[layer, sentence, head]  # [S, S]
+        title = f"Layer {layer}, head {head}"
+    elif aggregate == "head average":
+        matrix = attentions[layer, sentence].mean(axis=0)  # [S, S]
+        title = f"Layer {layer}, average of {attentions.shape[2]} heads"
+    else:
+        matrix = attentions[:, sentence].mean(axis=(0, 1))  # [S, S]
+        title = f"Average of all {attentions.shape[0]} layers and {attentions.shape[2]} heads"
+    allowed = attention_mask_2d(encoding, sentence, causal)
+    matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [S, S]
+    keep = np.ones(encoding.shape[1], dtype=bool)  # [S]
+    if not show_padding:
+        keep &= encoding.attention_mask[sentence].astype(bool)
+    if hide_special:
+        keep &= ~encoding.special_tokens_mask[sentence].astype(bool)
+    positions = np.flatnonzero(keep)  # [T]
+    tokens = tuple(encoding.tokens[sentence][p] for p in positions)
+    return AttentionView(matrix[np.ix_(positions, positions)], positions, tokens, title)
+
+
+def head_entropy(run: ModelRun, encoding: Encoding, sentence: int) -> np.ndarray:
+    """[L, H] mean entropy (bits) of each head's attention rows over the real tokens: low = the head
+    focuses on few tokens (often interesting), high = it spreads attention evenly."""
+    real = encoding.attention_mask[sentence].astype(bool)  # [S]
+    rows = run.attentions[:, sentence][:, :, real][..., real].astype(np.float64)  # [L, H, T, T]
+    entropy = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1)  # [L, H, T]
+    return entropy.mean(-1)  # [L, H]
+
+
+# --- Scaled dot-product attention, step by step ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttentionSteps:
+    """softmax(Q Kᵀ / √d + mask) V for one head of one layer, from the model's own weights.
+    Matrices cover the whole padded sentence: S positions."""
+
+    layer: int
+    head: int
+    sentence: int
+    tokens: tuple[str, ...]  # [S]
+    input_note: str  # what the projections are applied to
+    x: np.ndarray  # [S, D] the layer's input to the projections
+    q: np.ndarray  # [S, d] this head's queries (rotated, for rotary models)
+    k: np.ndarray  # [S, d] keys (of the shared key/value head, with grouped-query attention)
+    v: np.ndarray  # [S, d] values
+    scores: np.ndarray  # [S, S] Q Kᵀ
+    scale: float  # 1 / √d
+    scaled: np.ndarray  # [S, S] Q Kᵀ / √d
+    allowed: np.ndarray  # [S, S] bool: the mask (padding keys; future keys for decoders)
+    masked: np.ndarray  # [S, S] scaled, with -inf where not allowed
+    weights: np.ndarray  # [S, S] softmax of each row
+    output: np.ndarray  # [S, d] weights @ V: this head's output
+    model_weights: np.ndarray  # [S, S] the attention the model itself returned
+    max_abs_difference: float  # between `weights` and `model_weights` over allowed query rows
+    heads: int
+    key_value_heads: int
+    key_value_head: int  # which K/V head this query head reads
+    head_dim: int
+    hidden_size: int
+    rotary: bool
+
+
+SUPPORTED = "BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM), DistilBERT, GPT-2 and Llama-style decoders"
+
+
+def _modeling_module(model: Any) -> Any:
+    return sys.modules[type(model).__module__]
+
+
+def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any):
+    """(x, q, k, v, input_note, key_value_heads, rotary) for every head; q: [B, H, S, d], k/v:
+    [B, KV, S, d]. ``hidden`` is hidden_states[layer]: [B, S, D]."""
+
+    model = loaded.model
+    base = model.base_model
+    config = loaded.config
+    B, S, D = hidden.shape
+    kind = getattr(config, "model_type", "")
+
+    def heads_of(t: Any, n: int) -> Any:  # [B, S, n * d] -> [B, n, S, d]
+        return t.view(B, S, n, -1).transpose(1, 2)
+
+    encoder = getattr(base, "encoder", None)
+    if encoder is not None and hasattr(encoder, "layer") and hasattr(encoder.layer[layer].attention, "self"):
+        attention = encoder.layer[layer].attention.self  # BERT, RoBERTa, ELECTRA, CamemBERT, MiniLM
+        H = attention.num_attention_heads
+        q, k, v = (heads_of(p(hidden), H) for p in (attention.query, attention.key, attention.value))
+        return hidden, q, k, v, f"hidden_states[{layer}] (the output of the layer before)", H, False
+    transformer = getattr(base, "transformer", None)
+    if kind == "distilbert" and transformer is not None:
+        attention = transformer.layer[layer].attention
+        H = attention.n_heads
+        q, k, v = (heads_of(p(hidden), H) for p in (attention.q_lin, attention.k_lin, attention.v_lin))
+        return hidden, q, k, v, f"hidden_states[{layer}] (the output of the layer before)", H, False
+    if kind == "gpt2" and hasattr(base, "h"):
+        block = base.h[layer]
+        x = block.ln_1(hidden)
+        H = block.attn.num_heads
+        q, k, v = (heads_of(t, H) for t in block.attn.c_attn(x).split(D, dim=2))
+        return x, q, k, v, f"ln_1(hidden_states[{layer}]): GPT-2 normalises before attention", H, False
+    if hasattr(base, "layers") and hasattr(base, "rotary_emb") and hasattr(base.layers[layer], "self_attn"):
+        block = base.layers[layer]
+        attention = block.self_attn
+        x = block.input_layernorm(hidden)
+        H = config.num_attention_heads
+        KV = getattr(config, "num_key_value_heads", None) or H
+        q = heads_of(attention.q_proj(x), H)
+        k = heads_of(attention.k_proj(x), KV)
+        v = heads_of(attention.v_proj(x), KV)
+        cos, sin = base.rotary_emb(x, position_ids)
+        q, k = _modeling_module(model).apply_rotary_pos_emb(q, k, cos, sin)
+        note = f"input_layernorm(hidden_states[{layer}]): normalised (RMSNorm) before attention"
+        return x, q, k, v, note, KV, True
+    raise ExplorerError(
+        f"Step-by-step attention is not available for '{kind}' models yet; it supports {SUPPORTED}."
+    )
+
+
+def attention_steps(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, *, layer: int, head: int, sentence: int
+) -> AttentionSteps:
+    """Recompute one head's attention from the layer's input and the model's weights."""
+    import torch
+
+    if run.hidden_states is None or run.attentions is None:
+        raise ValueError("attention_steps needs a run with hidden states and attentions")
+    hidden = torch.from_numpy(np.array(run.hidden_states[layer]))  # [B, S, D]
+    mask = torch.from_numpy(np.array(encoding.attention_mask))  # [B, S]
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, S], as run_model gives a left-padded batch
+    if not (encoding.attention_mask[:, 0] == 0).any():
+        position_ids = torch.arange(encoding.shape[1])[None, :].expand_as(mask)
+    with torch.inference_mode():
+        x, q, k, v, note, KV, rotary = _projections(loaded, hidden, layer, position_ids)
+        H = q.shape[1]
+        kv_head = head // (H // KV)
+        q1, k1, v1 = q[sentence, head], k[sentence, kv_head], v[sentence, kv_head]  # [S, d] each
+        d = q1.shape[-1]
+        scale = 1.0 / float(np.sqrt(d))
+        scores = q1 @ k1.T  # [S, S]
+        scaled = scores * scale  # [S, S]
+        allowed = torch.from_numpy(attention_mask_2d(encoding, sentence, causal=loaded.is_decoder))  # [S, S]
+        masked = scaled.masked_fill(~allowed, float("-inf"))  # [S, S]
+        weights = torch.softmax(masked, dim=-1)  # [S, S]
+        output = weights @ v1  # [S, d]
+    model_weights = run.attentions[layer, sentence, head]  # [S, S]
+    real = encoding.attention_mask[sentence].astype(bool)
+    difference = np.abs(weights.numpy() - model_weights)[real]
+    return AttentionSteps(
+        layer=layer,
+        head=head,
+        sentence=sentence,
+        tokens=encoding.tokens[sentence],
+        input_note=note,
+        x=x[sentence].numpy(),
+        q=q1.numpy(),
+        k=k1.numpy(),
+        v=v1.numpy(),
+        scores=scores.numpy(),
+        scale=scale,
+        scaled=scaled.numpy(),
+        allowed=allowed.numpy(),
+        masked=masked.numpy(),
+        weights=weights.numpy(),
+        output=output.numpy(),
+        model_weights=model_weights,
+        max_abs_difference=float(difference.max()) if difference.size else 0.0,
+        heads=H,
+        key_value_heads=KV,
+        key_value_head=kv_head,
+        head_dim=d,
+        hidden_size=int(hidden.shape[-1]),
+        rotary=rotary,
+    )

@@ -1,0 +1,131 @@
+"""Pure functions from arrays to Plotly figures (no streamlit). Every figure has a title, axis
+titles and a colour scale that colour-blind viewers can read (Cividis / Viridis).
+
+User text reaches Plotly only through :func:`label`, which escapes the characters Plotly would
+read as markup, so a token like ``<b>`` or ``</script>`` is drawn as those characters."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explorer.render import visible
+
+SEQUENTIAL = "Cividis"
+DIVERGING = "RdBu"
+
+
+def label(position: int, token: str) -> str:
+    """A unique, escaped axis label: 'position · token'."""
+    return f"{position} · {visible(token)}"
+
+
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int) -> go.Figure:
+    figure.update_layout(
+        title={"text": html.escape(title)},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        plot_bgcolor="#d9d9d9",  # masked (NaN) cells show as grey
+    )
+    return figure
+
+
+def attention_heatmap(
+    matrix: np.ndarray, positions: Sequence[int], tokens: Sequence[str], title: str, max_labels: int = 80
+) -> go.Figure:
+    """[T, T] attention weights: query rows (y), key columns (x); NaN cells are masked."""
+    labels = [label(int(p), t) for p, t in zip(positions, tokens, strict=True)]
+    z = np.round(matrix.astype(np.float64), 4)  # [T, T]; 4 decimals keep the payload small
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels,
+            y=labels,
+            zmin=0.0,
+            zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": "weight"}},
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    size = max(360, min(900, 18 * len(labels) + 160))
+    _layout(figure, title, "key (attended to)", "query (attending)", size)
+    figure.update_yaxes(autorange="reversed", showticklabels=len(labels) <= max_labels)
+    figure.update_xaxes(showticklabels=len(labels) <= max_labels, tickangle=-60)
+    return figure
+
+
+def entropy_grid(entropy: np.ndarray, title: str) -> go.Figure:
+    """[L, H] mean attention entropy per layer and head."""
+    L, H = entropy.shape
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(entropy, 3),
+            x=[f"head {h}" for h in range(H)],
+            y=[f"layer {layer}" for layer in range(L)],
+            colorscale="Viridis",
+            colorbar={"title": {"text": "bits"}},
+            hovertemplate="%{y}, %{x}<br>entropy %{z:.2f} bits<extra></extra>",
+        )
+    )
+    _layout(figure, title, "head", "layer", max(300, 26 * L + 140))
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def matrix_heatmap(
+    matrix: np.ndarray,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    *,
+    diverging: bool = True,
+    value_name: str = "value",
+) -> go.Figure:
+    """Any [rows, columns] matrix (Q, K, V, scores, …); diverging colours centred on zero.
+    Infinite values (a mask's -inf) are drawn as masked grey cells."""
+    z = np.where(np.isfinite(matrix), matrix, np.nan).astype(np.float64)
+    limit = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(z, 4),
+            x=list(column_labels),
+            y=list(row_labels),
+            colorscale=DIVERGING if diverging else SEQUENTIAL,
+            zmid=0.0 if diverging else None,
+            zmin=-limit if diverging else 0.0,
+            zmax=limit,
+            colorbar={"title": {"text": value_name}},
+            hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{value_name} %{{z:.4f}}<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    _layout(figure, title, x_title, y_title, max(300, min(800, 18 * len(row_labels) + 160)))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_xaxes(tickangle=-60)
+    return figure
+
+
+def layer_lines(
+    values: np.ndarray, tokens: Sequence[str], title: str, y_title: str, first_layer: int = 0
+) -> go.Figure:
+    """[layers, T] one line per token across layers (e.g. vector norms)."""
+    figure = go.Figure()
+    x = [
+        ("embeddings" if i == 0 else f"layer {i}") for i in range(first_layer, first_layer + values.shape[0])
+    ]
+    for t, token in enumerate(tokens):
+        figure.add_trace(
+            go.Scatter(x=x, y=np.round(values[:, t], 4), mode="lines+markers", name=label(t, token))
+        )
+    _layout(figure, title, "layer", y_title, 420)
+    figure.update_layout(plot_bgcolor="white")
+    return figure

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from explorer.attention import attention_steps, attention_view, head_entropy
+from explorer.encoding import encode_batch
+from explorer.run import run_model
+
+BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
+
+
+def _run(loaded, side="right"):
+    encoding = encode_batch(loaded.batch_tokenizer, BATCH, max_length=loaded.max_tokens, padding_side=side)
+    return encoding, run_model(loaded, encoding, hidden_states=True, attentions=True)
+
+
+@pytest.mark.parametrize(
+    "fixture", ["tiny_bert", "tiny_mlm", "tiny_classifier", "tiny_distilbert", "tiny_gpt", "tiny_llama"]
+)
+@pytest.mark.parametrize("sentence", [0, 1])
+def test_step_by_step_matches_the_model_attention(request, fixture, sentence):
+    loaded = request.getfixturevalue(fixture)
+    encoding, run = _run(loaded)
+    L, H = run.attentions.shape[0], run.attentions.shape[2]
+    for layer in range(L):
+        for head in range(H):
+            steps = attention_steps(loaded, run, encoding, layer=layer, head=head, sentence=sentence)
+            assert steps.max_abs_difference < 1e-5, (layer, head, steps.max_abs_difference)
+            real = encoding.attention_mask[sentence].astype(bool)
+            np.testing.assert_allclose(
+                steps.weights[real], run.attentions[layer, sentence, head][real], atol=1e-5
+            )
+
+
+def test_step_by_step_shapes_and_intermediates(tiny_llama):
+    encoding, run = _run(tiny_llama)
+    steps = attention_steps(tiny_llama, run, encoding, layer=1, head=3, sentence=1)
+    S = encoding.shape[1]
+    assert steps.q.shape == steps.k.shape == steps.v.shape == (S, 8)
+    assert (steps.heads, steps.key_value_heads, steps.key_value_head) == (4, 2, 1)
+    assert steps.rotary
+    np.testing.assert_allclose(steps.scores, steps.q @ steps.k.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(steps.scaled, steps.scores / np.sqrt(8), rtol=1e-5, atol=1e-6)
+    assert np.isneginf(steps.masked[~steps.allowed]).all()
+    assert not steps.allowed[np.triu_indices(S, 1)].any()  # causal
+    np.testing.assert_allclose(steps.output, steps.weights @ steps.v, atol=1e-5)
+
+
+def test_left_padded_decoder_still_matches(tiny_llama, tiny_gpt):
+    for loaded in (tiny_llama, tiny_gpt):
+        encoding, run = _run(loaded, side="left")
+        steps = attention_steps(loaded, run, encoding, layer=0, head=0, sentence=1)
+        assert steps.max_abs_difference < 1e-5
+
+
+def test_head_view_masks_padding_and_future(tiny_gpt, tiny_bert):
+    encoding, run = _run(tiny_gpt)
+    view = attention_view(run, encoding, sentence=1, layer=0, head=0, causal=True)
+    S = encoding.shape[1]
+    assert view.matrix.shape == (S, S)
+    assert np.isnan(view.matrix[np.triu_indices(S, 1)]).all()
+    pad = ~encoding.attention_mask[1].astype(bool)
+    assert np.isnan(view.matrix[:, pad]).all()
+    trimmed = attention_view(run, encoding, sentence=1, layer=0, head=0, causal=True, show_padding=False)
+    assert len(trimmed.tokens) == int(encoding.attention_mask[1].sum())
+    encoding, run = _run(tiny_bert)
+    no_special = attention_view(
+        run, encoding, sentence=0, layer=0, head=0, hide_special=True, show_padding=False
+    )
+    assert "[CLS]" not in no_special.tokens and "[SEP]" not in no_special.tokens
+
+
+def test_averages(tiny_bert):
+    encoding, run = _run(tiny_bert)
+    heads = attention_view(run, encoding, sentence=0, layer=1, head=0, aggregate="head average")
+    np.testing.assert_allclose(heads.matrix, run.attentions[1, 0].mean(0), atol=1e-6)
+    layers = attention_view(run, encoding, sentence=0, layer=1, head=0, aggregate="layer average")
+    np.testing.assert_allclose(layers.matrix, run.attentions[:, 0].mean((0, 1)), atol=1e-6)
+
+
+def test_head_entropy_is_bounded(tiny_bert):
+    encoding, run = _run(tiny_bert)
+    entropy = head_entropy(run, encoding, sentence=1)
+    T = int(encoding.attention_mask[1].sum())
+    assert entropy.shape == run.attentions.shape[:1] + run.attentions.shape[2:3]
+    assert (entropy >= 0).all() and (entropy <= np.log2(T) + 1e-9).all()
