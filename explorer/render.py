@@ -43,14 +43,15 @@ _STYLE = """
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
-def visible(text: str) -> str:
-    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩."""
+def visible(text: str, quote: bool = True) -> str:
+    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩.
+    ``quote=False`` leaves quotes alone (for Plotly labels, which are text, not attributes)."""
     out = []
     for char in text:
         if unicodedata.category(char) in _INVISIBLE_CATEGORIES or (char.isspace() and char != " "):
             out.append(f"⟨U+{ord(char):04X}⟩")
         else:
-            out.append(html.escape(char, quote=True))
+            out.append(html.escape(char, quote=quote))
     return "".join(out)
 
 

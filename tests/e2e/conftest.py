@@ -3,6 +3,7 @@ Playwright with Debian's Chromium (never a browser that Playwright downloads).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -47,10 +48,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def serve(log: Path) -> Iterator[str]:
+    """`streamlit run` on a free loopback port, in its own process group; yields the URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     with open(log, "w") as out:
         server = subprocess.Popen(
@@ -82,7 +83,7 @@ def app_url(tmp_path_factory) -> Iterator[str]:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
+            time.sleep(0.25)  # polling the health endpoint, bounded by the deadline
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the process group we started, never by name
@@ -90,6 +91,20 @@ def app_url(tmp_path_factory) -> Iterator[str]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """One server for the browser tests."""
+    with serve(tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(tmp_path) -> Iterator[str]:
+    """A server no browser has visited yet (its first run decides how pages are routed)."""
+    with serve(tmp_path / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -103,3 +103,45 @@ def test_tokenizer_lab_shows_the_batch_ids_and_attention_mask(visit):
     assert "0" not in masks[1].split()[1:]
     visit.screenshot("tokenizer-batch")
     assert visit.outside_requests() == []
+
+
+def test_attention_page_draws_heatmap_and_bertviz_offline(visit):
+    visit.page.goto(visit.url)
+    visit.settle()
+    type_text(visit, '</script><b>bold</b> "quotes" <img src=x onerror=alert(1)>')
+    wait_for_chips(visit, "bold")
+    visit.page.get_by_role("link", name="Attention").first.click()
+    visit.page.get_by_role("heading", name="Attention", exact=True).wait_for(timeout=60_000)
+    heatmap = visit.page.locator(".js-plotly-plot").first
+    heatmap.wait_for(timeout=60_000)
+    visit.settle()
+    # heatmap tick labels show the user's text literally
+    ticks = " ".join(visit.page.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents())
+    assert "<" in ticks and "bold" in ticks
+    # bertviz draws its SVG inside the iframe, from inlined libraries
+    frame = visit.page.frame_locator("iframe").first
+    frame.locator("svg text").first.wait_for(timeout=30_000)
+    svg_text = " ".join(frame.locator("svg text").all_text_contents())
+    assert "bold" in svg_text and "<" in svg_text
+    assert visit.page.locator("img[src='x']").count() == 0
+    visit.screenshot("attention")
+    assert visit.dialogs == []
+    assert visit.outside_requests() == []
+
+
+def test_a_page_link_works_as_the_first_visit_to_a_fresh_server(browser, fresh_app_url):
+    from conftest import Visit
+
+    visit = Visit(browser, fresh_app_url)
+    try:
+        visit.page.goto(f"{fresh_app_url}/attention")
+        visit.page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+        visit.settle()
+        assert visit.page.get_by_role("heading", name="Attention", exact=True).is_visible()
+        assert visit.page.get_by_role("textbox", name="Your text: one sentence per line").is_visible()
+        assert (
+            visit.page.get_by_text("Traceback").count() == 0
+            and visit.page.get_by_text("KeyError").count() == 0
+        )
+    finally:
+        visit.context.close()
