@@ -46,5 +46,9 @@ browser:
 		exit 1; \
 	fi
 
+# Measurements on this machine -> bench/results.json and bench/README.md (a few minutes).
+bench: models browser
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -77,8 +77,8 @@ def head_entropy(run: ModelRun, encoding: Encoding, sentence: int) -> np.ndarray
     """[L, H] mean entropy (bits) of each head's attention rows over the real tokens: low = the head
     focuses on few tokens (often interesting), high = it spreads attention evenly."""
     real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    rows = run.attentions[:, sentence][:, :, real][..., real].astype(np.float64)  # [L, H, T, T]
-    entropy = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1)  # [L, H, T]
+    rows = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T] float32
+    entropy = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, T]
     return entropy.mean(-1)  # [L, H]
 
 

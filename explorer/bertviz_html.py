@@ -24,8 +24,9 @@ import numpy as np
 from explorer.errors import ExplorerError
 
 ViewKind = Literal["head", "model"]
-# Weights the browser receives at most (~2.5 MB of JSON at 3 decimals): keeps the page responsive.
-CELL_BUDGET = 400_000
+# Weights one view draws at most: bertviz draws one SVG line per weight (a 12-head view of 110
+# tokens is ~150,000 lines, ~1 MB of JSON at 3 decimals); more makes the browser stall.
+CELL_BUDGET = 150_000
 DECIMALS = 3
 
 _REQUIRE_SHIM = """

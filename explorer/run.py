@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 
 from explorer.encoding import Encoding
+from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
+
+# Attention weights one run may keep: layers x sentences x heads x tokens², as float32 (400 MB).
+MAX_ATTENTION_VALUES = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,22 @@ def _token_positions(loaded: LoadedCheckpoint, encoding: Encoding) -> np.ndarray
     return np.argwhere(encoding.input_ids == mask_id).astype(np.int64).reshape(-1, 2)
 
 
+def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
+    """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
+    config = loaded.config
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 1)
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
+    B, S = encoding.shape
+    values = layers * B * heads * S * S
+    if values > MAX_ATTENTION_VALUES:
+        most = int(MAX_ATTENTION_VALUES / (layers * heads * S * S))
+        raise InputError(
+            f"The attention views of {B} sentences of {S} tokens would need {values * 4 / 1e9:.1f} GB of "
+            f"attention weights ({layers} layers × {heads} heads × {S}² per sentence). Use at most "
+            f"{max(1, most)} sentence(s) of this length, or shorter sentences."
+        )
+
+
 def run_model(
     loaded: LoadedCheckpoint,
     encoding: Encoding,
@@ -110,6 +130,8 @@ def run_model(
     """One forward pass of the batch; keep hidden states / attentions only when asked."""
     import torch
 
+    if attentions:
+        check_attention_size(loaded, encoding)
     model = loaded.model
     accepted = inspect.signature(model.forward).parameters
     inputs = encoding.model_inputs(accepted)

@@ -170,8 +170,7 @@ def load(ref: str) -> LoadedCheckpoint:
         return _load(ref)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _pipeline(
+def _encode_and_run(
     ref: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
 ) -> tuple[Encoding, ModelRun]:
     loaded = _load(ref)
@@ -179,12 +178,28 @@ def _pipeline(
     return encoding, run_model(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
 
 
+# Two bounds: runs without hidden states or attention weights are small (shapes and logits); runs
+# with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _light_run(ref: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
+    return _encode_and_run(ref, sentences, False, False)
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _heavy_run(
+    ref: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
+) -> tuple[Encoding, ModelRun]:
+    return _encode_and_run(ref, sentences, hidden_states, attentions)
+
+
 def pipeline(
     ref: str, sentences: Sentences, *, hidden_states: bool = False, attentions: bool = False
 ) -> tuple[Encoding, ModelRun]:
     """Tokenize the batch (padding to the longest, truncating at the model's limit) and run it."""
     with st.spinner("Running the model…"):
-        return _pipeline(ref, sentences.sentences, hidden_states, attentions)
+        if hidden_states or attentions:
+            return _heavy_run(ref, sentences.sentences, hidden_states, attentions)
+        return _light_run(ref, sentences.sentences)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

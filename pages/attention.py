@@ -75,7 +75,7 @@ else:
     )
     st.download_button(
         "Download this matrix (CSV)",
-        table.to_csv(),
+        table.to_csv,
         file_name="attention.csv",
         mime="text/csv",
         key="att.csv",

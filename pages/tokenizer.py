@@ -170,14 +170,14 @@ with tab_batch:
     downloads = st.columns(2)
     downloads[0].download_button(
         "Download the encoding (JSON)",
-        lab.encoding_json(encoding),
+        lambda: lab.encoding_json(encoding),
         file_name="encoding.json",
         mime="application/json",
         key="tok.download_json",
     )
     downloads[1].download_button(
         "Download the batch grid (CSV)",
-        lab.batch_csv(encoding),
+        lambda: lab.batch_csv(encoding),
         file_name="batch.csv",
         mime="text/csv",
         key="tok.download_csv",

@@ -116,3 +116,18 @@ def test_softmax_is_stable_and_normalised():
     probabilities = softmax(logits)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0)
     np.testing.assert_allclose(probabilities[0], [0.5, 0.5])
+
+
+def test_attention_runs_that_would_not_fit_memory_are_refused(tiny_bert, monkeypatch):
+    from explorer import run as run_module
+    from explorer.errors import InputError
+
+    encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH)
+    B, S = encoding.shape
+    needed = 2 * B * 4 * S * S  # layers x sentences x heads x tokens²
+    monkeypatch.setattr(run_module, "MAX_ATTENTION_VALUES", needed - 1)
+    with pytest.raises(InputError, match="Use at most 1 sentence"):
+        run_model(tiny_bert, encoding, attentions=True)
+    assert run_model(tiny_bert, encoding).attentions is None  # without attentions the run is fine
+    monkeypatch.setattr(run_module, "MAX_ATTENTION_VALUES", needed)
+    assert run_model(tiny_bert, encoding, attentions=True).attentions.shape == (2, B, 4, S, S)

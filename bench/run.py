@@ -1,0 +1,211 @@
+"""`make bench`: measurements on this machine, written to bench/results.json and bench/README.md.
+
+Sections:
+- attention_views: payload bytes and build time of our attention views (the Plotly heatmap of one
+  head, and bertviz's head view as we build it) against stock bertviz `head_view` on the same
+  attentions of the bundled MiniLM encoder, at 16, 128 and 512 tokens.
+- browser: the Attention page in Chromium at 512 tokens: time from committing the text until the
+  page has drawn its heatmap and finished running.
+
+Run from the repository root: `.venv/bin/python bench/run.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+RESULTS = ROOT / "bench" / "results.json"
+README = ROOT / "bench" / "README.md"
+
+
+def median_time(function, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def text_of_tokens(tokenizer, tokens: int) -> str:
+    """A natural text that is exactly `tokens` long with [CLS] and [SEP] (cut from the sample text)."""
+    from explorer.tokenizer_lab import sample_corpus
+
+    corpus = " ".join([sample_corpus().replace("\n", " ")] * 4)
+    ids = tokenizer(corpus, add_special_tokens=False)["input_ids"][: tokens - 2]
+    return tokenizer.decode(ids)
+
+
+def attention_views(repeats: int) -> list[dict]:
+    import plotly.io
+
+    from explorer import checkpoints
+    from explorer.attention import attention_view
+    from explorer.bertviz_html import bertviz_html, plan_view, stock_head_view
+    from explorer.encoding import encode_batch
+    from explorer.figures import attention_heatmap
+    from explorer.loading import load_checkpoint
+    from explorer.run import run_model
+
+    loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
+    rows = []
+    for tokens in (16, 128, 512):
+        text = text_of_tokens(loaded.tokenizer, tokens)
+        encoding = encode_batch(loaded.batch_tokenizer, [text], max_length=512)
+        assert encoding.shape[1] == tokens, encoding.shape
+        run = run_model(loaded, encoding, attentions=True)
+        attentions = run.attentions[:, 0]  # [L, H, T, T]
+        L, H = attentions.shape[:2]
+        token_list = list(encoding.tokens[0])
+
+        def heatmap(run=run, encoding=encoding):
+            view = attention_view(run, encoding, sentence=0, layer=0, head=0)
+            return plotly.io.to_json(attention_heatmap(view.matrix, view.positions, view.tokens, view.title))
+
+        def ours(attentions=attentions, token_list=token_list, shape=(L, H, tokens)):
+            return bertviz_html("head", attentions, token_list, plan_view("head", *shape)).html
+
+        def stock(attentions=attentions, token_list=token_list):
+            return stock_head_view(attentions, token_list)
+
+        heat_s, heat_json = median_time(heatmap, repeats)
+        ours_s, ours_html = median_time(ours, repeats)
+        stock_s, stock_html = median_time(stock, 1 if tokens >= 512 else repeats)
+        plan = plan_view("head", L, H, tokens)
+        rows.append(
+            {
+                "tokens": tokens,
+                "plotly_heatmap_bytes": len(heat_json.encode()),
+                "plotly_heatmap_build_s": round(heat_s, 4),
+                "our_head_view_bytes": len(ours_html.encode()),
+                "our_head_view_build_s": round(ours_s, 4),
+                "our_head_view_shows": plan.note or "all layers and tokens",
+                "stock_head_view_bytes": len(stock_html.encode()),
+                "stock_head_view_build_s": round(stock_s, 4),
+                "bytes_ratio_stock_over_ours": round(len(stock_html.encode()) / len(ours_html.encode()), 1),
+                "time_ratio_stock_over_ours": round(stock_s / ours_s, 1) if ours_s else None,
+            }
+        )
+        del stock_html
+        print(f"attention views at {tokens} tokens: {rows[-1]}", flush=True)
+    return rows
+
+
+def browser_attention_page(tokens: int = 512, repeats: int = 3) -> dict:
+    """Seconds from committing a `tokens`-token text on the Attention page until it has run and
+    drawn its heatmap and its bertviz view."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+    from transformers import AutoTokenizer
+
+    from explorer.checkpoints import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    texts = [text_of_tokens(tokenizer, tokens - i) for i in range(repeats + 1)]  # distinct: no cache hits
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    timings, first = [], None
+    with serve(log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        started = time.perf_counter()
+        page.goto(f"{url}/attention")
+        page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        page.frame_locator("iframe").first.locator("svg text").first.wait_for(timeout=60_000)
+        first = time.perf_counter() - started
+        area = page.get_by_role("textbox", name="Your text: one sentence per line")
+        for text in texts[1:]:
+            area.fill(text)
+            started = time.perf_counter()
+            area.press("Control+Enter")
+            page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=30_000)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.frame_locator("iframe").first.locator("svg text").first.wait_for(timeout=60_000)
+            timings.append(time.perf_counter() - started)
+        browser.close()
+    return {
+        "tokens": tokens,
+        "first_visit_s": round(first, 2),
+        "new_text_median_s": round(statistics.median(timings), 2),
+        "new_text_runs_s": [round(t, 2) for t in timings],
+    }
+
+
+def versions() -> dict:
+    from importlib import metadata
+
+    return {
+        name: metadata.version(name) for name in ("torch", "transformers", "streamlit", "plotly", "bertviz")
+    }
+
+
+def write_readme(results: dict) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {results['date']} on {results['machine']} with Python {results['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+        + ". Regenerate with `make bench`.",
+        "",
+        "## Attention views vs stock bertviz (bundled MiniLM, 6 layers x 12 heads)",
+        "",
+        "| tokens | Plotly heatmap (one head) | our bertviz head view | stock bertviz head_view | stock / ours (bytes) | stock / ours (time) | our head view shows |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["attention_views"]:
+        lines.append(
+            f"| {row['tokens']} | {row['plotly_heatmap_bytes'] / 1e6:.2f} MB, {row['plotly_heatmap_build_s'] * 1000:.0f} ms "
+            f"| {row['our_head_view_bytes'] / 1e6:.2f} MB, {row['our_head_view_build_s'] * 1000:.0f} ms "
+            f"| {row['stock_head_view_bytes'] / 1e6:.2f} MB, {row['stock_head_view_build_s'] * 1000:.0f} ms "
+            f"| {row['bytes_ratio_stock_over_ours']}x | {row['time_ratio_stock_over_ours']}x | {row['our_head_view_shows']} |"
+        )
+    browser = results.get("browser_attention_page")
+    if browser:
+        lines += [
+            "",
+            f"## Attention page in Chromium at {browser['tokens']} tokens",
+            "",
+            f"- first visit to /attention on a fresh server (imports, model load, run, draw): {browser['first_visit_s']} s",
+            f"- a new {browser['tokens']}-token text, from Ctrl+Enter until the page has run and drawn: "
+            f"median {browser['new_text_median_s']} s (runs: {', '.join(str(t) for t in browser['new_text_runs_s'])})",
+        ]
+    lines.append("")
+    README.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one repeat each (a smoke run)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    repeats = 1 if args.quick else 5
+    results = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "python": platform.python_version(),
+        "versions": versions(),
+        "attention_views": attention_views(repeats),
+        "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_readme(results)
+    print(README.read_text())
+
+
+if __name__ == "__main__":
+    main()
