@@ -30,9 +30,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-data.txt
 	touch $@
 
 # The bundled checkpoints: MiniLM is ready as installed; SmolLM2 is prepared once from its GGUF
-# file into the app's cache folder (about 30 s, skipped when already done).
+# file into the app's cache folder (about 30 s), and the default sentiment classifier is
+# fine-tuned once from MiniLM on the bundled sentences (about 2 minutes); both skipped when done.
 models: $(VENV)/.installed
 	$(BIN)/python -m explorer.bundled
+	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.finetune
 
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 browser:

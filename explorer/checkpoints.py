@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,23 +135,49 @@ LOCAL_FOLDER = CatalogEntry(
 )
 
 
+# Written beside a checkpoint the app fine-tuned: what it was trained on and how well it did.
+TRAINING_METADATA = "explorer_training.json"
+SAVED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _saved_description(folder: Path) -> str:
+    try:
+        metadata = json.loads((folder / TRAINING_METADATA).read_text())
+        accuracy = metadata["validation"]["accuracy"]
+        return (
+            f"Fine-tuned here from MiniLM on {metadata['train_examples']} labelled sentences "
+            f"(validation accuracy {accuracy:.1%}); labels NEGATIVE / POSITIVE."
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"A checkpoint this app saved in {folder}."
+
+
 def saved_entries() -> tuple[CatalogEntry, ...]:
-    """Checkpoints the app has written into its own folder (e.g. fine-tuned classifiers)."""
+    """Checkpoints the app has written into its own folder (fine-tuned classifiers, saved copies).
+    Folders still being written start with '.' and are not listed."""
     root = saved_checkpoints_dir()
     if not root.is_dir():
         return ()
     entries = []
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and (folder / "config.json").is_file():
+        if SAVED_NAME.match(folder.name) and folder.is_dir() and (folder / "config.json").is_file():
             entries.append(
                 CatalogEntry(
-                    f"saved:{folder.name}",
-                    f"{folder.name} (saved here)",
-                    f"A checkpoint this app saved in {folder}.",
-                    "saved",
+                    f"saved:{folder.name}", f"{folder.name} (saved here)", _saved_description(folder), "saved"
                 )
             )
     return tuple(entries)
+
+
+def saved_name(name: str) -> str:
+    """Check a name for a checkpoint the app saves, or say what is wrong with it."""
+    name = name.strip()
+    if not SAVED_NAME.match(name):
+        raise CheckpointError(
+            "Name the checkpoint with 1 to 40 lower-case letters, digits, '-' or '_', starting with a "
+            "letter or digit (for example my-classifier)."
+        )
+    return name
 
 
 def catalog() -> tuple[CatalogEntry, ...]:
@@ -267,7 +294,7 @@ def resolve(ref: str) -> ResolvedCheckpoint:
         _check_checkpoint_folder(path, shown=rest)
         return ResolvedCheckpoint(ref, f"{path.name} (local folder)", "local", str(path))
     if source == "saved":
-        if not rest or "/" in rest or rest.startswith("."):
+        if not SAVED_NAME.match(rest):
             raise CheckpointError(f"'{_shorten(rest)}' is not a saved checkpoint name.")
         path = saved_checkpoints_dir() / rest
         _check_checkpoint_folder(path, shown=rest)

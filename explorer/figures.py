@@ -129,3 +129,40 @@ def layer_lines(
     _layout(figure, title, "layer", y_title, 420)
     figure.update_layout(plot_bgcolor="white")
     return figure
+
+
+def loss_curve(
+    steps: Sequence[int], losses: Sequence[float], evaluations: Sequence[dict], steps_per_epoch: float
+) -> go.Figure:
+    """Training loss per step and validation accuracy per epoch, both against epochs."""
+    per_epoch = max(steps_per_epoch, 1e-9)
+    figure = go.Figure(
+        go.Scatter(
+            x=[s / per_epoch for s in steps], y=list(losses), mode="lines+markers", name="training loss"
+        )
+    )
+    if evaluations:
+        figure.add_trace(
+            go.Scatter(
+                x=[e["epoch"] for e in evaluations],
+                y=[e["accuracy"] for e in evaluations],
+                mode="lines+markers",
+                name="validation accuracy",
+                yaxis="y2",
+            )
+        )
+    _layout(figure, "Fine-tuning: loss and validation accuracy", "epoch", "training loss", 380)
+    figure.update_layout(
+        plot_bgcolor="white",
+        yaxis={"rangemode": "tozero"},
+        yaxis2={
+            "title": {"text": "validation accuracy"},
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1.02],
+            "tickformat": ".0%",
+            "showgrid": False,
+        },
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return figure

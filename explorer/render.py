@@ -153,7 +153,7 @@ def probability_bars_html(labels: Sequence[str], probabilities: Sequence[float])
     """Labelled probabilities as a bar table, best first as given: label, bar, value."""
     rows = []
     for label, probability in zip(labels, probabilities, strict=True):
-        width = max(0.0, min(1.0, float(probability))) * 240
+        width = max(0.0, min(1.0, float(probability))) * 160
         rows.append(
             f'<tr><td class="tx-label">{visible(label)}</td>'
             f'<td><div class="tx-bar" style="width:{width:.1f}px"></div></td>'

@@ -65,6 +65,20 @@ PAGES: tuple[PageSpec, ...] = (
         "heatmaps per layer and head, bertviz views offline, and attention worked step by step",
         "attention",
     ),
+    PageSpec(
+        "pages/classification.py",
+        "Classification",
+        "🏷️",
+        "logits → softmax → labels, checked against pipeline(), and a classifier fine-tuned here",
+        "classification",
+    ),
+    PageSpec(
+        "pages/save_load.py",
+        "Save and load",
+        "💾",
+        "save_pretrained, the files it writes, and from_pretrained giving identical outputs",
+        "save-load",
+    ),
 )
 
 

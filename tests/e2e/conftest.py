@@ -48,11 +48,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def isolated_cache(folder: Path) -> Path:
+    """A cache folder for a test server: the prepared bundled models and the default classifier
+    linked from the real cache (read-only use), and an empty place for what the tests save."""
+    from explorer.finetune import DEFAULT_NAME
+    from explorer.paths import cache_dir
+
+    real = cache_dir()
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if (real / "bundled").is_dir():
+        (folder / "bundled").symlink_to(real / "bundled", target_is_directory=True)
+    if (real / "checkpoints" / DEFAULT_NAME).is_dir():
+        (folder / "checkpoints" / DEFAULT_NAME).symlink_to(
+            real / "checkpoints" / DEFAULT_NAME, target_is_directory=True
+        )
+    return folder
+
+
 @contextlib.contextmanager
 def serve(log: Path) -> Iterator[str]:
-    """`streamlit run` on a free loopback port, in its own process group; yields the URL."""
+    """`streamlit run` on a free loopback port, in its own process group, with its own cache
+    folder beside the log; yields the URL."""
     port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cache = isolated_cache(log.parent / "cache")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", EXPLORER_CACHE_DIR=str(cache))
     with open(log, "w") as out:
         server = subprocess.Popen(
             [

@@ -145,3 +145,44 @@ def test_a_page_link_works_as_the_first_visit_to_a_fresh_server(browser, fresh_a
         )
     finally:
         visit.context.close()
+
+
+def pick_checkpoint(visit, label: str) -> None:
+    visit.page.get_by_test_id("stSelectbox").first.click()
+    visit.page.get_by_role("option", name=label).click()
+
+
+def test_classification_with_the_default_classifier(visit):
+    visit.page.goto(f"{visit.url}/classification")
+    visit.page.get_by_text("has no classification head").wait_for(timeout=120_000)
+    visit.page.get_by_role("button", name="Use the classifier fine-tuned here (minilm-sentiment)").click()
+    visit.page.get_by_text("gives the same labels").wait_for(timeout=60_000)
+    visit.settle()
+    body = visit.page.locator("[data-testid='stMain']").inner_text()
+    assert "→ POSITIVE" in body and "→ NEGATIVE" in body  # the two default sentences
+    visit.screenshot("classification")
+    assert visit.outside_requests() == []
+
+
+def test_fine_tune_from_an_uploaded_csv_appears_in_the_picker(visit):
+    from pathlib import Path
+
+    visit.page.goto(f"{visit.url}/classification")
+    visit.page.get_by_text("Fine-tune a classifier, here and offline").wait_for(timeout=120_000)
+    visit.settle()
+    visit.page.get_by_text("Upload a CSV").click()
+    visit.page.locator("input[type=file]").set_input_files(str(Path(__file__).parent / "small_sentiment.csv"))
+    visit.page.get_by_text("training sentences").wait_for(timeout=60_000)
+    name = visit.page.get_by_role("textbox", name="Save as")
+    name.fill("e2e-small")
+    name.press("Enter")
+    visit.settle()
+    visit.page.get_by_role("button", name="Start fine-tuning").click()
+    visit.page.get_by_text("It is in the checkpoint picker now").wait_for(timeout=180_000)
+    assert visit.page.get_by_text("Before and after fine-tuning").is_visible()
+    visit.page.get_by_role("button", name="Use it now").click()
+    visit.page.get_by_text("gives the same labels").wait_for(timeout=60_000)
+    sidebar = visit.page.get_by_test_id("stSidebar").inner_text()
+    assert "Fine-tuned here from MiniLM on 16 labelled sentences" in sidebar  # the picked checkpoint's line
+    visit.screenshot("fine-tuned")
+    assert visit.outside_requests() == []

@@ -54,5 +54,5 @@ def test_probability_bars_keep_order_escape_labels_and_scale_widths():
     assert "<b>" not in html and "&lt;b&gt;POS&lt;/b&gt;" in html
     assert html.index("POS") < html.index("NEG")
     widths = [float(w) for w in re.findall(r"class=\"tx-bar\" style=\"width:([0-9.]+)px", html)]
-    assert widths == [180.0, 60.0]
+    assert widths == [120.0, 40.0]
     assert "0.750" in html and "0.250" in html
