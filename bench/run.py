@@ -6,6 +6,8 @@ Sections:
   attentions of the bundled MiniLM encoder, at 16, 128 and 512 tokens.
 - browser: the Attention page in Chromium at 512 tokens: time from committing the text until the
   page has drawn its heatmap and finished running.
+- decoder: time to first token and tokens per second of the bundled SmolLM2, and the Generation
+  page's latency for one "Next token" click in Chromium.
 
 Run from the repository root: `.venv/bin/python bench/run.py [--quick]`.
 """
@@ -146,6 +148,66 @@ def browser_attention_page(tokens: int = 512, repeats: int = 3) -> dict:
     }
 
 
+def decoder(repeats: int) -> dict:
+    """The bundled SmolLM2 on this machine: time to first token and tokens per second."""
+    from explorer import checkpoints
+    from explorer import generation as gen
+    from explorer.bundled import prepare_smollm2
+    from explorer.loading import load_checkpoint
+
+    prepare_smollm2()
+    loaded = load_checkpoint(checkpoints.resolve(checkpoints.SMOLLM2))
+    ids = gen.prompt_ids(loaded, "The capital of France is", chat=False)
+    first, _ = median_time(lambda: gen.generate(loaded, ids, 1, gen.Sampling()), repeats)
+    new_tokens = gen.MAX_NEW_TOKENS
+    total, steps = median_time(
+        lambda: gen.generate(loaded, ids, new_tokens, gen.Sampling(greedy=False, seed=1)),
+        max(1, repeats // 2),
+    )
+    return {
+        "prompt_tokens": len(ids),
+        "time_to_first_token_s": round(first, 3),
+        "new_tokens": len(steps),
+        "tokens_per_second": round(len(steps) / total, 1),
+    }
+
+
+def browser_next_token(repeats: int = 3) -> dict:
+    """Seconds from clicking 'Next token' on the Generation page until the page has settled."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    timings = []
+    with serve(log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/generation")
+        page.get_by_role("button", name="Use SmolLM2-135M-Instruct (bundled)").click()
+        page.get_by_role("heading", name="The next token").wait_for(timeout=180_000)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        area = page.get_by_role("textbox", name="Your text: one sentence per line")
+        area.fill("The capital of France is")
+        area.press("Control+Enter")
+        page.get_by_text("Most likely next: ' Paris'").wait_for(timeout=180_000)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        for step in range(1, repeats + 1):
+            started = time.perf_counter()
+            page.get_by_role("button", name="Next token").click()
+            page.locator("table").filter(has_text="runners-up").locator("tbody tr").nth(step - 1).wait_for(
+                timeout=60_000
+            )
+            page.wait_for_selector(IDLE, timeout=60_000)
+            timings.append(time.perf_counter() - started)
+        browser.close()
+    return {
+        "next_token_median_s": round(statistics.median(timings), 2),
+        "runs_s": [round(t, 2) for t in timings],
+    }
+
+
 def versions() -> dict:
     from importlib import metadata
 
@@ -184,6 +246,23 @@ def write_readme(results: dict) -> None:
             f"- a new {browser['tokens']}-token text, from Ctrl+Enter until the page has run and drawn: "
             f"median {browser['new_text_median_s']} s (runs: {', '.join(str(t) for t in browser['new_text_runs_s'])})",
         ]
+    decoder = results.get("decoder")
+    if decoder:
+        lines += [
+            "",
+            "## Bundled decoder (SmolLM2-135M-Instruct, float32, CPU)",
+            "",
+            f"- time to first token for a {decoder['prompt_tokens']}-token prompt: {decoder['time_to_first_token_s']} s",
+            f"- {decoder['tokens_per_second']} tokens per second over {decoder['new_tokens']} new tokens "
+            "(sampled, key/value cache; the page allows at most this many per click)",
+        ]
+    step = results.get("browser_next_token")
+    if step:
+        lines.append(
+            f"- the Generation page in Chromium, from clicking 'Next token' until the page has settled "
+            f"(next-token chart, causal-mask heatmaps and logit lens redrawn): median {step['next_token_median_s']} s "
+            f"(runs: {', '.join(str(t) for t in step['runs_s'])})"
+        )
     lines.append("")
     README.write_text("\n".join(lines))
 
@@ -201,6 +280,8 @@ def main() -> None:
         "versions": versions(),
         "attention_views": attention_views(repeats),
         "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
+        "decoder": decoder(repeats),
+        "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_readme(results)

@@ -166,3 +166,59 @@ def loss_curve(
         legend={"orientation": "h", "y": -0.25},
     )
     return figure
+
+
+def candidate_bars(
+    texts: Sequence[str], raw: Sequence[float], reshaped: Sequence[float], title: str
+) -> go.Figure:
+    """The most likely next tokens: probability before and after temperature / top-k / top-p."""
+    labels = [f"{i + 1}. {visible(repr(t)[1:-1], quote=False)}" for i, t in enumerate(texts)]
+    figure = go.Figure(
+        [
+            go.Bar(x=labels, y=list(raw), name="softmax(logits)", marker_color="#9aa5b1"),
+            go.Bar(
+                x=labels, y=list(reshaped), name="after temperature, top-k, top-p", marker_color="#2b6cb0"
+            ),
+        ]
+    )
+    _layout(figure, title, "candidate next token", "probability", 380)
+    figure.update_layout(
+        barmode="group",
+        plot_bgcolor="white",
+        yaxis={"range": [0, 1]},
+        legend={"orientation": "h", "y": -0.35},
+    )
+    return figure
+
+
+def logit_lens_grid(
+    predicted: Sequence[Sequence[str]], probability: np.ndarray, tokens: Sequence[str]
+) -> go.Figure:
+    """[L + 1, T] the token each layer would predict after each position, coloured by probability."""
+    rows = [("embeddings" if i == 0 else f"layer {i}") for i in range(len(predicted))]
+    columns = [label(t, token) for t, token in enumerate(tokens)]
+    text = [[visible(repr(p)[1:-1], quote=False) for p in row] for row in predicted]
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(probability.astype(np.float32), 3),
+            x=columns,
+            y=rows,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 10},
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "probability"}},
+            hovertemplate="after %{x}<br>%{y} predicts %{text}<br>probability %{z:.2f}<extra></extra>",
+        )
+    )
+    _layout(
+        figure,
+        "Logit lens: the next token each layer would predict",
+        "position (predicting the token after it)",
+        "layer",
+        max(400, 22 * len(rows) + 160),
+    )
+    figure.update_xaxes(tickangle=-60)
+    return figure

@@ -208,6 +208,7 @@ def fine_tune(
     from transformers import (
         AutoTokenizer,
         DataCollatorWithPadding,
+        PrinterCallback,
         Trainer,
         TrainerCallback,
         TrainingArguments,
@@ -284,6 +285,7 @@ def fine_tune(
             compute_metrics=accuracy,
             callbacks=[Report()],
         )
+        trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
         trainer.train()
     if should_stop():
         progress.status = "stopped"
@@ -351,6 +353,7 @@ class TrainingJob:
         self.before: list[tuple[float, float]] = []
         self.after: list[tuple[float, float]] = []
         self._stop = threading.Event()
+        self._finished = threading.Event()  # set when the thread is completely done (probes scored)
         self.config = config
         self._args = (base, train, validation, output, config)
         self._thread = threading.Thread(target=self._run, name="explorer-fine-tune", daemon=True)
@@ -364,9 +367,15 @@ class TrainingJob:
 
     @property
     def finished(self) -> bool:
-        return self.progress.status in ("stopped", "failed", "done")
+        return self._finished.is_set()
 
     def _run(self) -> None:
+        try:
+            self._train()
+        finally:
+            self._finished.set()
+
+    def _train(self) -> None:
         base, train, validation, output, config = self._args
         self.progress.message = "Waiting for another fine-tune on this server to finish…"
         with _one_at_a_time:

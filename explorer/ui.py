@@ -66,6 +66,13 @@ PAGES: tuple[PageSpec, ...] = (
         "attention",
     ),
     PageSpec(
+        "pages/generation.py",
+        "Generation",
+        "✍️",
+        "next-token probabilities, generation step by step, the causal mask and the logit lens",
+        "generation",
+    ),
+    PageSpec(
         "pages/classification.py",
         "Classification",
         "🏷️",

@@ -252,7 +252,7 @@ def training_progress() -> None:
 
 training_progress()
 job = st.session_state.get("cls.job")
-if job is not None and job.progress.status == "done":
+if job is not None and job.finished and job.progress.status == "done":
     saved = f"saved:{job.progress.output.rsplit('/', 1)[-1]}"
     st.success(f"{job.progress.message} It is in the checkpoint picker now.")
     st.button("Use it now", on_click=use_checkpoint, args=(saved,), key="cls.use_new")

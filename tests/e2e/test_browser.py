@@ -186,3 +186,19 @@ def test_fine_tune_from_an_uploaded_csv_appears_in_the_picker(visit):
     assert "Fine-tuned here from MiniLM on 16 labelled sentences" in sidebar  # the picked checkpoint's line
     visit.screenshot("fine-tuned")
     assert visit.outside_requests() == []
+
+
+def test_generation_predicts_paris_and_generates(visit):
+    visit.page.goto(f"{visit.url}/generation")
+    visit.page.get_by_role("button", name="Use SmolLM2-135M-Instruct (bundled)").click()
+    visit.page.get_by_role("heading", name="The next token").wait_for(timeout=120_000)
+    visit.settle()
+    type_text(visit, "The capital of France is")
+    visit.page.get_by_text("Most likely next: ' Paris'").wait_for(timeout=120_000)
+    visit.settle()
+    visit.page.get_by_role("button", name="Next token").click()
+    visit.page.get_by_text("⟦ Paris⟧").wait_for(timeout=60_000)
+    visit.settle()
+    assert visit.page.locator(".js-plotly-plot").count() >= 3  # candidates, causal mask, logit lens
+    visit.screenshot("generation")
+    assert visit.outside_requests() == []

@@ -1,0 +1,243 @@
+"""Decoders, one token at a time: the next-token distribution and how temperature, top-k and top-p
+reshape it, generation step by step (greedy or seeded sampling), the logit lens, and the masked
+language model's fill-mask and masking recipe. Pure functions of a loaded checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from explorer.errors import InputError
+from explorer.loading import LoadedCheckpoint
+
+MAX_NEW_TOKENS = 40  # per request: bounds how long one session can keep the CPU busy
+MAX_CONTEXT = 512  # prompt + generated tokens
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next token is chosen. temperature 1, top_k 0 and top_p 1 change nothing."""
+
+    temperature: float = 1.0  # logits are divided by it: < 1 sharpens, > 1 flattens
+    top_k: int = 0  # keep only the k most likely tokens (0 = keep all)
+    top_p: float = 1.0  # keep the smallest set of tokens whose probability adds up to p
+    greedy: bool = True  # take the most likely token instead of sampling
+    seed: int = 0  # for sampling: the same seed gives the same text
+
+
+def prompt_ids(loaded: LoadedCheckpoint, prompt: str, chat: bool) -> list[int]:
+    """The prompt as token IDs, wrapped in the checkpoint's chat template when ``chat``."""
+    tokenizer = loaded.tokenizer
+    if chat and getattr(tokenizer, "chat_template", None):
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
+        )
+        ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    else:
+        ids = tokenizer(prompt)["input_ids"]
+    ids = [int(i) for i in ids]
+    if not ids:
+        raise InputError("The prompt gives no tokens. Type a prompt.")
+    if len(ids) > MAX_CONTEXT - 1:
+        raise InputError(f"The prompt is {len(ids)} tokens long; this page takes at most {MAX_CONTEXT - 1}.")
+    return ids
+
+
+def next_token_logits(loaded: LoadedCheckpoint, ids: list[int]) -> np.ndarray:
+    """[vocab] float64 logits for the token after ``ids``."""
+    import torch
+
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -1]  # [vocab]
+    return logits.double().numpy()
+
+
+def reshape(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
+    """[vocab] probabilities after temperature, top-k and top-p (zeros for removed tokens)."""
+    scaled = logits / max(sampling.temperature, 1e-6)  # [vocab]
+    probabilities = np.exp(scaled - scaled.max())
+    probabilities /= probabilities.sum()
+    keep = np.ones_like(probabilities, dtype=bool)
+    if sampling.top_k and sampling.top_k < probabilities.size:
+        threshold = np.partition(probabilities, -sampling.top_k)[-sampling.top_k]
+        keep &= probabilities >= threshold
+    if sampling.top_p < 1.0:
+        order = np.argsort(-probabilities)
+        cumulative = np.cumsum(probabilities[order])
+        cutoff = int(np.searchsorted(cumulative, sampling.top_p - 1e-12) + 1)  # smallest prefix reaching p
+        nucleus = np.zeros_like(keep)
+        nucleus[order[:cutoff]] = True
+        keep &= nucleus
+    filtered = np.where(keep, probabilities, 0.0)
+    return filtered / filtered.sum()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The most likely next tokens, before and after reshaping."""
+
+    token_ids: tuple[int, ...]  # [K] best first (by the unreshaped probability)
+    tokens: tuple[str, ...]  # [K] as the tokenizer writes them (Ġ, ▁ …)
+    texts: tuple[str, ...]  # [K] decoded text of each token
+    raw: tuple[float, ...]  # [K] softmax(logits)
+    reshaped: tuple[float, ...]  # [K] after temperature, top-k, top-p
+    kept: int  # tokens with non-zero probability after reshaping
+
+
+def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling, k: int = 10) -> Candidates:
+    raw = reshape(logits, Sampling())  # [vocab]
+    shaped = reshape(logits, sampling)  # [vocab]
+    order = np.argsort(-raw)[:k]
+    tokenizer = loaded.tokenizer
+    return Candidates(
+        tuple(int(i) for i in order),
+        tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order])),
+        tuple(tokenizer.decode([int(i)]) for i in order),
+        tuple(float(raw[i]) for i in order),
+        tuple(float(shaped[i]) for i in order),
+        int((shaped > 0).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One generated token."""
+
+    token_id: int
+    text: str  # decoded
+    probability: float  # of the chosen token, after reshaping
+    alternatives: Candidates
+
+
+def generate(
+    loaded: LoadedCheckpoint, ids: list[int], new_tokens: int, sampling: Sampling, start: int = 0
+) -> list[Step]:
+    """``new_tokens`` more tokens after ``ids``, one forward pass each. ``start`` numbers the steps
+    already taken, so that sampling with a seed gives the same text in one go or step by step."""
+    if new_tokens < 1 or new_tokens > MAX_NEW_TOKENS:
+        raise InputError(f"Generate between 1 and {MAX_NEW_TOKENS} tokens at a time.")
+    if len(ids) + new_tokens > MAX_CONTEXT:
+        raise InputError(f"The text would pass {MAX_CONTEXT} tokens: start again with Reset.")
+    import torch
+
+    steps, ids = [], list(ids)
+    eos = loaded.tokenizer.eos_token_id
+    cache, feed = None, ids  # the key/value cache makes each new token one short forward pass
+    for n in range(new_tokens):
+        with torch.inference_mode():
+            output = loaded.model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True)
+        cache = output.past_key_values
+        logits = output.logits[0, -1].double().numpy()  # [vocab]
+        shaped = reshape(logits, sampling)
+        if sampling.greedy:
+            chosen = int(np.argmax(shaped))
+        else:
+            rng = np.random.default_rng([sampling.seed, start + n])  # one stream per step number
+            chosen = int(rng.choice(shaped.size, p=shaped))
+        steps.append(
+            Step(
+                chosen,
+                loaded.tokenizer.decode([chosen]),
+                float(shaped[chosen]),
+                candidates(loaded, logits, sampling, k=5),
+            )
+        )
+        ids.append(chosen)
+        feed = [chosen]
+        if chosen == eos:
+            break
+    return steps
+
+
+# --- Logit lens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogitLens:
+    """What each layer would predict as the next token, at each position."""
+
+    tokens: tuple[str, ...]  # [T] the input tokens (the lens predicts the token after each)
+    predicted: tuple[tuple[str, ...], ...]  # [L + 1][T] decoded best token per layer and position
+    probability: np.ndarray  # [L + 1, T] its probability
+
+
+def _final_norm(model: Any) -> Any:
+    base = model.base_model
+    for name in ("norm", "ln_f", "final_layer_norm"):
+        module = getattr(base, name, None)
+        if module is not None:
+            return module
+    raise InputError("The logit lens needs a decoder with a final normalisation layer (Llama, GPT-2 style).")
+
+
+def logit_lens(loaded: LoadedCheckpoint, ids: list[int], positions: int = 24) -> LogitLens:
+    """Apply the final norm and the LM head to every layer's hidden state. (transformers already
+    applies the final norm to the last hidden state, so the last row is the model's own answer.)"""
+    import torch
+
+    if loaded.head_class != "AutoModelForCausalLM":
+        raise InputError("The logit lens is for causal language models.")
+    ids = ids[-positions:]
+    model = loaded.model
+    norm, head = _final_norm(model), model.get_output_embeddings()
+    with torch.inference_mode():
+        hidden = model(
+            input_ids=torch.tensor([ids]), output_hidden_states=True, use_cache=False
+        ).hidden_states
+        layers = torch.stack([norm(h[0]) for h in hidden[:-1]] + [hidden[-1][0]])  # [L + 1, T, D]
+        probabilities = torch.softmax(head(layers).double(), dim=-1)  # [L + 1, T, vocab]
+        best, index = probabilities.max(dim=-1)  # [L + 1, T]
+    tokenizer = loaded.tokenizer
+    predicted = tuple(tuple(tokenizer.decode([int(i)]) for i in row) for row in index)
+    return LogitLens(tuple(tokenizer.decode([i]) for i in ids), predicted, best.numpy())
+
+
+# --- Masked language models ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaskedPosition:
+    position: int
+    action: str  # "masked", "random", "unchanged" (selected but kept), or "" (not selected)
+    original: str
+    shown: str  # what the model is given at this position
+
+
+def masking_recipe(
+    tokenizer: Any, text: str, seed: int, probability: float = 0.15
+) -> tuple[MaskedPosition, ...]:
+    """The course's recipe through DataCollatorForLanguageModeling: 15% of tokens are selected;
+    of those 80% become the mask token, 10% a random token, 10% stay unchanged."""
+    import torch
+    from transformers import DataCollatorForLanguageModeling
+
+    if tokenizer.mask_token is None:
+        raise InputError(
+            "This tokenizer has no mask token: the masking recipe is for masked language models."
+        )
+    encoded = tokenizer(text, truncation=True, max_length=128, return_special_tokens_mask=True)
+    collator = DataCollatorForLanguageModeling(
+        tokenizer, mlm_probability=probability, return_tensors="pt", seed=seed
+    )
+    torch.manual_seed(seed)
+    batch = collator([encoded])
+    original = encoded["input_ids"]
+    shown, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    positions = []
+    for p, (before, after, label) in enumerate(zip(original, shown, labels, strict=True)):
+        if label == -100:
+            action = ""
+        elif after == tokenizer.mask_token_id:
+            action = "masked"
+        elif after != before:
+            action = "random"
+        else:
+            action = "unchanged"
+        positions.append(
+            MaskedPosition(
+                p, action, tokenizer.convert_ids_to_tokens(before), tokenizer.convert_ids_to_tokens(after)
+            )
+        )
+    return tuple(positions)
