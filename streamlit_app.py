@@ -9,5 +9,8 @@ from explorer import ui
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔎", layout="wide")
 
 navigation = ui.navigation()
+ui.apply_link(navigation)  # a shared link's settings, on the session's first run
 ui.sidebar()
-navigation.run()
+with ui.page_router():  # a page that stops early (ui.stop) ends here
+    navigation.run()
+ui.share_box(navigation)

@@ -8,14 +8,18 @@ bounded by ``max_entries``.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, urlparse
 
 import streamlit as st
 
-from explorer import checkpoints
+from explorer import checkpoints, links
 from explorer.bundled import prepare_smollm2
 from explorer.encoding import Encoding, Sentences, encode_batch, split_sentences
 from explorer.errors import ExplorerError
+from explorer.links import Param
 from explorer.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
 from explorer.run import ModelRun, run_model
 from explorer.tokenizer_lab import train_tokenizer
@@ -39,6 +43,7 @@ class PageSpec:
     icon: str
     blurb: str  # what the page shows, for the home page's links
     url_path: str
+    params: tuple[Param, ...] = ()  # the page's settings a shared link carries
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -50,6 +55,13 @@ PAGES: tuple[PageSpec, ...] = (
         "tokens and subwords, the course's tokenizer steps, padding, truncation, masks, sentence "
         "pairs, and tokenizer families side by side",
         "tokenizer",
+        (
+            Param("padding", "tok.padding", "choice", ("longest", "max_length", "do_not_pad")),
+            Param("truncation", "tok.truncation", "bool"),
+            Param("max_length", "tok.max_length.{ref}", "int", low=2, high=8192),
+            Param("side", "tok.side", "choice", ("right", "left")),
+            Param("pairs", "tok.pairs", "str"),
+        ),
     ),
     PageSpec(
         "pages/model.py",
@@ -57,6 +69,7 @@ PAGES: tuple[PageSpec, ...] = (
         "🧠",
         "the config, hidden states layer by layer, and what each head class returns",
         "model",
+        (Param("sentence", "model.sentence", "int", high=64),),
     ),
     PageSpec(
         "pages/attention.py",
@@ -64,6 +77,15 @@ PAGES: tuple[PageSpec, ...] = (
         "🔦",
         "heatmaps per layer and head, bertviz views offline, and attention worked step by step",
         "attention",
+        (
+            Param("sentence", "att.sentence", "int", high=64),
+            Param("layer", "att.layer", "int", high=1000),
+            Param("head", "att.head", "int", high=1000),
+            Param("show", "att.aggregate", "choice", ("head", "head average", "layer average")),
+            Param("hide_special", "att.hide_special", "bool"),
+            Param("padding", "att.show_padding", "bool"),
+            Param("bertviz", "att.bertviz", "choice", ("head view", "model view", "off")),
+        ),
     ),
     PageSpec(
         "pages/generation.py",
@@ -71,6 +93,14 @@ PAGES: tuple[PageSpec, ...] = (
         "✍️",
         "next-token probabilities, generation step by step, the causal mask and the logit lens",
         "generation",
+        (
+            Param("chat", "gen.chat", "bool"),
+            Param("temperature", "gen.temperature", "float", low=0.1, high=2.0),
+            Param("top_k", "gen.top_k", "int", high=100),
+            Param("top_p", "gen.top_p", "float", low=0.05, high=1.0),
+            Param("mode", "gen.mode", "choice", ("greedy (most likely)", "sampling")),
+            Param("seed", "gen.seed", "int", high=2**31 - 1),
+        ),
     ),
     PageSpec(
         "pages/classification.py",
@@ -155,6 +185,80 @@ def navigation():
     )
 
 
+# --- Shareable links ---------------------------------------------------------------------------
+
+TEXT_PARAM = Param("text", TEXT_KEY, "str")
+LINK_APPLIED_KEY = "link.applied"
+LINK_PROBLEMS_KEY = "link.problems"
+
+
+def page_spec(page) -> PageSpec:
+    """The PageSpec of the StreamlitPage that st.navigation chose."""
+    url_path = getattr(page, "url_path", "") or ""
+    return next((spec for spec in PAGES if spec.url_path == url_path), PAGES[0])
+
+
+def _checkpoint_from_link(value: str) -> dict[str, str]:
+    """Widget states that select the checkpoint a link names; CheckpointError when invalid."""
+    if checkpoints.entry_for(value) and value not in (
+        checkpoints.OTHER_HUB.ref,
+        checkpoints.LOCAL_FOLDER.ref,
+    ):
+        return {PICK_KEY: value}
+    source, _, rest = value.partition(":")
+    if source == "hub":
+        checkpoints.hub_ref(rest)
+        return {PICK_KEY: checkpoints.OTHER_HUB.ref, HUB_ID_KEY: rest}
+    if source == "local":
+        return {PICK_KEY: checkpoints.LOCAL_FOLDER.ref, FOLDER_KEY: rest}
+    raise ExplorerError(f"the checkpoint '{value[:60]}' is not one this app knows")
+
+
+def apply_link(page=None) -> None:
+    """On a session's first run, take the settings a shared link carries (before any widget)."""
+    if st.session_state.get(LINK_APPLIED_KEY):
+        return
+    st.session_state[LINK_APPLIED_KEY] = True
+    query = {name: st.query_params[name] for name in st.query_params}
+    if not query:
+        return
+    problems: list[str] = []
+    ckpt = query.get("ckpt")
+    ref = checkpoints.DEFAULT_REF
+    if ckpt:
+        try:
+            st.session_state.update(_checkpoint_from_link(ckpt))
+            ref = ckpt
+        except ExplorerError as problem:
+            problems.append(f"The link's checkpoint was ignored: {problem}.")
+    every_page = tuple(param for spec in PAGES for param in spec.params)  # keys are page-prefixed
+    updates, bad = links.decode(query, (TEXT_PARAM, *every_page), ref)
+    st.session_state.update(updates)
+    st.session_state[LINK_PROBLEMS_KEY] = problems + bad
+
+
+def share_box(page) -> None:
+    """Keep the browser's URL in step with the view, and offer the link to copy (every page)."""
+    spec = page_spec(page)
+    current = st.session_state.get(SELECTION_KEY)
+    ref = current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.DEFAULT_REF)
+    link = links.encode(st.session_state, (TEXT_PARAM, *spec.params), ref)
+    query = "ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")
+    if {k: st.query_params[k] for k in st.query_params} != dict(parse_qsl(query)):
+        st.query_params.from_dict(dict(parse_qsl(query)))
+    base = urlparse(st.context.url or "http://127.0.0.1:8501/")
+    url = f"{base.scheme}://{base.netloc}/{spec.url_path if spec is not PAGES[0] else ''}?{query}"
+    with st.sidebar.expander("Share this view"):
+        st.caption(
+            "This link opens this page with the same text, checkpoint and settings (copy it with the icon)."
+        )
+        st.code(url, language=None, wrap_lines=True)
+        if link.note:
+            st.warning(link.note)
+        for problem in st.session_state.get(LINK_PROBLEMS_KEY, []):
+            st.warning(problem)
+
+
 def selection() -> Selection:
     """What the sidebar selected on this run (the entry file draws it before the page runs).
     When the checkpoint choice itself is wrong (a malformed Hub id, a folder that is not a
@@ -170,7 +274,7 @@ def selection() -> Selection:
     current: Selection = st.session_state[SELECTION_KEY]
     if current.error:
         show_error(current.error)
-        st.stop()
+        stop()
     return current
 
 
@@ -257,6 +361,35 @@ def sentence_picker(encoding: Encoding, key: str) -> int:
         format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
         key=key,
     )
+
+
+class PageStop(Exception):
+    """Raised by :func:`stop`: the page has said what is wrong and draws nothing more."""
+
+
+_router = threading.local()
+
+
+@contextlib.contextmanager
+def page_router():
+    """Run the chosen page inside this: a page that stops early (ui.stop) ends here, and the entry
+    file goes on to draw what follows the page."""
+    _router.active = True
+    try:
+        yield
+    except PageStop:
+        pass
+    finally:
+        _router.active = False
+
+
+def stop() -> None:
+    """End the page here (after showing a message). Inside page_router the entry file still draws
+    what comes after the page (the share box); a page run on its own (Streamlit's folder-based
+    routing, see selection()) stops with st.stop()."""
+    if getattr(_router, "active", False):
+        raise PageStop
+    st.stop()
 
 
 def show_error(problem: Exception | str) -> None:

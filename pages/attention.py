@@ -23,7 +23,7 @@ try:
     encoding, run = ui.pipeline(selection.ref, sentences, hidden_states=True, attentions=True)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 for note in sentences.notes():
     st.info(note)
 
@@ -130,7 +130,7 @@ try:
     steps = attention_steps(loaded, run, encoding, layer=layer, head=head, sentence=sentence)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 WINDOW = 48
 shown = slice(0, min(S, WINDOW))
 labels = [figures.label(p, t) for p, t in enumerate(steps.tokens)][shown]

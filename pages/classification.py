@@ -24,7 +24,7 @@ try:
     encoding, run = ui.pipeline(selection.ref, sentences)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 for note in sentences.notes():
     st.info(note)
 

@@ -22,7 +22,7 @@ try:
     loaded = ui.load(selection.ref)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 
 
 def use_checkpoint(ref: str) -> None:
@@ -60,7 +60,7 @@ else:
         ids = gen.prompt_ids(loaded, prompt, chat)
     except ExplorerError as problem:
         ui.show_error(problem)
-        st.stop()
+        ui.stop()
     if chat:
         st.markdown(
             '`tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)` gives:'
@@ -171,7 +171,7 @@ else:
         encoder_encoding, encoder_run = ui.pipeline(checkpoints.MINILM, decoder_sentences, attentions=True)
     except ExplorerError as problem:
         ui.show_error(problem)
-        st.stop()
+        ui.stop()
     left, right = st.columns(2)
     layer = run.attentions.shape[0] - 1
     view = attention_view(
@@ -225,7 +225,7 @@ if loaded.head_class == "AutoModelForMaskedLM":
         encoding, run = ui.pipeline(selection.ref, sentences)
     except ExplorerError as problem:
         ui.show_error(problem)
-        st.stop()
+        ui.stop()
     predictions = postprocess(run, loaded, top_k=5)
     if not predictions:
         st.info(f"No {mask} in the text: add one, e.g. “The capital of France is {mask}.”")

@@ -21,7 +21,7 @@ try:
     encoding, run = ui.pipeline(selection.ref, sentences, hidden_states=True)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 for note in sentences.notes():
     st.info(note)
 

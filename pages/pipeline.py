@@ -22,7 +22,7 @@ try:
     encoding, run = ui.pipeline(selection.ref, sentences)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 
 st.caption(
     f"**{loaded.resolved.label}** · loaded as `{loaded.head_class}` → `{loaded.model_class}` "

@@ -19,7 +19,7 @@ try:
     encoding, run = ui.pipeline(selection.ref, sentences)
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 
 st.markdown(f"Loaded: **{loaded.resolved.label}** (`{loaded.head_class}` → `{loaded.model_class}`).")
 default_name = "copy-of-" + "".join(
@@ -45,7 +45,7 @@ if saved:
     folder = Path(saved)
     if not (folder / "config.json").is_file():
         st.info("The saved folder is gone; save again.")
-        st.stop()
+        ui.stop()
     st.subheader(f"What save_pretrained wrote in {folder}")
     files = saving.saved_files(folder)
     st.table(

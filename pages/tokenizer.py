@@ -65,7 +65,7 @@ try:
     )
 except ExplorerError as problem:
     ui.show_error(problem)
-    st.stop()
+    ui.stop()
 
 for note in sentences.notes():
     st.info(note)

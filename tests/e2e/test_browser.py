@@ -202,3 +202,42 @@ def test_generation_predicts_paris_and_generates(visit):
     assert visit.page.locator(".js-plotly-plot").count() >= 3  # candidates, causal mask, logit lens
     visit.screenshot("generation")
     assert visit.outside_requests() == []
+
+
+def test_a_shared_link_opens_the_same_view(visit):
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {
+            "ckpt": "bundled:minilm-l6",
+            "text": "The animal didn't cross the street\nit was tired",
+            "layer": "3",
+            "head": "5",
+            "hide_special": "1",
+            "bertviz": "off",
+        }
+    )
+    visit.page.goto(f"{visit.url}/attention?{query}")
+    visit.page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    visit.settle()
+    area = visit.page.get_by_role("textbox", name="Your text: one sentence per line")
+    assert area.input_value() == "The animal didn't cross the street\nit was tired"
+    title = visit.page.locator(".js-plotly-plot .gtitle").first.text_content()
+    assert title == "Layer 3, head 5"
+    ticks = visit.page.locator(".js-plotly-plot").first.locator(".xtick text").all_text_contents()
+    assert not any("[CLS]" in t for t in ticks)  # hide_special=1
+    assert visit.page.frame_locator("iframe").locator("svg").count() == 0  # bertviz off
+    # the page's own link carries the same settings
+    visit.page.get_by_text("Share this view").click()
+    link = visit.page.get_by_test_id("stSidebar").locator("code").inner_text()
+    for part in (
+        "/attention?",
+        "layer=3",
+        "head=5",
+        "hide_special=1",
+        "bertviz=off",
+        "ckpt=bundled:minilm-l6",
+    ):
+        assert part in link, part
+    visit.screenshot("shared-link")
+    assert visit.outside_requests() == []

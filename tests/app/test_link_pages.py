@@ -1,0 +1,88 @@
+"""Shared links, page by page: a link's settings open the page as they were, and the URL follows
+the page's settings."""
+
+from urllib.parse import quote
+
+import pytest
+from app_helpers import APP, TIMEOUT
+from streamlit.testing.v1 import AppTest
+
+from explorer import checkpoints, ui
+
+CASES = {
+    "pages/tokenizer.py": (
+        {"padding": "max_length", "truncation": "0", "max_length": "12", "side": "left", "pairs": "a pair"},
+        {
+            "tok.padding": "max_length",
+            "tok.truncation": False,
+            "tok.max_length.bundled:minilm-l6": 12,
+            "tok.side": "left",
+            "tok.pairs": "a pair",
+        },
+    ),
+    "pages/model.py": ({"sentence": "1"}, {"model.sentence": 1}),
+    "pages/attention.py": (
+        {"layer": "3", "head": "5", "show": "head average", "hide_special": "1", "bertviz": "off"},
+        {
+            "att.layer": 3,
+            "att.head": 5,
+            "att.aggregate": "head average",
+            "att.hide_special": True,
+            "att.bertviz": "off",
+        },
+    ),
+    "pages/generation.py": (
+        {"temperature": "0.5", "top_k": "7", "top_p": "0.9", "mode": "sampling", "seed": "42"},
+        {"gen.temperature": 0.5, "gen.top_k": 7, "gen.top_p": 0.9, "gen.mode": "sampling", "gen.seed": 42},
+    ),
+}
+
+
+def open_link(query: dict[str, str], page: str) -> AppTest:
+    """Like a browser opening the link: the first run is on the linked page, with its query."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page(page).run()  # before the first run, the page is found by its file name
+    assert not at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", sorted(CASES))
+def test_a_link_opens_the_page_with_its_settings_and_the_url_follows(page):
+    params, expected = CASES[page]
+    text = "Hello world\nA second sentence"
+    ref = checkpoints.SMOLLM2 if page == "pages/generation.py" else checkpoints.MINILM
+    at = open_link({"text": text, "ckpt": ref, **params}, page)
+    assert at.session_state[ui.TEXT_KEY] == text
+    assert at.session_state[ui.PICK_KEY] == ref
+    for key, value in expected.items():
+        key = key.replace("bundled:minilm-l6", ref)
+        assert at.session_state[key] == value, key
+    query = {name: at.query_params[name] for name in at.query_params}  # the URL after the run
+    assert query["text"] == text and query["ckpt"] == ref
+    for name, value in params.items():
+        assert query[name] == value, name
+    share = [c.value for c in at.sidebar.get("code")]
+    assert len(share) == 1 and f"/{page.split('/')[1][:-3]}?ckpt=" + quote(ref, safe=":/") in share[0]
+
+
+def test_a_link_with_a_hub_id_selects_it_and_bad_values_are_reported():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["ckpt"] = "hub:some-org/some-model"
+    at.query_params["layer"] = "-4"
+    at.run()
+    assert not at.exception
+    assert at.session_state[ui.PICK_KEY] == checkpoints.OTHER_HUB.ref
+    assert at.session_state[ui.HUB_ID_KEY] == "some-org/some-model"
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "'layer' in the link is not between 0 and 1000" in warnings
+
+
+def test_a_link_with_an_unknown_checkpoint_is_reported():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["ckpt"] = "ftp://x"
+    at.run()
+    assert not at.exception
+    assert at.session_state[ui.PICK_KEY] == checkpoints.DEFAULT_REF
+    assert "checkpoint was ignored" in "\n".join(w.value for w in at.warning)
