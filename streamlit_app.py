@@ -10,7 +10,9 @@ st.set_page_config(page_title="Transformer Explorer", page_icon="🔎", layout="
 
 navigation = ui.navigation()
 ui.apply_link(navigation)  # a shared link's settings, on the session's first run
+ui.go_to_pending_page()  # a lesson step asked to open its page
 ui.sidebar()
+ui.lesson_banner(navigation)
 with ui.page_router():  # a page that stops early (ui.stop) ends here
     navigation.run()
 ui.share_box(navigation)

@@ -49,6 +49,13 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/pipeline.py", "Pipeline", "🏠", "the whole pipeline on one screen", "pipeline"),
     PageSpec(
+        "pages/lessons.py",
+        "Lessons",
+        "🎓",
+        "a guided tour of the pipeline for a class, step by step",
+        "lessons",
+    ),
+    PageSpec(
         "pages/tokenizer.py",
         "Tokenizer lab",
         "🔤",
@@ -259,18 +266,23 @@ def share_box(page) -> None:
             st.warning(problem)
 
 
+def ensure_routed() -> None:
+    """Every page calls this first (selection() does). Streamlit ran this page without the entry
+    file when the selection is missing. That happens once per server: with a pages/ folder beside
+    the entry file, the first run of a fresh server on a page URL (a shared link to /attention,
+    say) uses the old folder-based routing. Calling st.navigation switches the server to the entry
+    file's routing; the rerun then runs the entry file, which draws the sidebar and opens this
+    same page."""
+    if SELECTION_KEY not in st.session_state:
+        navigation()
+        st.rerun()
+
+
 def selection() -> Selection:
     """What the sidebar selected on this run (the entry file draws it before the page runs).
     When the checkpoint choice itself is wrong (a malformed Hub id, a folder that is not a
     checkpoint), say so and stop the page here; the sidebar stays usable."""
-    if SELECTION_KEY not in st.session_state:
-        # Streamlit ran this page without the entry file. That happens once per server: with a
-        # pages/ folder beside the entry file, the first run of a fresh server on a page URL
-        # (a shared link to /attention, say) uses the old folder-based routing. Calling
-        # st.navigation switches the server to the entry file's routing; the rerun then runs
-        # the entry file, which draws the sidebar and opens this same page.
-        navigation()
-        st.rerun()
+    ensure_routed()
     current: Selection = st.session_state[SELECTION_KEY]
     if current.error:
         show_error(current.error)
@@ -395,3 +407,65 @@ def stop() -> None:
 def show_error(problem: Exception | str) -> None:
     """A user-facing error: one clear sentence, no traceback."""
     st.error(str(problem), icon="⚠️")
+
+
+# --- Guided lessons ------------------------------------------------------------------------------
+
+LESSON_STEP_KEY = "lesson.step"
+LESSON_GOTO_KEY = "lesson.goto"
+
+
+def start_step(index: int) -> None:
+    """Button callback: preset the text, checkpoint and page settings of a lesson step, and ask
+    the entry file to open its page (a callback cannot switch pages itself)."""
+    from explorer.lessons import LESSON
+
+    step = LESSON[index]
+    st.session_state[LESSON_STEP_KEY] = index
+    st.session_state[TEXT_KEY] = step.text
+    st.session_state[PICK_KEY] = step.ref if checkpoints.entry_for(step.ref) else checkpoints.DEFAULT_REF
+    st.session_state.update(step.settings)
+    st.session_state[LESSON_GOTO_KEY] = step.page
+
+
+def end_lesson() -> None:
+    st.session_state.pop(LESSON_STEP_KEY, None)
+
+
+def go_to_pending_page() -> None:
+    """Open the page a lesson step asked for (called by the entry file before the page runs)."""
+    goto = st.session_state.pop(LESSON_GOTO_KEY, None)
+    if goto:
+        st.switch_page(goto)
+
+
+def lesson_banner(page) -> None:
+    """On the page of the current lesson step: its explanation of what is on screen, its
+    question, and the way on."""
+    from explorer.lessons import LESSON, Facts
+
+    index = st.session_state.get(LESSON_STEP_KEY)
+    if index is None or page_spec(page).path != LESSON[index].page:
+        return
+    step = LESSON[index]
+    with st.container(border=True):
+        st.markdown(f"**🎓 Lesson, step {index + 1} of {len(LESSON)}: {step.title}**")
+        current = st.session_state.get(SELECTION_KEY)
+        try:
+            if current is None or current.ref is None:
+                raise ExplorerError(current.error if current else "Pick a checkpoint.")
+            sentences = read_sentences(current.text)
+            loaded = load(current.ref)
+            encoding, run = pipeline(current.ref, sentences, hidden_states=True, attentions=True)
+            st.markdown(step.explain(Facts(loaded, encoding, run)))
+        except ExplorerError as problem:
+            st.markdown(f"This step explains what the page shows once it can run: {problem}")
+        st.markdown(f"**Try it:** {step.question}")
+        columns = st.columns([1, 1, 4])
+        if index > 0:
+            columns[0].button("← Previous", on_click=start_step, args=(index - 1,), key="lesson.previous")
+        if index + 1 < len(LESSON):
+            columns[1].button(
+                "Next step →", on_click=start_step, args=(index + 1,), type="primary", key="lesson.next"
+            )
+        columns[2].button("End the lesson", on_click=end_lesson, key="lesson.end")

@@ -241,3 +241,20 @@ def test_a_shared_link_opens_the_same_view(visit):
         assert part in link, part
     visit.screenshot("shared-link")
     assert visit.outside_requests() == []
+
+
+def test_a_lesson_walks_from_page_to_page(visit):
+    visit.page.goto(f"{visit.url}/lessons")
+    visit.page.get_by_role("button", name="Start", exact=True).click()
+    visit.page.get_by_text("Lesson, step 1 of 9: Text becomes tokens").wait_for(timeout=120_000)
+    visit.settle()
+    assert "/tokenizer" in visit.page.url
+    assert visit.page.get_by_text("un + ##bel + ##ie + ##va + ##bly").count() == 1  # MiniLM's real split
+    for _ in range(3):
+        visit.page.get_by_role("button", name="Next step →").click()
+        visit.settle()
+    visit.page.get_by_text("Lesson, step 4 of 9: The model's output").wait_for(timeout=60_000)
+    assert "/model" in visit.page.url
+    assert visit.page.get_by_role("heading", name="Inside the model").is_visible()
+    visit.screenshot("lesson")
+    assert visit.outside_requests() == []

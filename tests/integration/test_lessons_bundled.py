@@ -1,0 +1,27 @@
+import re
+
+import pytest
+
+from explorer import checkpoints, lessons
+from explorer.encoding import encode_batch
+from explorer.lessons import LESSON, Facts
+from explorer.loading import load_checkpoint
+from explorer.run import run_model
+
+pytestmark = pytest.mark.bundled
+
+
+def test_attention_step_names_the_head_where_it_looks_most_at_animal():
+    loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
+    step = next(s for s in LESSON if s.title == "Attention")
+    encoding = encode_batch(loaded.batch_tokenizer, [step.text])
+    run = run_model(loaded, encoding, hidden_states=True, attentions=True)
+    text = lessons.explain_attention(Facts(loaded, encoding, run))
+    layer, head = (int(x) for x in re.search(r"layer (\d+), head (\d+)\*\*", text).groups())
+    tokens = encoding.tokens[0]
+    it, animal = tokens.index("it"), tokens.index("animal")
+    weights = run.attentions[:, 0, :, it, animal]  # [L, H]
+    assert weights[layer, head] == weights.max()
+    assert f"({weights.max():.0%})" in text
+    opened = run.attentions[0, 0, 0, it]  # the page opens on layer 0, head 0
+    assert f"looks most at `{tokens[int(opened.argmax())]}`" in text

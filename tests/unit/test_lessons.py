@@ -1,0 +1,81 @@
+"""Each lesson step's explanation describes what its page shows, computed from the model in use."""
+
+import re
+
+import numpy as np
+import pytest
+
+from explorer import lessons
+from explorer.encoding import encode_batch
+from explorer.lessons import LESSON, Facts
+from explorer.run import run_model
+
+
+def facts(loaded, text: str) -> Facts:
+    encoding = encode_batch(loaded.batch_tokenizer, text.split("\n"), max_length=loaded.max_tokens)
+    return Facts(loaded, encoding, run_model(loaded, encoding, hidden_states=True, attentions=True))
+
+
+def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
+    from explorer.ui import PAGES
+
+    pages = {spec.path for spec in PAGES}
+    assert [s.title for s in LESSON] == [
+        "Text becomes tokens",
+        "Tokens become IDs",
+        "Padding and the attention mask",
+        "The model's output",
+        "Hidden states, layer by layer",
+        "Attention",
+        "Logits",
+        "Probabilities",
+        "Fine-tuning",
+    ]
+    assert all(step.page in pages and step.question.endswith("?") for step in LESSON)
+
+
+def test_tokens_explanation_counts_and_names_the_split_words(tiny_bert):
+    f = facts(tiny_bert, "tokenization transformers")
+    text = lessons.explain_tokens(f)
+    assert f"**{int(f.encoding.lengths[0])} tokens**" in text
+    split = [w for w in lessons._words(f.encoding, 0) if len(w) > 1]
+    for word in split[:3]:
+        assert " + ".join(word) in text
+
+
+def test_padding_explanation_matches_the_batch(tiny_bert):
+    f = facts(tiny_bert, "attention lets every token look at every other token\nhello")
+    text = lessons.explain_padding(f)
+    B, S = f.encoding.shape
+    short = int(f.encoding.lengths.min())
+    assert (
+        f"[{B}, {S}]" in text
+        and f"**{S - short}** padding" in text
+        and f"ID {f.encoding.pad_token_id}" in text
+    )
+
+
+def test_output_and_layers_explanations_match_the_hidden_states(tiny_gpt):
+    f = facts(tiny_gpt, "The quick brown fox jumps")
+    L1, B, S, D = f.run.hidden_states.shape
+    assert f"**{L1}** hidden-state tensors" in lessons.explain_output(f)
+    assert f"[{B}, {S}, {D}]" in lessons.explain_output(f)
+    layer = int(re.search(r"\*\*layer (\d+)\*\*", lessons.explain_layers(f)).group(1))
+    assert 1 <= layer <= L1 - 1
+
+
+def test_logits_and_probabilities_explanations_use_the_head_scores(tiny_classifier, tiny_bert):
+    f = facts(tiny_classifier, "what a great course")
+    logits = f.run.logits[0]
+    assert f"{logits[0]:.2f} for NEGATIVE" in lessons.explain_logits(f)
+    probabilities = np.exp(logits) / np.exp(logits).sum()
+    assert f"{probabilities.max():.1%}" in lessons.explain_probabilities(f)
+    assert "no classification head" in lessons.explain_logits(facts(tiny_bert, "hello"))
+
+
+@pytest.mark.parametrize("index", range(len(LESSON)))
+def test_every_explanation_runs_on_a_model_of_the_right_kind(index, tiny_bert, tiny_classifier):
+    step = LESSON[index]
+    loaded = tiny_classifier if step.page == "pages/classification.py" else tiny_bert
+    text = lessons.LESSON[index].text.lower().replace("didn't", "did not")
+    assert step.explain(facts(loaded, text))
