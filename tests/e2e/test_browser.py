@@ -250,10 +250,11 @@ def test_a_lesson_walks_from_page_to_page(visit):
     visit.settle()
     assert "/tokenizer" in visit.page.url
     assert visit.page.get_by_text("un + ##bel + ##ie + ##va + ##bly").count() == 1  # MiniLM's real split
-    for _ in range(3):
+    for step in (2, 3, 4):
         visit.page.get_by_role("button", name="Next step →").click()
+        visit.page.get_by_text(f"Lesson, step {step} of 9").wait_for(timeout=60_000)
         visit.settle()
-    visit.page.get_by_text("Lesson, step 4 of 9: The model's output").wait_for(timeout=60_000)
+    assert visit.page.get_by_text("Lesson, step 4 of 9: The model's output").is_visible()
     assert "/model" in visit.page.url
     assert visit.page.get_by_role("heading", name="Inside the model").is_visible()
     visit.screenshot("lesson")
