@@ -23,15 +23,15 @@ _STYLE = """
 .tx-chip.tx-pad{background:#eceff1;border-style:dashed;color:#6b7785}
 .tx-chip.tx-unk{background:#fde2e2;border-color:#b3261e}
 .tx-chip.tx-cut{background:#fff;border-color:#b3261e;border-style:dotted;color:#b3261e}
-.tx-grid{border-collapse:collapse;font-family:monospace;font-size:.85rem;margin-bottom:10px}
+.tx-grid{border-collapse:collapse;font-family:monospace;font-size:.85rem;margin-bottom:10px;background:#fff}
 .tx-grid th,.tx-grid td{border:1px solid #c5ccd3;padding:2px 6px;text-align:center;
   unicode-bidi:isolate;color:#10243e}
 .tx-grid th{background:#f3f5f7;text-align:left;font-weight:600}
 .tx-grid td.tx-pad{background:#eceff1;color:#6b7785}
 .tx-grid td.tx-special{background:#fff1d6}
-.tx-legend{font-size:.8rem;color:#3b4a5a}
+.tx-legend{font-size:.8rem;opacity:.8}
 .tx-scroll{overflow-x:auto;max-width:100%}
-.tx-bars{border-collapse:collapse;margin:4px 0 14px 0;min-width:320px}
+.tx-bars{border-collapse:collapse;margin:4px 0 14px 0;min-width:320px;background:#fff;border-radius:6px}
 .tx-bars td{padding:3px 8px;color:#10243e;unicode-bidi:isolate}
 .tx-bars td.tx-label{font-family:monospace;white-space:pre}
 .tx-bar{height:14px;background:#2b6cb0;border-radius:3px}

@@ -32,6 +32,11 @@ PICK_KEY = "shared.checkpoint"
 HUB_ID_KEY = "shared.hub_id"
 FOLDER_KEY = "shared.local_folder"
 SELECTION_KEY = "shared.selection"
+LARGE_KEY = "display.large"
+IMAGE_FORMAT_KEY = "display.image_format"
+LARGE_FONT_PX = 20
+# Streamlit sizes text in rem: a larger root font scales the whole page for a projector.
+_LARGE_TEXT_CSS = f"<style>html {{ font-size: {LARGE_FONT_PX}px; }}</style>"
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,8 @@ def sidebar() -> Selection:
     _keep(PICK_KEY, checkpoints.DEFAULT_REF)
     _keep(HUB_ID_KEY, "")
     _keep(FOLDER_KEY, "")
+    _keep(LARGE_KEY, False)
+    _keep(IMAGE_FORMAT_KEY, "png")
     entries = {entry.ref: entry for entry in checkpoints.catalog()}
     if st.session_state[PICK_KEY] not in entries:
         st.session_state[PICK_KEY] = checkpoints.DEFAULT_REF
@@ -177,6 +184,18 @@ def sidebar() -> Selection:
             height=140,
             help="Each line is one sentence of the batch. Press Ctrl+Enter (or click outside) to apply.",
         )
+        with st.expander("Display"):
+            st.toggle("Large text (for a projector)", key=LARGE_KEY)
+            st.radio(
+                "Save charts as",
+                ["png", "svg"],
+                horizontal=True,
+                key=IMAGE_FORMAT_KEY,
+                help="The camera icon above each chart downloads it in this format.",
+            )
+            st.caption("Light or dark theme: the ⋮ menu at the top right.")
+    if st.session_state.get(LARGE_KEY):
+        st.html(_LARGE_TEXT_CSS)
     selection = Selection(text=text, ref=ref, error=error)
     st.session_state[SELECTION_KEY] = selection
     return selection
@@ -361,6 +380,22 @@ def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
 def read_sentences(text: str) -> Sentences:
     """The text box as a batch; raises InputError (shown by the caller) when it is empty."""
     return split_sentences(text)
+
+
+def chart(figure, key: str, filename: str | None = None, where=None) -> None:
+    """Every chart goes through here: larger fonts in projector mode, and the toolbar's camera
+    saves it as PNG or SVG (the sidebar's choice) under a useful file name."""
+    if st.session_state.get(LARGE_KEY):
+        figure.update_layout(font={"size": 18}, title={"font": {"size": 22}})
+    config = {
+        "toImageButtonOptions": {
+            "format": st.session_state.get(IMAGE_FORMAT_KEY, "png"),
+            "filename": filename or key.replace(".", "-"),
+            "scale": 2,
+        },
+        "displaylogo": False,
+    }
+    (where or st).plotly_chart(figure, key=key, config=config)
 
 
 def sentence_picker(encoding: Encoding, key: str) -> int:

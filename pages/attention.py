@@ -1,10 +1,9 @@
 """Attention: heatmaps per layer and head, bertviz views offline, and attention step by step."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from explorer import figures, ui
+from explorer import exports, figures, ui
 from explorer import model_info as info
 from explorer.attention import attention_steps, attention_view, head_entropy
 from explorer.bertviz_html import bertviz_html, plan_view
@@ -63,27 +62,26 @@ if view.matrix.size == 0:
     st.info("No tokens left to show: turn 'Hide special tokens' off.")
 else:
     figure = figures.attention_heatmap(view.matrix, view.positions, view.tokens, view.title)
-    st.plotly_chart(
-        figure,
-        key="att.heatmap",
-        config={"toImageButtonOptions": {"format": "png", "filename": "attention", "scale": 2}},
-    )
-    table = pd.DataFrame(
-        np.nan_to_num(view.matrix),
-        index=[figures.label(p, t) for p, t in zip(view.positions, view.tokens, strict=True)],
-        columns=[figures.label(p, t) for p, t in zip(view.positions, view.tokens, strict=True)],
-    )
-    st.download_button(
+    ui.chart(figure, key="att.heatmap", filename=f"attention-layer{layer}-head{head}")
+    downloads = st.columns(2)
+    downloads[0].download_button(
         "Download this matrix (CSV)",
-        table.to_csv,
+        lambda: exports.attention_csv(view),
         file_name="attention.csv",
         mime="text/csv",
         key="att.csv",
     )
-    st.caption("The camera icon above the chart saves it as PNG.")
+    downloads[1].download_button(
+        "Download this matrix (JSON)",
+        lambda: exports.attention_json(view),
+        file_name="attention.json",
+        mime="application/json",
+        key="att.json",
+    )
+    st.caption("The camera icon above the chart saves it (PNG or SVG: see Display in the sidebar).")
 
 st.header("All layers and heads at a glance")
-st.plotly_chart(
+ui.chart(
     figures.entropy_grid(head_entropy(run, encoding, sentence), "Attention entropy per head (low = focused)"),
     key="att.entropy",
 )
@@ -154,12 +152,13 @@ st.markdown(
 )
 columns = st.columns(3)
 for column, (name, matrix) in zip(columns, (("Q", steps.q), ("K", steps.k), ("V", steps.v)), strict=True):
-    column.plotly_chart(
+    ui.chart(
         figures.matrix_heatmap(matrix[shown], labels, dims, name, "dimension", "token"),
         key=f"att.step.{name}",
+        where=column,
     )
 st.markdown(f"**2. Scores** Q·Kᵀ: how well each query matches each key, [{S}, {S}].")
-st.plotly_chart(
+ui.chart(
     figures.matrix_heatmap(steps.scores[shown, shown], labels, labels, "Q·Kᵀ", "key", "query"),
     key="att.step.scores",
 )
@@ -169,14 +168,14 @@ st.markdown(
     + (", and every later token in a decoder" if causal else "")
     + ") get −∞."
 )
-st.plotly_chart(
+ui.chart(
     figures.matrix_heatmap(
         steps.masked[shown, shown], labels, labels, "Q·Kᵀ / √d, masked (grey = −∞)", "key", "query"
     ),
     key="att.step.masked",
 )
 st.markdown("**5. Softmax** each row: the weights are positive and sum to 1.")
-st.plotly_chart(
+ui.chart(
     figures.attention_heatmap(
         np.where(steps.allowed, steps.weights, np.nan)[shown, shown],
         list(range(S))[shown],
@@ -192,7 +191,7 @@ verdict = "the same" if difference < 1e-5 else "different"
     f"difference **{difference:.2e}** — {verdict}."
 )
 st.markdown(f"**6. Mix the values**: weights × V gives this head's output, [{S}, {steps.head_dim}].")
-st.plotly_chart(
+ui.chart(
     figures.matrix_heatmap(steps.output[shown], labels, dims, "weights · V", "dimension", "token"),
     key="att.step.output",
 )
@@ -208,7 +207,7 @@ position = info.position_info(loaded)
 st.markdown(f"**{position.kind}.** {position.explanation}")
 if position.similarity is not None:
     P = position.similarity.shape[0]
-    st.plotly_chart(
+    ui.chart(
         figures.matrix_heatmap(
             position.similarity,
             [str(i) for i in range(P)],
@@ -222,7 +221,7 @@ if position.similarity is not None:
     )
 elif position.angles is not None:
     P, F = position.angles.shape
-    st.plotly_chart(
+    ui.chart(
         figures.matrix_heatmap(
             np.cos(position.angles),
             [str(i) for i in range(P)],

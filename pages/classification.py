@@ -4,7 +4,7 @@ classifier fine-tuned here, offline."""
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, figures, ui
+from explorer import checkpoints, exports, figures, ui
 from explorer import finetune as ft
 from explorer.classify import classifications, compare_with_pipeline
 from explorer.errors import ExplorerError
@@ -105,19 +105,9 @@ else:
         f'`pipeline("text-classification", model=…, tokenizer=…)` gives the same labels; the largest '
         f"difference between its probabilities and ours is {worst:.1e}."
     )
-    table = pd.DataFrame(
-        [
-            {
-                "sentence": encoding.sentences[r.sentence],
-                "predicted": r.predicted,
-                **{f"P({label})": float(p) for label, p in zip(r.labels, r.probabilities, strict=True)},
-            }
-            for r in results
-        ]
-    )
     st.download_button(
-        "Download the probabilities (CSV)",
-        lambda: table.to_csv(index=False),
+        "Download the logits and probabilities (CSV)",
+        lambda: exports.probabilities_csv(results, encoding.sentences),
         file_name="probabilities.csv",
         mime="text/csv",
         key="cls.csv",
@@ -215,7 +205,7 @@ def training_progress() -> None:
     if progress.losses:
         steps, losses = zip(*progress.losses, strict=True)
         per_epoch = progress.total_steps / max(job.config.epochs, 1)
-        st.plotly_chart(
+        ui.chart(
             figures.loss_curve(list(steps), list(losses), progress.evaluations, per_epoch), key="cls.loss"
         )
     if progress.evaluations:

@@ -4,7 +4,7 @@ lens for causal language models; fill-mask and the masking recipe for masked lan
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, figures, ui
+from explorer import checkpoints, exports, figures, ui
 from explorer import generation as gen
 from explorer.attention import attention_view
 from explorer.errors import ExplorerError
@@ -154,9 +154,16 @@ else:
     with next_token_slot:
         with st.spinner("Scoring the vocabulary…"):
             top = gen.candidates(loaded, gen.next_token_logits(loaded, context), sampling, k=10)
-        st.plotly_chart(
+        ui.chart(
             figures.candidate_bars(top.texts, top.raw, top.reshaped, "The 10 most likely next tokens"),
             key="gen.bars",
+        )
+        st.download_button(
+            "Download these candidates (CSV)",
+            lambda: exports.candidates_csv(top),
+            file_name="next-token.csv",
+            mime="text/csv",
+            key="gen.csv",
         )
         st.markdown(
             f"Most likely next: **{top.texts[0]!r}** ({top.raw[0]:.1%}). After temperature {temperature}, top-k "
@@ -177,11 +184,12 @@ else:
     view = attention_view(
         run, encoding, sentence=0, layer=layer, head=0, aggregate="head average", causal=True
     )
-    left.plotly_chart(
+    ui.chart(
         figures.attention_heatmap(
             view.matrix, view.positions, view.tokens, f"{loaded.model_class}: last layer, heads averaged"
         ),
         key="gen.causal",
+        where=left,
     )
     left.caption(
         "A decoder: each token sees only itself and the tokens before it. Above the diagonal (grey) every weight is 0."
@@ -194,7 +202,7 @@ else:
         head=0,
         aggregate="head average",
     )
-    right.plotly_chart(
+    ui.chart(
         figures.attention_heatmap(
             encoder_view.matrix,
             encoder_view.positions,
@@ -202,6 +210,7 @@ else:
             "MiniLM encoder: last layer, heads averaged",
         ),
         key="gen.full",
+        where=right,
     )
     right.caption("An encoder on the same text: every token sees every other token, before and after it.")
 
@@ -212,7 +221,7 @@ else:
         "usually appears in the last layers. The last row is the model's real prediction."
     )
     lens = gen.logit_lens(loaded, context)
-    st.plotly_chart(figures.logit_lens_grid(lens.predicted, lens.probability, lens.tokens), key="gen.lens")
+    ui.chart(figures.logit_lens_grid(lens.predicted, lens.probability, lens.tokens), key="gen.lens")
     if len(context) > len(lens.tokens):
         st.caption(f"Showing the last {len(lens.tokens)} of {len(context)} positions.")
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import figures, ui
+from explorer import exports, figures, ui
 from explorer import model_info as info
 from explorer.errors import ExplorerError
 from explorer.loading import HEAD_DESCRIPTIONS
@@ -63,13 +63,13 @@ if len(path.tokens) > 64:
     st.caption(f"The charts show the first 64 of {len(path.tokens)} tokens.")
 shown = slice(0, 64)
 tokens = path.tokens[shown]
-st.plotly_chart(
+ui.chart(
     figures.layer_lines(
         path.norms[:, shown], tokens, "Length of each token's vector through the layers", "vector norm"
     ),
     key="model.norms",
 )
-st.plotly_chart(
+ui.chart(
     figures.matrix_heatmap(
         path.change[:, shown],
         [f"layer {i}" for i in range(1, path.change.shape[0] + 1)],
@@ -83,6 +83,13 @@ st.plotly_chart(
     key="model.change",
 )
 st.caption("1 means the layer kept the vector's direction; lower values mean the layer changed it more.")
+st.download_button(
+    "Download the vector lengths (CSV)",
+    lambda: exports.trajectory_csv(path),
+    file_name="hidden-state-norms.csv",
+    mime="text/csv",
+    key="model.csv",
+)
 
 st.header("What each head class returns for this batch")
 st.table(

@@ -8,6 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.loading import HEAD_DESCRIPTIONS
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import postprocess
+from explorer.tokenizer_lab import encoding_json
 
 st.title("Transformer Explorer")
 st.markdown(
@@ -52,6 +53,13 @@ st.markdown(
 if loaded.pad_note:
     st.caption(loaded.pad_note)
 st.html(batch_grid_html(encoding))
+st.download_button(
+    "Download the batch (JSON)",
+    lambda: encoding_json(encoding),
+    file_name="batch.json",
+    mime="application/json",
+    key="home.json",
+)
 
 # ② Model ------------------------------------------------------------------------------------
 st.header("② Model: input IDs → hidden states → head")
