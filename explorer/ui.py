@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlparse
 
 import streamlit as st
 
 from explorer import checkpoints, links
 from explorer.bundled import prepare_smollm2
+from explorer.deployment import cache_sizes, cloud_mode
 from explorer.encoding import Encoding, Sentences, encode_batch, split_sentences
 from explorer.errors import ExplorerError
 from explorer.links import Param
@@ -201,11 +203,26 @@ def sidebar() -> Selection:
     return selection
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def page_file(path: str) -> str:
+    """A page's file as an absolute path, so the router works whichever entry file runs it
+    (streamlit_app.py, or cloud/streamlit_app.py on Community Cloud)."""
+    return str(ROOT / path)
+
+
 def navigation():
     """The app's router: one st.Page per PageSpec, the first being the home page."""
     return st.navigation(
         [
-            st.Page(page.path, title=page.title, icon=page.icon, url_path=page.url_path, default=(i == 0))
+            st.Page(
+                page_file(page.path),
+                title=page.title,
+                icon=page.icon,
+                url_path=page.url_path,
+                default=(i == 0),
+            )
             for i, page in enumerate(PAGES)
         ]
     )
@@ -236,6 +253,8 @@ def _checkpoint_from_link(value: str) -> dict[str, str]:
         checkpoints.hub_ref(rest)
         return {PICK_KEY: checkpoints.OTHER_HUB.ref, HUB_ID_KEY: rest}
     if source == "local":
+        if cloud_mode():
+            raise ExplorerError(checkpoints.CLOUD_NO_FOLDERS.rstrip("."))
         return {PICK_KEY: checkpoints.LOCAL_FOLDER.ref, FOLDER_KEY: rest}
     raise ExplorerError(f"the checkpoint '{value[:60]}' is not one this app knows")
 
@@ -309,7 +328,10 @@ def selection() -> Selection:
     return current
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
+CACHE = cache_sizes()  # smaller on a shared (cloud) deployment
+
+
+@st.cache_resource(max_entries=CACHE["models"], show_spinner=False)
 def _load(ref: str) -> LoadedCheckpoint:
     return load_checkpoint(checkpoints.resolve(ref))
 
@@ -336,12 +358,12 @@ def _encode_and_run(
 
 # Two bounds: runs without hidden states or attention weights are small (shapes and logits); runs
 # with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=CACHE["light_runs"], show_spinner=False)
 def _light_run(ref: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
     return _encode_and_run(ref, sentences, False, False)
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
+@st.cache_resource(max_entries=CACHE["heavy_runs"], show_spinner=False)
 def _heavy_run(
     ref: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
 ) -> tuple[Encoding, ModelRun]:
@@ -358,7 +380,7 @@ def pipeline(
         return _light_run(ref, sentences.sentences)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=CACHE["tokenizers"], show_spinner=False)
 def _tokenizer(ref: str):
     return load_tokenizer(checkpoints.resolve(ref))
 
@@ -371,7 +393,7 @@ def tokenizer(ref: str):
     return _tokenizer(ref)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=CACHE["trained_tokenizers"], show_spinner=False)
 def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
     """A small tokenizer trained on ``corpus`` (cached: the same text and size train once)."""
     return train_tokenizer(kind, corpus, vocab_size)
@@ -471,7 +493,7 @@ def go_to_pending_page() -> None:
     """Open the page a lesson step asked for (called by the entry file before the page runs)."""
     goto = st.session_state.pop(LESSON_GOTO_KEY, None)
     if goto:
-        st.switch_page(goto)
+        st.switch_page(page_file(goto))
 
 
 def lesson_banner(page) -> None:

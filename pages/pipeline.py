@@ -103,4 +103,4 @@ for prediction in predictions:
 # Where to go deeper ---------------------------------------------------------------------------
 st.header("Go deeper")
 for page in ui.PAGES[1:]:
-    st.page_link(page.path, label=f"{page.title}: {page.blurb}", icon=page.icon)
+    st.page_link(ui.page_file(page.path), label=f"{page.title}: {page.blurb}", icon=page.icon)

@@ -65,13 +65,16 @@ def isolated_cache(folder: Path) -> Path:
     return folder
 
 
+SERVER_PIDS: dict[str, int] = {}  # URL -> process id of the server serve() started
+
+
 @contextlib.contextmanager
-def serve(log: Path) -> Iterator[str]:
+def serve(log: Path, entry: str = "streamlit_app.py", **environment: str) -> Iterator[str]:
     """`streamlit run` on a free loopback port, in its own process group, with its own cache
     folder beside the log; yields the URL."""
     port = _free_port()
     cache = isolated_cache(log.parent / "cache")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", EXPLORER_CACHE_DIR=str(cache))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", EXPLORER_CACHE_DIR=str(cache), **environment)
     with open(log, "w") as out:
         server = subprocess.Popen(
             [
@@ -79,7 +82,7 @@ def serve(log: Path) -> Iterator[str]:
                 "-m",
                 "streamlit",
                 "run",
-                "streamlit_app.py",
+                entry,
                 "--server.port",
                 str(port),
                 "--server.address",
@@ -103,6 +106,7 @@ def serve(log: Path) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.25)  # polling the health endpoint, bounded by the deadline
+        SERVER_PIDS[url] = server.pid
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the process group we started, never by name
