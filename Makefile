@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: run test bench lint setup models browser clean
+.PHONY: run test bench load lint setup models browser clean
 
 run: models
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
@@ -51,6 +51,10 @@ browser:
 # Measurements on this machine -> bench/results.json and bench/README.md (a few minutes).
 bench: models browser
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
+
+# A classroom: 30 simulated students against one app process (loopback only, bounded in time).
+load: models browser
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

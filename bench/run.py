@@ -10,6 +10,9 @@ Sections:
   page's latency for one "Next token" click in Chromium.
 - memory: peak RSS of the app process with the bundled encoder, with both bundled models, and after
   50 different texts, in local and in cloud mode.
+- overhead: encode_batch / run_model against direct tokenizer / forward calls, as ratios.
+- page latency: every page's first render and its time to settle after a new 10- or 128-token
+  text, median and p95.
 
 Run from the repository root: `.venv/bin/python bench/run.py [--quick]`.
 """
@@ -271,6 +274,100 @@ def memory(inputs: int = 50) -> dict:
     return results
 
 
+def overhead(repeats: int) -> dict:
+    """The explorer's cost over raw transformers calls on the same inputs (median of repeats)."""
+    import torch
+
+    from explorer import checkpoints
+    from explorer.encoding import encode_batch
+    from explorer.loading import load_checkpoint
+    from explorer.run import run_model
+
+    loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
+    sentences = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
+    tokenizer, model = loaded.tokenizer, loaded.model
+    ours_encode, encoding = median_time(lambda: encode_batch(tokenizer, sentences, max_length=512), repeats)
+    direct_encode, batch = median_time(
+        lambda: tokenizer(sentences, padding=True, truncation=True, max_length=512, return_tensors="pt"),
+        repeats,
+    )
+
+    def forward():
+        with torch.inference_mode():
+            return model(**batch)
+
+    ours_run, _ = median_time(lambda: run_model(loaded, encoding), repeats)
+    direct_run, _ = median_time(forward, repeats)
+    ours_full, _ = median_time(
+        lambda: run_model(loaded, encoding, hidden_states=True, attentions=True), repeats
+    )
+    return {
+        "encode_ms": round(ours_encode * 1000, 3),
+        "direct_tokenizer_ms": round(direct_encode * 1000, 3),
+        "encode_ratio": round(ours_encode / direct_encode, 2),
+        "run_ms": round(ours_run * 1000, 2),
+        "direct_forward_ms": round(direct_run * 1000, 2),
+        "run_ratio": round(ours_run / direct_run, 2),
+        "run_with_hidden_states_and_attentions_ms": round(ours_full * 1000, 2),
+    }
+
+
+def page_latency(repeats: int) -> dict:
+    """Each page in Chromium with the bundled encoder: first render, and from committing a new text
+    until the page has settled, at 10 and 128 tokens (median and p95)."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+    from transformers import AutoTokenizer
+
+    from explorer import ui
+    from explorer.checkpoints import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    pages = [spec for spec in ui.PAGES if spec.url_path not in ("lessons", "save-load")]
+    results = {}
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    with serve(log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        warm = browser.new_page()
+        warm.goto(url)
+        warm.locator("[data-testid='batch-grid']").wait_for(timeout=180_000)  # load the model once
+        warm.close()
+        for spec in pages:
+            address = f"{url}/{'' if spec is ui.PAGES[0] else spec.url_path}"
+            row = {}
+            context = browser.new_context(viewport={"width": 1400, "height": 1600})
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(address)
+            page.get_by_role(
+                "heading", name=spec.title if spec is not ui.PAGES[0] else "Transformer Explorer"
+            ).first.wait_for(timeout=180_000)
+            page.wait_for_selector(IDLE, timeout=180_000)
+            row["first_render_s"] = round(time.perf_counter() - started, 2)
+            area = page.get_by_role("textbox", name="Your text: one sentence per line")
+            for tokens in (10, 128):
+                timings = []
+                for attempt in range(repeats):
+                    area.fill(text_of_tokens(tokenizer, tokens - attempt % 3) + f" {spec.url_path} {attempt}")
+                    started = time.perf_counter()
+                    area.press("Control+Enter")
+                    page.wait_for_selector(
+                        "[data-testid='stApp'][data-test-script-state='running']", timeout=30_000
+                    )
+                    page.wait_for_selector(IDLE, timeout=180_000)
+                    timings.append(time.perf_counter() - started)
+                ordered = sorted(timings)
+                row[f"type_{tokens}_tokens_median_s"] = round(statistics.median(ordered), 2)
+                row[f"type_{tokens}_tokens_p95_s"] = round(ordered[int(0.95 * (len(ordered) - 1))], 2)
+            context.close()
+            results[spec.title] = row
+            print(f"page latency {spec.title}: {row}", flush=True)
+        browser.close()
+    return results
+
+
 def versions() -> dict:
     from importlib import metadata
 
@@ -286,6 +383,14 @@ def write_readme(results: dict) -> None:
         f"Measured {results['date']} on {results['machine']} with Python {results['python']}; "
         + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
         + ". Regenerate with `make bench`.",
+        "",
+        "## Overhead of the explorer over raw transformers calls (bundled MiniLM, 2 short sentences)",
+        "",
+        f"- encode_batch {results['overhead']['encode_ms']} ms vs tokenizer(...) {results['overhead']['direct_tokenizer_ms']} ms: "
+        f"**{results['overhead']['encode_ratio']}x** (it also tokenizes once without truncation to count cut tokens, and keeps offsets and token strings)",
+        f"- run_model {results['overhead']['run_ms']} ms vs model(**inputs) {results['overhead']['direct_forward_ms']} ms: "
+        f"**{results['overhead']['run_ratio']}x**; with hidden states and attentions kept as arrays: "
+        f"{results['overhead']['run_with_hidden_states_and_attentions_ms']} ms",
         "",
         "## Attention views vs stock bertviz (bundled MiniLM, 6 layers x 12 heads)",
         "",
@@ -326,6 +431,20 @@ def write_readme(results: dict) -> None:
             f"(next-token chart, causal-mask heatmaps and logit lens redrawn): median {step['next_token_median_s']} s "
             f"(runs: {', '.join(str(t) for t in step['runs_s'])})"
         )
+    latency = results.get("page_latency")
+    if latency:
+        lines += [
+            "",
+            "## Pages in Chromium (bundled MiniLM; seconds; median / p95 of several new texts)",
+            "",
+            "| page | first render | new text, 10 tokens | new text, 128 tokens |",
+            "|---|---|---|---|",
+        ]
+        for title, row in latency.items():
+            lines.append(
+                f"| {title} | {row['first_render_s']} | {row['type_10_tokens_median_s']} / {row['type_10_tokens_p95_s']} "
+                f"| {row['type_128_tokens_median_s']} / {row['type_128_tokens_p95_s']} |"
+            )
     memory_results = results.get("memory")
     if memory_results:
         lines += [
@@ -366,11 +485,13 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "python": platform.python_version(),
         "versions": versions(),
+        "overhead": overhead(30 if not args.quick else 5),
         "attention_views": attention_views(repeats),
         "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
         "decoder": decoder(repeats),
         "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
         "memory": memory(10 if args.quick else 50),
+        "page_latency": page_latency(3 if args.quick else 7),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_readme(results)

@@ -399,6 +399,42 @@ def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
     return train_tokenizer(kind, corpus, vocab_size)
 
 
+@dataclass(frozen=True)
+class PageData:
+    """What most pages start from: the sidebar's text and checkpoint, read, loaded and run."""
+
+    selection: Selection
+    sentences: Sentences
+    loaded: LoadedCheckpoint
+    encoding: Encoding | None  # None when the page asked for no run
+    run: ModelRun | None
+
+
+def page_data(*, run: bool = True, hidden_states: bool = False, attentions: bool = False) -> PageData:
+    """Read the text, load the checkpoint and (unless ``run=False``) run the batch; notes about
+    the text are shown, and a problem is said in one sentence and ends the page."""
+    current = selection()
+    try:
+        sentences = read_sentences(current.text)
+        loaded = load(current.ref)
+        encoding, result = (
+            pipeline(current.ref, sentences, hidden_states=hidden_states, attentions=attentions)
+            if run
+            else (None, None)
+        )
+    except ExplorerError as problem:
+        show_error(problem)
+        stop()
+    for note in sentences.notes():
+        st.info(note)
+    return PageData(current, sentences, loaded, encoding, result)
+
+
+def use_checkpoint(ref: str) -> None:
+    """Button callback: switch the shared checkpoint picker to ``ref``."""
+    st.session_state[PICK_KEY] = ref
+
+
 def read_sentences(text: str) -> Sentences:
     """The text box as a batch; raises InputError (shown by the caller) when it is empty."""
     return split_sentences(text)

@@ -15,16 +15,8 @@ st.markdown(
     "weighted mix of their values. Each row of an attention matrix holds one query's weights; they sum to 1."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-    encoding, run = ui.pipeline(selection.ref, sentences, hidden_states=True, attentions=True)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
-for note in sentences.notes():
-    st.info(note)
+data = ui.page_data(hidden_states=True, attentions=True)
+selection, loaded, encoding, run = data.selection, data.loaded, data.encoding, data.run
 
 L, _, H, S, _ = run.attentions.shape
 causal = loaded.is_decoder

@@ -17,20 +17,8 @@ st.markdown(
     "turns logits into probabilities with a softmax and names them with the config's `id2label`."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-    encoding, run = ui.pipeline(selection.ref, sentences)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
-for note in sentences.notes():
-    st.info(note)
-
-
-def use_checkpoint(ref: str) -> None:
-    st.session_state[ui.PICK_KEY] = ref
+data = ui.page_data()
+selection, loaded, encoding, run = data.selection, data.loaded, data.encoding, data.run
 
 
 results = classifications(run, loaded)
@@ -51,7 +39,7 @@ if not results:
     if checkpoints.entry_for(default):
         st.button(
             f"Use the classifier fine-tuned here ({ft.DEFAULT_NAME})",
-            on_click=use_checkpoint,
+            on_click=ui.use_checkpoint,
             args=(default,),
             key="cls.use_default",
         )
@@ -245,4 +233,4 @@ job = st.session_state.get("cls.job")
 if job is not None and job.finished and job.progress.status == "done":
     saved = f"saved:{job.progress.output.rsplit('/', 1)[-1]}"
     st.success(f"{job.progress.message} It is in the checkpoint picker now.")
-    st.button("Use it now", on_click=use_checkpoint, args=(saved,), key="cls.use_new")
+    st.button("Use it now", on_click=ui.use_checkpoint, args=(saved,), key="cls.use_new")

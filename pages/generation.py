@@ -16,17 +16,8 @@ st.markdown(
     "**next token**; generating text is choosing one, appending it, and asking again."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
-
-
-def use_checkpoint(ref: str) -> None:
-    st.session_state[ui.PICK_KEY] = ref
+data = ui.page_data(run=False)
+selection, sentences, loaded = data.selection, data.sentences, data.loaded
 
 
 if loaded.head_class != "AutoModelForCausalLM":
@@ -36,7 +27,7 @@ if loaded.head_class != "AutoModelForCausalLM":
     )
     st.button(
         "Use SmolLM2-135M-Instruct (bundled)",
-        on_click=use_checkpoint,
+        on_click=ui.use_checkpoint,
         args=(checkpoints.SMOLLM2,),
         key="gen.use_smol",
     )

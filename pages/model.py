@@ -5,7 +5,6 @@ import streamlit as st
 
 from explorer import exports, figures, ui
 from explorer import model_info as info
-from explorer.errors import ExplorerError
 from explorer.loading import HEAD_DESCRIPTIONS
 
 st.title("Inside the model")
@@ -14,16 +13,8 @@ st.markdown(
     "layer after layer; a **head** on top turns the last layer's vectors into the task's scores."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-    encoding, run = ui.pipeline(selection.ref, sentences, hidden_states=True)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
-for note in sentences.notes():
-    st.info(note)
+data = ui.page_data(hidden_states=True)
+loaded, encoding, run = data.loaded, data.encoding, data.run
 
 card = info.config_card(loaded)
 st.header("The checkpoint's config")

@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from explorer import ui
-from explorer.errors import ExplorerError
 from explorer.loading import HEAD_DESCRIPTIONS
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import postprocess
@@ -16,21 +15,19 @@ st.markdown(
     "**tokenizer → model → postprocessing**. Type sentences in the sidebar, one per line."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-    encoding, run = ui.pipeline(selection.ref, sentences)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
+data = ui.page_data()
+selection, sentences, loaded, encoding, run = (
+    data.selection,
+    data.sentences,
+    data.loaded,
+    data.encoding,
+    data.run,
+)
 
 st.caption(
     f"**{loaded.resolved.label}** · loaded as `{loaded.head_class}` → `{loaded.model_class}` "
     f"({HEAD_DESCRIPTIONS[loaded.head_class]})"
 )
-for note in sentences.notes():
-    st.info(note)
 
 # ① Tokenizer --------------------------------------------------------------------------------
 st.header("① Tokenizer: text → tokens → input IDs")

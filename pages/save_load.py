@@ -12,14 +12,8 @@ st.markdown(
     "`from_pretrained(folder)` reads it back. Nothing else is needed to share or reuse a model."
 )
 
-selection = ui.selection()
-try:
-    sentences = ui.read_sentences(selection.text)
-    loaded = ui.load(selection.ref)
-    encoding, run = ui.pipeline(selection.ref, sentences)
-except ExplorerError as problem:
-    ui.show_error(problem)
-    ui.stop()
+data = ui.page_data()
+selection, loaded, encoding = data.selection, data.loaded, data.encoding
 
 st.markdown(f"Loaded: **{loaded.resolved.label}** (`{loaded.head_class}` → `{loaded.model_class}`).")
 default_name = "copy-of-" + "".join(
