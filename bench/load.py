@@ -23,10 +23,27 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 STUDENTS = 30
 ROUNDS = 3
 DEADLINE_S = 600  # the whole run stops by itself after this
-WORDS = (
-    "aardvark badger camel dingo eagle ferret gecko heron ibis jaguar koala lemur marmot newt otter "
-    "panda quail raven salmon tapir urchin vulture walrus yak zebra beaver cobra donkey emu falcon"
+# Each student's own word. Only words the bundled MiniLM keeps whole (one token) are used, so
+# that the word itself appears on the page (an 'aardvark' would show as 'aa ##rd ##var ##k').
+CANDIDATES = (
+    "badger camel eagle tiger lion horse sheep goat mouse rabbit wolf bear fox deer duck goose swan owl "
+    "frog snake shark whale dolphin monkey zebra panda otter beaver donkey cobra falcon parrot spider"
 ).split()
+WORDS: list[str] = []
+
+
+def whole_words(count: int) -> list[str]:
+    from transformers import AutoTokenizer
+
+    from explorer.checkpoints import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    words = [w for w in CANDIDATES if tokenizer.tokenize(w) == [w]]
+    if len(words) < count:
+        raise SystemExit(f"only {len(words)} one-token words for {count} students")
+    return words[:count]
+
+
 PAGES = ("", "tokenizer", "attention")
 # True once the page's token chips or charts contain the word (JavaScript, run in the page).
 SHOWS_WORD = """word => [...document.querySelectorAll("[data-testid='token-chips'], .js-plotly-plot")]
@@ -42,6 +59,8 @@ async def student(browser, url: str, index: int, results: list, problems: list) 
     page = await context.new_page()
     try:
         await page.goto(f"{url}/{PAGES[index % len(PAGES)]}", timeout=300_000)
+        # like a student, wait until the page has drawn its content before typing
+        await page.locator("[data-testid='token-chips'], .js-plotly-plot").first.wait_for(timeout=300_000)
         await page.wait_for_selector(IDLE, timeout=300_000)
         area = page.get_by_role("textbox", name="Your text: one sentence per line")
         for round_ in range(ROUNDS):
@@ -52,12 +71,13 @@ async def student(browser, url: str, index: int, results: list, problems: list) 
             await page.wait_for_function(
                 SHOWS_WORD,
                 arg=word,
-                timeout=300_000,
+                polling=250,  # a timer, not animation frames: those pause in pages in the background
+                timeout=240_000,
             )
             await page.wait_for_selector(IDLE, timeout=300_000)
             results.append(time.perf_counter() - started)
             shown = (await page.content()).lower()
-            leaked = [w for w in others if f" {w} " in f" {shown} " or f">{w}<" in shown]
+            leaked = [w for w in others if f">{w}<" in shown or f" {w} " in shown]
             if leaked:
                 problems.append(f"student {index} saw {leaked[:3]}")
     except Exception as error:  # counted, reported; the run goes on
@@ -99,6 +119,7 @@ async def classroom(url: str) -> dict:
 def main() -> None:
     from conftest import serve
 
+    WORDS.extend(whole_words(STUDENTS))
     log = Path(tempfile.mkdtemp()) / "streamlit.log"
     with serve(log) as url:
         report = asyncio.run(classroom(url))

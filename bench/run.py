@@ -470,6 +470,19 @@ def write_readme(results: dict) -> None:
             "Cloud mode keeps fewer models and runs in its caches (explorer/deployment.py); Streamlit "
             "Community Cloud's largest tier has 2.7 GB."
         )
+    load_file = ROOT / "bench" / "load.json"
+    if load_file.is_file():
+        load = json.loads(load_file.read_text())
+        lines += [
+            "",
+            "## A classroom (`make load`, last run)",
+            "",
+            f"{load['students']} simulated students (Chromium contexts driven concurrently) against one app process, "
+            f"each typing {load['sentences_each']} sentences on the Pipeline, Tokenizer lab or Attention page: "
+            f"{load['sentences_done']} sentences shown in {load['seconds']} s ({load['throughput_sentences_per_s']} per second), "
+            f"latency median {load['latency_median_s']} s, p95 {load['latency_p95_s']} s; errors: {len(load['errors'])}; "
+            f"sessions that ever saw another student's words: {len(load['sessions_that_saw_another_students_text'])}.",
+        ]
     lines.append("")
     README.write_text("\n".join(lines))
 
