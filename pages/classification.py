@@ -152,7 +152,7 @@ if train is not None:
     name = settings[2].text_input("Save as", value="my-classifier", key="cls.name")
     steps = -(-len(train.texts) // 16) * epochs
     st.caption(
-        f"{steps} training steps, about {steps * 1.0:.0f} s on a 2-core machine. Training runs on the server's "
+        f"{steps} training steps, roughly {max(5, steps * 0.25):.0f} s on an idle 2-core machine. Training runs on the server's "
         "CPU in the background: other people using this server share the CPU meanwhile."
     )
     job = st.session_state.get("cls.job")
