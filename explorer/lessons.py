@@ -151,9 +151,16 @@ def explain_attention(facts: Facts) -> str:
     )
 
 
-def explain_logits(facts: Facts) -> str:
+def _no_classifier(facts: Facts) -> str | None:
+    """The sentence to show when the checkpoint in use has no classification head."""
     if facts.run.logits is None or facts.run.logit_positions is not None:
         return f"{facts.loaded.resolved.label} has no classification head; this step needs the fine-tuned classifier."
+    return None
+
+
+def explain_logits(facts: Facts) -> str:
+    if missing := _no_classifier(facts):
+        return missing
     labels = facts.loaded.config.id2label
     row = facts.run.logits[0]
     pairs = ", ".join(f"{row[i]:.2f} for {labels[i]}" for i in range(row.size))
@@ -164,8 +171,8 @@ def explain_logits(facts: Facts) -> str:
 
 
 def explain_probabilities(facts: Facts) -> str:
-    if facts.run.logits is None or facts.run.logit_positions is not None:
-        return f"{facts.loaded.resolved.label} has no classification head; this step needs the fine-tuned classifier."
+    if missing := _no_classifier(facts):
+        return missing
     labels = facts.loaded.config.id2label
     row = facts.run.logits[0].astype(np.float64)
     probabilities = softmax(row)
