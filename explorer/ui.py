@@ -336,14 +336,20 @@ def _load(ref: str) -> LoadedCheckpoint:
     return load_checkpoint(checkpoints.resolve(ref))
 
 
-def load(ref: str) -> LoadedCheckpoint:
-    """The shared tokenizer + model for ``ref``, preparing the bundled decoder first if needed,
-    with progress shown. Raises ExplorerError with a message for the user."""
+def _resolve_prepared(ref: str) -> checkpoints.ResolvedCheckpoint:
+    """Resolve ``ref``; the bundled decoder is first prepared from its GGUF file, with progress."""
     resolved = checkpoints.resolve(ref)
     if resolved.needs_preparation:
         bar = st.progress(0.0, text=f"Preparing {resolved.label} (once per machine)…")
         prepare_smollm2(lambda fraction, message: bar.progress(fraction, text=message))
         bar.empty()
+    return resolved
+
+
+def load(ref: str) -> LoadedCheckpoint:
+    """The shared tokenizer + model for ``ref``, preparing the bundled decoder first if needed,
+    with progress shown. Raises ExplorerError with a message for the user."""
+    resolved = _resolve_prepared(ref)
     with st.spinner(f"Loading {resolved.label}…"):
         return _load(ref)
 
@@ -386,10 +392,9 @@ def _tokenizer(ref: str):
 
 
 def tokenizer(ref: str):
-    """Only the tokenizer of a checkpoint (preparing the bundled decoder first if needed)."""
-    resolved = checkpoints.resolve(ref)
-    if resolved.needs_preparation:
-        load(ref)
+    """Only the tokenizer of a checkpoint (preparing the bundled decoder first if needed; the
+    model is not loaded)."""
+    _resolve_prepared(ref)
     return _tokenizer(ref)
 
 
