@@ -9,7 +9,7 @@ from explorer import ui
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔎", layout="wide")
 
 navigation = ui.navigation()
-ui.apply_link(navigation)  # a shared link's settings, on the session's first run
+ui.apply_link()  # a shared link's settings, on the session's first run
 ui.go_to_pending_page()  # a lesson step asked to open its page
 ui.sidebar()
 ui.lesson_banner(navigation)

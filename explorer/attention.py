@@ -14,7 +14,7 @@ import numpy as np
 from explorer.encoding import Encoding
 from explorer.errors import ExplorerError
 from explorer.loading import LoadedCheckpoint
-from explorer.run import ModelRun
+from explorer.run import ModelRun, position_ids
 
 Aggregate = Literal["head", "head average", "layer average"]
 
@@ -181,12 +181,8 @@ def attention_steps(
     if run.hidden_states is None or run.attentions is None:
         raise ValueError("attention_steps needs a run with hidden states and attentions")
     hidden = torch.from_numpy(np.array(run.hidden_states[layer]))  # [B, S, D]
-    mask = torch.from_numpy(np.array(encoding.attention_mask))  # [B, S]
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, S], as run_model gives a left-padded batch
-    if not (encoding.attention_mask[:, 0] == 0).any():
-        position_ids = torch.arange(encoding.shape[1])[None, :].expand_as(mask)
     with torch.inference_mode():
-        x, q, k, v, note, KV, rotary = _projections(loaded, hidden, layer, position_ids)
+        x, q, k, v, note, KV, rotary = _projections(loaded, hidden, layer, position_ids(encoding))
         H = q.shape[1]
         kv_head = head // (H // KV)
         q1, k1, v1 = q[sentence, head], k[sentence, kv_head], v[sentence, kv_head]  # [S, d] each

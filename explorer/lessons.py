@@ -23,7 +23,7 @@ class Facts:
 
     loaded: LoadedCheckpoint
     encoding: Encoding
-    run: ModelRun  # with hidden states and attentions
+    run: ModelRun  # with hidden states / attentions when the step asks for them
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class LessonStep:
     explain: Callable[[Facts], str]
     question: str
     settings: dict = field(default_factory=dict)  # preset page settings (session-state keys)
+    # What the explanation reads from the run; the same as its page asks for, so that both share
+    # one cached run instead of evicting each other.
+    hidden_states: bool = False
+    attentions: bool = False
 
 
 def _words(encoding: Encoding, b: int) -> list[list[str]]:
@@ -234,6 +238,7 @@ LESSON: tuple[LessonStep, ...] = (
         checkpoints.MINILM,
         explain_output,
         "Add a third sentence. Which number in the shape changes, and which do not?",
+        hidden_states=True,
     ),
     LessonStep(
         "Hidden states, layer by layer",
@@ -242,6 +247,7 @@ LESSON: tuple[LessonStep, ...] = (
         checkpoints.MINILM,
         explain_layers,
         "Try 'I deposited money at the bank.' Does the word 'bank' change differently through the layers?",
+        hidden_states=True,
     ),
     LessonStep(
         "Attention",
@@ -251,6 +257,8 @@ LESSON: tuple[LessonStep, ...] = (
         explain_attention,
         "Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
         {"att.layer": 0, "att.head": 0, "att.aggregate": "head", "att.sentence": 0},
+        hidden_states=True,
+        attentions=True,
     ),
     LessonStep(
         "Logits",

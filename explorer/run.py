@@ -104,6 +104,18 @@ def _token_positions(loaded: LoadedCheckpoint, encoding: Encoding) -> np.ndarray
     return np.argwhere(encoding.input_ids == mask_id).astype(np.int64).reshape(-1, 2)
 
 
+def position_ids(encoding: Encoding):
+    """[B, S] torch position of each token. With left padding, positions count from each
+    sentence's first real token, as generate() does (otherwise padding would shift a decoder's
+    positions); without it they are 0, 1, 2, … as the model assumes by default."""
+    import torch
+
+    mask = torch.from_numpy(np.array(encoding.attention_mask))  # [B, S]
+    if (encoding.attention_mask[:, 0] == 0).any():
+        return (mask.cumsum(-1) - 1).clamp(min=0)
+    return torch.arange(encoding.shape[1])[None, :].expand_as(mask)
+
+
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
@@ -136,10 +148,7 @@ def run_model(
     accepted = inspect.signature(model.forward).parameters
     inputs = encoding.model_inputs(accepted)
     if "position_ids" in accepted and (encoding.attention_mask[:, 0] == 0).any():
-        # Left padding: count positions from each sentence's first real token, as generate() does;
-        # otherwise the padding would shift a decoder's position embeddings.
-        mask = inputs["attention_mask"]
-        inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)  # [B, S]
+        inputs["position_ids"] = position_ids(encoding)  # [B, S]
     with torch.inference_mode():
         output = model(
             **inputs,

@@ -259,7 +259,7 @@ def _checkpoint_from_link(value: str) -> dict[str, str]:
     raise ExplorerError(f"the checkpoint '{value[:60]}' is not one this app knows")
 
 
-def apply_link(page=None) -> None:
+def apply_link() -> None:
     """On a session's first run, take the settings a shared link carries (before any widget)."""
     if st.session_state.get(LINK_APPLIED_KEY):
         return
@@ -554,7 +554,9 @@ def lesson_banner(page) -> None:
                 raise ExplorerError(current.error if current else "Pick a checkpoint.")
             sentences = read_sentences(current.text)
             loaded = load(current.ref)
-            encoding, run = pipeline(current.ref, sentences, hidden_states=True, attentions=True)
+            encoding, run = pipeline(
+                current.ref, sentences, hidden_states=step.hidden_states, attentions=step.attentions
+            )
             st.markdown(step.explain(Facts(loaded, encoding, run)))
         except ExplorerError as problem:
             st.markdown(f"This step explains what the page shows once it can run: {problem}")
