@@ -321,3 +321,18 @@ def resolve(ref: str) -> ResolvedCheckpoint:
     raise CheckpointError(
         f"Unknown checkpoint '{_shorten(ref)}'. Pick one from the list, a Hub id or a local folder."
     )
+
+
+def fingerprint(resolved: ResolvedCheckpoint) -> str:
+    """What identifies a checkpoint's files: the size and modification time of each file in its
+    folder, so that a checkpoint saved again under the same name is loaded again (caches key on
+    it). A Hub id is its own fingerprint (the Hub cache is immutable per revision)."""
+    folder = Path(resolved.location)
+    if resolved.source == "hub" or not folder.is_dir():
+        return ""
+    parts = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)

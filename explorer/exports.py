@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from explorer.attention import AttentionView
-from explorer.classify import Classification
 from explorer.generation import Candidates
 from explorer.model_info import Trajectory
+from explorer.postprocess import Classification
 
 
 def _csv(rows: list[list[object]]) -> str:
@@ -50,12 +50,13 @@ def attention_json(view: AttentionView) -> str:
 
 def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str]) -> str:
     labels = results[0].labels if results else ()
+    regression = bool(results) and results[0].function == "none"
     rows = [
         [
             "sentence",
             "predicted",
             *(f"logit {label}" for label in labels),
-            *(f"P({label})" for label in labels),
+            *((f"score {label}" if regression else f"P({label})") for label in labels),
         ]
     ]
     for r in results:
@@ -64,7 +65,7 @@ def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str
                 sentences[r.sentence],
                 r.predicted,
                 *(float(x) for x in r.logits),
-                *(float(p) for p in r.probabilities),
+                *(float(p) for p in r.scores),
             ]
         )
     return _csv(rows)

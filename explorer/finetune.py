@@ -397,17 +397,17 @@ class TrainingJob:
 
 
 def probabilities(model, tokenizer_folder: str, sentences: Sequence[str]) -> list[tuple[float, float]]:
-    """[N] (P(NEGATIVE), P(POSITIVE)) of each sentence under ``model``."""
+    """[N] (P(NEGATIVE), P(POSITIVE)) of each sentence under ``model`` (a single-label head)."""
     if not sentences:
         return []
-    import torch
     from transformers import AutoTokenizer
 
+    from explorer.postprocess import apply, classification_function
+    from explorer.run import classifier_logits
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-    model.eval()
-    with torch.inference_mode():
-        batch = tokenizer(list(sentences), padding=True, truncation=True, max_length=128, return_tensors="pt")
-        scores = torch.softmax(model(**batch).logits, dim=-1)  # [N, 2]
+    logits = classifier_logits(model, tokenizer, sentences)  # [N, 2]
+    scores = apply(classification_function(model.config), logits)  # [N, 2]
     return [tuple(float(x) for x in row) for row in scores]
 
 

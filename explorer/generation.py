@@ -11,20 +11,13 @@ import numpy as np
 
 from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
+from explorer.postprocess import Sampling, best_tokens, choose, reshape
+from explorer.run import decode_stream, lens_logits, next_token_logits
+
+__all__ = ["Sampling", "next_token_logits", "reshape"]  # re-exported for pages and tests
 
 MAX_NEW_TOKENS = 40  # per request: bounds how long one session can keep the CPU busy
 MAX_CONTEXT = 512  # prompt + generated tokens
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How the next token is chosen. temperature 1, top_k 0 and top_p 1 change nothing."""
-
-    temperature: float = 1.0  # logits are divided by it: < 1 sharpens, > 1 flattens
-    top_k: int = 0  # keep only the k most likely tokens (0 = keep all)
-    top_p: float = 1.0  # keep the smallest set of tokens whose probability adds up to p
-    greedy: bool = True  # take the most likely token instead of sampling
-    seed: int = 0  # for sampling: the same seed gives the same text
 
 
 def prompt_ids(loaded: LoadedCheckpoint, prompt: str, chat: bool) -> list[int]:
@@ -43,35 +36,6 @@ def prompt_ids(loaded: LoadedCheckpoint, prompt: str, chat: bool) -> list[int]:
     if len(ids) > MAX_CONTEXT - 1:
         raise InputError(f"The prompt is {len(ids)} tokens long; this page takes at most {MAX_CONTEXT - 1}.")
     return ids
-
-
-def next_token_logits(loaded: LoadedCheckpoint, ids: list[int]) -> np.ndarray:
-    """[vocab] float64 logits for the token after ``ids``."""
-    import torch
-
-    with torch.inference_mode():
-        logits = loaded.model(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -1]  # [vocab]
-    return logits.double().numpy()
-
-
-def reshape(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
-    """[vocab] probabilities after temperature, top-k and top-p (zeros for removed tokens)."""
-    scaled = logits / max(sampling.temperature, 1e-6)  # [vocab]
-    probabilities = np.exp(scaled - scaled.max())
-    probabilities /= probabilities.sum()
-    keep = np.ones_like(probabilities, dtype=bool)
-    if sampling.top_k and sampling.top_k < probabilities.size:
-        threshold = np.partition(probabilities, -sampling.top_k)[-sampling.top_k]
-        keep &= probabilities >= threshold
-    if sampling.top_p < 1.0:
-        order = np.argsort(-probabilities)
-        cumulative = np.cumsum(probabilities[order])
-        cutoff = int(np.searchsorted(cumulative, sampling.top_p - 1e-12) + 1)  # smallest prefix reaching p
-        nucleus = np.zeros_like(keep)
-        nucleus[order[:cutoff]] = True
-        keep &= nucleus
-    filtered = np.where(keep, probabilities, 0.0)
-    return filtered / filtered.sum()
 
 
 @dataclass(frozen=True)
@@ -120,22 +84,13 @@ def generate(
         raise InputError(f"Generate between 1 and {MAX_NEW_TOKENS} tokens at a time.")
     if len(ids) + new_tokens > MAX_CONTEXT:
         raise InputError(f"The text would pass {MAX_CONTEXT} tokens: start again with Reset.")
-    import torch
-
-    steps, ids = [], list(ids)
+    steps = []
     eos = loaded.tokenizer.eos_token_id
-    cache, feed = None, ids  # the key/value cache makes each new token one short forward pass
+    stream = decode_stream(loaded, ids)  # the key/value cache makes each new token one short pass
+    logits = next(stream)  # [vocab]
     for n in range(new_tokens):
-        with torch.inference_mode():
-            output = loaded.model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True)
-        cache = output.past_key_values
-        logits = output.logits[0, -1].double().numpy()  # [vocab]
-        shaped = reshape(logits, sampling)
-        if sampling.greedy:
-            chosen = int(np.argmax(shaped))
-        else:
-            rng = np.random.default_rng([sampling.seed, start + n])  # one stream per step number
-            chosen = int(rng.choice(shaped.size, p=shaped))
+        shaped = reshape(logits, sampling)  # [vocab]
+        chosen = choose(shaped, sampling, start + n)
         steps.append(
             Step(
                 chosen,
@@ -144,10 +99,10 @@ def generate(
                 candidates(loaded, logits, sampling, k=5),
             )
         )
-        ids.append(chosen)
-        feed = [chosen]
-        if chosen == eos:
+        if chosen == eos or n + 1 == new_tokens:
             break
+        logits = stream.send(chosen)
+    stream.close()
     return steps
 
 
@@ -163,35 +118,15 @@ class LogitLens:
     probability: np.ndarray  # [L + 1, T] its probability
 
 
-def _final_norm(model: Any) -> Any:
-    base = model.base_model
-    for name in ("norm", "ln_f", "final_layer_norm"):
-        module = getattr(base, name, None)
-        if module is not None:
-            return module
-    raise InputError("The logit lens needs a decoder with a final normalisation layer (Llama, GPT-2 style).")
-
-
 def logit_lens(loaded: LoadedCheckpoint, ids: list[int], positions: int = 24) -> LogitLens:
-    """Apply the final norm and the LM head to every layer's hidden state. (transformers already
-    applies the final norm to the last hidden state, so the last row is the model's own answer.)"""
-    import torch
-
-    if loaded.head_class != "AutoModelForCausalLM":
-        raise InputError("The logit lens is for causal language models.")
+    """What each layer would predict after each of the last ``positions`` tokens (the last row is
+    the model's own answer)."""
     ids = ids[-positions:]
-    model = loaded.model
-    norm, head = _final_norm(model), model.get_output_embeddings()
-    with torch.inference_mode():
-        hidden = model(
-            input_ids=torch.tensor([ids]), output_hidden_states=True, use_cache=False
-        ).hidden_states
-        layers = torch.stack([norm(h[0]) for h in hidden[:-1]] + [hidden[-1][0]])  # [L + 1, T, D]
-        probabilities = torch.softmax(head(layers).double(), dim=-1)  # [L + 1, T, vocab]
-        best, index = probabilities.max(dim=-1)  # [L + 1, T]
+    best = lens_logits(loaded, ids, best_tokens)  # [L + 1] of ([T] ids, [T] probabilities)
     tokenizer = loaded.tokenizer
-    predicted = tuple(tuple(tokenizer.decode([int(i)]) for i in row) for row in index)
-    return LogitLens(tuple(tokenizer.decode([i]) for i in ids), predicted, best.numpy())
+    predicted = tuple(tuple(tokenizer.decode([int(i)]) for i in index) for index, _ in best)
+    probability = np.stack([p for _, p in best])  # [L + 1, T]
+    return LogitLens(tuple(tokenizer.decode([i]) for i in ids), predicted, probability)
 
 
 # --- Masked language models ---------------------------------------------------------------------

@@ -5,14 +5,18 @@ generic text that could contradict the model). Pure functions; explorer.ui draws
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from explorer import checkpoints
 from explorer.encoding import Encoding
 from explorer.loading import LoadedCheckpoint
-from explorer.run import ModelRun, softmax
+from explorer.postprocess import classify
+from explorer.run import ModelRun
+from explorer.views import attention as attention_view
+from explorer.views import tokenizer as tokenizer_view
 
 CLASSIFIER = "saved:minilm-sentiment"  # built by `make models` (explorer.finetune)
 
@@ -24,6 +28,7 @@ class Facts:
     loaded: LoadedCheckpoint
     encoding: Encoding
     run: ModelRun  # with hidden states / attentions when the step asks for them
+    settings: Any = None  # the page's Settings as the student has them now
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class LessonStep:
     ref: str  # preset checkpoint
     explain: Callable[[Facts], str]
     question: str
-    settings: dict = field(default_factory=dict)  # preset page settings (session-state keys)
+    settings: Any = None  # the page's Settings the step opens with (None: leave them as they are)
     # What the explanation reads from the run; the same as its page asks for, so that both share
     # one cached run instead of evicting each other.
     hidden_states: bool = False
@@ -177,15 +182,17 @@ def explain_logits(facts: Facts) -> str:
 def explain_probabilities(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
-    labels = facts.loaded.config.id2label
-    row = facts.run.logits[0].astype(np.float64)
-    probabilities = softmax(row)
-    best = int(np.argmax(probabilities))
-    return (
-        f"Softmax turns the logits [{', '.join(f'{x:.2f}' for x in row)}] into probabilities "
-        f"[{', '.join(f'{p:.3f}' for p in probabilities)}] (each e^logit divided by their sum). The largest, "
-        f"**{labels[best]}** at {probabilities[best]:.1%}, is the prediction."
-    )
+    result = classify(facts.run.logits, facts.loaded.config)[0]
+    best = int(np.argmax(result.scores))
+    logits = ", ".join(f"{x:.2f}" for x in result.logits)
+    scores = ", ".join(f"{p:.3f}" for p in result.scores)
+    how = {
+        "softmax": "Softmax turns the logits [{l}] into probabilities [{s}] (each e^logit divided by their sum)",
+        "sigmoid": "A sigmoid turns each logit of [{l}] into that label's own probability: [{s}]",
+        "none": "This is a regression head: its score [{s}] is the answer, with no function applied",
+    }[result.function].format(l=logits, s=scores)
+    shown = f"{result.scores[best]:.1%}" if result.function != "none" else f"{result.scores[best]:.3g}"
+    return f"{how}. The largest, **{result.labels[best]}** at {shown}, is the prediction."
 
 
 def explain_fine_tuning(facts: Facts) -> str:
@@ -229,7 +236,7 @@ LESSON: tuple[LessonStep, ...] = (
         checkpoints.MINILM,
         explain_padding,
         "Switch padding to do_not_pad (Batch settings). Why can the batch no longer be one tensor?",
-        {"tok.padding": "longest", "tok.side": "right"},
+        tokenizer_view.Settings(padding="longest", side="right"),
     ),
     LessonStep(
         "The model's output",
@@ -256,7 +263,7 @@ LESSON: tuple[LessonStep, ...] = (
         checkpoints.MINILM,
         explain_attention,
         "Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
-        {"att.layer": 0, "att.head": 0, "att.aggregate": "head", "att.sentence": 0},
+        attention_view.Settings(layer=0, head=0, aggregate="head", sentence=0),
         hidden_states=True,
         attentions=True,
     ),

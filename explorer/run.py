@@ -1,14 +1,24 @@
-"""Steps 2 and 3 of the pipeline: the model's forward pass, then postprocessing.
+"""Step 2 of the pipeline, and THE place a model is called (like Pipeline._forward).
 
-:func:`run_model` runs the batch once under ``torch.inference_mode()`` and returns a
-:class:`ModelRun`: the shape of everything the model returned, and (on request) the hidden states
-and attention weights as read-only NumPy arrays. :func:`postprocess` turns the head's logits into
-labelled probabilities, like ``pipeline()``'s last step.
+Every forward pass of the app goes through this module, so eager attention, position ids under
+left padding, inference mode and which outputs are kept are decided once:
+
+- :func:`run_model`: one batch -> :class:`ModelRun` (shapes of every output; on request the
+  hidden states and attention weights as read-only NumPy arrays; the logits postprocessing needs);
+- :func:`next_token_logits` and :func:`decode_stream`: a decoder's next-token logits, one step at
+  a time with a key/value cache (generation);
+- :func:`lens_logits`: each layer's hidden state through the final norm and LM head (logit lens);
+- :func:`main_output`: the full main output tensor, for the save/load comparison;
+- :func:`classifier_logits`: a model being fine-tuned, on a list of sentences (evaluation);
+- :func:`pipeline_scores`: transformers' own ``pipeline()`` on the same shared model, for checks.
+
+Turning logits into probabilities is ``explorer.postprocess``'s job, never this module's.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,40 +195,95 @@ def run_model(
     )
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """Postprocessing for one sentence (and, for token-level heads, one position)."""
+def next_token_logits(loaded: LoadedCheckpoint, ids: Sequence[int]) -> np.ndarray:
+    """[vocab] float64 logits for the token after ``ids`` (one sequence, no padding)."""
+    import torch
 
-    sentence: int  # index in the batch
-    position: int | None  # token position the scores belong to (None: whole sentence)
-    labels: tuple[str, ...]  # [K] best first
-    probabilities: tuple[float, ...]  # [K] softmax probabilities, same order
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, numerically stable. Same shape as ``logits``."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=torch.tensor([list(ids)]), use_cache=False).logits[0, -1]  # [vocab]
+    return logits.double().numpy()
 
 
-def postprocess(run: ModelRun, loaded: LoadedCheckpoint, top_k: int = 5) -> tuple[Prediction, ...]:
-    """Logits -> softmax -> labelled probabilities, best first (like pipeline()'s last step)."""
-    if run.logits is None:
-        return ()
-    probabilities = softmax(run.logits.astype(np.float64))  # [B, labels] or [N, vocab]
-    predictions = []
-    if run.logit_positions is None:
-        id2label = getattr(loaded.config, "id2label", None) or {}
-        for b, row in enumerate(probabilities):
-            order = np.argsort(-row)
-            labels = tuple(str(id2label.get(int(i), f"LABEL_{int(i)}")) for i in order)
-            predictions.append(Prediction(b, None, labels, tuple(float(row[i]) for i in order)))
-        return tuple(predictions)
-    for (b, position), row in zip(run.logit_positions, probabilities, strict=True):
-        order = np.argsort(-row)[:top_k]
-        tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
-        predictions.append(
-            Prediction(int(b), int(position), tuple(tokens), tuple(float(row[i]) for i in order))
-        )
-    return tuple(predictions)
+def decode_stream(loaded: LoadedCheckpoint, ids: Sequence[int]) -> Generator[np.ndarray, int, None]:
+    """Generation with a key/value cache: yields [vocab] float64 logits for the next token and
+    receives (``send``) the token chosen; each new token is then one short forward pass."""
+    import torch
+
+    cache, feed = None, list(ids)
+    while True:
+        with torch.inference_mode():
+            output = loaded.model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True)
+        cache = output.past_key_values
+        chosen = yield output.logits[0, -1].double().numpy()  # [vocab]
+        feed = [int(chosen)]
+
+
+def _final_norm(model: Any) -> Any:
+    base = model.base_model
+    for name in ("norm", "ln_f", "final_layer_norm"):
+        module = getattr(base, name, None)
+        if module is not None:
+            return module
+    raise InputError("The logit lens needs a decoder with a final normalisation layer (Llama, GPT-2 style).")
+
+
+def lens_logits(loaded: LoadedCheckpoint, ids: Sequence[int], reduce: Callable[[np.ndarray], Any]) -> list:
+    """The logit lens: every layer's hidden state after ``ids`` through the final norm and the LM
+    head. transformers already applies the final norm to the last hidden state, so the last layer
+    is the model's own answer. ``reduce`` gets one layer's [T, vocab] float32 logits at a time
+    (the whole [L + 1, T, vocab] array would be hundreds of MB); returns [L + 1] of its results."""
+    import torch
+
+    if loaded.head_class != "AutoModelForCausalLM":
+        raise InputError("The logit lens is for causal language models.")
+    model = loaded.model
+    norm, head = _final_norm(model), model.get_output_embeddings()
+    results = []
+    with torch.inference_mode():
+        hidden = model(
+            input_ids=torch.tensor([list(ids)]), output_hidden_states=True, use_cache=False
+        ).hidden_states  # L + 1 tensors of [1, T, D]
+        for index, layer in enumerate(hidden):
+            normed = layer[0] if index == len(hidden) - 1 else norm(layer[0])  # [T, D]
+            results.append(reduce(head(normed).float().numpy()))  # [T, vocab] -> reduce
+    return results
+
+
+def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
+    """(name, array) of a model's main output on the batch: "logits" ([B, labels] or
+    [B, S, vocab]) when it has a head, else "last_hidden_state" [B, S, D]."""
+    import torch
+
+    inputs = encoding.model_inputs(inspect.signature(model.forward).parameters)
+    with torch.inference_mode():
+        output = model(**inputs, return_dict=True)
+    name = "logits" if "logits" in output else "last_hidden_state"
+    return name, output[name].float().numpy()
+
+
+def classifier_logits(
+    model: Any, tokenizer: Any, sentences: Sequence[str], max_length: int = 128
+) -> np.ndarray:
+    """[N, labels] logits of a sequence classifier (e.g. one being fine-tuned) on ``sentences``."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            batch = tokenizer(
+                list(sentences), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
+            return model(**batch).logits.float().numpy()  # [N, labels]
+    finally:
+        model.train(was_training)
+
+
+def pipeline_scores(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> list[dict[str, float]]:
+    """transformers' own ``pipeline("text-classification")`` on the same shared model (it only
+    reads it): [B] {label: score} with every label (top_k=None)."""
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
+    results = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
+    return [{r["label"]: float(r["score"]) for r in result} for result in results]

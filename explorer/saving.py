@@ -11,6 +11,7 @@ import numpy as np
 
 from explorer.encoding import Encoding
 from explorer.loading import LoadedCheckpoint
+from explorer.run import main_output
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,6 @@ class RoundTrip:
 def reload_and_compare(loaded: LoadedCheckpoint, folder: Path, encoding: Encoding) -> RoundTrip:
     """from_pretrained the saved folder with the same head class and compare its output on the
     same batch with the shared model's."""
-    import inspect
-
     import torch
     import transformers
 
@@ -77,11 +76,6 @@ def reload_and_compare(loaded: LoadedCheckpoint, folder: Path, encoding: Encodin
         .from_pretrained(folder, attn_implementation="eager", dtype=torch.float32, trust_remote_code=False)
         .eval()
     )
-    accepted = inspect.signature(loaded.model.forward).parameters
-    inputs = encoding.model_inputs(accepted)
-    with torch.inference_mode():
-        original = loaded.model(**inputs, return_dict=True)
-        again = reloaded(**inputs, return_dict=True)
-    name = "logits" if "logits" in original else "last_hidden_state"
-    a, b = original[name].numpy(), again[name].numpy()
-    return RoundTrip(name, tuple(a.shape), float(np.abs(a - b).max()))
+    name, original = main_output(loaded.model, encoding)
+    _, again = main_output(reloaded, encoding)
+    return RoundTrip(name, tuple(original.shape), float(np.abs(original - again).max()))

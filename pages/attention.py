@@ -8,6 +8,7 @@ from explorer import model_info as info
 from explorer.attention import attention_steps, attention_view, head_entropy
 from explorer.bertviz_html import bertviz_html, plan_view
 from explorer.errors import ExplorerError
+from explorer.views import attention as attention_settings
 
 st.title("Attention")
 st.markdown(
@@ -20,7 +21,7 @@ selection, loaded, encoding, run = data.selection, data.loaded, data.encoding, d
 
 L, _, H, S, _ = run.attentions.shape
 causal = loaded.is_decoder
-sentence = ui.sentence_picker(encoding, key="att.sentence")
+sentence = ui.sentence_picker(attention_settings.Settings, encoding)
 controls = st.columns([2, 2, 3])
 layer = controls[0].selectbox("Layer", range(L), key="att.layer")
 head = controls[1].selectbox("Head", range(H), key="att.head")

@@ -6,9 +6,10 @@ import streamlit as st
 
 from explorer import checkpoints, exports, figures, ui
 from explorer import finetune as ft
-from explorer.classify import classifications, compare_with_pipeline
 from explorer.errors import ExplorerError
+from explorer.postprocess import classify, compare_with_pipeline
 from explorer.render import probability_bars_html, token_chips_html
+from explorer.run import pipeline_scores
 
 st.title("Classification")
 st.markdown(
@@ -21,7 +22,9 @@ data = ui.page_data()
 selection, loaded, encoding, run = data.selection, data.loaded, data.encoding, data.run
 
 
-results = classifications(run, loaded)
+results = (
+    classify(run.logits, loaded.config) if run.logits is not None and run.logit_positions is None else ()
+)
 if not results:
     shapes = ", ".join(
         f"{o.name} {list(o.shape)}" for o in run.outputs if o.name in ("last_hidden_state", "logits")
@@ -66,15 +69,15 @@ else:
             ).set_index("label")
         )
         with columns[2]:
-            order = result.probabilities.argsort()[::-1]
+            order = result.scores.argsort()[::-1]
             st.html(
                 probability_bars_html(
-                    [result.labels[i] for i in order], [float(result.probabilities[i]) for i in order]
+                    [result.labels[i] for i in order], [float(result.scores[i]) for i in order]
                 )
             )
             st.markdown(f"→ **{result.predicted}**")
     st.subheader("The same numbers as transformers' own pipeline()")
-    checks = compare_with_pipeline(loaded, list(encoding.sentences), results)
+    checks = compare_with_pipeline(results, pipeline_scores(loaded, encoding.sentences))
     st.table(
         pd.DataFrame(
             [

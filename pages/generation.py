@@ -8,7 +8,7 @@ from explorer import checkpoints, exports, figures, ui
 from explorer import generation as gen
 from explorer.attention import attention_view
 from explorer.errors import ExplorerError
-from explorer.run import postprocess
+from explorer.postprocess import postprocess
 
 st.title("Generation")
 st.markdown(

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import exports, figures, ui
 from explorer import model_info as info
 from explorer.loading import HEAD_DESCRIPTIONS
+from explorer.views import model as model_settings
 
 st.title("Inside the model")
 st.markdown(
@@ -48,7 +49,7 @@ st.table(
     ).set_index("hidden_states[i]")
 )
 
-sentence = ui.sentence_picker(encoding, key="model.sentence")
+sentence = ui.sentence_picker(model_settings.Settings, encoding)
 path = info.trajectory(run, encoding, sentence)
 if len(path.tokens) > 64:
     st.caption(f"The charts show the first 64 of {len(path.tokens)} tokens.")

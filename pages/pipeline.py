@@ -5,8 +5,8 @@ import streamlit as st
 
 from explorer import ui
 from explorer.loading import HEAD_DESCRIPTIONS
+from explorer.postprocess import postprocess
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
-from explorer.run import postprocess
 from explorer.tokenizer_lab import encoding_json
 
 st.title("Transformer Explorer")

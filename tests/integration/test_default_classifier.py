@@ -5,10 +5,10 @@ import csv
 from pathlib import Path
 
 import pytest
+from explorer.classify import classifications, compare_with_pipeline
 
 from explorer import checkpoints
 from explorer import finetune as ft
-from explorer.classify import classifications, compare_with_pipeline
 from explorer.encoding import encode_batch
 from explorer.loading import load_checkpoint
 from explorer.run import run_model

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from explorer import checkpoints
-from explorer.classify import classifications, compare_with_pipeline
 from explorer.encoding import encode_batch
 from explorer.errors import CheckpointError
-from explorer.run import run_model
+from explorer.postprocess import classify, compare_with_pipeline
+from explorer.run import pipeline_scores, run_model
 from explorer.saving import config_json, reload_and_compare, save_checkpoint
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
@@ -13,20 +13,21 @@ BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate th
 
 def test_classification_matches_transformers_pipeline(tiny_classifier):
     encoding = encode_batch(tiny_classifier.batch_tokenizer, BATCH)
-    results = classifications(run_model(tiny_classifier, encoding), tiny_classifier)
+    results = classify(run_model(tiny_classifier, encoding).logits, tiny_classifier.config)
     assert [r.labels for r in results] == [("NEGATIVE", "POSITIVE")] * 2
     for r in results:
-        np.testing.assert_allclose(r.probabilities.sum(), 1.0)
+        np.testing.assert_allclose(r.scores.sum(), 1.0)
         assert r.predicted == r.labels[int(np.argmax(r.logits))]
-    checks = compare_with_pipeline(tiny_classifier, BATCH, results)
+    checks = compare_with_pipeline(results, pipeline_scores(tiny_classifier, BATCH))
     assert all(c.same_label and c.max_abs_difference < 1e-6 for c in checks)
     assert all(abs(sum(c.pipeline.values()) - 1) < 1e-5 for c in checks)
 
 
-def test_models_without_a_classification_head_give_no_classifications(tiny_bert, tiny_gpt):
-    for loaded in (tiny_bert, tiny_gpt):
-        encoding = encode_batch(loaded.batch_tokenizer, BATCH)
-        assert classifications(run_model(loaded, encoding), loaded) == ()
+def test_models_without_a_classification_head_return_no_label_logits(tiny_bert, tiny_gpt):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH)
+    assert run_model(tiny_bert, encoding).logits is None
+    encoding = encode_batch(tiny_gpt.batch_tokenizer, BATCH)
+    assert run_model(tiny_gpt, encoding).logit_positions is not None  # token-level, not per label
 
 
 @pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_classifier", "tiny_gpt", "tiny_llama"])

@@ -9,9 +9,9 @@ import numpy as np
 from explorer import exports
 from explorer import generation as gen
 from explorer.attention import attention_view
-from explorer.classify import classifications
 from explorer.encoding import encode_batch
 from explorer.model_info import trajectory
+from explorer.postprocess import classify
 from explorer.run import run_model
 
 BATCH = ["attention lets every token look", "hello"]
@@ -37,12 +37,12 @@ def test_attention_exports_round_trip_with_masked_cells_empty(tiny_gpt):
 
 def test_probabilities_export(tiny_classifier):
     encoding = encode_batch(tiny_classifier.batch_tokenizer, BATCH)
-    results = classifications(run_model(tiny_classifier, encoding), tiny_classifier)
+    results = classify(run_model(tiny_classifier, encoding).logits, tiny_classifier.config)
     rows = list(csv.DictReader(io.StringIO(exports.probabilities_csv(results, BATCH))))
     for row, result in zip(rows, results, strict=True):
         assert row["sentence"] == BATCH[result.sentence] and row["predicted"] == result.predicted
         np.testing.assert_allclose(
-            [float(row["P(NEGATIVE)"]), float(row["P(POSITIVE)"])], result.probabilities
+            [float(row["P(NEGATIVE)"]), float(row["P(POSITIVE)"])], result.scores
         )
         np.testing.assert_allclose(
             [float(row["logit NEGATIVE"]), float(row["logit POSITIVE"])], result.logits

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from explorer.encoding import encode_batch
-from explorer.run import postprocess, run_model, softmax
+from explorer.postprocess import postprocess, softmax
+from explorer.run import run_model
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 

@@ -1,0 +1,90 @@
+"""The only Streamlit code of explorer/, split by concern and re-exported so pages read ``ui.x``:
+
+- state: the shared sidebar (checkpoint, text, display) and its session-state keys;
+- routing: the router, early stops, user-facing errors;
+- sharing: shareable links in and out;
+- cache: cached loads and runs (keyed by the checkpoint's files), page_data();
+- widgets: widgets made from a view's Settings, charts, tables;
+- lessons: the guided lesson's flow and banner.
+
+The page registry and the link schema need no Streamlit: explorer.registry, explorer.links.
+"""
+
+from explorer.registry import PAGES, PageSpec
+from explorer.ui.cache import PageData, load, page_data, pipeline, tokenizer, trained_tokenizer
+from explorer.ui.lessons import (
+    LESSON_GOTO_KEY,
+    LESSON_STEP_KEY,
+    end_lesson,
+    go_to_pending_page,
+    lesson_banner,
+    start_step,
+)
+from explorer.ui.routing import (
+    ensure_routed,
+    navigation,
+    page_file,
+    page_router,
+    page_spec,
+    selection,
+    show_error,
+    stop,
+)
+from explorer.ui.sharing import apply_link, share_box
+from explorer.ui.state import (
+    DEFAULT_TEXT,
+    FOLDER_KEY,
+    HUB_ID_KEY,
+    LARGE_KEY,
+    PICK_KEY,
+    SELECTION_KEY,
+    TEXT_KEY,
+    Selection,
+    read_sentences,
+    sidebar,
+    use_checkpoint,
+)
+from explorer.ui.widgets import chart, sentence_picker, settings, table, widget
+
+__all__ = [
+    "DEFAULT_TEXT",
+    "FOLDER_KEY",
+    "HUB_ID_KEY",
+    "LARGE_KEY",
+    "LESSON_GOTO_KEY",
+    "LESSON_STEP_KEY",
+    "PAGES",
+    "PICK_KEY",
+    "SELECTION_KEY",
+    "TEXT_KEY",
+    "PageData",
+    "PageSpec",
+    "Selection",
+    "apply_link",
+    "chart",
+    "end_lesson",
+    "ensure_routed",
+    "go_to_pending_page",
+    "lesson_banner",
+    "load",
+    "navigation",
+    "page_data",
+    "page_file",
+    "page_router",
+    "page_spec",
+    "pipeline",
+    "read_sentences",
+    "selection",
+    "sentence_picker",
+    "settings",
+    "share_box",
+    "show_error",
+    "sidebar",
+    "start_step",
+    "stop",
+    "table",
+    "tokenizer",
+    "trained_tokenizer",
+    "use_checkpoint",
+    "widget",
+]

@@ -1,0 +1,134 @@
+"""Cached loads and runs, shared by every session of the process.
+
+Models are ``st.cache_resource`` (one copy per process, shared by all sessions, never mutated);
+runs are ``st.cache_resource`` too because they are frozen dataclasses of read-only arrays
+(``st.cache_data`` would pickle and copy tens of MB on every rerun). All are bounded by
+``max_entries``. Every key includes the checkpoint's file fingerprint, so a checkpoint saved again
+under the same name is loaded again instead of being served from memory in its old state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from explorer import checkpoints
+from explorer.bundled import prepare_smollm2
+from explorer.deployment import cache_sizes
+from explorer.encoding import Encoding, Sentences, encode_batch
+from explorer.errors import ExplorerError
+from explorer.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
+from explorer.run import ModelRun, run_model
+from explorer.tokenizer_lab import train_tokenizer
+from explorer.ui.routing import selection, show_error, stop
+from explorer.ui.state import Selection, read_sentences
+
+CACHE = cache_sizes()  # smaller on a shared (cloud) deployment
+
+
+def _prepared(ref: str) -> tuple[checkpoints.ResolvedCheckpoint, str]:
+    """Resolve ``ref`` (the bundled decoder is first prepared from its GGUF file, with progress)
+    and fingerprint its files."""
+    resolved = checkpoints.resolve(ref)
+    if resolved.needs_preparation:
+        bar = st.progress(0.0, text=f"Preparing {resolved.label} (once per machine)…")
+        prepare_smollm2(lambda fraction, message: bar.progress(fraction, text=message))
+        bar.empty()
+        resolved = checkpoints.resolve(ref)
+    return resolved, checkpoints.fingerprint(resolved)
+
+
+@st.cache_resource(max_entries=CACHE["models"], show_spinner=False)
+def _load(ref: str, fingerprint: str) -> LoadedCheckpoint:
+    return load_checkpoint(checkpoints.resolve(ref))
+
+
+def load(ref: str) -> LoadedCheckpoint:
+    """The shared tokenizer + model for ``ref``, preparing the bundled decoder first if needed,
+    with progress shown. Raises ExplorerError with a message for the user."""
+    resolved, fingerprint = _prepared(ref)
+    with st.spinner(f"Loading {resolved.label}…"):
+        return _load(ref, fingerprint)
+
+
+def _encode_and_run(
+    ref: str, fingerprint: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
+) -> tuple[Encoding, ModelRun]:
+    loaded = _load(ref, fingerprint)
+    encoding = encode_batch(loaded.batch_tokenizer, sentences, max_length=loaded.max_tokens)
+    return encoding, run_model(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
+
+
+# Two bounds: runs without hidden states or attention weights are small (shapes and logits); runs
+# with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
+@st.cache_resource(max_entries=CACHE["light_runs"], show_spinner=False)
+def _light_run(ref: str, fingerprint: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
+    return _encode_and_run(ref, fingerprint, sentences, False, False)
+
+
+@st.cache_resource(max_entries=CACHE["heavy_runs"], show_spinner=False)
+def _heavy_run(
+    ref: str, fingerprint: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
+) -> tuple[Encoding, ModelRun]:
+    return _encode_and_run(ref, fingerprint, sentences, hidden_states, attentions)
+
+
+def pipeline(
+    ref: str, sentences: Sentences, *, hidden_states: bool = False, attentions: bool = False
+) -> tuple[Encoding, ModelRun]:
+    """Tokenize the batch (padding to the longest, truncating at the model's limit) and run it."""
+    _, fingerprint = _prepared(ref)
+    with st.spinner("Running the model…"):
+        if hidden_states or attentions:
+            return _heavy_run(ref, fingerprint, sentences.sentences, hidden_states, attentions)
+        return _light_run(ref, fingerprint, sentences.sentences)
+
+
+@st.cache_resource(max_entries=CACHE["tokenizers"], show_spinner=False)
+def _tokenizer(ref: str, fingerprint: str):
+    return load_tokenizer(checkpoints.resolve(ref))
+
+
+def tokenizer(ref: str):
+    """Only the tokenizer of a checkpoint (preparing the bundled decoder first if needed; the
+    model is not loaded)."""
+    _, fingerprint = _prepared(ref)
+    return _tokenizer(ref, fingerprint)
+
+
+@st.cache_resource(max_entries=CACHE["trained_tokenizers"], show_spinner=False)
+def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
+    """A small tokenizer trained on ``corpus`` (cached: the same text and size train once)."""
+    return train_tokenizer(kind, corpus, vocab_size)
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What most pages start from: the sidebar's text and checkpoint, read, loaded and run."""
+
+    selection: Selection
+    sentences: Sentences
+    loaded: LoadedCheckpoint
+    encoding: Encoding | None  # None when the page asked for no run
+    run: ModelRun | None
+
+
+def page_data(*, run: bool = True, hidden_states: bool = False, attentions: bool = False) -> PageData:
+    """Read the text, load the checkpoint and (unless ``run=False``) run the batch; notes about
+    the text are shown, and a problem is said in one sentence and ends the page."""
+    current = selection()
+    try:
+        sentences = read_sentences(current.text)
+        loaded = load(current.ref)
+        encoding, result = (
+            pipeline(current.ref, sentences, hidden_states=hidden_states, attentions=attentions)
+            if run
+            else (None, None)
+        )
+    except ExplorerError as problem:
+        show_error(problem)
+        stop()
+    for note in sentences.notes():
+        st.info(note)
+    return PageData(current, sentences, loaded, encoding, result)

@@ -1,0 +1,100 @@
+"""The router: one st.Page per page of explorer.registry, early stops, and user-facing errors."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.registry import PAGES, PageSpec
+from explorer.ui.state import SELECTION_KEY, Selection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page_file(path: str) -> str:
+    """A page's file as an absolute path, so the router works whichever entry file runs it
+    (streamlit_app.py, or cloud/streamlit_app.py on Community Cloud)."""
+    return str(ROOT / path)
+
+
+def navigation():
+    """The app's router: one st.Page per PageSpec, the first being the home page."""
+    return st.navigation(
+        [
+            st.Page(
+                page_file(page.path),
+                title=page.title,
+                icon=page.icon,
+                url_path=page.url_path,
+                default=(i == 0),
+            )
+            for i, page in enumerate(PAGES)
+        ]
+    )
+
+
+def page_spec(page) -> PageSpec:
+    """The PageSpec of the StreamlitPage that st.navigation chose."""
+    url_path = getattr(page, "url_path", "") or ""
+    return next((spec for spec in PAGES if spec.url_path == url_path), PAGES[0])
+
+
+def ensure_routed() -> None:
+    """Every page calls this first (selection() does). Streamlit ran this page without the entry
+    file when the selection is missing. That happens once per server: with a pages/ folder beside
+    the entry file, the first run of a fresh server on a page URL (a shared link to /attention,
+    say) uses the old folder-based routing. Calling st.navigation switches the server to the entry
+    file's routing; the rerun then runs the entry file, which draws the sidebar and opens this
+    same page."""
+    if SELECTION_KEY not in st.session_state:
+        navigation()
+        st.rerun()
+
+
+def selection() -> Selection:
+    """What the sidebar selected on this run (the entry file draws it before the page runs).
+    When the checkpoint choice itself is wrong (a malformed Hub id, a folder that is not a
+    checkpoint), say so and stop the page here; the sidebar stays usable."""
+    ensure_routed()
+    current: Selection = st.session_state[SELECTION_KEY]
+    if current.error:
+        show_error(current.error)
+        stop()
+    return current
+
+
+class PageStop(Exception):
+    """Raised by :func:`stop`: the page has said what is wrong and draws nothing more."""
+
+
+_router = threading.local()
+
+
+@contextlib.contextmanager
+def page_router():
+    """Run the chosen page inside this: a page that stops early (ui.stop) ends here, and the entry
+    file goes on to draw what follows the page."""
+    _router.active = True
+    try:
+        yield
+    except PageStop:
+        pass
+    finally:
+        _router.active = False
+
+
+def stop() -> None:
+    """End the page here (after showing a message). Inside page_router the entry file still draws
+    what comes after the page (the share box); a page run on its own (Streamlit's folder-based
+    routing, see selection()) stops with st.stop()."""
+    if getattr(_router, "active", False):
+        raise PageStop
+    st.stop()
+
+
+def show_error(problem: Exception | str) -> None:
+    """A user-facing error: one clear sentence, no traceback."""
+    st.error(str(problem), icon="⚠️")

@@ -1,0 +1,108 @@
+"""Widgets made from a view's Settings (each setting declared once, in explorer/views), charts,
+and small shared controls."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from explorer import settings as specs
+from explorer.encoding import Encoding
+from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
+
+
+def widget(
+    cls: type,
+    name: str,
+    *,
+    ref: str = "",
+    where: Any = None,
+    options: Sequence[Any] | None = None,
+    default: Any = None,
+    format_func: Callable[[Any], str] | None = None,
+    disabled: bool = False,
+    **overrides: Any,
+) -> Any:
+    """Draw the widget of setting ``name`` of the Settings class ``cls`` and return its value.
+
+    ``options`` gives choices known only at run time (a model's layers); ``default`` a default
+    known only at run time (the model's max_length); ``overrides`` change other fields of the
+    Setting for this draw (low, high, label, help)."""
+    spec = dataclasses.replace(specs.spec(cls, name), **overrides)
+    key = specs.state_key(cls, name, ref)
+    fallback = spec.default if default is None else default
+    choices = list(options) if options is not None else list(spec.choices)
+    if key not in st.session_state or st.session_state[key] is None:
+        st.session_state[key] = fallback
+    elif spec.widget in ("selectbox", "radio", "select_slider") and st.session_state[key] not in choices:
+        st.session_state[key] = fallback if fallback in choices else choices[0]
+    elif spec.kind in ("int", "float") and spec.widget in ("slider", "number"):
+        value = st.session_state[key]
+        if not spec.low <= value <= spec.high:
+            st.session_state[key] = min(max(value, spec.low), spec.high)
+    place = where or st
+    common = {"key": key, "help": spec.help, "disabled": disabled}
+    if spec.widget == "selectbox":
+        return place.selectbox(spec.label, choices, format_func=format_func or str, **common)
+    if spec.widget == "radio":
+        return place.radio(spec.label, choices, horizontal=True, format_func=format_func or str, **common)
+    if spec.widget == "select_slider":
+        return place.select_slider(spec.label, choices, format_func=format_func, **common)
+    if spec.widget == "toggle":
+        return place.toggle(spec.label, **common)
+    if spec.widget in ("slider", "number"):
+        cast = int if spec.kind == "int" else float
+        bounds = {"min_value": cast(spec.low), "max_value": cast(spec.high)}
+        if spec.step is not None:
+            bounds["step"] = cast(spec.step)
+        draw = place.slider if spec.widget == "slider" else place.number_input
+        return draw(spec.label, **bounds, **common)
+    if spec.widget == "text_area":
+        return place.text_area(spec.label, **common)
+    return place.text_input(spec.label, **common)
+
+
+def settings(cls: type, ref: str = "", **overrides: Any) -> Any:
+    """The page's frozen Settings as its widgets left them (defaults where none was drawn)."""
+    return specs.from_state(cls, st.session_state, ref, **overrides)
+
+
+def chart(figure, key: str, filename: str | None = None, where=None) -> None:
+    """Every chart goes through here: larger fonts in projector mode, and the toolbar's camera
+    saves it as PNG or SVG (the sidebar's choice) under a useful file name."""
+    if st.session_state.get(LARGE_KEY):
+        figure.update_layout(font={"size": 18}, title={"font": {"size": 22}})
+    config = {
+        "toImageButtonOptions": {
+            "format": st.session_state.get(IMAGE_FORMAT_KEY, "png"),
+            "filename": filename or key.replace(".", "-"),
+            "scale": 2,
+        },
+        "displaylogo": False,
+    }
+    (where or st).plotly_chart(figure, key=key, config=config)
+
+
+def sentence_picker(cls: type, encoding: Encoding, name: str = "sentence") -> int:
+    """Which sentence of the batch a view shows (no control when there is only one)."""
+    if len(encoding.sentences) == 1:
+        return 0
+    return widget(
+        cls,
+        name,
+        options=range(len(encoding.sentences)),
+        format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+    )
+
+
+def table(rows: Sequence[dict], index: str | None = None, where=None) -> None:
+    """A static table of a view's rows (a list of dicts, one per row)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    if index is not None and not frame.empty:
+        frame = frame.set_index(index)
+    (where or st).table(frame)
