@@ -67,6 +67,16 @@ class LoadedCheckpoint:
         return self.head_class == "AutoModelForCausalLM" or bool(getattr(self.config, "is_decoder", False))
 
 
+def encoder_decoder_message(resolved: ResolvedCheckpoint, config: Any) -> str:
+    """What the app says, on every page, for an encoder-decoder checkpoint (T5, BART…)."""
+    kind = getattr(config, "model_type", "encoder-decoder")
+    return (
+        f"{resolved.label} is an encoder-decoder model ({kind}): an encoder reads the text and a "
+        "separate decoder writes its output, attending to the encoder. This app does not explain "
+        "encoder-decoders yet; pick an encoder (MiniLM, BERT, RoBERTa) or a decoder (SmolLM2, GPT-2)."
+    )
+
+
 def head_class_for(architectures: list[str] | None) -> str:
     """The Auto class for the head named by ``config.architectures`` (AutoModel if none fits)."""
     for architecture in architectures or []:
@@ -238,6 +248,8 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
     kwargs = _hub_kwargs(resolved)
     try:
         config = transformers.AutoConfig.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
+        if getattr(config, "is_encoder_decoder", False):
+            raise CheckpointError(encoder_decoder_message(resolved, config))
         head_class = head_class_for(getattr(config, "architectures", None))
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             resolved.location, trust_remote_code=False, **kwargs

@@ -44,7 +44,7 @@ from explorer.ui.state import (
     sidebar,
     use_checkpoint,
 )
-from explorer.ui.widgets import chart, sentence_picker, settings, table, widget
+from explorer.ui.widgets import chart, note, notes, sentence_picker, settings, table, widget
 
 __all__ = [
     "DEFAULT_TEXT",
@@ -68,6 +68,8 @@ __all__ = [
     "lesson_banner",
     "load",
     "navigation",
+    "note",
+    "notes",
     "page_data",
     "page_file",
     "page_router",

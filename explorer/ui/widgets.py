@@ -12,6 +12,7 @@ import streamlit as st
 from explorer import settings as specs
 from explorer.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
+from explorer.views.common import Note, Table
 
 
 def widget(
@@ -98,11 +99,29 @@ def sentence_picker(cls: type, encoding: Encoding, name: str = "sentence") -> in
     )
 
 
-def table(rows: Sequence[dict], index: str | None = None, where=None) -> None:
-    """A static table of a view's rows (a list of dicts, one per row)."""
+def table(view_table: Table, where=None) -> None:
+    """Draw a view's Table."""
     import pandas as pd
 
-    frame = pd.DataFrame(list(rows))
-    if index is not None and not frame.empty:
-        frame = frame.set_index(index)
+    frame = pd.DataFrame(list(view_table.rows))
+    if view_table.index is not None and not frame.empty:
+        frame = frame.set_index(view_table.index)
     (where or st).table(frame)
+
+
+def note(view_note: Note | None, where=None) -> None:
+    """Draw a view's Note (nothing for None)."""
+    if view_note is None:
+        return
+    place = where or st
+    if view_note.kind == "markdown":
+        place.markdown(view_note.text)
+    elif view_note.kind == "caption":
+        place.caption(view_note.text)
+    else:
+        getattr(place, view_note.kind)(view_note.text)
+
+
+def notes(view_notes: Sequence[Note], where=None) -> None:
+    for one in view_notes:
+        note(one, where)
