@@ -126,6 +126,14 @@ def position_ids(encoding: Encoding):
     return torch.arange(encoding.shape[1])[None, :].expand_as(mask)
 
 
+def counts_own_positions(model: Any) -> bool:
+    """Whether the model numbers positions from the input ids itself, skipping padding (RoBERTa
+    and its kin start at padding_idx + 1 and count only real tokens, so left padding is already
+    right for them; position ids from 0 would shift every token)."""
+    embeddings = getattr(model.base_model, "embeddings", None)
+    return getattr(embeddings, "padding_idx", None) is not None
+
+
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
@@ -157,7 +165,11 @@ def run_model(
     model = loaded.model
     accepted = inspect.signature(model.forward).parameters
     inputs = encoding.model_inputs(accepted)
-    if "position_ids" in accepted and (encoding.attention_mask[:, 0] == 0).any():
+    if (
+        "position_ids" in accepted
+        and (encoding.attention_mask[:, 0] == 0).any()
+        and not counts_own_positions(model)
+    ):
         inputs["position_ids"] = position_ids(encoding)  # [B, S]
     with torch.inference_mode():
         output = model(

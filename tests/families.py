@@ -46,6 +46,8 @@ class Family:
     has_token_type_ids: bool  # the tokenizer returns token_type_ids (1s for a pair's 2nd segment)
     has_separator: bool  # the tokenizer defines a sep token between a pair's segments
     has_mask_token: bool
+    # What the tokenizer makes of a sentence pair: special tokens by name, A / B for the segments.
+    pair_template: str
     layers: int = LAYERS
     heads: int = HEADS  # query heads: the H axis of the attention weights
     kv_heads: int = HEADS  # key/value heads (fewer than `heads` with grouped-query attention)
@@ -407,6 +409,7 @@ _WORDPIECE = dict(
     has_token_type_ids=True,
     has_separator=True,
     has_mask_token=True,
+    pair_template="[CLS] A [SEP] B [SEP]",
 )
 
 FAMILIES: tuple[Family, ...] = (
@@ -432,6 +435,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=False,
         has_separator=True,
         has_mask_token=True,
+        pair_template="<s> A </s> </s> B </s>",
         position_offset=2,
     ),
     Family(
@@ -446,6 +450,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=True,
         has_separator=True,
         has_mask_token=True,
+        pair_template="[CLS] A [SEP] B [SEP]",
     ),
     Family(
         "gpt2",
@@ -459,6 +464,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=False,
         has_separator=False,
         has_mask_token=False,
+        pair_template="A B",
     ),
     Family(
         "llama",
@@ -472,6 +478,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=False,
         has_separator=False,
         has_mask_token=False,
+        pair_template="A B",
         kv_heads=2,
     ),
     Family(
@@ -486,6 +493,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=False,
         has_separator=False,
         has_mask_token=False,
+        pair_template="A B",
         kv_heads=2,
         head_dim=16,
     ),
@@ -501,6 +509,7 @@ FAMILIES: tuple[Family, ...] = (
         has_token_type_ids=False,
         has_separator=False,
         has_mask_token=False,
+        pair_template="A </s> B </s>",
         head_dim=8,
         max_positions=None,  # relative position buckets: no position table
     ),

@@ -2,8 +2,10 @@
 (bert, distilbert, roberta, albert, gpt2, llama, qwen3, t5, cls-single, cls-multi, cls-regression,
 bert-mlm), against a tiny checkpoint written with save_pretrained and loaded by the app's loader.
 
-``family.loaded`` is None when the app's loader raised; the exception is in ``family.load_error``
-(every family loads today; T5 loads as a bare T5Model, see tests/unit/test_families.py).
+``family.loaded`` is None when the app's loader raised; the exception is then in
+``family.load_error``. Today only t5 fails to load: the loader refuses encoder-decoders with a
+CheckpointError (see tests/unit/test_families.py). ``family.family`` carries the facts to check
+against (tests/families.py), e.g. ``family.family.has_token_type_ids``.
 """
 
 from __future__ import annotations
