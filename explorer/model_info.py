@@ -22,9 +22,78 @@ def _first(config: Any, *names: str) -> Any:
     return None
 
 
+# Where the first layer's weights are, by module name (the end of it), across families:
+# the query projection (its output width is heads x head size) ...
+_QUERY_PROJECTIONS = (
+    "attention.self.query",  # BERT, RoBERTa
+    "attention.query",  # ALBERT
+    "attention.q_lin",  # DistilBERT
+    "self_attn.q_proj",  # Llama, Qwen, Mistral, OPT
+    "attn.q_proj",  # GPT-J, GPT-Neo
+)
+_FUSED_QKV = ("attn.c_attn",)  # GPT-2: queries, keys and values in one [hidden, 3 x hidden] Conv1D
+_KEY_PROJECTIONS = (
+    "attention.self.key",
+    "attention.key",
+    "attention.k_lin",
+    "self_attn.k_proj",
+    "attn.k_proj",
+)
+# ... and the feed-forward network's first projection (its output width is the intermediate size).
+_FEED_FORWARD = (
+    "intermediate.dense",  # BERT, RoBERTa
+    "ffn",  # ALBERT (a Linear named ffn)
+    "ffn.lin1",  # DistilBERT
+    "mlp.c_fc",  # GPT-2
+    "mlp.up_proj",  # Llama, Qwen, Mistral
+    "mlp.fc_in",  # GPT-J
+    "fc1",  # OPT
+)
+
+
+def _out_features(module: Any) -> int | None:
+    """Output width of a Linear (``out_features``) or of GPT-2's Conv1D (``nf``)."""
+    for name in ("out_features", "nf"):
+        value = getattr(module, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _first_module(model: Any, suffixes: tuple[str, ...]) -> Any:
+    """The first module (in the model's order, so the first layer's) whose name ends with one of
+    ``suffixes`` and that has an output width."""
+    for name, module in model.named_modules():
+        if any(name == s or name.endswith("." + s) for s in suffixes) and _out_features(module):
+            return module
+    return None
+
+
+@dataclass(frozen=True)
+class WeightSizes:
+    """Sizes read from the first layer's weights (None where the architecture is not known here)."""
+
+    query_width: int | None  # output width of the query projection: heads x head size
+    key_width: int | None  # output width of the key projection: key/value heads x head size
+    feed_forward: int | None  # output width of the feed-forward network's first projection
+
+
+def weight_sizes(model: Any) -> WeightSizes:
+    query = _first_module(model, _QUERY_PROJECTIONS)
+    key = _first_module(model, _KEY_PROJECTIONS)
+    query_width = _out_features(query) if query is not None else None
+    key_width = _out_features(key) if key is not None else None
+    if query_width is None:
+        fused = _first_module(model, _FUSED_QKV)
+        if fused is not None:
+            query_width = key_width = _out_features(fused) // 3  # [hidden] -> [3 x hidden]
+    ff = _first_module(model, _FEED_FORWARD)
+    return WeightSizes(query_width, key_width, _out_features(ff) if ff is not None else None)
+
+
 @dataclass(frozen=True)
 class ConfigCard:
-    """What the checkpoint's config says, in the course's words."""
+    """What the checkpoint's config (and its first layer's weights) say, in the course's words."""
 
     model_class: str  # e.g. "BertModel"
     head_class: str  # the Auto class that loaded it
@@ -34,12 +103,17 @@ class ConfigCard:
     key_value_heads: int | None  # fewer than heads for grouped-query attention
     hidden_size: int | None
     head_dim: int | None
-    intermediate_size: int | None
+    intermediate_size: int | None  # the feed-forward width, read from the weights when possible
     vocab_size: int | None
-    max_positions: int | None
+    max_positions: int | None  # positions a sentence can use (RoBERTa: the table minus its offset)
     parameters: int
     is_decoder: bool
     position_encoding: str
+    attention_width: int | None = None  # heads x head_dim: the query projection's output width
+    position_table: int | None = None  # rows of the position table when it is not max_positions
+    position_offset: int = 0  # RoBERTa: the first position id is padding_idx + 1
+    embedding_size: int | None = None  # ALBERT: embeddings narrower than the hidden size
+    weight_groups: int | None = None  # ALBERT: sets of weights the layers share
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a table; unknown values shown as '—'."""
@@ -53,42 +127,91 @@ class ConfigCard:
             ("model type", self.model_type),
             ("kind", "decoder (causal attention)" if self.is_decoder else "encoder (sees the whole text)"),
             ("layers", show(self.layers)),
-            ("attention heads", show(self.heads)),
         ]
+        if self.weight_groups is not None and self.layers and self.weight_groups < self.layers:
+            rows.append(("sets of layer weights (shared by the layers)", show(self.weight_groups)))
+        rows.append(("attention heads", show(self.heads)))
         if self.key_value_heads and self.key_value_heads != self.heads:
             rows.append(("key/value heads (grouped-query attention)", show(self.key_value_heads)))
         rows += [
             ("hidden size", show(self.hidden_size)),
             ("size per head", show(self.head_dim)),
+        ]
+        if self.attention_width is not None and self.attention_width != self.hidden_size:
+            rows.append(("attention width (heads × size per head)", show(self.attention_width)))
+        if self.embedding_size is not None and self.embedding_size != self.hidden_size:
+            rows.append(("embedding size (projected to the hidden size)", show(self.embedding_size)))
+        rows += [
             ("feed-forward (intermediate) size", show(self.intermediate_size)),
             ("vocabulary size", show(self.vocab_size)),
             ("max positions", show(self.max_positions)),
+        ]
+        if self.position_table is not None and self.position_table != self.max_positions:
+            rows.append(
+                (
+                    "position embeddings",
+                    f"{self.position_table:,} (positions start at {self.position_offset})",
+                )
+            )
+        rows += [
             ("position encoding", self.position_encoding),
             ("parameters", f"{self.parameters:,} ({self.parameters / 1e6:.1f} M)"),
         ]
         return rows
 
 
+def _position_offset(model: Any) -> int:
+    """RoBERTa-style embeddings number positions from padding_idx + 1 (so a table of 514 rows
+    holds 512 positions); other models from 0."""
+    embeddings = getattr(model.base_model, "embeddings", None)
+    padding = getattr(embeddings, "padding_idx", None)
+    if isinstance(padding, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
+        return padding + 1
+    return 0
+
+
 def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
     config = loaded.config
-    heads = _first(config, "num_attention_heads", "n_head", "n_heads")
+    sizes = weight_sizes(loaded.model)
+    heads = _first(config, "num_attention_heads", "n_head", "n_heads", "num_heads")
     hidden = _first(config, "hidden_size", "n_embd", "dim", "d_model")
-    head_dim = _first(config, "head_dim") or (hidden // heads if hidden and heads else None)
+    key_value_heads = _first(config, "num_key_value_heads")
+    if sizes.query_width and heads and sizes.query_width % heads == 0:
+        head_dim = sizes.query_width // heads
+    else:
+        head_dim = _first(config, "head_dim", "d_kv") or (
+            hidden // heads if hidden and heads and hidden % heads == 0 else None
+        )
+    if key_value_heads is None and sizes.key_width and head_dim and sizes.key_width != sizes.query_width:
+        key_value_heads = sizes.key_width // head_dim
+    # The feed-forward width: from the weights; else the config (GPT-2's n_inner=None means 4 x hidden).
+    intermediate = sizes.feed_forward or _first(config, "intermediate_size", "n_inner", "hidden_dim", "d_ff")
+    if intermediate is None and hasattr(config, "n_inner") and hidden:
+        intermediate = 4 * hidden
+    table = _first(config, "max_position_embeddings", "n_positions")
+    offset = _position_offset(loaded.model)
+    embedding_size = _first(config, "embedding_size")
+    groups = _first(config, "num_hidden_groups")
     return ConfigCard(
         model_class=loaded.model_class,
         head_class=loaded.head_class,
         model_type=str(getattr(config, "model_type", "?")),
-        layers=_first(config, "num_hidden_layers", "n_layer", "n_layers"),
+        layers=_first(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
         heads=heads,
-        key_value_heads=_first(config, "num_key_value_heads"),
+        key_value_heads=key_value_heads,
         hidden_size=hidden,
         head_dim=head_dim,
-        intermediate_size=_first(config, "intermediate_size", "n_inner", "hidden_dim"),
+        intermediate_size=intermediate,
         vocab_size=_first(config, "vocab_size"),
-        max_positions=_first(config, "max_position_embeddings", "n_positions"),
+        max_positions=table - offset if table is not None else None,
         parameters=loaded.num_parameters,
         is_decoder=loaded.is_decoder,
         position_encoding=position_info(loaded, positions=2).kind,
+        attention_width=sizes.query_width or (heads * head_dim if heads and head_dim else None),
+        position_table=table if offset else None,
+        position_offset=offset,
+        embedding_size=embedding_size if embedding_size != hidden else None,
+        weight_groups=groups,
     )
 
 
@@ -205,7 +328,7 @@ def head_shapes(loaded: LoadedCheckpoint, encoding: Encoding) -> tuple[HeadShape
     """What each head class returns for this batch (from the config's sizes)."""
     B, S = encoding.shape
     card = config_card(loaded)
-    labels = len(getattr(loaded.config, "id2label", {}) or {}) or 2
+    labels = int(loaded.config.num_labels)  # what a classification head on this config returns
     return (
         HeadShape(
             "AutoModel",

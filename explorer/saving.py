@@ -21,22 +21,136 @@ class SavedFile:
     what: str  # what the file holds
 
 
-_WHAT = {
-    "config.json": "the architecture and sizes (AutoConfig reads this)",
-    "model.safetensors": "the weights, as safetensors (no code can hide in it)",
-    "generation_config.json": "default settings for generate()",
-    "tokenizer.json": "the whole tokenizer: vocabulary, merges, normalisation, special tokens",
-    "tokenizer_config.json": "tokenizer settings: class, special tokens, max length",
-    "special_tokens_map.json": "which tokens are [CLS], [SEP], [PAD], …",
-    "vocab.txt": "the WordPiece vocabulary, one token per line",
-    "chat_template.jinja": "the chat template of an instruct model",
-}
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _token_text(value: object) -> str | None:
+    """A special token as written in a tokenizer file: a string, or {"content": ...}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    return None
+
+
+_SPECIAL_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+
+def _special_tokens(data: dict) -> str:
+    """'pad_token <pad>, eos_token </s>' for the special tokens a tokenizer file names."""
+    found = [f"{name} {_token_text(data[name])}" for name in _SPECIAL_NAMES if _token_text(data.get(name))]
+    extra = data.get("additional_special_tokens") or data.get("extra_special_tokens") or []
+    if isinstance(extra, dict):
+        extra = list(extra.values())
+    if isinstance(extra, list):
+        texts = [t for t in (_token_text(x) for x in extra) if t]
+        if texts:
+            found.append("extra " + " ".join(texts[:5]) + (" …" if len(texts) > 5 else ""))
+    return ", ".join(found) if found else "none"
+
+
+def _lines(path: Path) -> int:
+    """Lines of a text file, not counting a '#version' header (merges.txt) or empty lines."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip() and not line.startswith(b"#version"))
+
+
+def _safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (8-byte little-endian length, then JSON)."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if not 0 < size < 100_000_000:
+                return {}
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError):
+        return {}
+    header.pop("__metadata__", None)
+    return header if isinstance(header, dict) else {}
+
+
+def describe_file(path: Path) -> str:
+    """What one file of a checkpoint folder holds, read from the file itself."""
+    name = path.name
+    if name == "config.json":
+        data = _json(path)
+        architecture = (data.get("architectures") or ["?"])[0]
+        return (
+            f"the architecture and sizes (AutoConfig reads this): {architecture}, "
+            f"model_type {data.get('model_type', '?')}"
+        )
+    if name == "generation_config.json":
+        keys = ", ".join(k for k in _json(path) if k != "transformers_version" and not k.startswith("_"))
+        keys = keys or "nothing beyond the defaults"
+        return f"default settings for generate(): {keys}"
+    if name.endswith(".safetensors"):
+        header = _safetensors_header(path)
+        dtypes = sorted({str(v.get("dtype")) for v in header.values() if isinstance(v, dict)})
+        return (
+            f"the weights, as safetensors: {len(header):,} tensors ({', '.join(dtypes) or '?'}); "
+            "no code can hide in it"
+        )
+    if name.endswith(".safetensors.index.json") or name.endswith(".bin.index.json"):
+        shards = sorted(set((_json(path).get("weight_map") or {}).values()))
+        return f"which of the {len(shards)} weight files holds each tensor"
+    if name == "pytorch_model.bin" or (name.startswith("pytorch_model-") and name.endswith(".bin")):
+        return "the weights, as a pickled PyTorch file (the older format; loading a pickle can run code)"
+    if name == "tokenizer.json":
+        data = _json(path)
+        model = data.get("model") or {}
+        vocab = model.get("vocab")
+        added = [t for t in data.get("added_tokens") or [] if isinstance(t, dict) and t.get("special")]
+        specials = " ".join(str(t.get("content")) for t in added[:8]) + (" …" if len(added) > 8 else "")
+        steps = [
+            step
+            for key, step in (
+                ("normalizer", "normalisation"),
+                ("pre_tokenizer", "pre-tokenisation"),
+                ("post_processor", "post-processing"),
+                ("decoder", "decoding"),
+            )
+            if data.get(key)
+        ]
+        return (
+            f"the whole tokenizer: a {model.get('type', '?')} model"
+            + (f" with {len(vocab):,} tokens" if isinstance(vocab, dict | list) else "")
+            + "".join(f", {step}" for step in steps)
+            + (f"; special tokens {specials}" if specials else "; no special tokens")
+        )
+    if name == "tokenizer_config.json":
+        data = _json(path)
+        limit = data.get("model_max_length")
+        return (
+            f"tokenizer settings: class {data.get('tokenizer_class', '?')}; special tokens: "
+            f"{_special_tokens(data)}"
+            + (f"; max length {limit:,}" if isinstance(limit, int) and limit < 1_000_000_000 else "")
+        )
+    if name == "special_tokens_map.json":
+        return f"this tokenizer's special tokens: {_special_tokens(_json(path))}"
+    if name == "added_tokens.json":
+        return f"{len(_json(path))} token(s) added to the vocabulary after training"
+    if name == "vocab.txt":
+        return f"the WordPiece vocabulary, one token per line ({_lines(path):,} tokens)"
+    if name == "vocab.json":
+        return f"the BPE vocabulary: {len(_json(path)):,} tokens and their ids (used with merges.txt)"
+    if name == "merges.txt":
+        return f"the BPE merge rules, in the order they were learned ({_lines(path):,} merges)"
+    if name.endswith(".model") and ("spiece" in name or "sentencepiece" in name or name == "tokenizer.model"):
+        return "the SentencePiece model: its vocabulary and how it splits text"
+    if name == "chat_template.jinja":
+        return "the chat template of an instruct model"
+    return ""
 
 
 def saved_files(folder: Path) -> tuple[SavedFile, ...]:
-    """The files save_pretrained wrote, with their sizes and what each holds."""
+    """The files save_pretrained wrote, with their sizes and what each holds (read from it)."""
     return tuple(
-        SavedFile(path.name, path.stat().st_size, _WHAT.get(path.name, ""))
+        SavedFile(path.name, path.stat().st_size, describe_file(path))
         for path in sorted(folder.iterdir())
         if path.is_file() and not path.name.startswith(".")
     )

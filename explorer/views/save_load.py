@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
+from explorer import checkpoints, saving
+from explorer.encoding import Encoding
+from explorer.errors import CheckpointError
+from explorer.loading import LoadedCheckpoint
 from explorer.settings import setting
+from explorer.views.common import Note, Table, table
 
 
 @dataclass(frozen=True)
@@ -21,3 +28,125 @@ class Settings:
         per_checkpoint=True,
         linked=False,
     )
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What the page shows once a folder was written."""
+
+    folder: Path
+    heading: str
+    files: tuple[saving.SavedFile, ...]
+    table: Table  # one row per file: name, size, what it holds (read from the file)
+    total_bytes: int
+    total: Note
+    round_trip: saving.RoundTrip | None  # None when reloading failed (see verdict)
+    identical: bool  # the largest difference is exactly 0.0
+    verdict: Note
+    config: dict[str, Any]  # what AutoConfig.from_pretrained(folder) holds
+
+
+@dataclass(frozen=True)
+class View:
+    loaded: Note  # which checkpoint is loaded, with which classes
+    default_name: str  # a valid name for save_pretrained's folder, made from the label
+    name: str  # the name the settings give, or the default
+    saved: Saved | None  # None before anything was saved (or when the folder is gone)
+    gone: Note | None = None  # the saved folder no longer exists
+
+
+def default_name(label: str) -> str:
+    """'copy-of-<label>' with only lower-case letters, digits and '-' (checkpoints.SAVED_NAME)."""
+    stem = re.sub(r"[^a-z0-9]+", "-", label.split(" (")[0].lower())[:30].strip("-")
+    return f"copy-of-{stem}" if stem else "copy"
+
+
+def target(name: str) -> Path:
+    """The folder a checkpoint saved as ``name`` goes to (CheckpointError for a bad name)."""
+    return checkpoints.saved_checkpoints_dir() / checkpoints.saved_name(name)
+
+
+def save(loaded: LoadedCheckpoint, folder: Path) -> tuple[saving.SavedFile, ...]:
+    """save_pretrained the model and tokenizer into ``folder``; a failure is a CheckpointError."""
+    try:
+        return saving.save_checkpoint(loaded, Path(folder))
+    except CheckpointError:
+        raise
+    except Exception as error:  # disk full, read-only folder, a model that refuses to be saved
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"save_pretrained could not write {Path(folder).name}: {first}") from error
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n > 1e5 else f"{n / 1e3:.1f} KB"
+
+
+def _verdict(
+    loaded: LoadedCheckpoint, folder: Path, encoding: Encoding, trip: saving.RoundTrip
+) -> tuple[bool, Note]:
+    identical = trip.max_abs_difference == 0.0
+    text = (
+        f'`{loaded.head_class}.from_pretrained("{folder.name}")` on your '
+        f"{len(encoding.sentences)} sentence(s): {trip.output} {[int(n) for n in trip.shape]}, "
+        f"largest difference from the original **{trip.max_abs_difference:.1e}**"
+    )
+    if identical:
+        return True, Note("success", text + " — identical.")
+    return False, Note("warning", text + ": the reloaded model gives different numbers.")
+
+
+def _saved(loaded: LoadedCheckpoint, encoding: Encoding, folder: Path) -> Saved:
+    files = saving.saved_files(folder)
+    total = sum(f.bytes for f in files)
+    rows = table(
+        [{"file": f.name, "size": _size(f.bytes), "what it holds": f.what} for f in files], index="file"
+    )
+    try:
+        trip = saving.reload_and_compare(loaded, folder, encoding)
+    except Exception as error:  # from_pretrained refused the folder: say so, no traceback
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        trip, identical = None, False
+        verdict = Note("error", f'`{loaded.head_class}.from_pretrained("{folder.name}")` failed: {first}')
+    else:
+        identical, verdict = _verdict(loaded, folder, encoding, trip)
+    try:
+        config = saving.config_json(folder)
+    except Exception as error:
+        config = {"error": str(error).strip().splitlines()[0][:300] if str(error).strip() else "unreadable"}
+    return Saved(
+        folder=folder,
+        heading=f"What save_pretrained wrote in {folder}",
+        files=files,
+        table=rows,
+        total_bytes=total,
+        total=Note(
+            "caption",
+            f"{total / 1e6:.1f} MB in all. It appears in the checkpoint picker as '{folder.name} (saved here)'.",
+        ),
+        round_trip=trip,
+        identical=identical,
+        verdict=verdict,
+        config=config,
+    )
+
+
+def build(
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    settings: Settings | None = None,
+    folder: str | Path | None = None,
+) -> View:
+    """The page's View. Without ``folder`` only the header (cheap); with the folder save_pretrained
+    wrote, its files, the reloaded model's outputs compared with the shared model's on ``encoding``,
+    and its config."""
+    settings = settings or Settings()
+    label = loaded.resolved.label
+    intro = Note("markdown", f"Loaded: **{label}** (`{loaded.head_class}` → `{loaded.model_class}`).")
+    name = default_name(label)
+    chosen = settings.name if settings.name is not None else name
+    if folder is None:
+        return View(intro, name, chosen, None)
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        return View(intro, name, chosen, None, Note("info", "The saved folder is gone; save again."))
+    return View(intro, name, chosen, _saved(loaded, encoding, folder))
