@@ -48,6 +48,7 @@ class Candidates:
     raw: tuple[float, ...]  # [K] softmax(logits)
     reshaped: tuple[float, ...]  # [K] after temperature, top-k, top-p
     kept: int  # tokens with non-zero probability after reshaping
+    vocabulary: int  # how many tokens the model scores (the logits' length)
 
 
 def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling, k: int = 10) -> Candidates:
@@ -62,6 +63,7 @@ def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling,
         tuple(float(raw[i]) for i in order),
         tuple(float(shaped[i]) for i in order),
         int((shaped > 0).sum()),
+        int(logits.shape[-1]),
     )
 
 
@@ -71,7 +73,8 @@ class Step:
 
     token_id: int
     text: str  # decoded
-    probability: float  # of the chosen token, after reshaping
+    probability: float  # of the chosen token, after temperature, top-k and top-p (what sampling draws from)
+    model_probability: float  # of the chosen token, softmax(logits): the model's own probability
     alternatives: Candidates
 
 
@@ -89,13 +92,15 @@ def generate(
     stream = decode_stream(loaded, ids)  # the key/value cache makes each new token one short pass
     logits = next(stream)  # [vocab]
     for n in range(new_tokens):
-        shaped = reshape(logits, sampling)  # [vocab]
+        raw = reshape(logits, Sampling())  # [vocab] the model's own distribution
+        shaped = reshape(logits, sampling)  # [vocab] what sampling draws from
         chosen = choose(shaped, sampling, start + n)
         steps.append(
             Step(
                 chosen,
                 loaded.tokenizer.decode([chosen]),
                 float(shaped[chosen]),
+                float(raw[chosen]),
                 candidates(loaded, logits, sampling, k=5),
             )
         )

