@@ -396,6 +396,23 @@ class TrainingJob:
                 self.progress.message = f"Fine-tuning failed: {error}"
 
 
+def start_job(
+    name: str,
+    train: LabelledData,
+    validation: LabelledData,
+    config: TrainingConfig = TrainingConfig(),
+    probes: Sequence[str] = (),
+) -> TrainingJob:
+    """Check ``name``, then fine-tune the bundled MiniLM in the background into the saved
+    checkpoints folder under that name. Raises ExplorerError with what to fix."""
+    from explorer.checkpoints import minilm_folder, saved_name
+
+    folder = saved_checkpoints_dir() / saved_name(name)
+    if name.strip() == DEFAULT_NAME:
+        raise InputError(f"'{DEFAULT_NAME}' is the default classifier's name; pick another.")
+    return TrainingJob(str(minilm_folder()), train, validation, folder, config, probes=probes).start()
+
+
 def probabilities(model, tokenizer_folder: str, sentences: Sequence[str]) -> list[tuple[float, float]]:
     """[N] (P(NEGATIVE), P(POSITIVE)) of each sentence under ``model`` (a single-label head)."""
     if not sentences:

@@ -48,6 +48,7 @@ class Setting:
     url: str = ""  # name in a shared link ("" = the field's name)
     linked: bool = True  # carried by a shared link
     per_checkpoint: bool = False  # one value per checkpoint (e.g. max_length)
+    height: int | None = None  # for text areas: pixels
     name: str = ""  # the Settings field; filled in by specs()
 
     @property

@@ -334,7 +334,9 @@ def train_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
     return tokenizer
 
 
-def trained_family(kind: Trainable, tokenizer: Any, text: str) -> FamilyResult:
+def trained_family(
+    kind: Trainable, tokenizer: Any, text: str, source: str = "trained on the sample text"
+) -> FamilyResult:
     family = {
         "BPE": "byte-level BPE (trained here)",
         "WordPiece": "WordPiece (trained here)",
@@ -342,4 +344,87 @@ def trained_family(kind: Trainable, tokenizer: Any, text: str) -> FamilyResult:
     }[kind]
     tokens = tuple(tokenizer.encode(text).tokens)
     unknown = sum(t in ("[UNK]", "<unk>") for t in tokens)
-    return FamilyResult(family, "trained on the sample text", tokens, tokenizer.get_vocab_size(), unknown)
+    return FamilyResult(family, source, tokens, tokenizer.get_vocab_size(), unknown)
+
+
+# --- Sentence pairs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """What a tokenizer makes of a sentence pair (first, second), read from its own encoding."""
+
+    tokens: tuple[str, ...]  # [S] the pair's tokens, special tokens included (no truncation)
+    segments: tuple[int | None, ...]  # [S] 0 = first text, 1 = second text, None = special token
+    before: tuple[str, ...]  # special tokens inserted before the first text
+    between: tuple[str, ...]  # special tokens inserted between the two texts
+    after: tuple[str, ...]  # special tokens inserted after the second text
+    token_type_ids: tuple[int, ...] | None  # [S] None when the tokenizer returns none
+    parts: tuple[str, ...]  # e.g. ("[CLS]", "A", "[SEP]", "B", "[SEP]"): specials, A / B for the texts
+
+    @property
+    def template(self) -> str:
+        """e.g. "[CLS] A [SEP] B [SEP]", or "A B" when the texts are just joined."""
+        return " ".join(self.parts)
+
+    def types_of(self, segment: int) -> tuple[int, ...]:
+        """The distinct token_type_ids of one text's tokens (empty without token_type_ids)."""
+        if self.token_type_ids is None:
+            return ()
+        return tuple(
+            sorted({t for t, s in zip(self.token_type_ids, self.segments, strict=True) if s == segment})
+        )
+
+
+def _segments(tokenizer: Any, encoded: Any, first: str) -> tuple[int | None, ...]:
+    """0 / 1 / None per position of a pair's encoding: from the fast tokenizer's sequence_ids,
+    else by counting the first text's own tokens among the non-special ones."""
+    try:
+        return tuple(encoded.sequence_ids())
+    except (AttributeError, ValueError):  # a slow tokenizer
+        pass
+    n_first = len(tokenizer(first, add_special_tokens=False)["input_ids"])
+    segments, seen = [], 0
+    for special in encoded["special_tokens_mask"]:
+        if special:
+            segments.append(None)
+        else:
+            segments.append(0 if seen < n_first else 1)
+            seen += 1
+    return tuple(segments)
+
+
+def pair_layout(tokenizer: Any, first: str, second: str) -> PairLayout:
+    """Encode one pair as ``tokenizer(first, second)`` does (no truncation) and say where the
+    tokenizer put special tokens and which token_type_ids each text got."""
+    encoded = tokenizer(first, second, truncation=False, return_special_tokens_mask=True)
+    ids = [int(i) for i in encoded["input_ids"]]
+    tokens = tuple(tokenizer.convert_ids_to_tokens(ids))
+    segments = _segments(tokenizer, encoded, first)
+    types = encoded.get("token_type_ids")
+    before, between, after, parts = [], [], [], []
+    for token, segment in zip(tokens, segments, strict=True):
+        name = token if segment is None else "AB"[segment]
+        if segment is None or not parts or parts[-1] != name:  # one letter per run of a text's tokens
+            parts.append(name)
+    # Where each special token sits: before A, between A and B, or after B.
+    for position, (token, segment) in enumerate(zip(tokens, segments, strict=True)):
+        if segment is not None:
+            continue
+        earlier = {s for s in segments[:position] if s is not None}
+        later = {s for s in segments[position + 1 :] if s is not None}
+        if not earlier:
+            before.append(token)
+        elif not later:
+            after.append(token)
+        elif 0 in earlier and 1 in later:
+            between.append(token)
+    return PairLayout(
+        tokens=tokens,
+        segments=segments,
+        before=tuple(before),
+        between=tuple(between),
+        after=tuple(after),
+        token_type_ids=tuple(int(t) for t in types) if types is not None else None,
+        parts=tuple(parts),
+    )

@@ -51,7 +51,7 @@ def widget(
     if spec.widget == "radio":
         return place.radio(spec.label, choices, horizontal=True, format_func=format_func or str, **common)
     if spec.widget == "select_slider":
-        return place.select_slider(spec.label, choices, format_func=format_func, **common)
+        return place.select_slider(spec.label, choices, format_func=format_func or str, **common)
     if spec.widget == "toggle":
         return place.toggle(spec.label, **common)
     if spec.widget in ("slider", "number"):
@@ -62,7 +62,7 @@ def widget(
         draw = place.slider if spec.widget == "slider" else place.number_input
         return draw(spec.label, **bounds, **common)
     if spec.widget == "text_area":
-        return place.text_area(spec.label, **common)
+        return place.text_area(spec.label, height=spec.height, **common)
     return place.text_input(spec.label, **common)
 
 

@@ -23,12 +23,12 @@ class Table:
     """A static table: one dict per row (column -> value), and which column is the index."""
 
     rows: tuple[dict[str, Any], ...]
-    index: str | None = None
+    index: str | list[str] | None = None  # a list makes a multi-level index
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.rows[0]) if self.rows else ()
 
 
-def table(rows: list[dict[str, Any]], index: str | None = None) -> Table:
+def table(rows: list[dict[str, Any]], index: str | list[str] | None = None) -> Table:
     return Table(tuple(rows), index)

@@ -1,11 +1,27 @@
-"""Tokenizer lab: tokens, the course's tokenizer steps, padding, truncation, pairs, families."""
+"""Tokenizer lab: tokens, the course's tokenizer steps, padding, truncation, pairs, families.
+
+:func:`build` encodes the batch with the page's Settings and returns a :class:`View` holding every
+sentence, table, HTML fragment and number the page shows; sentences about special tokens, segment
+IDs and length limits are read from this checkpoint's tokenizer, encoding and config."""
 
 from __future__ import annotations
 
+import dataclasses
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import Any, ClassVar
 
+import numpy as np
+
+from explorer import tokenizer_lab as lab
+from explorer.encoding import Encoding, Sentences, encode_batch
+from explorer.errors import ExplorerError, InputError
+from explorer.loading import MAX_TOKENS, LoadedCheckpoint
+from explorer.render import batch_grid_html, plain_chips_html, token_chips_html, visible
 from explorer.settings import setting
+from explorer.views.common import Note, Table, table
 
 PADDING = ("longest", "max_length", "do_not_pad")
 VOCAB_SIZES = (100, 300, 1000, 3000)
@@ -29,6 +45,7 @@ class Settings:
         "Second sentences: line N pairs with line N of the text box",
         "",
         widget="text_area",
+        height=100,
         help="For tasks on two sentences (question + passage, premise + hypothesis). Leave empty for single sentences.",
     )
     step_sentence: int = setting("int", "Sentence", 0, high=10_000, linked=False)
@@ -40,6 +57,7 @@ class Settings:
         "Training text (leave empty for the sample text written for this app)",
         "",
         widget="text_area",
+        height=90,
         linked=False,
     )
     vocab: int = setting(
@@ -49,4 +67,502 @@ class Settings:
         choices=VOCAB_SIZES,
         widget="select_slider",
         linked=False,
+    )
+
+
+# --- The View ---------------------------------------------------------------------------------
+
+MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
+STEP_LABEL_CHARACTERS = 60  # how much of a sentence the step-by-step picker shows
+MAX_CORPUS_CHARACTERS = 200_000  # a longer training text is cut
+INTRO = (
+    "The tokenizer turns text into the numbers a model reads: it splits the text into **tokens**, "
+    "maps each to an **input ID**, adds **special tokens**, and pads and truncates a batch into one tensor."
+)
+CHIPS_LEGEND = (
+    "Hover a chip for its position, ID and the characters it covers. Red chips are unknown tokens; "
+    "a dotted chip counts the tokens truncation cut."
+)
+FAMILIES_INTRO = (
+    "The same text through different kinds of tokenizer. Word- and character-based vocabularies, and "
+    "the small BPE, WordPiece and Unigram tokenizers, are built here from a training text; WordPiece "
+    "and byte-level BPE also come from the two bundled checkpoints."
+)
+TABS = ("Tokens", "Step by step", "The batch tensor", "Tokenizer families")
+TRAINABLE = ("WordPiece", "BPE", "Unigram")  # the families row order
+SIZE_TABLE_KINDS = ("BPE", "WordPiece", "Unigram")  # the vocabulary-size table's order
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The longest input this checkpoint gets in the app, and where that number comes from."""
+
+    max_tokens: int  # what applies: the lowest of the limits below (loaded.max_tokens)
+    positions: int | None  # config.max_position_embeddings / n_positions (None: not in the config)
+    positions_field: str | None  # which config field gave ``positions``
+    tokenizer_limit: int | None  # tokenizer.model_max_length, when it is a real limit
+    app_cap: int  # explorer.loading.MAX_TOKENS: the most the app runs through any model
+    applies: str  # "model", "tokenizer" or "app": whose limit max_tokens is
+    help: str  # the max_length widget's help
+
+    @property
+    def widget(self) -> dict[str, Any]:
+        """What the max_length widget needs beyond its Setting: the default and the help."""
+        return {"default": self.max_tokens, "help": self.help}
+
+
+@dataclass(frozen=True)
+class SentenceView:
+    """One sentence of the batch on the Tokens tab."""
+
+    header: str  # "**Sentence 0** · 16 tokens"
+    text: str  # the sentence as typed (cut when very long)
+    pair: str | None  # "pair: <second sentence>"
+    chips_html: str  # its tokens and input IDs (explorer.render)
+    truncation: Note | None  # how many tokens truncation cut, if any
+
+
+@dataclass(frozen=True)
+class StepsView:
+    """The course's steps (tokenize -> ids -> special tokens -> decode) for one sentence."""
+
+    steps: lab.Steps  # the numbers: tokens, ids, decoded text…
+    tokens_html: str  # step 1 as chips
+    ids: str  # step 2: "[101, 7592, …]"
+    ids_with_specials: str  # step 3
+    added: str  # which special tokens step 3 added (Markdown)
+    verdict: Note  # success: decoding gives the text back; warning: why not
+
+    @property
+    def blocks(self) -> tuple[tuple[str, str | None], ...]:
+        """Steps 2-4 in order: (Markdown, code shown under it or None)."""
+        return (
+            ("**2. Look up their IDs:** `ids = tokenizer.convert_tokens_to_ids(tokens)`", self.ids),
+            ('**3. Add the special tokens:** `tokenizer(text)["input_ids"]`', self.ids_with_specials),
+            (self.added, None),
+            ("**4. Decode back to text:** `tokenizer.decode(ids)`", self.steps.decoded),
+            ("and with `skip_special_tokens=True`:", self.steps.decoded_plain),
+        )
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download button: its label, content (made when clicked), file name, type and key."""
+
+    label: str
+    data: Callable[[], str]
+    file_name: str
+    mime: str
+    key: str
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """The batch tensor tab."""
+
+    heading: str  # "**input_ids shape [B, S]** · …" or why the rows cannot be stacked
+    input_ids: np.ndarray  # [B, S]
+    attention_mask: np.ndarray  # [B, S]
+    token_type_ids: np.ndarray | None  # [B, S]; None when the tokenizer returns none
+    segments: Note | None  # what tells the two sentences of a pair apart / whether there are segment IDs
+    pair: lab.PairLayout | None  # the first pair, encoded untruncated (None without pairs)
+    grid_html: str
+    cut: Note | None  # truncation in all
+    downloads: tuple[Download, ...]  # the encoding as JSON, the grid as CSV
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    header: str  # "**WordPiece (trained here)** · vocabulary 300 · 9 tokens"
+    chips_html: str
+    result: lab.FamilyResult
+
+
+@dataclass(frozen=True)
+class FamiliesView:
+    """The Tokenizer families tab."""
+
+    notes: tuple[Note, ...]  # no text yet / the training text could not be used
+    results: tuple[FamilyView, ...]
+    sizes: Table | None  # how the vocabulary size changes the splits (index: tokenizer, asked size)
+    size_notes: tuple[Note, ...]  # why actual and asked sizes differ, per algorithm
+
+
+@dataclass(frozen=True)
+class View:
+    settings: Settings  # as used (max_length resolved to a number)
+    limits: Limits
+    encoding: Encoding
+    notes: tuple[Note, ...]  # about the text, max_length, the pad token
+    scheme: str  # the tokenizer's algorithm and subword marker (Markdown)
+    specials: Table | None  # role -> token, id, what it is for (None: no special tokens)
+    sentences: tuple[SentenceView, ...]  # [B]
+    step_labels: tuple[str, ...]  # [B] the step-by-step picker's options
+    steps: tuple[StepsView, ...]  # [B]
+    batch: BatchView
+    families: FamiliesView
+
+    @property
+    def step_options(self) -> tuple[int, ...]:
+        """The step-by-step picker's options: one per sentence."""
+        return tuple(range(len(self.steps)))
+
+    def step_label(self, index: int) -> str:
+        return self.step_labels[index]
+
+
+def limits(loaded: LoadedCheckpoint) -> Limits:
+    """This checkpoint's maximum positions (config), its tokenizer's model_max_length and the
+    app's cap (explorer.loading.MAX_TOKENS), and which one applies."""
+    config, tokenizer = loaded.config, loaded.tokenizer
+    positions, field = None, None
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            positions, field = value, name
+            break
+    model_max = getattr(tokenizer, "model_max_length", None)
+    tokenizer_limit = model_max if isinstance(model_max, int) and 0 < model_max < 1_000_000 else None
+    top = loaded.max_tokens
+    if positions == top:
+        applies = "model"
+    elif tokenizer_limit == top:
+        applies = "tokenizer"
+    else:
+        applies = "app"
+    parts = [
+        f"its config has {positions:,} positions ({field})"
+        if positions
+        else "its config sets no number of positions"
+    ]
+    if tokenizer_limit is not None:
+        parts.append(f"its tokenizer's model_max_length is {tokenizer_limit:,}")
+    parts.append(f"the app runs at most {MAX_TOKENS:,} tokens through any model")
+    help_text = f"This checkpoint gets at most {top:,} tokens here: " + "; ".join(parts) + "."
+    return Limits(top, positions, field, tokenizer_limit, MAX_TOKENS, applies, help_text)
+
+
+def _max_length_note(limit: Limits, max_length: int) -> Note | None:
+    if max_length <= limit.max_tokens:
+        return None
+    positions = (
+        f"this model has {limit.positions:,} positions ({limit.positions_field})"
+        if limit.positions
+        else "this model's config sets no number of positions"
+    )
+    if limit.applies == "model":
+        text = (
+            f"max_length {max_length} is above this model's limit of {limit.max_tokens} tokens "
+            f"({limit.positions_field} = {limit.positions:,}; the app's own cap is {limit.app_cap:,}): "
+            "the tokenizer will do it, but the model could not take such a batch."
+        )
+    elif limit.applies == "tokenizer":
+        text = (
+            f"max_length {max_length} is above this tokenizer's limit of {limit.max_tokens} tokens, its "
+            f"model_max_length: {positions} and the app's cap is {limit.app_cap:,}. The tokenizer "
+            "will do it, but the app never runs this model on more tokens than that."
+        )
+    else:
+        text = (
+            f"max_length {max_length} is above the app's limit of {limit.app_cap} tokens: {positions}, "
+            f"but attention grows as tokens², so the app runs at most {limit.app_cap:,} tokens through "
+            "any model. The tokenizer will do it, but the app never runs a model on such a batch."
+        )
+    return Note("warning", text)
+
+
+def _pairs(settings: Settings, sentences: Sentences) -> tuple[str, ...] | None:
+    if not settings.pairs.strip():
+        return None
+    lines = tuple(line for line in settings.pairs.split("\n") if line.strip())
+    if len(lines) != len(sentences.sentences):
+        raise InputError(
+            f"Pairs need one second sentence per sentence: the text box has {len(sentences.sentences)} "
+            f"sentence(s) and the pair box {len(lines)}."
+        )
+    return lines
+
+
+def _specials(tokenizer: Any) -> Table | None:
+    found = lab.special_tokens(tokenizer)
+    if not found:
+        return None
+    rows = [{"role": s.role, "token": s.token, "id": s.token_id, "what it is for": s.meaning} for s in found]
+    return table(rows, index="role")
+
+
+def _sentence(encoding: Encoding, b: int, unk_id: int | None, max_length: int) -> SentenceView:
+    sentence = encoding.sentences[b]
+    shown = (
+        sentence
+        if len(sentence) <= MAX_SHOWN_CHARACTERS
+        else sentence[:MAX_SHOWN_CHARACTERS] + f"… ({len(sentence):,} characters)"
+    )
+    cut = encoding.truncated[b]
+    return SentenceView(
+        header=f"**Sentence {b}** · {int(encoding.lengths[b])} tokens",
+        text=shown,
+        pair=f"pair: {encoding.pairs[b]}" if encoding.pairs else None,
+        chips_html=token_chips_html(encoding, b, unk_id=unk_id),
+        truncation=Note(
+            "warning", f"Truncation cut {cut:,} token(s) from sentence {b} (max_length {max_length})."
+        )
+        if cut
+        else None,
+    )
+
+
+def _steps(tokenizer: Any, sentence: str) -> StepsView:
+    steps = lab.tokenizer_steps(tokenizer, sentence)
+    added = (
+        "Added: " + ", ".join(code_span(t) for t in steps.added)
+        if steps.added
+        else "This tokenizer adds no special tokens to a single sentence."
+    )
+    verdict = (
+        Note("success", "Decoding gives back exactly the text you typed.")
+        if steps.exact
+        else Note(
+            "warning",
+            "Decoding does not give back exactly the text you typed:\n\n"
+            + "\n".join(f"- {reason}" for reason in steps.why_not_exact),
+        )
+    )
+    return StepsView(
+        steps=steps,
+        tokens_html=plain_chips_html(steps.tokens, unknown=(tokenizer.unk_token or "",)),
+        ids=str(list(steps.ids)),
+        ids_with_specials=str(list(steps.ids_with_specials)),
+        added=added,
+        verdict=verdict,
+    )
+
+
+def code_span(token: str) -> str:
+    """A token as Markdown code: shown literally (a code span needs no HTML escaping, and
+    `&lt;s&gt;` would show as those characters), invisible characters made visible."""
+    text = html.unescape(visible(token))  # ⟨U+200B⟩ for invisible characters, nothing escaped
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+def _code(tokens: tuple[str, ...]) -> str:
+    return " ".join(code_span(token) for token in tokens)
+
+
+def _segments_note(encoding: Encoding, pair: lab.PairLayout | None) -> Note | None:
+    """What tells the two sentences of a pair apart, for THIS tokenizer (read from its encoding)."""
+    if pair is None:
+        if encoding.token_type_ids is None:
+            return Note("info", "This tokenizer returns no token_type_ids: the model gets no segment IDs.")
+        return None
+    layout = (
+        "A pair is laid out as "
+        + " ".join(part if part in ("A", "B") else code_span(part) for part in pair.parts)
+        + " (A: the first sentence, B: the second)."
+    )
+    between = (
+        f"the special token(s) {_code(pair.between)} that the tokenizer puts between them"
+        if pair.between
+        else None
+    )
+    if encoding.token_type_ids is None:
+        text = "This tokenizer returns no token_type_ids: " + (
+            f"the two sentences of a pair are told apart only by {between}."
+            if between
+            else "it just joins the two texts, with no special token between them, so nothing in the "
+            "input marks where the second sentence starts."
+        )
+        return Note("info", text + " " + layout)
+    first, second = pair.types_of(0), pair.types_of(1)
+    if first == (0,) and second == (1,):
+        text = "`token_type_ids` are **0** for the first sentence's tokens and **1** for the second's" + (
+            f"; the tokenizer also puts {_code(pair.between)} between them." if pair.between else "."
+        )
+        return Note("markdown", text + " " + layout)
+    values = ", ".join(str(v) for v in sorted(set(first) | set(second)))
+    text = (
+        f"This tokenizer returns `token_type_ids`, but here they are {values} for both sentences, so "
+        "they do not tell the two sentences apart: "
+        + (f"only {between} do." if between else "nothing does; the texts are just joined.")
+    )
+    return Note("info", text + " " + layout)
+
+
+def _batch(encoding: Encoding, settings: Settings, tokenizer: Any) -> BatchView:
+    B, S = encoding.shape  # input_ids is [B, S]
+    lengths = [int(n) for n in encoding.lengths]  # [B] real tokens per sentence
+    if encoding.padded:
+        heading = (
+            f"**input_ids shape [{B}, {S}]** · padding=`{settings.padding}`, side=`{settings.side}`, "
+            f"pad token `{encoding.pad_token}` (id {encoding.pad_token_id})"
+        )
+    elif len(set(lengths)) > 1:
+        heading = (
+            f"**No padding:** the {B} rows keep their own lengths ({', '.join(map(str, lengths))} "
+            'tokens), so they cannot be stacked into one tensor; `return_tensors="pt"` would fail.'
+        )
+    else:
+        heading = (
+            f"**No padding:** every row has {lengths[0]} tokens, so they stack into one tensor "
+            f"[{B}, {S}] even without padding; a sentence of another length could not join them."
+        )
+    pair = lab.pair_layout(tokenizer, encoding.sentences[0], encoding.pairs[0]) if encoding.pairs else None
+    cut = sum(encoding.truncated)
+    return BatchView(
+        heading=heading,
+        input_ids=encoding.input_ids,
+        attention_mask=encoding.attention_mask,
+        token_type_ids=encoding.token_type_ids,
+        segments=_segments_note(encoding, pair),
+        pair=pair,
+        grid_html=batch_grid_html(encoding),
+        cut=Note("warning", f"Truncation cut {cut:,} token(s) in all.") if cut else None,
+        downloads=(
+            Download(
+                "Download the encoding (JSON)",
+                partial(lab.encoding_json, encoding),
+                "encoding.json",
+                "application/json",
+                "tok.download_json",
+            ),
+            Download(
+                "Download the batch grid (CSV)",
+                partial(lab.batch_csv, encoding),
+                "batch.csv",
+                "text/csv",
+                "tok.download_csv",
+            ),
+        ),
+    )
+
+
+def _family_view(result: lab.FamilyResult) -> FamilyView:
+    header = f"**{result.family}** · vocabulary {result.vocab_size:,} · {len(result.tokens)} tokens" + (
+        f" · {result.unknown} unknown" if result.unknown else ""
+    )
+    return FamilyView(header, plain_chips_html(result.tokens), result)
+
+
+def _size_notes(rows: list[dict[str, Any]]) -> tuple[Note, ...]:
+    """Why a trained vocabulary is smaller or larger than asked, in the words of each algorithm."""
+    notes = []
+    for kind in SIZE_TABLE_KINDS:
+        mine = [r for r in rows if r["tokenizer"] == kind]
+        short = [r for r in mine if r["actual vocabulary"] < r["asked vocabulary"]]
+        over = [r for r in mine if r["actual vocabulary"] > r["asked vocabulary"]]
+        if short and kind in ("BPE", "WordPiece"):
+            notes.append(
+                f"{kind} builds its vocabulary by merging pairs of tokens into longer ones, again and "
+                f"again: this training text runs out of pairs to merge at {short[0]['actual vocabulary']:,} "
+                f"tokens, below the asked {short[0]['asked vocabulary']:,}."
+            )
+        elif short:
+            notes.append(
+                f"Unigram does not merge: it starts from many candidate pieces (substrings of "
+                f"the training text) and prunes them down to the asked size; this text yields only "
+                f"{short[0]['actual vocabulary']:,} pieces worth keeping, below the asked "
+                f"{short[0]['asked vocabulary']:,}."
+            )
+        if over:
+            start = "all 256 byte values" if kind == "BPE" else "every character of the training text"
+            notes.append(
+                f"{kind} starts from {start}, so its vocabulary cannot be smaller than that: asked for "
+                f"{over[0]['asked vocabulary']:,}, it has {over[0]['actual vocabulary']:,}."
+            )
+    if not notes:
+        notes.append("Every trained tokenizer has exactly the vocabulary size it was asked for.")
+    return tuple(Note("caption", text) for text in notes)
+
+
+def build_families(
+    settings: Settings,
+    trained: Callable[[str, str, int], Any],
+    minilm: Callable[[], Any],
+    smollm2: Callable[[], Any],
+) -> FamiliesView:
+    """The same text through word-, character-, WordPiece-, BPE- and Unigram tokenizers."""
+    text = settings.family_text
+    if not text.strip():
+        return FamiliesView((Note("info", "Type a text to compare the tokenizers."),), (), None, ())
+    own = settings.corpus.strip()[:MAX_CORPUS_CHARACTERS]
+    corpus = own or lab.sample_corpus()
+    source = "trained on your training text" if own else "trained on the sample text"
+    try:
+        results = [lab.word_family(text, corpus), lab.character_family(text, corpus)]
+        for kind in TRAINABLE:
+            results.append(lab.trained_family(kind, trained(kind, corpus, settings.vocab), text, source))
+        results.append(
+            lab.pretrained_family("WordPiece (bundled MiniLM)", "all-MiniLM-L6-v2", minilm(), text)
+        )
+        results.append(
+            lab.pretrained_family(
+                "byte-level BPE (bundled SmolLM2)", "SmolLM2-135M-Instruct", smollm2(), text
+            )
+        )
+        rows = []
+        for kind in SIZE_TABLE_KINDS:
+            for size in VOCAB_SIZES:
+                tokenizer = trained(kind, corpus, size)
+                tokens = tokenizer.encode(text).tokens
+                rows.append(
+                    {
+                        "tokenizer": kind,
+                        "asked vocabulary": size,
+                        "actual vocabulary": tokenizer.get_vocab_size(),
+                        "tokens": len(tokens),
+                        "split": " ".join(tokens),
+                    }
+                )
+    except ExplorerError as problem:
+        return FamiliesView((Note("error", str(problem)),), (), None, ())
+    except Exception as problem:  # a training text the trainers cannot use
+        return FamiliesView((Note("error", f"Could not train on that text: {problem}"),), (), None, ())
+    sizes = Table(tuple(rows), ["tokenizer", "asked vocabulary"])  # a two-level index
+    return FamiliesView((), tuple(_family_view(r) for r in results), sizes, _size_notes(rows))
+
+
+def build(
+    loaded: LoadedCheckpoint,
+    sentences: Sentences,
+    settings: Settings,
+    trained: Callable[[str, str, int], Any],
+    minilm: Callable[[], Any],
+    smollm2: Callable[[], Any],
+) -> View:
+    """Everything the Tokenizer lab shows. ``trained(kind, corpus, size)`` gives a trained
+    tokenizer (cached by the caller); ``minilm()`` and ``smollm2()`` give the two bundled
+    tokenizers, called only when the families tab has a text. Raises InputError when the pair
+    box does not have one line per sentence."""
+    limit = limits(loaded)
+    max_length = settings.max_length or loaded.max_tokens
+    settings = dataclasses.replace(settings, max_length=max_length)
+    encoding = encode_batch(
+        loaded.batch_tokenizer,
+        sentences.sentences,
+        _pairs(settings, sentences),
+        padding=settings.padding,
+        truncation=settings.truncation,
+        max_length=max_length,
+        padding_side=settings.side,
+    )
+    notes = [Note("info", text) for text in sentences.notes()]
+    notes += [n for n in (_max_length_note(limit, max_length),) if n]
+    if loaded.pad_note:
+        notes.append(Note("caption", loaded.pad_note))
+    scheme = lab.subword_scheme(loaded.tokenizer)
+    tokenizer = loaded.tokenizer
+    B = len(encoding.sentences)
+    return View(
+        settings=settings,
+        limits=limit,
+        encoding=encoding,
+        notes=tuple(notes),
+        scheme=f"**{loaded.resolved.label}** uses **{scheme.algorithm}**. {scheme.explanation}",
+        specials=_specials(tokenizer),
+        sentences=tuple(_sentence(encoding, b, tokenizer.unk_token_id, max_length) for b in range(B)),
+        step_labels=tuple(f"{b}: {s[:STEP_LABEL_CHARACTERS]}" for b, s in enumerate(encoding.sentences)),
+        steps=tuple(_steps(tokenizer, s) for s in encoding.sentences),
+        batch=_batch(encoding, settings, loaded.batch_tokenizer),
+        families=build_families(settings, trained, minilm, smollm2),
     )

@@ -41,9 +41,7 @@ def test_probabilities_export(tiny_classifier):
     rows = list(csv.DictReader(io.StringIO(exports.probabilities_csv(results, BATCH))))
     for row, result in zip(rows, results, strict=True):
         assert row["sentence"] == BATCH[result.sentence] and row["predicted"] == result.predicted
-        np.testing.assert_allclose(
-            [float(row["P(NEGATIVE)"]), float(row["P(POSITIVE)"])], result.scores
-        )
+        np.testing.assert_allclose([float(row["P(NEGATIVE)"]), float(row["P(POSITIVE)"])], result.scores)
         np.testing.assert_allclose(
             [float(row["logit NEGATIVE"]), float(row["logit POSITIVE"])], result.logits
         )
