@@ -100,7 +100,8 @@ class AttentionSteps:
     k: np.ndarray  # [S, d] keys (of the shared key/value head, with grouped-query attention)
     v: np.ndarray  # [S, d] values
     scores: np.ndarray  # [S, S] Q Kᵀ
-    scale: float  # 1 / √d
+    scale: float  # the model's factor on the scores: 1 / √d for almost every model
+    standard_scale: bool  # scale == 1 / √d
     scaled: np.ndarray  # [S, S] Q Kᵀ / √d
     allowed: np.ndarray  # [S, S] bool: the mask (padding keys; future keys for decoders)
     masked: np.ndarray  # [S, S] scaled, with -inf where not allowed
@@ -111,62 +112,99 @@ class AttentionSteps:
     heads: int
     key_value_heads: int
     key_value_head: int  # which K/V head this query head reads
-    head_dim: int
-    hidden_size: int
+    head_dim: int  # d: read from the projection's output width / heads (not always hidden / heads)
+    hidden_size: int  # D
     rotary: bool
+    qk_norm: bool  # Q and K normalised per head before the rotation (Qwen3)
+
+    @property
+    def query_width(self) -> int:
+        """Width of the query projection's output, H × d (Qwen3: not the hidden size)."""
+        return self.heads * self.head_dim
+
+    @property
+    def key_value_width(self) -> int:
+        """Width of the key (and value) projection's output, KV × d."""
+        return self.key_value_heads * self.head_dim
 
 
-SUPPORTED = "BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM), DistilBERT, GPT-2 and Llama-style decoders"
+SUPPORTED = (
+    "BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM), DistilBERT, GPT-2 and Llama-style decoders "
+    "(Llama, SmolLM2, Qwen)"
+)
 
 
 def _modeling_module(model: Any) -> Any:
     return sys.modules[type(model).__module__]
 
 
-def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any):
-    """(x, q, k, v, input_note, key_value_heads, rotary) for every head; q: [B, H, S, d], k/v:
-    [B, KV, S, d]. ``hidden`` is hidden_states[layer]: [B, S, D]."""
+@dataclass(frozen=True)
+class _Projected:
+    """One layer's queries, keys and values for every head, as the model computes them."""
+
+    x: Any  # [B, S, D] what the projections are applied to
+    q: Any  # [B, H, S, d]
+    k: Any  # [B, KV, S, d]
+    v: Any  # [B, KV, S, d]
+    input_note: str
+    rotary: bool  # Q and K are rotated by position (RoPE)
+    qk_norm: bool  # Q and K are normalised per head before rotation (Qwen3: q_norm, k_norm)
+    scaling: float | None  # the attention module's own score factor (None: 1/√d)
+
+
+def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any) -> _Projected:
+    """Every head's queries, keys and values; ``hidden`` is hidden_states[layer]: [B, S, D]."""
 
     model = loaded.model
     base = model.base_model
     config = loaded.config
     B, S, D = hidden.shape
     kind = getattr(config, "model_type", "")
+    before = f"hidden_states[{layer}] (the output of the layer before)"
 
     def heads_of(t: Any, n: int) -> Any:  # [B, S, n * d] -> [B, n, S, d]
         return t.view(B, S, n, -1).transpose(1, 2)
+
+    def scaling_of(module: Any) -> float | None:
+        value = getattr(module, "scaling", None)
+        return float(value) if isinstance(value, int | float) else None
 
     encoder = getattr(base, "encoder", None)
     if encoder is not None and hasattr(encoder, "layer") and hasattr(encoder.layer[layer].attention, "self"):
         attention = encoder.layer[layer].attention.self  # BERT, RoBERTa, ELECTRA, CamemBERT, MiniLM
         H = attention.num_attention_heads
         q, k, v = (heads_of(p(hidden), H) for p in (attention.query, attention.key, attention.value))
-        return hidden, q, k, v, f"hidden_states[{layer}] (the output of the layer before)", H, False
+        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
     transformer = getattr(base, "transformer", None)
     if kind == "distilbert" and transformer is not None:
         attention = transformer.layer[layer].attention
         H = attention.n_heads
         q, k, v = (heads_of(p(hidden), H) for p in (attention.q_lin, attention.k_lin, attention.v_lin))
-        return hidden, q, k, v, f"hidden_states[{layer}] (the output of the layer before)", H, False
+        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
     if kind == "gpt2" and hasattr(base, "h"):
         block = base.h[layer]
         x = block.ln_1(hidden)
         H = block.attn.num_heads
         q, k, v = (heads_of(t, H) for t in block.attn.c_attn(x).split(D, dim=2))
-        return x, q, k, v, f"ln_1(hidden_states[{layer}]): GPT-2 normalises before attention", H, False
+        note = f"ln_1(hidden_states[{layer}]): GPT-2 normalises before attention"
+        return _Projected(x, q, k, v, note, False, False, scaling_of(block.attn))
     if hasattr(base, "layers") and hasattr(base, "rotary_emb") and hasattr(base.layers[layer], "self_attn"):
         block = base.layers[layer]
         attention = block.self_attn
         x = block.input_layernorm(hidden)
         H = config.num_attention_heads
         KV = getattr(config, "num_key_value_heads", None) or H
-        q = heads_of(attention.q_proj(x), H)
-        k = heads_of(attention.k_proj(x), KV)
-        v = heads_of(attention.v_proj(x), KV)
+        q = heads_of(attention.q_proj(x), H)  # [B, H, S, d]
+        k = heads_of(attention.k_proj(x), KV)  # [B, KV, S, d]
+        v = heads_of(attention.v_proj(x), KV)  # [B, KV, S, d]
+        q_norm, k_norm = getattr(attention, "q_norm", None), getattr(attention, "k_norm", None)
+        qk_norm = q_norm is not None and k_norm is not None
+        if qk_norm:  # Qwen3: RMSNorm over each head's d dimensions, before the rotation
+            q, k = q_norm(q), k_norm(k)
         cos, sin = base.rotary_emb(x, position_ids)
         q, k = _modeling_module(model).apply_rotary_pos_emb(q, k, cos, sin)
         note = f"input_layernorm(hidden_states[{layer}]): normalised (RMSNorm) before attention"
-        return x, q, k, v, note, KV, True
+        return _Projected(x, q, k, v, note, True, qk_norm, scaling_of(attention))
     raise ExplorerError(
         f"Step-by-step attention is not available for '{kind}' models yet; it supports {SUPPORTED}."
     )
@@ -182,12 +220,13 @@ def attention_steps(
         raise ValueError("attention_steps needs a run with hidden states and attentions")
     hidden = torch.from_numpy(np.array(run.hidden_states[layer]))  # [B, S, D]
     with torch.inference_mode():
-        x, q, k, v, note, KV, rotary = _projections(loaded, hidden, layer, position_ids(encoding))
-        H = q.shape[1]
+        projected = _projections(loaded, hidden, layer, position_ids(encoding))
+        q, k, v = projected.q, projected.k, projected.v  # [B, H, S, d], [B, KV, S, d], [B, KV, S, d]
+        H, KV = q.shape[1], k.shape[1]
         kv_head = head // (H // KV)
         q1, k1, v1 = q[sentence, head], k[sentence, kv_head], v[sentence, kv_head]  # [S, d] each
         d = q1.shape[-1]
-        scale = 1.0 / float(np.sqrt(d))
+        scale = projected.scaling if projected.scaling is not None else 1.0 / float(np.sqrt(d))
         scores = q1 @ k1.T  # [S, S]
         scaled = scores * scale  # [S, S]
         allowed = torch.from_numpy(attention_mask_2d(encoding, sentence, causal=loaded.is_decoder))  # [S, S]
@@ -202,8 +241,8 @@ def attention_steps(
         head=head,
         sentence=sentence,
         tokens=encoding.tokens[sentence],
-        input_note=note,
-        x=x[sentence].numpy(),
+        input_note=projected.input_note,
+        x=projected.x[sentence].numpy(),
         q=q1.numpy(),
         k=k1.numpy(),
         v=v1.numpy(),
@@ -221,5 +260,7 @@ def attention_steps(
         key_value_head=kv_head,
         head_dim=d,
         hidden_size=int(hidden.shape[-1]),
-        rotary=rotary,
+        rotary=projected.rotary,
+        qk_norm=projected.qk_norm,
+        standard_scale=abs(scale * float(np.sqrt(d)) - 1.0) < 1e-6,
     )

@@ -1,14 +1,38 @@
-"""Attention: heatmaps per layer and head, bertviz views offline, and attention step by step."""
+"""Attention: heatmaps per layer and head, bertviz views offline, and attention step by step.
+
+``choices(run)`` gives the layer and head selectors their options; ``build(...)`` makes the View:
+every figure, HTML page and sentence the page shows, computed from the loaded checkpoint, its
+encoding and its run. No Streamlit here.
+
+Shapes: L layers, B sentences, H heads, S positions, T real tokens of a sentence, d = size per head,
+D = hidden size."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+
+from explorer import exports, figures
+from explorer import model_info as info
+from explorer.attention import AttentionSteps, AttentionView, attention_steps, attention_view, head_entropy
+from explorer.bertviz_html import bertviz_html, plan_view
+from explorer.encoding import Encoding
+from explorer.errors import ExplorerError
+from explorer.loading import LoadedCheckpoint
+from explorer.postprocess import AGREEMENT
+from explorer.run import ModelRun
 from explorer.settings import setting
+from explorer.views.common import Note
 
 AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")
+STEP_WINDOW = 48  # the step-by-step matrices show at most this many positions
+MAX_IFRAME_HEIGHT = 2400
 
 
 @dataclass(frozen=True)
@@ -23,3 +47,432 @@ class Settings:
     show_padding: bool = setting("bool", "Show padding positions", True, widget="toggle", url="padding")
     bertviz: str = setting("choice", "View", "head view", choices=BERTVIZ, widget="radio")
     window: int = setting("int", "Window start (token)", 0, widget="slider", linked=False)
+
+
+# --- Before build: the selectors' options ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the layer and head selectors offer (0-based, as the model's outputs are indexed)."""
+
+    layers: tuple[int, ...]
+    heads: tuple[int, ...]
+
+
+def choices(run: ModelRun) -> Choices:
+    L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
+    return Choices(tuple(range(L)), tuple(range(H)))
+
+
+# --- The View ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download button: its label, what it saves (made only when pressed), the file's name."""
+
+    label: str
+    data: Callable[[], str]
+    file_name: str
+    mime: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The chosen head's (or average's) [T, T] matrix, drawn and downloadable."""
+
+    matrix: AttentionView  # what exports.attention_csv / attention_json take
+    figure: Any | None  # plotly Figure; None when no position is left to show
+    empty: Note | None  # says why nothing is drawn
+    filename: str  # for the chart's image download
+    downloads: tuple[Download, ...]  # this matrix as CSV and JSON
+
+
+@dataclass(frozen=True)
+class Bertviz:
+    """bertviz's head or model view for the chosen sentence, drawn offline."""
+
+    kind: str  # "head view", "model view" or "off"
+    windowed: bool  # the page draws the window slider (too many tokens to draw at once)
+    window_low: int  # the window slider's range: first token of the window
+    window_high: int
+    window_start: int  # the start actually used (the setting, clamped to the range)
+    note: Note | None  # what the plan left out
+    error: Note | None  # a missing asset: shown instead of the view
+    html: str | None  # the self-contained page for an iframe
+    height: int  # the iframe's height in pixels
+    caption: Note | None
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return tuple(n for n in (self.note, self.error) if n is not None)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Scaled dot-product attention for one head, step by step, from the model's own weights."""
+
+    steps: AttentionSteps  # the numbers (all S positions)
+    window_note: Note | None  # the figures show the first STEP_WINDOW positions only
+    intro: Note
+    project: Note
+    projections: tuple[tuple[str, Any], ...]  # ("Q", figure), ("K", figure), ("V", figure)
+    scores_text: Note
+    scores_figure: Any
+    scale_text: Note
+    masked_figure: Any
+    softmax_text: Note
+    weights_figure: Any
+    agreement: Note  # success when the recomputation equals the model's weights within AGREEMENT
+    same: bool
+    mix_text: Note
+    output_figure: Any
+    multi_head: Note
+
+    @property
+    def intro_notes(self) -> tuple[Note, ...]:
+        return tuple(n for n in (self.window_note, self.intro, self.project) if n is not None)
+
+
+@dataclass(frozen=True)
+class Position:
+    text: Note
+    figure: Any | None
+
+
+@dataclass(frozen=True)
+class View:
+    settings: Settings  # as used (sentence, window clamped to what exists)
+    layers: int  # L
+    heads: int  # H
+    positions: int  # S
+    causal: Note | None  # a decoder's causal mask
+    padding: Note | None  # this sentence has padding positions
+    heatmap: Heatmap
+    entropy: np.ndarray  # [L, H] mean entropy (bits) of each head's rows
+    entropy_figure: Any
+    entropy_caption: Note
+    bertviz: Bertviz
+    steps: Steps | None  # None when this architecture is not supported: see steps_note
+    steps_note: Note | None
+    position: Position
+
+    @property
+    def mask_notes(self) -> tuple[Note, ...]:
+        return tuple(n for n in (self.causal, self.padding) if n is not None)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# --- Pieces --------------------------------------------------------------------------------------
+
+
+def _heatmap(run: ModelRun, encoding: Encoding, settings: Settings, causal: bool) -> Heatmap:
+    matrix = attention_view(
+        run,
+        encoding,
+        sentence=settings.sentence,
+        layer=settings.layer,
+        head=settings.head,
+        aggregate=settings.aggregate,
+        hide_special=settings.hide_special,
+        show_padding=settings.show_padding,
+        causal=causal,
+    )  # .matrix: [T, T]
+    empty = matrix.matrix.size == 0
+    return Heatmap(
+        matrix=matrix,
+        figure=None
+        if empty
+        else figures.attention_heatmap(matrix.matrix, matrix.positions, matrix.tokens, matrix.title),
+        empty=Note("info", "No tokens left to show: turn 'Hide special tokens' off.") if empty else None,
+        filename=f"attention-layer{settings.layer}-head{settings.head}",
+        downloads=(
+            Download(
+                "Download this matrix (CSV)",
+                functools.partial(exports.attention_csv, matrix),
+                "attention.csv",
+                "text/csv",
+                "att.csv",
+            ),
+            Download(
+                "Download this matrix (JSON)",
+                functools.partial(exports.attention_json, matrix),
+                "attention.json",
+                "application/json",
+                "att.json",
+            ),
+        ),
+    )
+
+
+def _entropy_caption(loaded: LoadedCheckpoint) -> Note:
+    """Which tokens focused heads often look at, naming only tokens this tokenizer has."""
+    sep = getattr(loaded.tokenizer, "sep_token", None)
+    if sep:
+        examples = f"the previous token, `{sep}`, the same word…"
+    elif loaded.is_decoder:
+        examples = "the previous token, the first token, the same word…"
+    else:
+        examples = "the previous token, the same word…"
+    return Note(
+        "caption",
+        "Entropy of each head's attention rows, averaged over the real tokens: a head with low entropy "
+        f"puts its weight on a few tokens ({examples}) and is often worth a look.",
+    )
+
+
+def _bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
+    kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
+    if kind == "off":
+        return Bertviz(kind, False, 0, 0, 0, None, None, None, 0, None)
+    L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
+    real = encoding.attention_mask[sentence].astype(bool)  # [S]
+    tokens = [t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep]  # [T]
+    T = len(tokens)
+    view_kind = "head" if kind == "head view" else "model"
+    plan = plan_view(view_kind, L, H, T, layer=layer)
+    windowed = plan.stop - plan.start < T
+    high = T - (plan.stop - plan.start)
+    start = min(max(settings.window, 0), high) if windowed else 0
+    if windowed:
+        plan = plan_view(view_kind, L, H, T, layer=layer, start=start)
+    note = Note("info", plan.note) if plan.note else None
+    attentions = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T]
+    try:
+        page = bertviz_html(view_kind, attentions, tokens, plan, layer=layer)
+    except ExplorerError as problem:
+        return Bertviz(kind, windowed, 0, high, start, note, Note("error", str(problem)), None, 0, None)
+    height = 120 + 24 * (plan.stop - plan.start) if view_kind == "head" else 80 + 100 * len(plan.layers)
+    caption = (
+        "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
+        "show or hide it, hover a token to focus it."
+        if view_kind == "head"
+        else "Model view: one small head view per layer (rows) and head (columns); click one to enlarge it."
+    ) + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    return Bertviz(
+        kind,
+        windowed,
+        0,
+        high,
+        start,
+        note,
+        None,
+        page.html,
+        min(height, MAX_IFRAME_HEIGHT),
+        Note("caption", caption),
+    )
+
+
+def multi_head_sentence(steps: AttentionSteps, S: int) -> str:
+    """How the heads are split and joined again, with this model's real sizes: H × d need not be
+    the hidden size (Qwen3's head_dim), and keys / values may have fewer heads (grouped-query)."""
+    H, d, D, KV = steps.heads, steps.head_dim, steps.hidden_size, steps.key_value_heads
+    width = steps.query_width  # H × d, the query projection's output width
+    projections = "the projections are" if KV == H else "the query projection is"
+    if width == D:
+        split = f"{projections} split into {H} slices of {d} dimensions ([{S}, {D}] → [{H}, {S}, {d}])"
+    else:
+        split = (
+            f"the query projection maps [{S}, {D}] to [{S}, {width}], split into {H} slices of {d} "
+            f"dimensions ([{H}, {S}, {d}]); here {H} × {d} = {width} is not the hidden size {D}: the head "
+            f"size {d} is set on its own, not hidden size ÷ heads"
+        )
+    join = f"[{S}, {H} × {d} = {width}] before an output projection"
+    if width != D:
+        join += f" back to the hidden size, [{S}, {D}]"
+    text = (
+        f"**Multi-head.** The layer runs all {H} heads side by side: {split}; each head attends on its own, "
+        f"and their outputs are concatenated back to {join}."
+    )
+    if KV != H:
+        text += (
+            f" Keys and values have only {KV} heads ([{S}, {D}] → [{S}, {steps.key_value_width}] → "
+            f"[{KV}, {S}, {d}]), each shared by {H // KV} query heads (grouped-query attention)."
+        )
+    return text
+
+
+def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings) -> Steps:
+    layer, head, sentence = settings.layer, settings.head, settings.sentence
+    steps = attention_steps(loaded, run, encoding, layer=layer, head=head, sentence=sentence)
+    S, d = len(steps.tokens), steps.head_dim
+    causal = loaded.is_decoder
+    shown = slice(0, min(S, STEP_WINDOW))
+    labels = [figures.label(p, t) for p, t in enumerate(steps.tokens)][shown]
+    dims = [str(i) for i in range(d)]
+    kv_note = (
+        f" (grouped-query attention: query head {head} shares key/value head {steps.key_value_head} with "
+        f"{_count(steps.heads // steps.key_value_heads - 1, 'other head')})"
+        if steps.key_value_heads != steps.heads
+        else ""
+    )
+    project = (
+        f"**1. Project** the input with this head's learned weights into queries Q, keys K and values V, "
+        f"each [{S}, {d}]{kv_note}."
+        + (" Q and K are each normalised (RMSNorm over the head's dimensions)." if steps.qk_norm else "")
+        + (" Q and K are then **rotated by position** (rotary embeddings)." if steps.rotary else "")
+    )
+    if steps.standard_scale:
+        scale = (
+            f"**3. Scale** by 1/√d = 1/√{d} = {steps.scale:.4f}, so the scores do not grow with the head size"
+        )
+        scaled_name = "Q·Kᵀ / √d"
+    else:
+        scale = (
+            f"**3. Scale** by {steps.scale:.4f}, this model's own factor (1/√d would be "
+            f"1/√{d} = {1 / np.sqrt(d):.4f})"
+        )
+        scaled_name = "Q·Kᵀ × scale"
+    scale += (
+        ", and **4. mask**: positions a query may not see (padding"
+        + (", and every later token in a decoder" if causal else "")
+        + ") get −∞."
+    )
+    difference = steps.max_abs_difference
+    same = difference < AGREEMENT
+    compared = (
+        f"Compared with the attention the model itself returned for layer {layer}, head {head}: maximum "
+        f"absolute difference **{difference:.2e}**"
+    )
+    agreement = (
+        Note("success", f"{compared} — the same.")
+        if same
+        else Note(
+            "warning",
+            f"{compared} — they differ: this step-by-step recomputation does not reproduce the model's "
+            f"attention (more than {AGREEMENT:.0e} apart).",
+        )
+    )
+    weights = np.where(steps.allowed, steps.weights, np.nan)  # [S, S]
+    return Steps(
+        steps=steps,
+        window_note=Note(
+            "caption", f"Computed on all {S} positions; the matrices below show the first {STEP_WINDOW}."
+        )
+        if S > STEP_WINDOW
+        else None,
+        intro=Note(
+            "markdown",
+            f"Layer {layer}, head {head}, sentence {sentence}. The input is **{steps.input_note}**, shape "
+            f"[{S}, {steps.hidden_size}].",
+        ),
+        project=Note("markdown", project),
+        projections=tuple(
+            (name, figures.matrix_heatmap(matrix[shown], labels, dims, name, "dimension", "token"))
+            for name, matrix in (("Q", steps.q), ("K", steps.k), ("V", steps.v))  # [S, d] each
+        ),
+        scores_text=Note(
+            "markdown", f"**2. Scores** Q·Kᵀ: how well each query matches each key, [{S}, {S}]."
+        ),
+        scores_figure=figures.matrix_heatmap(
+            steps.scores[shown, shown], labels, labels, "Q·Kᵀ", "key", "query"
+        ),
+        scale_text=Note("markdown", scale),
+        masked_figure=figures.matrix_heatmap(
+            steps.masked[shown, shown], labels, labels, f"{scaled_name}, masked (grey = −∞)", "key", "query"
+        ),
+        softmax_text=Note("markdown", "**5. Softmax** each row: the weights are positive and sum to 1."),
+        weights_figure=figures.attention_heatmap(
+            weights[shown, shown],
+            list(range(S))[shown],
+            steps.tokens[shown],
+            f"softmax({scaled_name} + mask)",
+        ),
+        agreement=agreement,
+        same=same,
+        mix_text=Note(
+            "markdown", f"**6. Mix the values**: weights × V gives this head's output, [{S}, {d}]."
+        ),
+        output_figure=figures.matrix_heatmap(
+            steps.output[shown], labels, dims, "weights · V", "dimension", "token"
+        ),
+        multi_head=Note("markdown", multi_head_sentence(steps, S)),
+    )
+
+
+def _position(loaded: LoadedCheckpoint) -> Position:
+    position = info.position_info(loaded)
+    text = Note("markdown", f"**{position.kind}.** {position.explanation}")
+    if position.similarity is not None:
+        P = position.similarity.shape[0]  # similarity: [P, P]
+        names = [str(i) for i in range(P)]
+        figure = figures.matrix_heatmap(
+            position.similarity,
+            names,
+            names,
+            "Cosine similarity of the position vectors",
+            "position",
+            "position",
+            value_name="cosine",
+        )
+        return Position(text, figure)
+    if position.angles is not None:
+        P, F = position.angles.shape  # angles: [P, d / 2]
+        figure = figures.matrix_heatmap(
+            np.cos(position.angles),  # [P, d / 2]
+            [str(i) for i in range(P)],
+            [str(f) for f in range(F)],
+            "cos(position × frequency) of the rotary embedding",
+            "frequency (fast → slow)",
+            "position",
+            value_name="cos",
+        )
+        return Position(text, figure)
+    return Position(text, None)
+
+
+# --- Build ---------------------------------------------------------------------------------------
+
+
+def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
+    """Everything the Attention page shows for ``settings`` (a run with hidden states and attentions)."""
+    if run.attentions is None or run.hidden_states is None:
+        raise ValueError("the Attention view needs a run with hidden states and attentions")
+    L, B, H, S, _ = run.attentions.shape  # [L, B, H, S, S]
+    settings = dataclasses.replace(  # out-of-range values fall back as the widgets' do
+        settings,
+        sentence=min(max(settings.sentence, 0), B - 1),
+        layer=settings.layer if 0 <= settings.layer < L else 0,
+        head=settings.head if 0 <= settings.head < H else 0,
+    )
+    causal = loaded.is_decoder
+    sentence = settings.sentence
+    bertviz = _bertviz(run, encoding, settings)
+    settings = dataclasses.replace(settings, window=bertviz.window_start)
+    try:
+        steps, steps_note = _steps(loaded, run, encoding, settings), None
+    except ExplorerError as problem:
+        steps, steps_note = None, Note("info", str(problem))
+    entropy = head_entropy(run, encoding, sentence)  # [L, H]
+    return View(
+        settings=settings,
+        layers=L,
+        heads=H,
+        positions=S,
+        causal=Note(
+            "info",
+            "This is a decoder: each token may only look at itself and the tokens before it. The grey upper "
+            "triangle is the **causal mask**: those weights are exactly 0.",
+        )
+        if causal
+        else None,
+        padding=None
+        if encoding.attention_mask[sentence].all()
+        else Note(
+            "caption",
+            "Grey columns are padding positions: the attention mask gives them a weight of exactly 0.",
+        ),
+        heatmap=_heatmap(run, encoding, settings, causal),
+        entropy=entropy,
+        entropy_figure=figures.entropy_grid(entropy, "Attention entropy per head (low = focused)"),
+        entropy_caption=_entropy_caption(loaded),
+        bertviz=bertviz,
+        steps=steps,
+        steps_note=steps_note,
+        position=_position(loaded),
+    )

@@ -1,0 +1,285 @@
+"""The Attention page's View, built for every family of the checkpoint matrix.
+
+Expected values come from the model's run (sliced here, independently of the app), from the
+config and the weights, or from the family's facts in tests/families.py, never from the View.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+
+import numpy as np
+import pytest
+
+from explorer import bertviz_html
+from explorer.attention import attention_steps
+from explorer.encoding import encode_batch
+from explorer.run import run_model
+from explorer.views import attention
+from explorer.views.common import Note
+
+# The first is shorter: it is padded (right or left, as the checkpoint's batch tokenizer pads).
+SENTENCES = ("The cat sat.", "Attention lets every token look at every other token.")
+SPECIAL_NAMES = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "<s>", "</s>", "<pad>", "<mask>", "<|endoftext|>")
+
+
+@pytest.fixture(scope="module")
+def batch(family):
+    """(loaded, encoding, run) for a family the app loads; T5 is checked in its own test."""
+    if family.loaded is None:
+        pytest.skip(
+            f"{family.family.name}: the loader refuses it (checked in test_only_the_encoder_decoder_…)"
+        )
+    loaded = family.loaded
+    encoding = encode_batch(loaded.batch_tokenizer, SENTENCES, max_length=loaded.max_tokens)
+    return loaded, encoding, run_model(loaded, encoding, hidden_states=True, attentions=True)
+
+
+_VIEWS: dict = {}  # (family, Settings) -> View: tests asking for the same View share it
+
+
+def _build(batch, cache: bool = True, **values):
+    loaded, encoding, run = batch
+    settings = attention.Settings(**{"bertviz": "off", **values})
+    key = (loaded.resolved.location, settings)
+    if not cache or key not in _VIEWS:
+        view = attention.build(loaded, encoding, run, settings)
+        if not cache:
+            return view
+        _VIEWS[key] = view
+    return _VIEWS[key]
+
+
+def _allowed(encoding, sentence, causal):
+    """[S, S] may query i see key j: real keys only, and no later key in a decoder."""
+    S = encoding.shape[1]
+    keys = encoding.attention_mask[sentence].astype(bool)  # [S]
+    allowed = np.tile(keys, (S, 1))  # [S, S]
+    return allowed & np.tri(S, dtype=bool) if causal else allowed
+
+
+def _notes(view) -> list[str]:
+    """Every sentence of the View (its Notes, nested ones included)."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, Note):
+            found.append(value.text)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                walk(getattr(value, field.name))
+        elif isinstance(value, tuple):
+            for item in value:
+                walk(item)
+
+    walk(view)
+    return found
+
+
+def _heads_and_head_dim(loaded):
+    """(query heads, key/value heads, d, D) from the config and the query / key weights."""
+    config, model = loaded.config, loaded.model
+    H = config.num_attention_heads
+    KV = getattr(config, "num_key_value_heads", None) or H
+    D = config.hidden_size
+    params = dict(model.named_parameters())
+    q_proj = next(
+        (w for name, w in params.items() if name.endswith("layers.0.self_attn.q_proj.weight")), None
+    )
+    k_proj = next(
+        (w for name, w in params.items() if name.endswith("layers.0.self_attn.k_proj.weight")), None
+    )
+    if q_proj is not None:  # Llama / Qwen3: [H × d, D] and [KV × d, D]
+        d = q_proj.shape[0] // H
+        assert k_proj.shape[0] == KV * d
+        if getattr(config, "head_dim", None):
+            assert config.head_dim == d
+    else:
+        d = getattr(config, "head_dim", None) or D // H
+    return H, KV, d, D
+
+
+def test_only_the_encoder_decoder_is_refused_with_a_message(family):
+    if family.family.kind == "encoder-decoder":  # T5: a clear message, no View to build
+        assert family.loaded is None
+        assert "encoder-decoder" in str(family.load_error)
+    else:
+        assert family.loaded is not None, family.load_error
+
+
+# (layer, head) pairs whose View is built: together they cover every layer and head of the tiny
+# models and both sentences (building a View makes ~10 Plotly figures, ~25 ms each).
+SAMPLED = {0: ((0, 0), (1, 1), (0, 2), (1, 3)), 1: ((1, 0), (0, 1))}
+
+
+@pytest.mark.parametrize("sentence", [0, 1])
+def test_heatmap_and_steps_are_the_models_attention(family, batch, sentence):
+    loaded, encoding, run = batch
+    causal = family.family.kind == "decoder"
+    allowed = _allowed(encoding, sentence, causal)  # [S, S]
+    real = encoding.attention_mask[sentence].astype(bool)  # [S]
+    L, H = family.family.layers, family.family.heads
+    assert run.attentions.shape[:3] == (L, len(SENTENCES), H)
+    above = np.triu_indices(encoding.shape[1], 1)
+    for layer, head in SAMPLED[sentence]:
+        view = _build(batch, sentence=sentence, layer=layer, head=head)
+        expected = run.attentions[layer, sentence, head]  # [S, S]
+        matrix = view.heatmap.matrix.matrix
+        assert matrix.shape == expected.shape
+        np.testing.assert_array_equal(matrix[allowed], expected[allowed])
+        assert np.isnan(matrix[~allowed]).all()
+        np.testing.assert_allclose(np.nansum(matrix[real], axis=1), 1.0, atol=1e-5)
+        z = np.array(view.heatmap.figure.data[0].z, dtype=float)
+        np.testing.assert_allclose(z[allowed], expected[allowed], atol=1e-4)  # rounded to 4 places
+        assert np.isnan(z[~allowed]).all()
+        if causal:  # nothing above the diagonal, in the model's weights and on screen
+            assert (expected[above] == 0).all()
+            assert np.isnan(matrix[above]).all()
+        if family.family.model_type == "albert":  # step by step not supported: a Note, not an exception
+            assert view.steps is None
+            assert "not available for 'albert'" in view.steps_note.text
+            continue
+        steps = view.steps
+        assert steps is not None and view.steps_note is None
+        assert np.abs(steps.steps.weights[real] - expected[real]).max() < 1e-5
+        assert steps.same and steps.agreement.kind == "success" and "the same" in steps.agreement.text
+        if causal:
+            assert (steps.steps.weights[above] == 0).all()
+
+
+def test_step_by_step_agrees_for_every_layer_and_head(family, batch):
+    """The same recomputation the View draws, for every head (no figures: fast)."""
+    loaded, encoding, run = batch
+    if family.family.model_type == "albert":
+        pytest.skip("step by step is not supported for ALBERT (a Note: checked above)")
+    for sentence in (0, 1):
+        real = encoding.attention_mask[sentence].astype(bool)
+        for layer in range(family.family.layers):
+            for head in range(family.family.heads):
+                steps = attention_steps(loaded, run, encoding, layer=layer, head=head, sentence=sentence)
+                expected = run.attentions[layer, sentence, head]
+                assert np.abs(steps.weights[real] - expected[real]).max() < 1e-5, (sentence, layer, head)
+
+
+def test_averages_and_hidden_positions(family, batch):
+    loaded, encoding, run = batch
+    causal = family.family.kind == "decoder"
+    allowed = _allowed(encoding, 0, causal)
+    view = _build(batch, sentence=0, layer=1, aggregate="head average")
+    np.testing.assert_allclose(
+        view.heatmap.matrix.matrix[allowed], run.attentions[1, 0].mean(0)[allowed], atol=1e-6
+    )
+    view = _build(batch, sentence=0, aggregate="layer average")
+    np.testing.assert_allclose(
+        view.heatmap.matrix.matrix[allowed], run.attentions[:, 0].mean((0, 1))[allowed], atol=1e-6
+    )
+    special_ids = set(loaded.batch_tokenizer.all_special_ids)
+    keep = [
+        p
+        for p, (token_id, mask) in enumerate(
+            zip(encoding.input_ids[0], encoding.attention_mask[0], strict=True)
+        )
+        if mask and int(token_id) not in special_ids
+    ]
+    view = _build(batch, sentence=0, hide_special=True, show_padding=False)
+    assert list(view.heatmap.matrix.positions) == keep
+    np.testing.assert_array_equal(
+        np.nan_to_num(view.heatmap.matrix.matrix, nan=-1),
+        np.nan_to_num(np.where(allowed, run.attentions[0, 0, 0], np.nan)[np.ix_(keep, keep)], nan=-1),
+    )
+
+
+def test_multi_head_sentence_has_the_models_sizes(family, batch):
+    loaded, encoding, run = batch
+    if family.family.model_type == "albert":
+        pytest.skip("step by step is not supported for ALBERT (checked above)")
+    H, KV, d, D = _heads_and_head_dim(loaded)
+    assert (H, KV, d, D) == (
+        family.family.heads,
+        family.family.kv_heads,
+        family.family.head_dim,
+        family.family.hidden,
+    )
+    view = _build(batch, layer=1, head=3)
+    assert H == 4  # the matrix's heads: head 3 shares K/V head 1 with head 2 when KV = 2
+    text = view.steps.multi_head.text
+    assert f"all {H} heads" in text and f"{H} slices of {d} dimensions" in text
+    assert f"{H} × {d} = {H * d}" in text
+    if H * d == D:
+        assert f"→ [{H}, " in text and "not the hidden size" not in text
+    else:  # Qwen3: 4 × 16 = 64, the hidden size is 32
+        assert f"not the hidden size {D}" in text and f"[{D}] → [{H}" not in text
+        assert f"back to the hidden size, [{encoding.shape[1]}, {D}]" in text
+    if KV != H:
+        assert f"only {KV} heads" in text and f"shared by {H // KV} query heads" in text
+        assert "grouped-query attention" in view.steps.project.text
+    else:
+        assert "grouped-query" not in text
+    S = encoding.shape[1]
+    assert f"[{S}, {d}]" in view.steps.project.text
+    assert view.steps.steps.q.shape == (S, d) and view.steps.steps.k.shape == (S, d)
+
+
+def test_no_false_arithmetic_or_foreign_special_tokens(family, batch):
+    loaded, encoding, run = batch
+    specials = set(loaded.tokenizer.all_special_tokens) | set(loaded.batch_tokenizer.all_special_tokens)
+    views = [_build(batch, sentence=0, layer=1, head=1), _build(batch, sentence=1, layer=0, head=1)]
+    for sentence, view in enumerate(views):
+        for text in _notes(view) + _notes(_build(batch, sentence=1, bertviz="head view")):
+            for a, b, c in re.findall(r"(\d+) × (\d+) = (\d+)", text):
+                assert int(a) * int(b) == int(c), text
+            for name in SPECIAL_NAMES:
+                assert name not in text or name in specials, (name, text)
+        assert (view.causal is not None) == (family.family.kind == "decoder")
+        padded = not encoding.attention_mask[sentence].all()
+        assert (view.padding is not None) == padded
+
+
+def test_entropy_grid_and_position(family, batch):
+    loaded, encoding, run = batch
+    view = _build(batch, sentence=0)
+    real = encoding.attention_mask[0].astype(bool)
+    rows = run.attentions[:, 0][:, :, real][..., real].astype(np.float64)  # [L, H, T, T]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(rows > 0, rows * np.log2(rows), 0.0), axis=-1).mean(-1)  # [L, H]
+    np.testing.assert_allclose(view.entropy, entropy, atol=1e-4)
+    assert view.entropy.shape == (family.family.layers, family.family.heads)
+    assert view.position.text.text
+    if family.family.max_positions is not None:  # learned table or rotary: a figure
+        assert view.position.figure is not None
+
+
+def test_bertviz_view_and_its_window(family, batch, monkeypatch):
+    loaded, encoding, run = batch
+    real = int(encoding.attention_mask[1].sum())
+    view = _build(batch, sentence=1, bertviz="head view")
+    assert view.bertviz.html and "window.d3" in view.bertviz.html and not view.bertviz.windowed
+    assert view.bertviz.height == 120 + 24 * real
+    view = _build(batch, sentence=1, bertviz="model view")
+    assert view.bertviz.html and view.bertviz.height == 80 + 100 * family.family.layers
+    # A small budget forces a window: its range comes from the View, the start is clamped to it.
+    small = functools.partial(bertviz_html.plan_view, budget=family.family.heads * 16)
+    monkeypatch.setattr(attention, "plan_view", small)
+    view = _build(batch, cache=False, sentence=1, bertviz="head view", window=10_000)
+    width = 4  # plan_view's smallest window
+    assert view.bertviz.windowed and (view.bertviz.window_low, view.bertviz.window_high) == (0, real - width)
+    assert view.bertviz.window_start == real - width == view.settings.window
+    assert "too many to draw" in view.bertviz.note.text
+
+
+def test_step_figures_show_at_most_48_positions(family, batch):
+    loaded, _, _ = batch
+    if family.family.model_type == "albert":
+        pytest.skip("step by step is not supported for ALBERT")
+    encoding = encode_batch(loaded.batch_tokenizer, (" ".join(["token"] * 80),), max_length=loaded.max_tokens)
+    run = run_model(loaded, encoding, hidden_states=True, attentions=True)
+    S = encoding.shape[1]
+    assert S > attention.STEP_WINDOW
+    view = attention.build(loaded, encoding, run, attention.Settings(bertviz="off"))
+    d = family.family.head_dim
+    assert np.array(view.steps.projections[0][1].data[0].z).shape == (48, d)
+    assert np.array(view.steps.masked_figure.data[0].z).shape == (48, 48)
+    assert np.array(view.steps.weights_figure.data[0].z).shape == (48, 48)
+    assert f"all {S} positions" in view.steps.window_note.text
