@@ -9,7 +9,8 @@ from explorer import checkpoints
 from explorer.bundled import prepare_smollm2
 from explorer.encoding import encode_batch
 from explorer.loading import load_checkpoint
-from explorer.postprocess import postprocess, run_model
+from explorer.postprocess import postprocess
+from explorer.run import run_model
 
 pytestmark = pytest.mark.bundled
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]

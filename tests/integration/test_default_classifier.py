@@ -5,13 +5,13 @@ import csv
 from pathlib import Path
 
 import pytest
-from explorer.classify import classifications, compare_with_pipeline
 
 from explorer import checkpoints
 from explorer import finetune as ft
 from explorer.encoding import encode_batch
 from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.postprocess import classify, compare_with_pipeline
+from explorer.run import pipeline_scores, run_model
 
 pytestmark = pytest.mark.bundled
 EVERYDAY = Path(__file__).resolve().parents[2] / "bench" / "everyday_sentences.csv"
@@ -40,18 +40,18 @@ def test_everyday_sentences_are_classified_correctly(classifier):
     for start in range(0, len(rows), 8):
         chunk = [r["text"] for r in rows[start : start + 8]]
         run = run_model(classifier, encode_batch(classifier.batch_tokenizer, chunk))
-        predicted += [c.predicted for c in classifications(run, classifier)]
+        predicted += [c.predicted for c in classify(run.logits, classifier.config)]
     accuracy = sum(p == r["label"] for p, r in zip(predicted, rows, strict=True)) / len(rows)
     assert accuracy >= 0.9, accuracy
 
 
 def test_its_numbers_equal_the_transformers_pipeline(classifier):
     sentences = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
-    results = classifications(
-        run_model(classifier, encode_batch(classifier.batch_tokenizer, sentences)), classifier
+    results = classify(
+        run_model(classifier, encode_batch(classifier.batch_tokenizer, sentences)).logits, classifier.config
     )
     assert [r.predicted for r in results] == ["POSITIVE", "NEGATIVE"]
     assert all(
         c.same_label and c.max_abs_difference < 1e-5
-        for c in compare_with_pipeline(classifier, sentences, results)
+        for c in compare_with_pipeline(results, pipeline_scores(classifier, sentences))
     )
