@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from explorer.links import Param
 from explorer.settings import link_params
-from explorer.views import attention, classification, generation, model, pipeline, save_load, tokenizer
+from explorer.views import (
+    attention,
+    classification,
+    generation,
+    layer,
+    model,
+    pipeline,
+    save_load,
+    tokenizer,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,14 @@ PAGES: tuple[PageSpec, ...] = (
         "the config, hidden states layer by layer, and what each head class returns",
         "model",
         model.Settings,
+    ),
+    PageSpec(
+        "pages/layer.py",
+        "A layer, step by step",
+        "🧱",
+        "the input embeddings and one whole layer recomputed from the model's own weights, shape by shape",
+        "layer",
+        layer.Settings,
     ),
     PageSpec(
         "pages/attention.py",

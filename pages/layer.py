@@ -1,0 +1,44 @@
+"""A layer, step by step: the input embeddings and one whole layer from the model's own weights."""
+
+import streamlit as st
+
+from explorer import ui
+from explorer.views import layer
+
+S = layer.Settings
+
+st.title("A layer, step by step")
+st.markdown(
+    "The model's own weights, applied one operation at a time to one sentence: first the input "
+    "**embeddings**, then one whole **layer** (attention, residual connections, norms, feed-forward). "
+    "Each step names its operation and the shape of the tensor it makes, and each result is compared "
+    "with the hidden state the model itself returned."
+)
+
+data = ui.page_data(hidden_states=True)
+controls = st.columns(2)
+with controls[0]:
+    sentence = ui.sentence_picker(S, data.encoding)
+ui.widget(S, "layer", where=controls[1], options=layer.layer_options(data.run), format_func=layer.layer_label)
+view = layer.build(data.loaded, data.encoding, data.run, ui.settings(S, sentence=sentence))
+
+
+def draw(section, name: str) -> None:
+    """One section: what it is, the steps at a glance, then each step with its tensor."""
+    ui.notes(section.notes)
+    ui.table(section.overview)
+    ui.note(section.window)
+    for step in section.steps:
+        ui.note(step.text)
+        if step.figure is not None:
+            ui.chart(step.figure, key=f"layer.{name}.{step.step.key}")
+    ui.note(section.agreement)
+
+
+ui.note(view.unsupported)
+if view.embeddings is not None:
+    st.header("The input embeddings")
+    draw(view.embeddings, "embeddings")
+if view.layer is not None:
+    st.header(f"Layer {view.settings.layer}, step by step")
+    draw(view.layer, "layer")
