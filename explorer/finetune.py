@@ -25,12 +25,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from explorer.checkpoints import CLASSIFIER_NAME
 from explorer.checkpoints import TRAINING_METADATA as METADATA_FILE
 from explorer.errors import InputError
 from explorer.paths import saved_checkpoints_dir
 
 LABELS = ("NEGATIVE", "POSITIVE")
-DEFAULT_NAME = "minilm-sentiment"
+DEFAULT_NAME = CLASSIFIER_NAME  # the default classifier, built by `make models`
 MAX_ROWS = 5_000  # an uploaded CSV larger than this is sampled down (with a note)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_TEXT_CHARS = 1_000  # longer texts are cut (the model reads at most 64 tokens here anyway)
@@ -237,6 +238,7 @@ def fine_tune(
         def on_train_begin(self, args, state, control, **kwargs):
             progress.total_steps = state.max_steps
             progress.status = "running"
+            progress.message = "Training: each step updates the weights on one batch of sentences."
 
         def on_step_end(self, args, state, control, **kwargs):
             progress.step = state.global_step

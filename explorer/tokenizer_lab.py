@@ -87,7 +87,11 @@ def subword_scheme(tokenizer: Any) -> Scheme:
 
 # Roles a tokenizer may define, and what each is for.
 SPECIAL_ROLES: tuple[tuple[str, str], ...] = (
-    ("cls_token", "classification token: starts the sequence; its vector summarises the sentence"),
+    (
+        "cls_token",
+        "classification token: what its vector means depends on how the model was trained "
+        "(a head or pooling trained on it makes it summarise the sentence)",
+    ),
     ("sep_token", "separator: ends a sentence, and separates the two sentences of a pair"),
     ("bos_token", "beginning of sequence"),
     ("eos_token", "end of sequence: a decoder stops generating after it"),

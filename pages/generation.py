@@ -63,7 +63,7 @@ else:
     st.code(view.text_so_far, language=None, wrap_lines=True)
     if view.steps_table is not None:
         ui.table(view.steps_table)
-        ui.note(view.steps_note)
+        ui.notes([view.steps_note, view.quantized])  # the step table's probabilities, too
 
     st.header("The causal mask")
     try:

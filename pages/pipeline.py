@@ -3,7 +3,8 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.views import pipeline
+from explorer.errors import ExplorerError
+from explorer.views import classification, pipeline
 
 st.title("Transformer Explorer")
 st.markdown(
@@ -14,6 +15,37 @@ st.markdown(
 data = ui.page_data()
 view = pipeline.build(data.loaded, data.encoding, data.run)
 st.caption(view.caption)
+ui.note(view.example)
+
+
+# The default classifier: use it, or build it (one build per server, shared by every session).
+@st.fragment(run_every=1.0)
+def default_classifier_progress() -> None:
+    if (job := st.session_state.get("home.job")) is None:
+        return
+    shown = classification.training_progress(job)
+    st.progress(shown.fraction, text=shown.text)
+    ui.note(shown.message)
+    if shown.comparison:
+        st.subheader(shown.comparison_title)
+        ui.table(shown.comparison)
+    if shown.finished and not st.session_state.get("home.announced"):
+        st.session_state["home.announced"] = True
+        st.rerun(scope="app")  # the picker lists the new classifier, and the button below uses it
+
+
+if (offer := view.classifier) is not None:
+    ui.note(offer.note)
+    if offer.use_ref:
+        st.button(offer.button, on_click=ui.use_checkpoint, args=(offer.use_ref,), key="home.use_default")
+    elif st.button(offer.button, type="primary", key="home.build_default"):
+        try:
+            st.session_state["home.job"] = pipeline.build_default_classifier(data.encoding.sentences)
+            st.session_state["home.announced"] = False
+        except ExplorerError as problem:
+            ui.show_error(problem)
+    default_classifier_progress()
+    st.page_link(ui.page_file("pages/classification.py"), label="Fine-tuning, explained", icon="🏷️")
 
 # ① Tokenizer --------------------------------------------------------------------------------
 st.header("① Tokenizer: text → tokens → input IDs")
@@ -51,6 +83,7 @@ for block in view.predictions:
     if block.bars_html:
         st.html(block.bars_html)
     ui.note(block.score)
+ui.note(view.quantized)
 
 # Where to go deeper ---------------------------------------------------------------------------
 st.header("Go deeper")

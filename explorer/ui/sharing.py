@@ -49,7 +49,7 @@ def apply_link() -> None:
         return
     problems: list[str] = []
     ckpt = query.get("ckpt")
-    ref = checkpoints.DEFAULT_REF
+    ref = checkpoints.default_ref()
     if ckpt:
         try:
             st.session_state.update(_checkpoint_from_link(ckpt))
@@ -66,7 +66,9 @@ def share_box(page) -> None:
     """Keep the browser's URL in step with the view, and offer the link to copy (every page)."""
     spec = page_spec(page)
     current = st.session_state.get(SELECTION_KEY)
-    ref = current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.DEFAULT_REF)
+    ref = (
+        current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.default_ref())
+    )
     link = links.encode(st.session_state, (TEXT_PARAM, *spec.params), ref)
     query = "ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")
     if {k: st.query_params[k] for k in st.query_params} != dict(parse_qsl(query)):

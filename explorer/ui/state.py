@@ -44,14 +44,15 @@ def keep(key: str, default: object) -> None:
 def sidebar() -> Selection:
     """Draw the shared checkpoint picker and text box; return what they select."""
     keep(TEXT_KEY, DEFAULT_TEXT)
-    keep(PICK_KEY, checkpoints.DEFAULT_REF)
+    default = checkpoints.default_ref()  # the default classifier once built, else the bundled encoder
+    keep(PICK_KEY, default)
     keep(HUB_ID_KEY, "")
     keep(FOLDER_KEY, "")
     keep(LARGE_KEY, False)
     keep(IMAGE_FORMAT_KEY, "png")
     entries = {entry.ref: entry for entry in checkpoints.catalog()}
     if st.session_state[PICK_KEY] not in entries:
-        st.session_state[PICK_KEY] = checkpoints.DEFAULT_REF
+        st.session_state[PICK_KEY] = default
     with st.sidebar:
         pick = st.selectbox(
             "Checkpoint",

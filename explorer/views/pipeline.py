@@ -6,18 +6,30 @@ holding every sentence, number, table and HTML fragment the page shows. Postproc
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from explorer import postprocess
+from explorer import checkpoints, postprocess
+from explorer import finetune as ft
 from explorer.encoding import Encoding
 from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import ModelRun
 from explorer.tokenizer_lab import encoding_json
 from explorer.views.common import Note, Table, table
+from explorer.views.generation import quantized_note
+from explorer.views.tokenizer import Limits, limits
 
 MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
+# The course's first example (chapter 2, "Behind the pipeline"): the sidebar's default text.
+COURSE_SENTENCES = (
+    "I've been waiting for a HuggingFace course my whole life.",
+    "I hate this so much!",
+)
+CLASSIFIER_HEAD = "AutoModelForSequenceClassification"
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,19 @@ class Link:
 
 
 @dataclass(frozen=True)
+class ClassifierOffer:
+    """On a checkpoint without a classification head: how to get the default classifier."""
+
+    note: Note
+    button: str  # the button's label
+    use_ref: str | None  # the classifier to switch to (built); None: the button builds it first
+
+
+@dataclass(frozen=True)
 class View:
     caption: str  # the checkpoint, how it was loaded and what its head does
+    example: Note | None  # the course's first example, when the text is its two sentences
+    classifier: ClassifierOffer | None  # the default classifier, when this checkpoint has no head
     # ① Tokenizer
     sentences: tuple[SentenceTokens, ...]  # [B]
     batch_title: str  # "The batch tensor: input_ids of shape [B, S]"
@@ -82,6 +105,7 @@ class View:
     postprocess_intro: Note | None  # the function applied, in words
     predictions: tuple[PredictionBlock, ...]
     no_predictions: Note | None  # why there is nothing to show
+    quantized: Note | None  # the weights were de-quantized from a GGUF file (SmolLM2)
     # Go deeper
     links: tuple[Link, ...]
 
@@ -109,7 +133,32 @@ def parameters_text(count: int) -> str:
     return f"{count / 1e6:.1f} M" if count >= 1_000_000 else f"{count:,}"
 
 
-def _sentence(encoding: Encoding, loaded: LoadedCheckpoint, b: int) -> SentenceTokens:
+def truncation_sentence(b: int, cut: int, limit: Limits) -> str:
+    """Sentence b lost ``cut`` tokens: the limit that cut it, and the other limits beside it."""
+    positions = (
+        f"the model's maximum is {limit.positions:,} positions ({limit.positions_field})"
+        if limit.positions
+        else "the model's config sets no maximum number of positions"
+    )
+    if limit.applies == "model":
+        who = f"the model's own limit: {positions}; the app's cap is {limit.app_cap:,} tokens"
+    elif limit.applies == "tokenizer":
+        who = (
+            f"the tokenizer's limit (model_max_length = {limit.tokenizer_limit:,}); {positions}, "
+            f"and the app's cap is {limit.app_cap:,} tokens"
+        )
+    else:
+        who = (
+            f"the app's cap of {limit.app_cap:,} tokens, not the model: {positions}, but the app runs at "
+            "most that many tokens through any model (attention grows as tokens²)"
+        )
+    return (
+        f"Sentence {b} was cut to {limit.max_tokens:,} tokens: {cut:,} token(s) were cut (truncation) "
+        f"by {who}."
+    )
+
+
+def _sentence(encoding: Encoding, loaded: LoadedCheckpoint, b: int, limit: Limits) -> SentenceTokens:
     sentence = encoding.sentences[b]
     shown = (
         sentence
@@ -117,15 +166,7 @@ def _sentence(encoding: Encoding, loaded: LoadedCheckpoint, b: int) -> SentenceT
         else sentence[:MAX_SHOWN_CHARACTERS] + f"… ({len(sentence):,} characters)"
     )
     cut = encoding.truncated[b]
-    truncation = (
-        Note(
-            "warning",
-            f"Sentence {b} is longer than this model's limit of {loaded.max_tokens} tokens: "
-            f"{cut:,} token(s) were cut (truncation).",
-        )
-        if cut
-        else None
-    )
+    truncation = Note("warning", truncation_sentence(b, cut, limit)) if cut else None
     chips = token_chips_html(encoding, b, unk_id=loaded.tokenizer.unk_token_id)
     return SentenceTokens(f"**Sentence {b}**", shown, chips, truncation)
 
@@ -216,21 +257,135 @@ def _no_predictions(loaded: LoadedCheckpoint, predictions: tuple) -> Note | None
     return Note("info", f"`{loaded.head_class}` returned no logits to postprocess for this text.")
 
 
-def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) -> View:
-    """Everything the home page shows for this checkpoint and batch."""
+def postprocess_header(loaded: LoadedCheckpoint, run: ModelRun) -> str:
+    """The step's title, naming the function this head's postprocessing applies."""
+    if run.logits is None:
+        return "③ Postprocessing: logits → probabilities"
+    if run.logit_positions is not None:  # a language-model head: a softmax over the vocabulary
+        return "③ Postprocessing: logits → softmax → token probabilities"
+    function = postprocess.classification_function(loaded.config)
+    if function == "none":
+        return "③ Postprocessing: logits → scores"
+    return f"③ Postprocessing: logits → {function} → labelled probabilities"
+
+
+def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
+    """The course's first example, named when the text is its two sentences."""
+    if tuple(encoding.sentences) != COURSE_SENTENCES:
+        return None
+    course = (
+        "These are the two sentences of the course's first example (chapter 2, *Behind the pipeline*), "
+        'where `pipeline("sentiment-analysis")` labels each one POSITIVE or NEGATIVE.'
+    )
+    if loaded.head_class == CLASSIFIER_HEAD:
+        function = postprocess.classification_function(loaded.config)
+        steps = {
+            "softmax": "the tokenizer turns them into input IDs, the model into one logit per label, and a "
+            "softmax into labelled probabilities: the whole example, end to end, below.",
+            "sigmoid": "here the head is multi-label, so a sigmoid (not the course's softmax) turns each "
+            "label's logit into its own probability.",
+            "none": "here the head is a regression head, so its raw score is the answer (no softmax).",
+        }[function]
+        return Note("markdown", f"{course} With this classifier, {steps}")
+    if run_kind := {
+        "AutoModelForCausalLM": "a language model, not a classifier: it gives the probabilities of the "
+        "next token after each sentence instead of labels",
+        "AutoModelForMaskedLM": "a masked language model, not a classifier: it guesses hidden words "
+        "instead of labelling sentences",
+    }.get(loaded.head_class):
+        return Note("markdown", f"{course} This checkpoint is {run_kind}.")
+    return Note(
+        "markdown",
+        f"{course} This checkpoint has no classification head, so the example stops at the model's "
+        "hidden states below.",
+    )
+
+
+def _build_estimate() -> str:
+    """How long building the default classifier takes: its steps, at the Classification page's
+    measured rate."""
+    from explorer.views.classification import SECONDS_PER_STEP
+
+    train, _ = ft.bundled_dataset()
+    config = ft.TrainingConfig()
+    steps = math.ceil(len(train.texts) / config.batch_size) * config.epochs
+    return (
+        f"{steps} training steps, about {steps * SECONDS_PER_STEP:.0f} s on an idle 2-core machine "
+        "(longer on a busy or small server)"
+    )
+
+
+def _classifier_offer(loaded: LoadedCheckpoint, built: bool) -> ClassifierOffer | None:
+    """How to get the default classifier, on a checkpoint with no task head."""
+    if loaded.head_class != "AutoModel":
+        return None
+    if built:
+        return ClassifierOffer(
+            Note(
+                "info",
+                f"For labelled probabilities, use the default classifier ({checkpoints.CLASSIFIER_NAME}): "
+                "MiniLM fine-tuned on the sentences written for this app.",
+            ),
+            f"Use the default classifier ({checkpoints.CLASSIFIER_NAME})",
+            checkpoints.CLASSIFIER,
+        )
+    return ClassifierOffer(
+        Note(
+            "info",
+            "The course's example ends in labelled probabilities, which need a classification head. "
+            f"The default classifier ({checkpoints.CLASSIFIER_NAME}: the bundled MiniLM fine-tuned on the "
+            "sentences written for this app) has not been built here yet (`make run` builds it). One "
+            f"click builds it: {_build_estimate()}. Meanwhile this page shows this checkpoint, which has "
+            "no head; the Classification page explains the fine-tuning.",
+        ),
+        "Build the default classifier",
+        None,
+    )
+
+
+# --- Building the default classifier (one build per server, shared by every session) -----------
+
+_build_lock = threading.Lock()
+_build_job: ft.TrainingJob | None = None
+
+
+def build_default_classifier(probes: Sequence[str] = ()) -> ft.TrainingJob:
+    """Start fine-tuning the bundled MiniLM into the default classifier, or return the build
+    already running on this server. Raises ExplorerError when MiniLM cannot be found."""
+    global _build_job
+    with _build_lock:
+        if _build_job is not None and not _build_job.finished:
+            return _build_job
+        base = checkpoints.resolve(checkpoints.MINILM).location  # a folder, or the Hub id in cloud mode
+        train, validation = ft.bundled_dataset()
+        _build_job = ft.TrainingJob(
+            base, train, validation, checkpoints.classifier_folder(), probes=tuple(probes)
+        ).start()
+        return _build_job
+
+
+def build(
+    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, classifier_built: bool | None = None
+) -> View:
+    """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
+    the default classifier exists (None: look in the saved checkpoints folder)."""
     from explorer.registry import PAGES  # the registry imports this module for its Settings
 
+    if classifier_built is None:
+        classifier_built = checkpoints.classifier_built()
     B, S = encoding.shape  # input_ids is [B, S]
     description = HEAD_DESCRIPTIONS.get(loaded.head_class, "a task head")
     metrics, heads_note = _metrics(loaded)
+    limit = limits(loaded)
     predictions = postprocess.postprocess(run, loaded)  # best first, per sentence (and position)
-    regression = run.logit_positions is None and postprocess.classification_function(loaded.config) == "none"
     return View(
         caption=(
             f"**{loaded.resolved.label}** · loaded as `{loaded.head_class}` → `{loaded.model_class}` "
             f"({description})"
         ),
-        sentences=tuple(_sentence(encoding, loaded, b) for b in range(B)),
+        example=_example(loaded, encoding),
+        classifier=_classifier_offer(loaded, classifier_built),
+        sentences=tuple(_sentence(encoding, loaded, b, limit) for b in range(B)),
         batch_title=f"The batch tensor: input_ids of shape [{B}, {S}]",
         batch_intro=(
             "Sentences of different lengths are **padded** to the longest one so they stack into one "
@@ -246,11 +401,10 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) -> View:
             [{"output": o.name, "shape": str(list(o.shape)), "axes": o.meaning} for o in run.outputs],
             index="output",
         ),
-        postprocess_header=(
-            "③ Postprocessing: logits → scores" if regression else "③ Postprocessing: logits → probabilities"
-        ),
+        postprocess_header=postprocess_header(loaded, run),
         postprocess_intro=_postprocess_intro(loaded, run),
         predictions=tuple(_block(p, loaded) for p in predictions),
         no_predictions=_no_predictions(loaded, predictions),
+        quantized=quantized_note(loaded) if predictions else None,
         links=tuple(Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:]),
     )

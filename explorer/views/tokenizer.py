@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -283,11 +285,148 @@ def _pairs(settings: Settings, sentences: Sentences) -> tuple[str, ...] | None:
     return lines
 
 
-def _specials(tokenizer: Any) -> Table | None:
-    found = lab.special_tokens(tokenizer)
+# Sequence classifiers whose head reads the first token's final vector (transformers 5, the
+# XForSequenceClassification classes): through the base model's pooler (dense + tanh on
+# hidden[:, 0]; BERT-style, whose pre-training trains the pooler on next-sentence prediction) or
+# directly (RoBERTa-style heads and DistilBERT take hidden[:, 0] into their own layers).
+CLS_THROUGH_POOLER = frozenset({"bert", "albert", "mobilebert", "megatron-bert"})
+CLS_DIRECTLY = frozenset({"roberta", "camembert", "xlm-roberta", "electra", "distilbert"})
+# sentence-transformers' Pooling config (1_Pooling/config.json): mode -> what the sentence vector is.
+POOLING_MODES = {
+    "pooling_mode_cls_token": "the first token's vector",
+    "pooling_mode_mean_tokens": "the mean of all token vectors",
+    "pooling_mode_max_tokens": "the maximum of each dimension over the tokens",
+    "pooling_mode_mean_sqrt_len_tokens": "the sum of the token vectors divided by √length",
+    "pooling_mode_weightedmean_tokens": "a position-weighted mean of the token vectors",
+    "pooling_mode_lasttoken": "the last token's vector",
+}
+
+
+def _checkpoint_file(loaded: LoadedCheckpoint, name: str) -> Path | None:
+    """A file of the checkpoint: in its folder, or in the local Hub cache (never downloaded)."""
+    resolved = loaded.resolved
+    if resolved.source != "hub":
+        path = Path(resolved.location) / name
+        return path if path.is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(resolved.location, name)
+    except Exception:  # no Hub cache, a bad id: nothing to read
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def sentence_pooling(loaded: LoadedCheckpoint) -> tuple[str, tuple[str, ...]] | None:
+    """A sentence-transformers checkpoint's pooling: (its config file, the modes switched on), read
+    from modules.json and the Pooling module's config.json; None when the checkpoint has none."""
+    modules = _checkpoint_file(loaded, "modules.json")
+    folder = "1_Pooling"
+    if modules is not None:
+        try:
+            entries = json.loads(modules.read_text())
+            folder = next(e["path"] for e in entries if str(e.get("type", "")).endswith("Pooling"))
+        except (OSError, ValueError, KeyError, TypeError, StopIteration):
+            return None
+    name = f"{folder}/config.json"
+    config = _checkpoint_file(loaded, name)
+    if config is None:
+        return None
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return None
+    modes = tuple(mode for mode in POOLING_MODES if data.get(mode) is True)
+    return (name, modes) if modes else None
+
+
+def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
+    """What this checkpoint's classification token is for, read from its tokenizer, model and
+    files (None: the tokenizer has no cls_token). Its vector summarises the sentence only where
+    training made it so: a head that reads it, or a pooling that uses it."""
+    tokenizer = loaded.tokenizer
+    if not tokenizer.cls_token:
+        return None
+    cls_id = tokenizer.convert_tokens_to_ids(str(tokenizer.cls_token))
+    ids = list(tokenizer("a")["input_ids"])
+    first = bool(ids) and ids[0] == cls_id
+    if cls_id not in ids:
+        where = "this tokenizer defines it but does not add it to a sentence"
+    elif first:
+        where = "starts every sequence"
+    else:
+        where = f"this tokenizer puts it at position {ids.index(cls_id)} of a one-word sentence, not first"
+    model_type = getattr(loaded.config, "model_type", "")
+    if loaded.is_decoder:
+        purpose = (
+            "this is a decoder: each token sees only the tokens before it, so the first token's vector "
+            "has seen nothing else and cannot summarise the sentence"
+        )
+    elif (
+        loaded.head_class == "AutoModelForSequenceClassification"
+        and first
+        and model_type in CLS_THROUGH_POOLER
+    ):
+        purpose = (
+            "the classification head reads this token's final vector through the pooler (a dense layer "
+            "and tanh: pooler_output), so fine-tuning this classifier taught it to summarise the sentence for "
+            "this task"
+        )
+    elif loaded.head_class == "AutoModelForSequenceClassification" and first and model_type in CLS_DIRECTLY:
+        purpose = (
+            "the classification head reads this token's final vector (last_hidden_state[:, 0]), so "
+            "fine-tuning this classifier taught it to summarise the sentence for this task"
+        )
+    elif loaded.head_class == "AutoModelForSequenceClassification":
+        purpose = (
+            f"{loaded.model_class} reads one vector per sentence for its logits; which one depends on "
+            "the architecture"
+        )
+    elif loaded.head_class == "AutoModelForMaskedLM":
+        purpose = (
+            "the masked-LM head predicts a token at every position and does not read this one "
+            "specially; whether its vector summarises the sentence depends on pre-training"
+        )
+    elif (pooling := sentence_pooling(loaded)) is not None:
+        name, modes = pooling
+        ways = " and ".join(POOLING_MODES[mode] for mode in modes)
+        purpose = (
+            f"this checkpoint is used as a sentence-transformers model whose sentence vector is {ways} "
+            f"({name}: {', '.join(modes)})"
+            + (
+                ", so this token's vector alone is not what summarises the sentence"
+                if "pooling_mode_cls_token" not in modes
+                else ""
+            )
+        )
+    else:
+        pooler = getattr(loaded.model.base_model, "pooler", None) is not None
+        purpose = (
+            "no task head reads it here; whether its final vector summarises the sentence depends on how the checkpoint was trained"
+            + (
+                " (the model also returns pooler_output, this token's vector through a dense layer and tanh, "
+                "which means something only if that pooler was trained)"
+                if pooler and first
+                else ""
+            )
+        )
+    return f"classification token: {where}; {purpose}"
+
+
+def _specials(loaded: LoadedCheckpoint) -> Table | None:
+    found = lab.special_tokens(loaded.tokenizer)
     if not found:
         return None
-    rows = [{"role": s.role, "token": s.token, "id": s.token_id, "what it is for": s.meaning} for s in found]
+    purpose = first_token_purpose(loaded)
+    rows = [
+        {
+            "role": s.role,
+            "token": s.token,
+            "id": s.token_id,
+            "what it is for": purpose if s.role == "cls_token" and purpose else s.meaning,
+        }
+        for s in found
+    ]
     return table(rows, index="role")
 
 
@@ -559,7 +698,7 @@ def build(
         encoding=encoding,
         notes=tuple(notes),
         scheme=f"**{loaded.resolved.label}** uses **{scheme.algorithm}**. {scheme.explanation}",
-        specials=_specials(tokenizer),
+        specials=_specials(loaded),
         sentences=tuple(_sentence(encoding, b, tokenizer.unk_token_id, max_length) for b in range(B)),
         step_labels=tuple(f"{b}: {s[:STEP_LABEL_CHARACTERS]}" for b, s in enumerate(encoding.sentences)),
         steps=tuple(_steps(tokenizer, s) for s in encoding.sentences),

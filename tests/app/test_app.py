@@ -17,16 +17,34 @@ def test_every_page_runs_without_exception():
 
 
 def test_home_page_shows_the_default_pipeline():
+    """The default checkpoint: the default classifier when `make run` built it (the course's first
+    example ends in labelled probabilities), else the bundled encoder (see the test below)."""
     at = start()
     assert not at.exception
-    assert at.selectbox(key=ui.PICK_KEY).value == checkpoints.DEFAULT_REF
+    assert at.selectbox(key=ui.PICK_KEY).value == checkpoints.default_ref()
     html = html_of(at)
     assert html.count('data-testid="token-chips"') == 2  # the default text has two sentences
     assert "[CLS]" in html and "1045" in html  # "i" in the MiniLM vocabulary
     assert 'data-testid="batch-grid"' in html
     headers = [h.value for h in at.header]
     assert [h[:1] for h in headers] == ["①", "②", "③", "G"]  # the three steps, then "Go deeper"
+    assert "course's first example" in "\n".join(m.value for m in at.markdown)
+    if checkpoints.default_ref() == checkpoints.CLASSIFIER:
+        assert headers[2] == "③ Postprocessing: logits → softmax → labelled probabilities"
+        assert any("[2, 2]" in table.value.to_string() for table in at.table)  # logits [B, labels]
+        assert "POSITIVE" in html and "NEGATIVE" in html  # the probability bars
+    else:
+        assert any("[2, 16, 384]" in table.value.to_string() for table in at.table)
+
+
+def test_without_the_default_classifier_the_home_page_offers_to_build_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))  # nothing built here
+    at = start()
+    assert not at.exception
+    assert at.selectbox(key=ui.PICK_KEY).value == checkpoints.MINILM  # the encoder meanwhile
     assert any("[2, 16, 384]" in table.value.to_string() for table in at.table)
+    assert "has not been built here yet" in messages_of(at)
+    assert [b.label for b in at.button if b.key == "home.build_default"] == ["Build the default classifier"]
 
 
 def test_typing_new_text_updates_the_tokens():

@@ -34,7 +34,7 @@ def test_page_title_and_default_batch():
 def test_max_length_padding_and_truncation_controls():
     at = open_page()
     at.selectbox(key="tok.padding").select("max_length")
-    at.number_input(key=f"tok.max_length.{checkpoints.DEFAULT_REF}").set_value(10)
+    at.number_input(key=f"tok.max_length.{checkpoints.default_ref()}").set_value(10)
     at.run()
     assert not at.exception
     assert grid_columns(at) == 10

@@ -157,7 +157,7 @@ def test_tokenizer_without_pad_token_and_pairs_without_type_ids(tiny_gpt):
 def test_max_length_above_the_model_limit_is_flagged_on_the_page():
     at = start()
     at.switch_page("pages/tokenizer.py").run()
-    at.number_input(key=f"tok.max_length.{checkpoints.DEFAULT_REF}").set_value(4096).run()
+    at.number_input(key=f"tok.max_length.{checkpoints.default_ref()}").set_value(4096).run()
     assert not at.exception
     assert "above this model's limit of 512 tokens" in messages_of(at)
 

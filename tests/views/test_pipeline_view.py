@@ -12,6 +12,7 @@ import torch
 
 from explorer.encoding import encode_batch
 from explorer.errors import ExplorerError
+from explorer.loading import MAX_TOKENS
 from explorer.run import run_model
 from explorer.views import pipeline as home
 from explorer.views.common import Note, Table
@@ -151,8 +152,11 @@ def test_view_for_every_family(family):
                 assert ours[a["label"]] == pytest.approx(a["score"], abs=1e-5)
         if facts.pipeline_function == "none":
             assert view.postprocess_header == "③ Postprocessing: logits → scores"
-        else:
-            assert view.postprocess_header == "③ Postprocessing: logits → probabilities"
+        else:  # the function pipeline() applies, named in the header
+            assert (
+                view.postprocess_header
+                == f"③ Postprocessing: logits → {facts.pipeline_function} → labelled probabilities"
+            )
             assert all(block.bars_html for block in view.predictions)
         assert facts.pipeline_function in view.postprocess_intro.text or facts.pipeline_function == "none"
 
@@ -214,3 +218,9 @@ def test_long_sentence_is_cut_on_screen_and_truncation_is_said(tiny_bert):
         first.truncation.kind == "warning"
         and f"{encoding.truncated[0]:,} token(s) were cut" in first.truncation.text
     )
+    # tiny BERT: 64 positions, below the app's cap, so the model's limit cut it; both are named
+    positions = tiny_bert.config.max_position_embeddings
+    assert first.truncation.text.startswith(f"Sentence 0 was cut to {positions} tokens")
+    assert "by the model's own limit" in first.truncation.text
+    assert f"{positions} positions (max_position_embeddings)" in first.truncation.text
+    assert f"the app's cap is {MAX_TOKENS}" in first.truncation.text

@@ -328,3 +328,120 @@ def test_families_tab_problems_are_notes():
 
     refused = build_families(Settings(), trained, unavailable, unavailable)
     assert refused.notes == (Note("error", "SmolLM2 must be prepared first."),) and not refused.results
+
+
+# --- What the classification token is for, per checkpoint -------------------------------------
+
+
+def cls_row(view) -> str | None:
+    rows = {row["role"]: row["what it is for"] for row in view.specials.rows} if view.specials else {}
+    return rows.get("cls_token")
+
+
+def test_the_cls_row_says_what_this_checkpoint_uses_it_for(family):
+    import torch
+
+    loaded = loaded_or_skip(family)
+    tokenizer, facts = loaded.tokenizer, family.family
+    meaning = cls_row(make_view(loaded))
+    if tokenizer.cls_token is None:  # GPT-2, Llama, Qwen3: no classification token, no row
+        assert meaning is None
+        return
+    assert "summarises the sentence" not in meaning or "depends" in meaning or "taught" in meaning
+    first = tokenizer("a")["input_ids"][0] == tokenizer.cls_token_id
+    assert first and "starts every sequence" in meaning
+    model = loaded.model
+    if facts.kind == "classifier":  # BertForSequenceClassification: logits from the pooler
+        assert "through the pooler" in meaning and "dense layer and tanh" in meaning
+        batch = tokenizer(["the model reads tokens"], return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model.bert(**batch).last_hidden_state  # [1, S, D]
+            pooled = torch.tanh(model.bert.pooler.dense(hidden[:, 0]))  # the first token only
+            assert torch.allclose(model.classifier(pooled), model(**batch).logits, atol=1e-5)
+    elif facts.head == "AutoModelForMaskedLM":
+        assert "masked-LM head" in meaning and "depends on pre-training" in meaning
+    else:  # a bare encoder with no sentence-transformers pooling config
+        assert facts.head == "AutoModel" and "no task head reads it" in meaning
+        has_pooler = getattr(model, "pooler", None) is not None
+        assert ("pooler_output" in meaning) == has_pooler
+
+
+def _classifier_folder(family_folder, kind: str, tmp_path):
+    """The family's tokenizer with a fresh RoBERTa or DistilBERT sequence classifier."""
+    import torch
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        DistilBertForSequenceClassification,
+        RobertaForSequenceClassification,
+    )
+
+    torch.manual_seed(0)
+    config = AutoConfig.from_pretrained(family_folder, num_labels=2)
+    model = {"roberta": RobertaForSequenceClassification, "distilbert": DistilBertForSequenceClassification}[
+        kind
+    ](config)
+    model.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(family_folder).save_pretrained(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("family", ["roberta", "distilbert"], indirect=True)
+def test_roberta_and_distilbert_heads_read_the_first_vector_directly(family, tmp_path):
+    import torch
+
+    from tests.conftest import load_local
+
+    loaded = load_local(_classifier_folder(family.folder, family.family.model_type, tmp_path))
+    assert loaded.head_class == "AutoModelForSequenceClassification"
+    meaning = cls_row(make_view(loaded))
+    assert "last_hidden_state[:, 0]" in meaning and "pooler" not in meaning
+    # True for this model: the logits depend on the first token's final vector only.
+    batch = loaded.tokenizer(["the model reads tokens"], return_tensors="pt")
+    model = loaded.model
+    with torch.inference_mode():
+        hidden = model.base_model(**batch).last_hidden_state  # [1, S, D]
+        only_first = torch.zeros_like(hidden)
+        only_first[:, 0] = hidden[:, 0]
+        if family.family.model_type == "roberta":
+            logits = model.classifier(only_first)
+        else:
+            logits = model.classifier(torch.relu(model.pre_classifier(only_first[:, 0])))
+        assert torch.allclose(logits, model(**batch).logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["pooling_mode_mean_tokens", "pooling_mode_cls_token"])
+def test_a_sentence_transformers_encoder_is_described_by_its_pooling(tiny_bert_dir, tmp_path, mode):
+    """MiniLM's package ships modules.json and 1_Pooling/config.json (mean pooling): the row says
+    its sentence vector is the mean, not the first token's vector."""
+    import json
+    import shutil
+
+    from tests.conftest import load_local
+
+    folder = tmp_path / "st"
+    shutil.copytree(tiny_bert_dir, folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    pooling = {key: key == mode for key in view_module.POOLING_MODES}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    meaning = cls_row(make_view(load_local(folder)))
+    assert "sentence-transformers" in meaning and f"1_Pooling/config.json: {mode}" in meaning
+    if mode == "pooling_mode_mean_tokens":
+        assert "the mean of all token vectors" in meaning and "not what summarises" in meaning
+    else:
+        assert "the first token's vector" in meaning and "not what summarises" not in meaning
+
+
+@pytest.mark.parametrize("family", ["gpt2"], indirect=True)
+def test_a_decoder_given_a_cls_token_is_told_it_cannot_summarise(family):
+    loaded = family.loaded
+    tokenizer = copy.deepcopy(loaded.tokenizer)
+    tokenizer.add_special_tokens({"cls_token": tokenizer.eos_token})
+    meaning = view_module.first_token_purpose(dataclasses.replace(loaded, tokenizer=tokenizer))
+    assert "decoder" in meaning and "cannot summarise" in meaning
+    assert "does not add it" in meaning  # GPT-2's tokenizer adds no special token to a sentence
