@@ -218,7 +218,7 @@ def _batch_tokenizer(tokenizer: Any) -> tuple[Any, str | None]:
     padded.pad_token = stand_in
     note = (
         f"This tokenizer has no pad token, so batches are padded with {why} {stand_in!r} "
-        f"(id {padded.pad_token_id}); the attention mask tells the model to ignore it."
+        f"(id {padded.pad_token_id}); the attention mask (0) keeps every token's attention off it."
     )
     return padded, note
 

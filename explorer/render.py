@@ -135,8 +135,8 @@ def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
             body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
     more = f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
     legend = (
-        '<div class="tx-legend">Yellow: special tokens. Grey: padding, which the attention mask '
-        "(0) tells the model to ignore.</div>"
+        '<div class="tx-legend">Yellow: special tokens. Grey: padding: the attention mask (0) keeps '
+        "every token's attention off it (padding positions still get vectors of their own).</div>"
     )
     return (
         _STYLE

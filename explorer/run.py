@@ -9,6 +9,8 @@ left padding, inference mode and which outputs are kept are decided once:
   a time with a key/value cache (generation);
 - :func:`lens_logits`: each layer's hidden state through the final norm and LM head (logit lens);
 - :func:`main_output`: the full main output tensor, for the save/load comparison;
+- :func:`forward`: the last hidden state and the head's logits, with the attention mask
+  overridden or another model built from the same config (mask effect, random weights);
 - :func:`classifier_logits`: a model being fine-tuned, on a list of sentences (evaluation);
 - :func:`pipeline_scores`: transformers' own ``pipeline()`` on the same shared model, for checks.
 
@@ -271,6 +273,61 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
         output = model(**inputs, return_dict=True)
     name = "logits" if "logits" in output else "last_hidden_state"
     return name, output[name].float().numpy()
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What :func:`forward` returns. Arrays are float32 and read-only."""
+
+    last_hidden_state: np.ndarray  # [B, S, D] the last layer's vectors (decoders: after the final norm)
+    # Classifier: [B, labels]. Causal LM: [B, vocab] after each sentence's last real token. Else None.
+    logits: np.ndarray | None
+
+
+def forward(
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    *,
+    attention_mask: np.ndarray | None = None,
+    model: Any = None,
+) -> Outputs:
+    """One forward pass of ``model`` (default: the loaded one; e.g. a copy with random weights
+    built from the same config) on the batch. ``attention_mask`` [B, S] replaces the mask the
+    model is given (all ones shows what the mask does); position ids still follow
+    :func:`run_model`'s rule from the encoding's own mask, so only attention changes."""
+    import torch
+
+    model = loaded.model if model is None else model
+    accepted = inspect.signature(model.forward).parameters
+    inputs = encoding.model_inputs(accepted)
+    if (
+        "position_ids" in accepted
+        and (encoding.attention_mask[:, 0] == 0).any()
+        and not counts_own_positions(model)
+    ):
+        inputs["position_ids"] = position_ids(encoding)  # [B, S]
+    if attention_mask is not None:
+        if tuple(attention_mask.shape) != encoding.shape:
+            raise ValueError(
+                f"attention_mask {attention_mask.shape} does not match the batch {encoding.shape}"
+            )
+        inputs["attention_mask"] = torch.from_numpy(np.array(attention_mask, dtype=np.int64))  # [B, S]
+    with torch.inference_mode():
+        output = model(
+            **inputs,
+            output_hidden_states=True,
+            return_dict=True,
+            **({"use_cache": False} if "use_cache" in accepted else {}),
+        )
+    last = _readonly(output.hidden_states[-1].float().numpy().copy())  # [B, S, D]
+    logits = None
+    if loaded.head_class == "AutoModelForSequenceClassification":
+        logits = _readonly(output.logits.float().numpy().copy())  # [B, labels]
+    elif loaded.head_class == "AutoModelForCausalLM":
+        ends = torch.tensor([int(np.flatnonzero(row)[-1]) for row in encoding.attention_mask])  # [B]
+        picked = output.logits[torch.arange(len(ends)), ends]  # [B, vocab]
+        logits = _readonly(picked.float().numpy().copy())
+    return Outputs(last, logits)
 
 
 def classifier_logits(

@@ -156,6 +156,14 @@ def saved_files(folder: Path) -> tuple[SavedFile, ...]:
     )
 
 
+def weight_files(folder: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(safetensors files, pickled PyTorch files) holding a folder's weights, by name."""
+    names = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    safetensors = tuple(n for n in names if n.endswith(".safetensors"))
+    pickled = tuple(n for n in names if n.endswith(".bin") and n.startswith("pytorch_model"))
+    return safetensors, pickled
+
+
 def save_checkpoint(loaded: LoadedCheckpoint, folder: Path) -> tuple[SavedFile, ...]:
     """save_pretrained for the model and its tokenizer (reading the shared objects only),
     written beside ``folder`` and moved into place when complete."""

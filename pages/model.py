@@ -12,8 +12,17 @@ st.markdown(
 )
 
 data = ui.page_data(hidden_states=True)
+# A large model's copy with random weights is built only after its button was pressed.
+RANDOM_KEY = f"model.random.{data.selection.ref}"
 # The sentence picker is drawn below the tables; its value is already in session state.
-view = model_view.build(data.loaded, data.encoding, data.run, ui.settings(model_view.Settings))
+view = model_view.build(
+    data.loaded,
+    data.encoding,
+    data.run,
+    ui.settings(model_view.Settings),
+    random_weights=True if st.session_state.get(RANDOM_KEY) else None,
+    random_model=lambda: ui.random_model(data.selection.ref),
+)
 
 st.header("The checkpoint's config")
 left, right = st.columns([3, 2])
@@ -44,3 +53,25 @@ if view.trajectory is not None:
 st.header("What each head class returns for this batch")
 ui.table(view.heads.table)
 ui.note(view.heads.caption)
+
+st.header("The attention mask's effect")
+mask = view.mask
+ui.note(mask.missing)
+if mask.effect is not None:
+    ui.note(mask.intro)
+    ui.table(mask.table)
+    ui.note(mask.with_mask)
+    ui.note(mask.without_mask)
+
+st.header("Architecture versus checkpoint")
+ui.table(view.architecture.table)
+ui.note(view.architecture.sentence)
+st.subheader("The same config with random weights")
+ui.note(view.random.offer)
+if view.random.comparison is None:
+    if st.button("Build the copy with random weights", key="model.random.go"):
+        st.session_state[RANDOM_KEY] = True
+        st.rerun()
+else:
+    ui.note(view.random.sentence)
+    ui.table(view.random.table)

@@ -17,6 +17,7 @@ selection, loaded, encoding = data.selection, data.loaded, data.encoding
 header = save_load.build(loaded, encoding, ui.settings(save_load.Settings, selection.ref))
 
 ui.note(header.loaded)
+ui.note(header.weights)
 name = ui.widget(save_load.Settings, "name", ref=selection.ref, default=header.default_name)
 if st.button("save_pretrained", type="primary", key="save.go"):
     try:
@@ -38,6 +39,7 @@ if saved:
     st.subheader(view.saved.heading)
     ui.table(view.saved.table)
     ui.note(view.saved.total)
+    ui.note(view.saved.weights)
     st.subheader("from_pretrained, and the same outputs")
     ui.note(view.saved.verdict)
     st.subheader("AutoConfig.from_pretrained alone")

@@ -11,7 +11,7 @@ The page registry and the link schema need no Streamlit: explorer.registry, expl
 """
 
 from explorer.registry import PAGES, PageSpec
-from explorer.ui.cache import PageData, load, page_data, pipeline, tokenizer, trained_tokenizer
+from explorer.ui.cache import PageData, load, page_data, pipeline, random_model, tokenizer, trained_tokenizer
 from explorer.ui.lessons import (
     LESSON_GOTO_KEY,
     LESSON_STEP_KEY,
@@ -75,6 +75,7 @@ __all__ = [
     "page_router",
     "page_spec",
     "pipeline",
+    "random_model",
     "read_sentences",
     "selection",
     "sentence_picker",

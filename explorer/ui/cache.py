@@ -85,6 +85,21 @@ def pipeline(
         return _light_run(ref, fingerprint, sentences.sentences)
 
 
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _random_model(ref: str, fingerprint: str):
+    from explorer.compare import random_model as build_random
+
+    return build_random(_load(ref, fingerprint))
+
+
+def random_model(ref: str):
+    """The checkpoint's architecture with random weights (seeded; one kept per process, shared by
+    every session and never mutated, like the models)."""
+    _, fingerprint = _prepared(ref)
+    with st.spinner("Building the copy with random weights…"):
+        return _random_model(ref, fingerprint)
+
+
 @st.cache_resource(max_entries=CACHE["tokenizers"], show_spinner=False)
 def _tokenizer(ref: str, fingerprint: str):
     return load_tokenizer(checkpoints.resolve(ref))

@@ -1,21 +1,29 @@
-"""Inside the model: the config, hidden states layer by layer, and what each head class returns."""
+"""Inside the model: the config, hidden states layer by layer, what each head class returns, the
+attention mask's effect, and the architecture against the checkpoint (other sizes, random weights)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import plotly.graph_objects as go
 
-from explorer import exports, figures
+from explorer import compare, exports, figures
 from explorer import model_info as info
 from explorer.encoding import Encoding
+from explorer.errors import InputError
 from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
 from explorer.run import ModelRun
 from explorer.settings import setting
 from explorer.views.common import Note, Table, table
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
+# A copy with random weights is built on every run only for models up to this size; larger ones
+# (SmolLM2: 135M, about 2 s and 540 MB) wait for the page's button.
+RANDOM_AUTO_PARAMETERS = 50_000_000
+SHOWN_NUMBERS = 4  # the mask table shows this many numbers of a vector
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,42 @@ class HeadsPart:
 
 
 @dataclass(frozen=True)
+class MaskPart:
+    effect: compare.MaskEffect | None  # None when the sentence cannot be padded (see `missing`)
+    intro: Note | None  # the three runs
+    table: Table | None  # one row per run: the mask it got, its numbers, its largest difference
+    with_mask: Note | None  # (b) against (a), from the numbers
+    without_mask: Note | None  # (c) against (a), from the numbers
+    missing: Note | None = None
+
+
+@dataclass(frozen=True)
+class ArchitecturePart:
+    checkpoint: compare.ConfigSizes  # this checkpoint's config
+    defaults: compare.ConfigSizes | None  # type(config)(): None if the class needs arguments
+    defaults_name: str  # e.g. "BertConfig() defaults (the size of bert-base)"
+    table: Table  # one row per size, one column per config
+    sentence: Note
+
+
+@dataclass(frozen=True)
+class RandomPart:
+    comparison: compare.RandomComparison | None  # None until built (see `offer`)
+    table: Table | None
+    sentence: Note | None
+    offer: Note | None = None  # too big to build on every run: the page's button builds it
+
+
+@dataclass(frozen=True)
 class View:
     config: ConfigPart
     hidden: HiddenPart | None  # None when the run kept no hidden states (see `missing`)
     trajectory: TrajectoryPart | None
     heads: HeadsPart
     missing: Note | None = None
+    mask: MaskPart | None = None
+    architecture: ArchitecturePart | None = None
+    random: RandomPart | None = None
 
 
 def _count(n: int, word: str) -> str:
@@ -227,14 +265,276 @@ def _heads_part(loaded: LoadedCheckpoint, encoding: Encoding) -> HeadsPart:
     return HeadsPart(shapes, rows, Note("caption", text))
 
 
-def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
+# --- The attention mask's effect -------------------------------------------------------------
+
+
+def _mask_text(mask: np.ndarray) -> str:
+    """[1, 1, 1, 0, 0] for a short mask; runs ([1 × 7, 0 × 25]) for a long one."""
+    values = [int(v) for v in mask]
+    if len(values) <= 20:
+        return str(values)
+    runs, start = [], 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            runs.append(f"{values[start]} × {i - start}")
+            start = i
+    return "[" + ", ".join(runs) + "]"
+
+
+def _numbers(vector: np.ndarray) -> str:
+    shown = ", ".join(f"{float(v):.4f}" for v in vector[:SHOWN_NUMBERS])
+    return f"[{shown}{', …' if vector.size > SHOWN_NUMBERS else ''}]"
+
+
+def _difference(value: float) -> str:
+    return "0" if value == 0.0 else f"{value:.1e}"
+
+
+def _mask_part(loaded: LoadedCheckpoint, sentences: tuple[str, ...], padding_side: str | None) -> MaskPart:
+    try:
+        effect = compare.mask_effect(loaded, sentences, padding_side)
+    except InputError as problem:
+        return MaskPart(None, None, None, None, None, Note("info", str(problem)))
+    a, b, c = effect.cases
+    T, S = len(effect.tokens), b.encoding.shape[1]
+    pad = b.encoding.pad_token
+    classifier = effect.output == "logits"
+    rows = []
+    for case in effect.cases:
+        row = {
+            "run": case.name,
+            "tokens the model reads": case.encoding.shape[1],
+            "attention mask (this sentence)": _mask_text(case.mask),
+        }
+        if classifier:
+            for label, logit in zip(effect.labels, case.values, strict=True):
+                row[f"logit {label}"] = f"{float(logit):.5f}"
+            if len(effect.labels) > 1:
+                row["highest logit"] = effect.labels[int(np.argmax(case.values))]
+            row["largest difference from (a): logits"] = _difference(case.difference)
+            row["… last hidden state"] = _difference(case.hidden_difference)
+        else:
+            row[f"last token's vector (first {SHOWN_NUMBERS} of {case.values.shape[1]})"] = _numbers(
+                case.values[-1]
+            )
+            row[f"largest difference from (a), all {T} × {case.values.shape[1]} numbers"] = _difference(
+                case.difference
+            )
+        rows.append(row)
+    what = "its logits" if classifier else f"the last hidden state of its {T} tokens"
+    other = (
+        "a fixed longer sentence (the text box has no longer line to batch it with)"
+        if effect.other_is_fixed
+        else "the other line of the text box, which is longer"
+    )
+    intro = (
+        "The course's argument for the attention mask (*Handling multiple sequences*): the same sentence, "
+        f"“{effect.sentence}”, run three ways, and {what} compared. "
+        f"(a) alone: {T} tokens. (b) in a batch with {other}, padded with {effect.padding} × `{pad}` on the "
+        f"{effect.padding_side} to {S} tokens, with its attention mask. (c) the same padded batch with an "
+        "attention mask of all ones, so that attention reads the padding too."
+    )
+    if loaded.is_decoder and effect.padding_side == "left":
+        intro += (
+            " A decoder is padded on the left, so that the next token still follows the last real token; "
+            "its position ids count from the first real token."
+        )
+    if loaded.tokenizer.pad_token is None:
+        intro += f" This tokenizer has no pad token of its own: the app pads with `{pad}` (id {b.encoding.pad_token_id})."
+    scale = f"(its {'logits' if classifier else 'numbers'} are up to {effect.scale:.3g} in size)"
+    kept = " The padding still gets vectors of its own, but no real token's attention reads them."
+    if b.difference <= compare.SAME:
+        with_mask = Note(
+            "success",
+            f"(b) with the mask: largest difference from (a) **{_difference(b.difference)}**, within "
+            f"{compare.SAME:.0e}: the same numbers." + kept,
+        )
+    elif b.difference <= compare.SAME * effect.scale:
+        with_mask = Note(
+            "success",
+            f"(b) with the mask: largest difference from (a) **{b.difference:.1e}**, "
+            f"{b.difference / effect.scale:.0e} of the largest value ({effect.scale:.2g}), within "
+            f"{compare.SAME:.0e} of it: the same numbers up to float32 rounding." + kept,
+        )
+    else:
+        text = f"(b) with the mask: largest difference from (a) **{b.difference:.2g}** {scale}: not the same."
+        if classifier and effect.padding_side == "left":
+            text += (
+                " Padding on the left moves the sentence's first token: a classifier that reads the vector at "
+                "position 0 (BERT's pooler) then reads a pad token."
+            )
+        with_mask = Note("warning", text)
+    if c.hidden_difference > compare.DIFFERENT:
+        text = (
+            f"(c) without the mask: largest difference from (a) **{c.difference:.2g}** {scale}"
+            + (f"; the last hidden state differs by up to {c.hidden_difference:.2g}" if classifier else "")
+            + f". The real tokens' attention also reads the {effect.padding} padding token(s)."
+        )
+        if classifier and len(effect.labels) > 1:
+            before, after = (effect.labels[int(np.argmax(case.values))] for case in (a, c))
+            if before != after:
+                text += f" The label with the highest logit changes from {before} to {after}."
+        without_mask = Note("warning", text)
+    else:
+        text = f"(c) without the mask: largest difference from (a) only {_difference(c.hidden_difference)}."
+        if loaded.is_decoder and effect.padding_side == "right":
+            text += (
+                " With padding on the right, a decoder's causal attention never reads the padding, which "
+                "comes after every real token."
+            )
+        without_mask = Note("info", text)
+    return MaskPart(effect, Note("markdown", intro), table(rows, index="run"), with_mask, without_mask)
+
+
+# --- Architecture versus checkpoint --------------------------------------------------------------
+
+
+def _architecture_part(loaded: LoadedCheckpoint) -> ArchitecturePart:
+    config = loaded.config
+    config_class = type(config).__name__
+    mine = compare.config_sizes(config, loaded.head_class)
+    default = compare.default_config(config)
+    theirs = compare.config_sizes(default, loaded.head_class) if default is not None else None
+    known = compare.known_size(default) if default is not None else None
+    name = f"{config_class}() defaults" + (f" (the size of {known})" if known else "")
+    mine_name = "this checkpoint's config"
+
+    def show(value: int | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    fields = [
+        ("layers", "layers"),
+        ("hidden size", "hidden_size"),
+        ("attention heads", "heads"),
+        ("key/value heads", "key_value_heads"),
+        ("feed-forward size", "intermediate_size"),
+        ("vocabulary size", "vocab_size"),
+        ("position embeddings (max_position_embeddings)", "position_embeddings"),
+        ("parameters", "parameters"),
+    ]
+    rows = [{"": "class built", mine_name: loaded.model_class, name: loaded.model_class if theirs else "—"}]
+    for label, field in fields:
+        values = [getattr(sizes, field) if sizes is not None else None for sizes in (mine, theirs)]
+        if all(v is None for v in values):
+            continue
+        if field == "key_value_heads" and values == [mine.heads, theirs.heads if theirs else None]:
+            continue  # the same as the attention heads: no grouped-query attention
+        rows.append({"": label, mine_name: show(values[0]), name: show(values[1])})
+    text = (
+        f"The architecture is code: `{loaded.model_class}`. A config fills in its sizes, and only then the "
+        "checkpoint's weights fill in the numbers. "
+    )
+    if theirs is None:
+        text += f"`{config_class}()` needs arguments, so there are no class defaults to compare with."
+    else:
+        ratio = theirs.parameters / mine.parameters if mine.parameters else float("nan")
+        text += (
+            f"The same class with `{config_class}()`'s defaults has **{theirs.parameters:,}** parameters; with "
+            f"this checkpoint's config it has **{mine.parameters:,}**"
+            + (
+                f" ({ratio:.1f} × as many with the defaults)."
+                if ratio > 1.05
+                else f" ({1 / ratio:.1f} × as many with this config)."
+                if ratio < 1 / 1.05
+                else "."
+            )
+            + " The parameters are counted by building both on PyTorch's meta device: shapes, no numbers."
+        )
+    return ArchitecturePart(mine, theirs, name, table(rows, index=""), Note("markdown", text))
+
+
+def _random_part(
+    loaded: LoadedCheckpoint, sentences: tuple[str, ...], build: bool | None, make: Callable[[], Any] | None
+) -> RandomPart:
+    if build is None:
+        build = loaded.num_parameters <= RANDOM_AUTO_PARAMETERS
+    if not build:
+        megabytes = loaded.num_parameters * 4 / 1e6
+        return RandomPart(
+            None,
+            None,
+            None,
+            Note(
+                "info",
+                f"A copy of this {loaded.num_parameters / 1e6:.0f} M-parameter model with random weights needs "
+                f"about {megabytes:,.0f} MB more memory and a few seconds, so it is built only on request.",
+            ),
+        )
+    result = compare.random_vs_pretrained(loaded, sentences, model=make() if make else None)
+    names = ("pretrained weights", f"random weights (from_config, seed {compare.RANDOM_SEED})")
+    texts = [str(t) for t in result.encoding.sentences]
+    if result.kind == "similarity":
+        rows = [
+            {"weights": name, "cosine similarity of the two sentences' mean-pooled vectors": f"{value:.4f}"}
+            for name, value in zip(names, result.similarity, strict=True)
+        ]
+        index = "weights"
+        what = "the cosine similarity of the two sentences' mean-pooled vectors"
+    elif result.kind == "labels":
+        rows = []
+        for name, results in zip(names, result.classifications, strict=True):
+            for item in results:
+                row = {"weights": name, "sentence": texts[item.sentence]}
+                for label, logit, score in zip(item.labels, item.logits, item.scores, strict=True):
+                    row[f"logit {label}"] = f"{float(logit):.4f}"
+                    if item.function != "none":
+                        row[f"{item.score_name} {label}"] = f"{float(score):.4f}"
+                if len(item.labels) > 1:
+                    row["label"] = item.predicted
+                rows.append(row)
+        index = ["weights", "sentence"]
+        what = "the labels"
+    else:
+        rows = []
+        for name, predictions in zip(names, result.next_tokens, strict=True):
+            for item in predictions:
+                rows.append(
+                    {
+                        "weights": name,
+                        "sentence": texts[item.sentence],
+                        "top 3 next tokens (probability)": ", ".join(
+                            f"{token!r} {p:.3f}" for token, p in zip(item.labels, item.scores, strict=True)
+                        ),
+                    }
+                )
+        index = ["weights", "sentence"]
+        what = "the next token's top 3"
+    text = (
+        f"`{loaded.head_class}.from_config(config)` builds the same `{loaded.model_class}` from the same config, "
+        f"with random weights: `{result.weight_name}` differs from the checkpoint's by up to "
+        f"{result.weight_difference:.3g}. Both read the same text; the table shows {what}."
+    )
+    if result.other_is_fixed:
+        text += " The second sentence is a fixed one: the text box has one line."
+    return RandomPart(result, table(rows, index=index), Note("markdown", text))
+
+
+def build(
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    run: ModelRun,
+    settings: Settings,
+    *,
+    random_weights: bool | None = None,
+    random_model: Callable[[], Any] | None = None,
+    padding_side: str | None = None,
+) -> View:
     """Everything the model page shows, from the loaded checkpoint and one run that kept its
-    hidden states (``run_model(..., hidden_states=True)``)."""
+    hidden states (``run_model(..., hidden_states=True)``). ``random_weights``: build the copy with
+    random weights (True), don't (False), or only when the model has at most
+    RANDOM_AUTO_PARAMETERS (None); ``random_model`` gives that copy (e.g. a cached one; default:
+    built here with compare.random_model). ``padding_side`` overrides the mask comparison's (decoders:
+    left, others: the tokenizer's)."""
     config = _config_part(loaded)
     heads = _heads_part(loaded, encoding)
+    extra = dict(
+        mask=_mask_part(loaded, encoding.sentences, padding_side),
+        architecture=_architecture_part(loaded),
+        random=_random_part(loaded, encoding.sentences, random_weights, random_model),
+    )
     if run.hidden_states is None:
         missing = Note("info", "This run kept no hidden states, so the layer-by-layer view is not shown.")
-        return View(config, None, None, heads, missing)
+        return View(config, None, None, heads, missing, **extra)
     B = encoding.shape[0]
     sentence = settings.sentence if 0 <= settings.sentence < B else 0
     return View(
@@ -242,4 +542,5 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         _hidden_part(loaded, config.card, run, encoding),
         _trajectory_part(run, encoding, sentence),
         heads,
+        **extra,
     )

@@ -44,6 +44,7 @@ class Saved:
     identical: bool  # the largest difference is exactly 0.0
     verdict: Note
     config: dict[str, Any]  # what AutoConfig.from_pretrained(folder) holds
+    weights: Note | None = None  # which weight format the folder holds, and why not pytorch_model.bin
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class View:
     name: str  # the name the settings give, or the default
     saved: Saved | None  # None before anything was saved (or when the folder is gone)
     gone: Note | None = None  # the saved folder no longer exists
+    weights: Note | None = None  # the loaded checkpoint's own folder's weight format (None: not a folder)
 
 
 def default_name(label: str) -> str:
@@ -95,6 +97,44 @@ def _verdict(
     return False, Note("warning", text + ": the reloaded model gives different numbers.")
 
 
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(f"`{n}`" for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def weights_note(folder: Path, which: str = "This folder") -> Note | None:
+    """Why ``folder`` holds model.safetensors where the course's older pages show
+    pytorch_model.bin, from the files really there (None when it holds neither)."""
+    safetensors, pickled = saving.weight_files(folder)
+    safe = (
+        "safetensors: a header of tensor names, shapes and dtypes, then the raw numbers, so loading it "
+        "cannot run code and the file can be memory-mapped (read from disk as it is needed)"
+    )
+    pickle = (
+        "a pickled PyTorch state dict: a pickle can carry code that runs when it is loaded (recent "
+        "PyTorch loads weights with a restricted unpickler, `weights_only=True`, to stop that)"
+    )
+    if safetensors and pickled:
+        return Note(
+            "markdown",
+            f"{which} holds both {_names(safetensors)} and {_names(pickled)}; from_pretrained reads the "
+            f"safetensors, {safe}. The pickled file is the format of the course's older pages: {pickle}.",
+        )
+    if safetensors:
+        return Note(
+            "markdown",
+            f"{which} holds {_names(safetensors)} where the course's older pages show `pytorch_model.bin`: "
+            f"transformers 5's save_pretrained writes {safe}; `pytorch_model.bin` was {pickle}.",
+        )
+    if pickled:
+        return Note(
+            "markdown",
+            f"{which} holds {_names(pickled)}, the format the course's older pages show: {pickle}. "
+            f"transformers 5's save_pretrained writes `model.safetensors` instead: {safe}.",
+        )
+    return None
+
+
 def _saved(loaded: LoadedCheckpoint, encoding: Encoding, folder: Path) -> Saved:
     files = saving.saved_files(folder)
     total = sum(f.bytes for f in files)
@@ -127,6 +167,7 @@ def _saved(loaded: LoadedCheckpoint, encoding: Encoding, folder: Path) -> Saved:
         identical=identical,
         verdict=verdict,
         config=config,
+        weights=weights_note(folder),
     )
 
 
@@ -144,9 +185,13 @@ def build(
     intro = Note("markdown", f"Loaded: **{label}** (`{loaded.head_class}` → `{loaded.model_class}`).")
     name = default_name(label)
     chosen = settings.name if settings.name is not None else name
+    source = Path(loaded.resolved.location)
+    local = loaded.resolved.source != "hub" and source.is_dir()
+    own = weights_note(source, "The loaded checkpoint's folder") if local else None
     if folder is None:
-        return View(intro, name, chosen, None)
+        return View(intro, name, chosen, None, weights=own)
     folder = Path(folder)
     if not (folder / "config.json").is_file():
-        return View(intro, name, chosen, None, Note("info", "The saved folder is gone; save again."))
-    return View(intro, name, chosen, _saved(loaded, encoding, folder))
+        gone = Note("info", "The saved folder is gone; save again.")
+        return View(intro, name, chosen, None, gone, weights=own)
+    return View(intro, name, chosen, _saved(loaded, encoding, folder), weights=own)

@@ -33,7 +33,7 @@ def array(value) -> np.ndarray:
 
 
 def test_model_page_shows_config_hidden_states_and_heads():
-    at = open_page(MODEL)
+    at = open_page(MODEL, ref=checkpoints.MINILM)  # the encoder (the default classifier once built)
     tables = "\n".join(t.value.to_string() for t in at.table)
     assert "BertModel" in tables and "learned absolute embeddings" in tables
     assert tables.count("[2, 16, 384]") >= 7 + 1  # 7 hidden states + AutoModel's output
