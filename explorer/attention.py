@@ -1,6 +1,12 @@
 """Attention, explained: the matrices the views draw, which heads are interesting, and scaled
 dot-product attention recomputed step by step from the model's own weights.
 
+Numbering (the course's, on every page): hidden_states[0] is the embeddings; layer l (1 … L) turns
+hidden_states[l - 1] into hidden_states[l], and its attention weights are attentions[l - 1]. The
+functions here take ``layer`` as that array **index** (0 … L - 1, so layer number ``layer + 1``),
+and every title or sentence they write uses the layer's number. Heads are numbered from 0, as the
+tensors and bertviz index them.
+
 Shapes: L layers, B sentences, H heads, S positions, T shown positions, d = size per head."""
 
 from __future__ import annotations
@@ -50,14 +56,15 @@ def attention_view(
     show_padding: bool = True,
     causal: bool = False,
 ) -> AttentionView:
-    """The attention of one head (or the average over heads / layers) for one sentence."""
+    """The attention of one head (or the average over heads / layers) for one sentence.
+    ``layer`` indexes run.attentions (0-based); the title names layer ``layer + 1``."""
     attentions = run.attentions  # [L, B, H, S, S]
     if aggregate == "head":
         matrix = attentions[layer, sentence, head]  # [S, S]
-        title = f"Layer {layer}, head {head}"
+        title = f"Layer {layer + 1}, head {head}"
     elif aggregate == "head average":
         matrix = attentions[layer, sentence].mean(axis=0)  # [S, S]
-        title = f"Layer {layer}, average of {attentions.shape[2]} heads"
+        title = f"Layer {layer + 1}, average of {attentions.shape[2]} heads"
     else:
         matrix = attentions[:, sentence].mean(axis=(0, 1))  # [S, S]
         title = f"Average of all {attentions.shape[0]} layers and {attentions.shape[2]} heads"
@@ -90,7 +97,7 @@ class AttentionSteps:
     """softmax(Q Kᵀ / √d + mask) V for one head of one layer, from the model's own weights.
     Matrices cover the whole padded sentence: S positions."""
 
-    layer: int
+    layer: int  # index into run.attentions (0-based): this is layer number layer + 1
     head: int
     sentence: int
     tokens: tuple[str, ...]  # [S]
@@ -116,6 +123,11 @@ class AttentionSteps:
     hidden_size: int  # D
     rotary: bool
     qk_norm: bool  # Q and K normalised per head before the rotation (Qwen3)
+
+    @property
+    def number(self) -> int:
+        """The layer's number as the pages show it (1 … L)."""
+        return self.layer + 1
 
     @property
     def query_width(self) -> int:
@@ -152,15 +164,22 @@ class _Projected:
     scaling: float | None  # the attention module's own score factor (None: 1/√d)
 
 
+def input_name(layer: int) -> str:
+    """What layer number ``layer + 1`` reads: hidden_states[layer], named as the course does."""
+    what = "the embeddings" if layer == 0 else f"the output of layer {layer}"
+    return f"hidden_states[{layer}] ({what})"
+
+
 def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any) -> _Projected:
-    """Every head's queries, keys and values; ``hidden`` is hidden_states[layer]: [B, S, D]."""
+    """Every head's queries, keys and values of the layer at index ``layer`` (layer number
+    layer + 1); ``hidden`` is hidden_states[layer], that layer's input: [B, S, D]."""
 
     model = loaded.model
     base = model.base_model
     config = loaded.config
     B, S, D = hidden.shape
     kind = getattr(config, "model_type", "")
-    before = f"hidden_states[{layer}] (the output of the layer before)"
+    before = input_name(layer)
 
     def heads_of(t: Any, n: int) -> Any:  # [B, S, n * d] -> [B, n, S, d]
         return t.view(B, S, n, -1).transpose(1, 2)
@@ -186,7 +205,7 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
         x = block.ln_1(hidden)
         H = block.attn.num_heads
         q, k, v = (heads_of(t, H) for t in block.attn.c_attn(x).split(D, dim=2))
-        note = f"ln_1(hidden_states[{layer}]): GPT-2 normalises before attention"
+        note = f"ln_1({input_name(layer)}): GPT-2 normalises before attention"
         return _Projected(x, q, k, v, note, False, False, scaling_of(block.attn))
     if hasattr(base, "layers") and hasattr(base, "rotary_emb") and hasattr(base.layers[layer], "self_attn"):
         block = base.layers[layer]
@@ -203,7 +222,7 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
             q, k = q_norm(q), k_norm(k)
         cos, sin = base.rotary_emb(x, position_ids)
         q, k = _modeling_module(model).apply_rotary_pos_emb(q, k, cos, sin)
-        note = f"input_layernorm(hidden_states[{layer}]): normalised (RMSNorm) before attention"
+        note = f"input_layernorm({input_name(layer)}): normalised (RMSNorm) before attention"
         return _Projected(x, q, k, v, note, True, qk_norm, scaling_of(attention))
     raise ExplorerError(
         f"Step-by-step attention is not available for '{kind}' models yet; it supports {SUPPORTED}."
@@ -213,7 +232,8 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
 def attention_steps(
     loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, *, layer: int, head: int, sentence: int
 ) -> AttentionSteps:
-    """Recompute one head's attention from the layer's input and the model's weights."""
+    """Recompute one head's attention from the layer's input and the model's weights. ``layer``
+    indexes run.attentions (0-based): the layer numbered ``layer + 1`` on the pages."""
     import torch
 
     if run.hidden_states is None or run.attentions is None:

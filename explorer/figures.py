@@ -79,6 +79,25 @@ def entropy_grid(entropy: np.ndarray, title: str) -> go.Figure:
     return figure
 
 
+def layer_head_grid(values: np.ndarray, title: str, value_name: str = "bits") -> go.Figure:
+    """[L, H] one value per layer and head, layers numbered as on every page (layer 1 … layer L:
+    row l is attentions[l - 1]) and heads from 0, as the tensors and bertviz number them."""
+    L, H = values.shape
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(values, 3),
+            x=[f"head {h}" for h in range(H)],
+            y=[f"layer {layer}" for layer in range(1, L + 1)],
+            colorscale="Viridis",
+            colorbar={"title": {"text": value_name}},
+            hovertemplate=f"%{{y}}, %{{x}}<br>%{{z:.2f}} {value_name}<extra></extra>",
+        )
+    )
+    _layout(figure, title, "head", "layer", max(300, 26 * L + 140))
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
 def matrix_heatmap(
     matrix: np.ndarray,
     row_labels: Sequence[str],

@@ -11,14 +11,17 @@ from typing import Any
 import numpy as np
 
 from explorer import checkpoints
-from explorer.encoding import Encoding
+from explorer.encoding import Encoding, encode_batch
+from explorer.errors import ExplorerError
 from explorer.loading import LoadedCheckpoint
 from explorer.postprocess import classify
 from explorer.run import ModelRun
+from explorer.tokenizer_lab import subword_scheme
 from explorer.views import attention as attention_view
+from explorer.views import layer as layer_view
 from explorer.views import tokenizer as tokenizer_view
 
-CLASSIFIER = "saved:minilm-sentiment"  # built by `make models` (explorer.finetune)
+CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.finetune)
 
 
 @dataclass(frozen=True)
@@ -46,27 +49,100 @@ class LessonStep:
     attentions: bool = False
 
 
-def _words(encoding: Encoding, b: int) -> list[list[str]]:
-    """Real tokens grouped into words (a '##' piece joins the word before it)."""
-    words: list[list[str]] = []
+def _word_ids(tokenizer: Any, encoding: Encoding, b: int) -> list[tuple[int, int] | None] | None:
+    """[T] (segment, word id) of each real token of sentence ``b``, from the tokenizer's own word ids
+    (what its pre-tokenizer calls a word), or None when the tokenizer cannot say (a slow tokenizer,
+    or ids that do not line up with the batch)."""
+    pair = encoding.pairs[b] if encoding.pairs else None
+    real = encoding.input_ids[b][encoding.attention_mask[b].astype(bool)].tolist()  # [T]
+    limits = (
+        [{"truncation": "longest_first", "max_length": encoding.max_length}] if encoding.max_length else []
+    )
+    for options in [*limits, {"truncation": False}]:
+        try:
+            one = tokenizer(encoding.sentences[b], pair, **options)
+            ids, segments = one.word_ids(), one.sequence_ids()
+        except (ValueError, TypeError, AttributeError, NotImplementedError):
+            return None
+        if list(one["input_ids"]) == real:
+            return [None if w is None else (s or 0, w) for w, s in zip(ids, segments, strict=True)]
+    return None
+
+
+def _words_from_offsets(encoding: Encoding, b: int) -> list[list[str]] | None:
+    """Real tokens whose character spans touch (no space between) as one word; None without offsets."""
+    if encoding.offsets is None or encoding.pairs:
+        return None
+    text = encoding.sentences[b]
+    grouped: list[list[str]] = []
+    end = None  # where the previous real, non-special token ended
+    for s, token in enumerate(encoding.tokens[b]):
+        if encoding.special_tokens_mask[b, s] or not encoding.attention_mask[b, s]:
+            end = None
+            continue
+        start, stop = (int(x) for x in encoding.offsets[b, s])
+        touches = end is not None and start == end and not text[start : start + 1].isspace()
+        if touches and grouped:
+            grouped[-1].append(token)
+        else:
+            grouped.append([token])
+        end = stop
+    return grouped
+
+
+def words(tokenizer: Any, encoding: Encoding, b: int) -> list[list[str]]:
+    """The real, non-special tokens of sentence ``b`` grouped into words, for every tokenizer family
+    (WordPiece's `##`, byte-level BPE's `Ġ`, SentencePiece's `▁`): by the tokenizer's own word ids;
+    else by offsets (tokens whose character spans touch are one word); else (a slow tokenizer) by
+    the markers its tokens carry."""
+    ids = _word_ids(tokenizer, encoding, b)
+    if ids is not None:
+        grouped: list[list[str]] = []
+        previous = None
+        real = [s for s in range(encoding.shape[1]) if encoding.attention_mask[b, s]]  # [T]
+        for s, word in zip(real, ids, strict=True):
+            if word is None or encoding.special_tokens_mask[b, s]:
+                previous = None
+                continue
+            if word == previous and grouped:
+                grouped[-1].append(encoding.tokens[b][s])
+            else:
+                grouped.append([encoding.tokens[b][s]])
+            previous = word
+        return grouped
+    from_offsets = _words_from_offsets(encoding, b)
+    if from_offsets is not None:
+        return from_offsets
+    grouped = []
+    starts_marked = any(t.startswith(("Ġ", "▁")) for t in encoding.tokens[b])  # else WordPiece's ##
     for s, token in enumerate(encoding.tokens[b]):
         if encoding.special_tokens_mask[b, s] or not encoding.attention_mask[b, s]:
             continue
-        if token.startswith("##") and words:
-            words[-1].append(token)
+        continues = not token.startswith(("Ġ", "▁")) if starts_marked else token.startswith("##")
+        if continues and grouped:
+            grouped[-1].append(token)
         else:
-            words.append([token])
-    return words
+            grouped.append([token])
+    return grouped
+
+
+_MARKERS = {
+    "##": "a piece marked `##` continues the word before it",
+    "Ġ": "a piece that starts with `Ġ` (a space) begins a word; the pieces after it without `Ġ` continue it",
+    "▁": "a piece that starts with `▁` begins a word; the pieces after it without `▁` continue it",
+}
 
 
 def explain_tokens(facts: Facts) -> str:
     e = facts.encoding
     n = int(e.lengths[0])
-    split = [w for w in _words(e, 0) if len(w) > 1]
+    split = [w for w in words(facts.loaded.batch_tokenizer, e, 0) if len(w) > 1]
     shown = "; ".join(" + ".join(w) for w in split[:3])
     text = f"{facts.loaded.resolved.label} cut the sentence into **{n} tokens** (special tokens included). "
     if split:
-        text += f"Words it does not know whole are split into pieces; a piece marked `##` continues the word before it: {shown}."
+        marker = subword_scheme(facts.loaded.tokenizer).marker
+        how = _MARKERS.get(marker or "", "the pieces of a word follow each other")
+        text += f"Words it does not know whole are split into pieces; {how}: {shown}."
     else:
         text += "Every word here is in its vocabulary whole, so nothing was split."
     return text
@@ -96,16 +172,128 @@ def explain_ids(facts: Facts) -> str:
     )
 
 
+def _as_the_page_encodes(facts: Facts) -> Encoding:
+    """The batch as the Tokenizer lab encodes it with the student's current settings (padding,
+    side, max_length, truncation, pairs); the banner's own batch is the default padded one."""
+    settings, e, loaded = facts.settings, facts.encoding, facts.loaded
+    if not isinstance(settings, tokenizer_view.Settings):
+        return e
+    lines = tuple(line for line in settings.pairs.split("\n") if line.strip())
+    pairs = lines if lines and len(lines) == len(e.sentences) else None
+    try:
+        return encode_batch(
+            loaded.batch_tokenizer,
+            e.sentences,
+            pairs,
+            padding=settings.padding,
+            truncation=settings.truncation,
+            max_length=settings.max_length or loaded.max_tokens,
+            padding_side=settings.side,
+        )
+    except ExplorerError:
+        return e
+
+
 def explain_padding(facts: Facts) -> str:
-    e = facts.encoding
+    """What padding did to the batch the page shows now (its padding, side and max_length)."""
+    e = _as_the_page_encodes(facts)
     lengths = [int(n) for n in e.lengths]
     B, S = e.shape
+    counts = " and ".join(str(n) for n in lengths)
+    have = f"The sentences have {counts} tokens" if B > 1 else f"The sentence has {counts} tokens"
+    if not e.padded:
+        stack = (
+            "so rows of different lengths cannot be stacked into one rectangular tensor (the model would "
+            "need one sentence at a time, or padding)"
+            if len(set(lengths)) > 1
+            else "here the rows happen to have the same length, so they still stack"
+        )
+        return (
+            f"{have}. With `padding='do_not_pad'` the tokenizer adds **no padding**: each row keeps its own "
+            f"length, {stack}. Every attention-mask entry is 1: there is nothing to hide."
+        )
+    padding = getattr(facts.settings, "padding", "longest")
+    how = (
+        f"padded to max_length = {e.max_length}"
+        if padding == "max_length"
+        else "padded to the longest sentence"
+    )
+    cut = [(b, n) for b, n in enumerate(e.truncated) if n]
+    if cut:
+        have += " after truncation (" + ", ".join(f"sentence {b} lost {n}" for b, n in cut) + ")"
+    pads = [S - n for n in lengths]
+    token = f"`{e.pad_token}` (ID {e.pad_token_id})"
+    if not any(pads):
+        return (
+            f"{have}: the batch is already one tensor of shape **[{B}, {S}]**, so no padding token was "
+            f"needed ({how}). Its attention mask is all 1s."
+        )
     short = int(np.argmin(lengths))
-    pads = S - lengths[short]
+    where = (
+        "on the **left**, before the real tokens"
+        if e.padding_side == "left"
+        else "on the **right**, after the real tokens"
+    )
+    others = sum(1 for p in pads if p) - 1
+    also = f" ({_count(others, 'other sentence')} padded too)" if others > 0 else ""
     return (
-        f"The sentences have {' and '.join(str(n) for n in lengths)} tokens. To stack them into one tensor of shape "
-        f"**[{B}, {S}]**, sentence {short} gets **{pads}** padding token(s) `{e.pad_token}` (ID {e.pad_token_id}). "
-        f"Its attention mask is 1 for its {lengths[short]} real tokens and 0 for the padding, so the model ignores it."
+        f"{have}. To stack them into one tensor of shape **[{B}, {S}]** ({how}), sentence {short} gets "
+        f"**{pads[short]}** padding token(s) {token} {where}{also}. Its attention mask is 1 for its "
+        f"{lengths[short]} real tokens and 0 for the padding: attention gives the padding positions a weight "
+        "of 0, so no token reads them. The padding positions still go through every layer and get vectors "
+        "of their own in the output; only the mask keeps them out of the real tokens' attention."
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def explain_mask_effect(facts: Facts) -> str:
+    """The course's argument for the mask, from the page's own comparison (explorer.compare)."""
+    from explorer.compare import mask_effect
+
+    try:
+        effect = mask_effect(facts.loaded, facts.encoding.sentences)
+    except ExplorerError as problem:
+        return f"This step compares a sentence alone and padded; here it cannot: {problem}"
+    alone, masked, unmasked = effect.cases
+    what = "logits" if effect.output == "logits" else "last hidden states"
+    text = (
+        f"The page runs “{effect.sentence[:60]}” alone, then padded with **{effect.padding}** `"
+        f"{facts.loaded.batch_tokenizer.pad_token}` token(s) on the {effect.padding_side} beside a longer "
+        f"sentence. With its attention mask, its {what} differ from the sentence alone by at most "
+        f"**{masked.difference:.1e}**; with a mask of ones (no mask), by **{unmasked.difference:.2g}**. "
+    )
+    if effect.labels is not None:
+        before = effect.labels[int(np.argmax(alone.values))]
+        after = effect.labels[int(np.argmax(unmasked.values))]
+        if before != after:
+            text += f"Without the mask the predicted label even changes, from {before} to {after}. "
+    return text + (
+        "The mask is what lets sentences of different lengths share one batch: it keeps every real "
+        "token's attention off the padding."
+    )
+
+
+def explain_one_layer(facts: Facts) -> str:
+    """One whole layer from the model's own weights (explorer.layer), as the page opens it."""
+    from explorer.layer import layer_steps
+
+    hidden = facts.run.hidden_states  # [L + 1, B, S, D]
+    L = hidden.shape[0] - 1
+    layer = getattr(facts.settings, "layer", 1)
+    layer = layer if 1 <= layer <= L else 1
+    try:
+        walk = layer_steps(facts.loaded, facts.run, facts.encoding, layer=layer, sentence=0)
+    except ExplorerError as problem:
+        return f"This step walks through one layer; for this model it cannot: {problem}"
+    verdict = "the same numbers" if walk.same else "not the same numbers"
+    return (
+        f"Layer {layer} of {L} is **{len(walk.steps)} operations** on the sentence's {walk.output.shape[0]} "
+        f"vectors of {walk.output.shape[1]} numbers, from `hidden_states[{layer - 1}]` to `{walk.reference_name}`. "
+        f"Done by hand with the model's weights, the result differs from the model's own by at most "
+        f"**{walk.max_abs_difference:.1e}**: {verdict}."
     )
 
 
@@ -149,14 +337,18 @@ def explain_attention(facts: Facts) -> str:
     it, animal = _position(tokens, "it"), _position(tokens, "animal")
     if it is None or animal is None:
         return "This explanation needs the words 'it' and 'animal' in the first sentence; restart the step."
-    weights = attentions[:, 0, :, it, animal]  # [L, H]
-    layer, head = np.unravel_index(int(np.argmax(weights)), weights.shape)
-    shown = attentions[0, 0, 0, it]  # layer 0, head 0: what the page opens on
+    weights = attentions[:, 0, :, it, animal]  # [L, H]: index l - 1 is layer l
+    index, head = np.unravel_index(int(np.argmax(weights)), weights.shape)
+    opened = getattr(facts.settings, "layer", 1), getattr(facts.settings, "head", 0)  # as the page shows now
+    layer_now, head_now = opened if 1 <= opened[0] <= attentions.shape[0] else (1, 0)
+    head_now = head_now if 0 <= head_now < attentions.shape[2] else 0
+    shown = attentions[layer_now - 1, 0, head_now, it]  # [S]
     top = int(np.argmax(shown))
     return (
-        f"The page opens on layer 0, head 0, where `it` looks most at `{tokens[top]}` ({shown[top]:.0%} of its "
-        f"attention). Across all {attentions.shape[0]} layers and {attentions.shape[2]} heads, the head where `it` "
-        f"attends most to `animal` is **layer {layer}, head {head}** ({weights[layer, head]:.0%})."
+        f"On layer {layer_now}, head {head_now} (layers count from 1, heads from 0), `it` looks most at "
+        f"`{tokens[top]}` ({shown[top]:.0%} of its attention). Across all {attentions.shape[0]} layers and "
+        f"{attentions.shape[2]} heads, the head where `it` attends most to `animal` is **layer {index + 1}, "
+        f"head {head}** ({weights[index, head]:.0%})."
     )
 
 
@@ -239,6 +431,15 @@ LESSON: tuple[LessonStep, ...] = (
         tokenizer_view.Settings(padding="longest", side="right"),
     ),
     LessonStep(
+        "Why the attention mask matters",
+        "pages/model.py",
+        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        CLASSIFIER,
+        explain_mask_effect,
+        "Scroll to 'The attention mask's effect'. Which of the three runs gives different numbers, and why?",
+        hidden_states=True,
+    ),
+    LessonStep(
         "The model's output",
         "pages/model.py",
         "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
@@ -257,13 +458,23 @@ LESSON: tuple[LessonStep, ...] = (
         hidden_states=True,
     ),
     LessonStep(
+        "One layer, step by step",
+        "pages/layer.py",
+        "The bank of the river was muddy.",
+        checkpoints.MINILM,
+        explain_one_layer,
+        "Where does the layer add its input back (the residual connections)? Pick the last layer: is it the same?",
+        layer_view.Settings(sentence=0, layer=1),
+        hidden_states=True,
+    ),
+    LessonStep(
         "Attention",
         "pages/attention.py",
         "The animal didn't cross the street because it was too tired.",
         checkpoints.MINILM,
         explain_attention,
         "Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
-        attention_view.Settings(layer=0, head=0, aggregate="head", sentence=0),
+        attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0),
         hidden_states=True,
         attentions=True,
     ),
@@ -292,3 +503,11 @@ LESSON: tuple[LessonStep, ...] = (
         "Fine-tune your own classifier below with 1 epoch. How does its validation accuracy compare?",
     ),
 )
+
+
+def steps_using(ref: str) -> str:
+    """The numbers of the steps that open ``ref``, for a sentence: "4, 9, 10 and 11"."""
+    numbers = [str(i + 1) for i, step in enumerate(LESSON) if step.ref == ref]
+    return (
+        ", ".join(numbers[:-1]) + (" and " if len(numbers) > 1 else "") + numbers[-1] if numbers else "none"
+    )

@@ -220,13 +220,20 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
 
 @dataclass(frozen=True)
 class PositionInfo:
-    """How the model knows where each token is."""
+    """How the model knows where each token is, and the original transformer's sinusoids beside it."""
 
-    kind: str  # "learned absolute embeddings", "rotary (RoPE)", or "not described"
+    kind: str  # "learned absolute embeddings", "sinusoidal (fixed table)", "rotary (RoPE)",
+    # "relative position biases" or "not described"
     explanation: str
-    similarity: np.ndarray | None  # [P, P] cosine similarity of learned position vectors
+    similarity: np.ndarray | None  # [P, P] cosine similarity of the position vectors the first P tokens use
     angles: np.ndarray | None  # [P, d_head / 2] rotary angle (radians) per position and frequency
     frequencies: np.ndarray | None  # [d_head / 2] rotary inverse frequencies
+    rows: np.ndarray | None = None  # [P] table rows the first P tokens use (RoBERTa: padding_idx + 1 on)
+    first_row: int = 0  # the row of position 0: padding_idx + 1 for RoBERTa-style models, else 0
+    table_rows: int | None = None  # rows of the learned table
+    uses: str = ""  # one sentence: what this family uses, read from the model
+    sinusoidal: np.ndarray | None = None  # [P, d] the original transformer's encoding, d = hidden size
+    sinusoidal_text: str = ""  # the formula, with this d
 
 
 def _position_table(model: Any) -> np.ndarray | None:
@@ -239,38 +246,148 @@ def _position_table(model: Any) -> np.ndarray | None:
 
 
 def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo:
-    """Learned absolute embeddings (BERT, GPT-2) or rotary embeddings (Llama family)."""
-    model = loaded.model
+    """Learned absolute embeddings (BERT, GPT-2; RoBERTa from padding_idx + 1), a fixed sinusoidal
+    table (DistilBERT with sinusoidal_pos_embds), rotary embeddings (Llama family) or relative
+    biases (T5), read from the model; and the original transformer's sinusoidal encoding
+    PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)) for comparison."""
+    model, config = loaded.model, loaded.config
+    name = type(model).__name__
+    d = _first(config, "hidden_size", "n_embd", "dim", "d_model") or 64
     table = _position_table(model)
+    offset = _position_offset(model)
+    if table is not None:  # the first P tokens use rows offset … offset + P - 1
+        P = max(0, min(positions, table.shape[0] - offset))
+    else:
+        P = positions
+    pos = np.arange(P, dtype=np.float64)[:, None]  # [P, 1]
+    pairs = np.arange(0, d, 2, dtype=np.float64)[None, :]  # [1, ceil(d / 2)]: 2i
+    angle = pos / np.power(10000.0, pairs / d)  # [P, ceil(d / 2)]
+    sinusoidal = np.zeros((P, d))  # [P, d]
+    sinusoidal[:, 0::2] = np.sin(angle)
+    sinusoidal[:, 1::2] = np.cos(angle[:, : d // 2])
+    sinusoidal_text = (
+        "**The original transformer's sinusoidal encoding** (Vaswani et al., 2017), with d = "
+        f"{d} (this model's hidden size): PE[pos, 2i] = sin(pos / 10000^(2i/d)) and PE[pos, 2i+1] = "
+        "cos(pos / 10000^(2i/d)). Nothing is learned: each pair of dimensions is a sine and a cosine of "
+        "its own wavelength (from 2π to 10000 · 2π positions), added to the token embeddings."
+    )
+    families = (
+        "For comparison: BERT, RoBERTa, DistilBERT, ALBERT and GPT-2 learn a table of position vectors; "
+        "Llama, Qwen and Mistral rotate queries and keys (rotary); T5 adds a learned bias per relative "
+        "distance to the attention scores; the original transformer added the fixed sinusoids shown here."
+    )
+
+    def uses(what: str) -> str:
+        return f"**This model ({name}) uses {what}.** {families}"
+
+    common = {"sinusoidal": sinusoidal, "sinusoidal_text": sinusoidal_text}
     if table is not None:
-        rows = table[:positions]  # [P, hidden]
-        unit = rows / np.linalg.norm(rows, axis=1, keepdims=True).clip(min=1e-12)
+        rows = offset + np.arange(P)  # [P]
+        used = table[rows]  # [P, width]
+        unit = used / np.linalg.norm(used, axis=1, keepdims=True).clip(min=1e-12)
+        fixed = bool(getattr(config, "sinusoidal_pos_embds", False))
+        N, width = table.shape
+        what = (
+            f"A fixed sinusoidal table of {N:,} position vectors of size {width} (not trained)"
+            if fixed
+            else f"A learned table of {N:,} position vectors of size {width}"
+        )
+        text = f"{what} is added to the token embeddings before the first layer"
+        if offset:
+            padding = offset - 1
+            zero = bool(np.allclose(table[padding], 0.0))
+            unused = (
+                ""
+                if padding == 0
+                else (" Row 0 is never used." if padding == 1 else f" Rows 0 … {padding - 1} are never used.")
+            )
+            text += (
+                f". This model numbers positions from padding_idx + 1 = {offset}: the i-th real token of a "
+                f"sentence (i = 0, 1, …) adds **row {offset} + i**, so {N - offset:,} tokens fit. Row "
+                f"{padding} (padding_idx) is the padding row: padding positions use it"
+                + (" (its vector is all zeros)." if zero else ".")
+                + unused
+                + (
+                    f" The heatmap compares the rows the first {P} tokens use (rows {offset} … {offset + P - 1})."
+                    if P
+                    else ""
+                )
+            )
+        else:
+            text += (
+                ": the i-th token of a sentence (i = 0, 1, …, padding on the left not counted) adds row i. "
+                f"The heatmap compares the vectors of the first {P} positions (in a trained model, "
+                "neighbouring positions usually have similar vectors)."
+            )
         return PositionInfo(
-            "learned absolute embeddings",
-            f"A learned table of {table.shape[0]:,} position vectors of size {table.shape[1]} is added to "
-            "the token embeddings before the first layer: position i always adds row i. The heatmap shows "
-            "how similar the vectors of the first positions are (neighbours are alike).",
+            "sinusoidal (fixed table)" if fixed else "learned absolute embeddings",
+            text,
             unit @ unit.T,  # [P, P]
             None,
             None,
+            rows=rows,
+            first_row=offset,
+            table_rows=N,
+            uses=uses(
+                "a fixed sinusoidal position table, as the original transformer did"
+                if fixed
+                else "learned absolute position embeddings"
+            ),
+            **common,
         )
     rotary = getattr(model.base_model, "rotary_emb", None)
     inv_freq = getattr(rotary, "inv_freq", None)
     if inv_freq is not None:
         frequencies = inv_freq.detach().float().numpy()  # [d_head / 2]
-        angles = np.arange(positions)[:, None] * frequencies[None, :]  # [P, d_head / 2]
+        angles = np.arange(P)[:, None] * frequencies[None, :]  # [P, d_head / 2]
+        theta = _first(config, "rope_theta") or (getattr(config, "rope_parameters", None) or {}).get(
+            "rope_theta"
+        )
+        base = f" (base θ = {theta:,g})" if isinstance(theta, int | float) else ""
         return PositionInfo(
             "rotary (RoPE)",
             f"No position vectors are added. Instead, inside every attention layer each query and key is "
             f"rotated, pair of dimensions by pair, by an angle of position × frequency ({frequencies.size} "
-            "frequencies, fast to slow). The dot product of a rotated query and key then depends on how far "
-            "apart the two tokens are. The heatmap shows cos(angle) for each position and frequency.",
+            f"frequencies{base}, fast to slow). The dot product of a rotated query and key then depends on "
+            "how far apart the two tokens are. The heatmap shows cos(angle) for each position and frequency: "
+            "the same kind of waves as the sinusoids, but turning Q and K instead of being added.",
             None,
             angles,
             frequencies,
+            uses=uses("rotary position embeddings (RoPE)"),
+            **common,
+        )
+    buckets = _first(config, "relative_attention_num_buckets")
+    kind_of = str(getattr(config, "position_embedding_type", "absolute") or "absolute")
+    if buckets is not None or kind_of.startswith("relative"):
+        detail = (
+            f" bucketed into {buckets} buckets"
+            + (
+                f" (distances beyond {config.relative_attention_max_distance} share the last ones)"
+                if getattr(config, "relative_attention_max_distance", None)
+                else ""
+            )
+            if buckets is not None
+            else ""
+        )
+        return PositionInfo(
+            "relative position biases",
+            "No position vectors are added and nothing is rotated: the attention scores get a learned "
+            f"term that depends only on how far apart the query and the key are{detail}.",
+            None,
+            None,
+            None,
+            uses=uses("relative position biases"),
+            **common,
         )
     return PositionInfo(
-        "not described", "This architecture's position encoding is not described here.", None, None, None
+        "not described",
+        "This architecture's position encoding is not described here.",
+        None,
+        None,
+        None,
+        uses=f"**This model ({name})**: its position encoding is not described here. {families}",
+        **common,
     )
 
 

@@ -24,6 +24,7 @@ toggles = st.columns(3)
 ui.widget(S, "hide_special", where=toggles[0])
 ui.widget(S, "show_padding", where=toggles[1])
 view = attention.build(data.loaded, data.encoding, data.run, ui.settings(S, sentence=sentence))
+ui.note(view.numbering)
 
 ui.notes(view.mask_notes)
 heatmap = view.heatmap
@@ -70,6 +71,10 @@ if view.steps is not None:
     ui.note(steps.multi_head)
 
 st.header("Where position comes from")
-ui.note(view.position.text)
-if view.position.figure is not None:
-    ui.chart(view.position.figure, key="att.position")
+position = view.position
+ui.notes(position.notes)
+own, original = st.columns(2)
+if position.figure is not None:
+    ui.chart(position.figure, key="att.position", where=own)
+ui.chart(position.sinusoidal_figure, key="att.position.sinusoidal", where=original)
+ui.note(position.sinusoidal_text)

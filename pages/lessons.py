@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import checkpoints, ui
+from explorer import checkpoints, lessons, ui
 from explorer.lessons import LESSON
 
 ui.ensure_routed()
@@ -26,8 +26,8 @@ for index, step in enumerate(LESSON):
         key=f"lessons.start.{index}",
         type="primary" if index == 0 else "secondary",
     )
-if not checkpoints.entry_for(LESSON[-1].ref):
+if not checkpoints.entry_for(lessons.CLASSIFIER):
     st.warning(
-        "Steps 7 to 9 use the classifier fine-tuned here, which is not built yet: run `make models` once, or "
-        "fine-tune one on the Classification page."
+        f"Steps {lessons.steps_using(lessons.CLASSIFIER)} use the classifier fine-tuned here, which is not built "
+        "yet (they show the encoder meanwhile): run `make models` once, or fine-tune one on the Classification page."
     )

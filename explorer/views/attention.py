@@ -4,6 +4,11 @@
 every figure, HTML page and sentence the page shows, computed from the loaded checkpoint, its
 encoding and its run. No Streamlit here.
 
+Numbering, as on every page (the course's): hidden_states[0] is the embeddings, then layer 1 … L;
+layer l turns hidden_states[l - 1] into hidden_states[l] and its attention is run.attentions[l - 1].
+``Settings.layer`` (and a link's ``?layer=``) is that 1-based number. Heads count from 0, as the
+tensors and bertviz number them.
+
 Shapes: L layers, B sentences, H heads, S positions, T real tokens of a sentence, d = size per head,
 D = hidden size."""
 
@@ -40,7 +45,7 @@ class Settings:
     PREFIX: ClassVar[str] = "att"
 
     sentence: int = setting("int", "Sentence", 0, high=64)
-    layer: int = setting("int", "Layer", 0, high=1000)
+    layer: int = setting("int", "Layer", 1, low=1, high=1000)  # 1 … L: attentions[layer - 1]
     head: int = setting("int", "Head", 0, high=1000)
     aggregate: str = setting("choice", "Show", "head", choices=AGGREGATES, widget="radio", url="show")
     hide_special: bool = setting("bool", "Hide special tokens", False, widget="toggle")
@@ -54,7 +59,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Choices:
-    """What the layer and head selectors offer (0-based, as the model's outputs are indexed)."""
+    """What the layer and head selectors offer: layers 1 … L (layer l's attention is
+    attentions[l - 1]), heads 0 … H - 1."""
 
     layers: tuple[int, ...]
     heads: tuple[int, ...]
@@ -62,7 +68,7 @@ class Choices:
 
 def choices(run: ModelRun) -> Choices:
     L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
-    return Choices(tuple(range(L)), tuple(range(H)))
+    return Choices(tuple(range(1, L + 1)), tuple(range(H)))
 
 
 # --- The View ------------------------------------------------------------------------------------
@@ -138,8 +144,17 @@ class Steps:
 
 @dataclass(frozen=True)
 class Position:
-    text: Note
-    figure: Any | None
+    """How this model encodes position, beside the original transformer's sinusoids."""
+
+    text: Note  # what this model does (kind and explanation)
+    figure: Any | None  # this model's own: learned cosine similarity or rotary cos(position × frequency)
+    uses: Note  # what this family uses, read from the model
+    sinusoidal_text: Note
+    sinusoidal_figure: Any  # PE[pos, dimension] of the original transformer
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return (self.uses, self.text)
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,7 @@ class View:
     layers: int  # L
     heads: int  # H
     positions: int  # S
+    numbering: Note  # how layers and heads are numbered
     causal: Note | None  # a decoder's causal mask
     padding: Note | None  # this sentence has padding positions
     heatmap: Heatmap
@@ -176,7 +192,7 @@ def _heatmap(run: ModelRun, encoding: Encoding, settings: Settings, causal: bool
         run,
         encoding,
         sentence=settings.sentence,
-        layer=settings.layer,
+        layer=settings.layer - 1,  # layer l is attentions[l - 1]
         head=settings.head,
         aggregate=settings.aggregate,
         hide_special=settings.hide_special,
@@ -235,24 +251,36 @@ def _bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
     tokens = [t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep]  # [T]
     T = len(tokens)
     view_kind = "head" if kind == "head view" else "model"
-    plan = plan_view(view_kind, L, H, T, layer=layer)
+    plan = plan_view(view_kind, L, H, T, layer=layer - 1)  # plan_view counts layers from 0
     windowed = plan.stop - plan.start < T
     high = T - (plan.stop - plan.start)
     start = min(max(settings.window, 0), high) if windowed else 0
     if windowed:
-        plan = plan_view(view_kind, L, H, T, layer=layer, start=start)
+        plan = plan_view(view_kind, L, H, T, layer=layer - 1, start=start)
+    # bertviz labels its layer menu and rows with the layer indices it is given, and reads the
+    # weights by their order. Give it layer numbers (1 … L) and weights with an empty row 0 in
+    # front, so that index l holds layer l: bertviz then shows the numbers every page uses. The
+    # plan's note is written again with the layer's number (only the note depends on it).
+    plan = dataclasses.replace(
+        plan,
+        layers=tuple(index + 1 for index in plan.layers),
+        note=plan_view(view_kind, L, H, T, layer=layer, start=plan.start).note,
+    )
     note = Note("info", plan.note) if plan.note else None
     attentions = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T]
+    numbered = np.concatenate([np.zeros_like(attentions[:1]), attentions])  # [L + 1, H, T, T]; row 0 unused
     try:
-        page = bertviz_html(view_kind, attentions, tokens, plan, layer=layer)
+        page = bertviz_html(view_kind, numbered, tokens, plan, layer=layer)
     except ExplorerError as problem:
         return Bertviz(kind, windowed, 0, high, start, note, Note("error", str(problem)), None, 0, None)
     height = 120 + 24 * (plan.stop - plan.start) if view_kind == "head" else 80 + 100 * len(plan.layers)
     caption = (
         "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
-        "show or hide it, hover a token to focus it."
+        "show or hide it (the colours are heads 0, 1, … from the left), hover a token to focus it. Its "
+        "Layer menu numbers layers 1 … L, as this page does."
         if view_kind == "head"
-        else "Model view: one small head view per layer (rows) and head (columns); click one to enlarge it."
+        else "Model view: one small head view per layer (rows, numbered 1 … L as on this page) and head "
+        "(columns, numbered from 0); click one to enlarge it."
     ) + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
     return Bertviz(
         kind,
@@ -298,8 +326,8 @@ def multi_head_sentence(steps: AttentionSteps, S: int) -> str:
 
 
 def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings) -> Steps:
-    layer, head, sentence = settings.layer, settings.head, settings.sentence
-    steps = attention_steps(loaded, run, encoding, layer=layer, head=head, sentence=sentence)
+    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: 1 … L
+    steps = attention_steps(loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence)
     S, d = len(steps.tokens), steps.head_dim
     causal = loaded.is_decoder
     shown = slice(0, min(S, STEP_WINDOW))
@@ -336,8 +364,9 @@ def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings
     difference = steps.max_abs_difference
     same = difference < AGREEMENT
     compared = (
-        f"Compared with the attention the model itself returned for layer {layer}, head {head}: maximum "
-        f"absolute difference **{difference:.2e}**"
+        f"Compared with the attention the model itself returned for layer {layer}, head {head} "
+        f"(`outputs.attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
+        f"**{difference:.2e}**"
     )
     agreement = (
         Note("success", f"{compared} — the same.")
@@ -398,20 +427,18 @@ def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings
 def _position(loaded: LoadedCheckpoint) -> Position:
     position = info.position_info(loaded)
     text = Note("markdown", f"**{position.kind}.** {position.explanation}")
+    figure = None
     if position.similarity is not None:
         P = position.similarity.shape[0]  # similarity: [P, P]
-        names = [str(i) for i in range(P)]
+        rows = position.rows if position.rows is not None else np.arange(P)  # [P] table rows
+        names = [str(i) if r == i else f"{i} (row {r})" for i, r in enumerate(rows.tolist())]
+        title = "Cosine similarity of the position vectors"
+        if position.first_row and P:
+            title += f" (rows {int(rows[0])} … {int(rows[-1])})"
         figure = figures.matrix_heatmap(
-            position.similarity,
-            names,
-            names,
-            "Cosine similarity of the position vectors",
-            "position",
-            "position",
-            value_name="cosine",
+            position.similarity, names, names, title, "position", "position", value_name="cosine"
         )
-        return Position(text, figure)
-    if position.angles is not None:
+    elif position.angles is not None:
         P, F = position.angles.shape  # angles: [P, d / 2]
         figure = figures.matrix_heatmap(
             np.cos(position.angles),  # [P, d / 2]
@@ -422,8 +449,19 @@ def _position(loaded: LoadedCheckpoint) -> Position:
             "position",
             value_name="cos",
         )
-        return Position(text, figure)
-    return Position(text, None)
+    P, d = position.sinusoidal.shape  # [P, d]
+    sinusoidal = figures.matrix_heatmap(
+        position.sinusoidal,
+        [str(i) for i in range(P)],
+        [str(j) for j in range(d)],
+        f"Sinusoidal encoding of the original transformer (d = {d})",
+        "dimension (2i: sin, 2i+1: cos)",
+        "position",
+        value_name="PE",
+    )
+    return Position(
+        text, figure, Note("markdown", position.uses), Note("markdown", position.sinusoidal_text), sinusoidal
+    )
 
 
 # --- Build ---------------------------------------------------------------------------------------
@@ -437,7 +475,7 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
     settings = dataclasses.replace(  # out-of-range values fall back as the widgets' do
         settings,
         sentence=min(max(settings.sentence, 0), B - 1),
-        layer=settings.layer if 0 <= settings.layer < L else 0,
+        layer=settings.layer if 1 <= settings.layer <= L else 1,
         head=settings.head if 0 <= settings.head < H else 0,
     )
     causal = loaded.is_decoder
@@ -454,6 +492,13 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         layers=L,
         heads=H,
         positions=S,
+        numbering=Note(
+            "caption",
+            f"Layers are numbered as on every page: `hidden_states[0]` is the embeddings, and layer l "
+            f"(1 … {L}) turns `hidden_states[l-1]` into `hidden_states[l]`; its attention weights are "
+            f"`outputs.attentions[l-1]`. Heads are numbered from 0 (0 … {H - 1}), as in the tensors and "
+            "in bertviz.",
+        ),
         causal=Note(
             "info",
             "This is a decoder: each token may only look at itself and the tokens before it. The grey upper "
@@ -469,7 +514,7 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         ),
         heatmap=_heatmap(run, encoding, settings, causal),
         entropy=entropy,
-        entropy_figure=figures.entropy_grid(entropy, "Attention entropy per head (low = focused)"),
+        entropy_figure=figures.layer_head_grid(entropy, "Attention entropy per head (low = focused)"),
         entropy_caption=_entropy_caption(loaded),
         bertviz=bertviz,
         steps=steps,

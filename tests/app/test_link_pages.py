@@ -76,7 +76,7 @@ def test_a_link_with_a_hub_id_selects_it_and_bad_values_are_reported():
     assert at.session_state[ui.PICK_KEY] == checkpoints.OTHER_HUB.ref
     assert at.session_state[ui.HUB_ID_KEY] == "some-org/some-model"
     warnings = "\n".join(w.value for w in at.warning)
-    assert "'layer' in the link is not between 0 and 1000" in warnings
+    assert "'layer' in the link is not between 1 and 1000" in warnings  # layers count from 1
 
 
 def test_a_link_with_an_unknown_checkpoint_is_reported():
@@ -84,5 +84,5 @@ def test_a_link_with_an_unknown_checkpoint_is_reported():
     at.query_params["ckpt"] = "ftp://x"
     at.run()
     assert not at.exception
-    assert at.session_state[ui.PICK_KEY] == checkpoints.DEFAULT_REF
+    assert at.session_state[ui.PICK_KEY] == checkpoints.default_ref()
     assert "checkpoint was ignored" in "\n".join(w.value for w in at.warning)

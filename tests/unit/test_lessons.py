@@ -25,8 +25,10 @@ def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
         "Text becomes tokens",
         "Tokens become IDs",
         "Padding and the attention mask",
+        "Why the attention mask matters",
         "The model's output",
         "Hidden states, layer by layer",
+        "One layer, step by step",
         "Attention",
         "Logits",
         "Probabilities",
@@ -39,9 +41,11 @@ def test_tokens_explanation_counts_and_names_the_split_words(tiny_bert):
     f = facts(tiny_bert, "tokenization transformers")
     text = lessons.explain_tokens(f)
     assert f"**{int(f.encoding.lengths[0])} tokens**" in text
-    split = [w for w in lessons._words(f.encoding, 0) if len(w) > 1]
+    split = [w for w in lessons.words(tiny_bert.batch_tokenizer, f.encoding, 0) if len(w) > 1]
+    assert split  # the tiny vocabulary splits these words
     for word in split[:3]:
         assert " + ".join(word) in text
+    assert "`##` continues the word before it" in text
 
 
 def test_padding_explanation_matches_the_batch(tiny_bert):
@@ -81,3 +85,40 @@ def test_every_explanation_runs_on_a_model_of_the_right_kind(index, tiny_bert, t
     text = lessons.LESSON[index].text.lower().replace("didn't", "did not")
     # only what the step declares is run, as in the app: an explanation that needs more fails here
     assert step.explain(facts(loaded, text, step.hidden_states, step.attentions))
+
+
+def test_the_mask_lesson_reports_the_pages_comparison(tiny_classifier):
+    from explorer.compare import mask_effect
+
+    f = facts(
+        tiny_classifier, "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
+    )
+    effect = mask_effect(tiny_classifier, f.encoding.sentences)
+    _, masked, unmasked = effect.cases
+    # the course's point: the same with the mask; without it the hidden states change (a random tiny
+    # classifier's logits are too small to show it clearly)
+    assert masked.difference < 1e-5 and unmasked.hidden_difference > 1e-4
+    text = lessons.explain_mask_effect(f)
+    assert f"**{masked.difference:.1e}**" in text and f"**{unmasked.difference:.2g}**" in text
+    assert f"**{effect.padding}** `[PAD]`" in text
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_gpt", "tiny_llama"])
+def test_the_layer_lesson_reports_the_walk_against_the_model(request, fixture):
+    loaded = request.getfixturevalue(fixture)
+    f = facts(loaded, "The bank of the river was muddy.", attentions=False)
+    text = lessons.explain_one_layer(f)
+    L = (
+        loaded.config.num_hidden_layers
+        if hasattr(loaded.config, "num_hidden_layers")
+        else loaded.config.n_layer
+    )
+    assert f"Layer 1 of {L}" in text and "hidden_states[0]" in text and "`hidden_states[1]`" in text
+    assert "the same numbers" in text and "not the same" not in text
+
+
+def test_steps_using_names_the_classifier_steps():
+    numbers = [i + 1 for i, step in enumerate(LESSON) if step.ref == lessons.CLASSIFIER]
+    assert len(numbers) >= 3
+    assert lessons.steps_using(lessons.CLASSIFIER).endswith(f" and {numbers[-1]}")
+    assert lessons.steps_using("nothing") == "none"

@@ -110,8 +110,9 @@ def test_only_the_encoder_decoder_is_refused_with_a_message(family):
 
 
 # (layer, head) pairs whose View is built: together they cover every layer and head of the tiny
-# models and both sentences (building a View makes ~10 Plotly figures, ~25 ms each).
-SAMPLED = {0: ((0, 0), (1, 1), (0, 2), (1, 3)), 1: ((1, 0), (0, 1))}
+# models and both sentences (building a View makes ~10 Plotly figures, ~25 ms each). Layers are
+# numbered 1 … L as on every page (layer l's attention is run.attentions[l - 1]), heads from 0.
+SAMPLED = {0: ((1, 0), (2, 1), (1, 2), (2, 3)), 1: ((2, 0), (1, 1))}
 
 
 @pytest.mark.parametrize("sentence", [0, 1])
@@ -125,7 +126,9 @@ def test_heatmap_and_steps_are_the_models_attention(family, batch, sentence):
     above = np.triu_indices(encoding.shape[1], 1)
     for layer, head in SAMPLED[sentence]:
         view = _build(batch, sentence=sentence, layer=layer, head=head)
-        expected = run.attentions[layer, sentence, head]  # [S, S]
+        expected = run.attentions[layer - 1, sentence, head]  # [S, S]: layer l is attentions[l - 1]
+        assert view.heatmap.figure.layout.title.text == f"Layer {layer}, head {head}"
+        assert view.heatmap.filename == f"attention-layer{layer}-head{head}"
         matrix = view.heatmap.matrix.matrix
         assert matrix.shape == expected.shape
         np.testing.assert_array_equal(matrix[allowed], expected[allowed])
@@ -167,10 +170,11 @@ def test_averages_and_hidden_positions(family, batch):
     loaded, encoding, run = batch
     causal = family.family.kind == "decoder"
     allowed = _allowed(encoding, 0, causal)
-    view = _build(batch, sentence=0, layer=1, aggregate="head average")
+    view = _build(batch, sentence=0, layer=2, aggregate="head average")
     np.testing.assert_allclose(
         view.heatmap.matrix.matrix[allowed], run.attentions[1, 0].mean(0)[allowed], atol=1e-6
     )
+    assert view.heatmap.figure.layout.title.text == f"Layer 2, average of {family.family.heads} heads"
     view = _build(batch, sentence=0, aggregate="layer average")
     np.testing.assert_allclose(
         view.heatmap.matrix.matrix[allowed], run.attentions[:, 0].mean((0, 1))[allowed], atol=1e-6
@@ -202,7 +206,7 @@ def test_multi_head_sentence_has_the_models_sizes(family, batch):
         family.family.head_dim,
         family.family.hidden,
     )
-    view = _build(batch, layer=1, head=3)
+    view = _build(batch, layer=2, head=3)
     assert H == 4  # the matrix's heads: head 3 shares K/V head 1 with head 2 when KV = 2
     text = view.steps.multi_head.text
     assert f"all {H} heads" in text and f"{H} slices of {d} dimensions" in text
@@ -225,7 +229,7 @@ def test_multi_head_sentence_has_the_models_sizes(family, batch):
 def test_no_false_arithmetic_or_foreign_special_tokens(family, batch):
     loaded, encoding, run = batch
     specials = set(loaded.tokenizer.all_special_tokens) | set(loaded.batch_tokenizer.all_special_tokens)
-    views = [_build(batch, sentence=0, layer=1, head=1), _build(batch, sentence=1, layer=0, head=1)]
+    views = [_build(batch, sentence=0, layer=2, head=1), _build(batch, sentence=1, layer=1, head=1)]
     for sentence, view in enumerate(views):
         for text in _notes(view) + _notes(_build(batch, sentence=1, bertviz="head view")):
             for a, b, c in re.findall(r"(\d+) × (\d+) = (\d+)", text):
@@ -283,3 +287,201 @@ def test_step_figures_show_at_most_48_positions(family, batch):
     assert np.array(view.steps.masked_figure.data[0].z).shape == (48, 48)
     assert np.array(view.steps.weights_figure.data[0].z).shape == (48, 48)
     assert f"all {S} positions" in view.steps.window_note.text
+
+
+# --- One layer numbering: embeddings, then layer 1 … L ---------------------------------------
+
+
+def _figure_labels(figure) -> list[str]:
+    """Every label a Plotly figure shows: its title, axis titles and tick labels."""
+    layout = figure.layout
+    labels = [layout.title.text or "", layout.xaxis.title.text or "", layout.yaxis.title.text or ""]
+    for trace in figure.data:
+        for axis in ("x", "y"):
+            values = getattr(trace, axis, None)
+            if values is not None:
+                labels += [str(v) for v in values]
+    return labels
+
+
+def _bertviz_params(html: str) -> dict:
+    """The parameters our bertviz page hands to bertviz's script (the JSON after 'const params =')."""
+    import json
+
+    start = html.index('{"attention"')
+    params, _ = json.JSONDecoder().raw_decode(html, start)
+    return params
+
+
+def test_layers_are_numbered_from_1_everywhere(family, batch):
+    loaded, encoding, run = batch
+    L, H = family.family.layers, family.family.heads
+    assert attention.choices(run) == attention.Choices(tuple(range(1, L + 1)), tuple(range(H)))
+    assert attention.Settings().layer == 1
+    for layer in range(1, L + 1):
+        view = _build(batch, sentence=1, layer=layer, head=0, bertviz="head view")
+        texts = _notes(view)
+        figures_ = [view.heatmap.figure, view.entropy_figure]
+        if view.steps is not None:
+            figures_ += [f for _, f in view.steps.projections] + [view.steps.weights_figure]
+            intro = view.steps.intro.text
+            assert f"Layer {layer}, head 0, sentence 1" in intro
+            if layer == 1:
+                assert "hidden_states[0] (the embeddings)" in intro
+            else:
+                assert f"hidden_states[{layer - 1}] (the output of layer {layer - 1})" in intro
+            assert f"for layer {layer}, head 0 (`outputs.attentions[{layer - 1}][1, 0]`)" in (
+                view.steps.agreement.text
+            )
+        for text in texts + [label for f in figures_ for label in _figure_labels(f)]:
+            assert not re.search(r"\blayer 0\b", text, re.IGNORECASE), text
+        # bertviz: its menu and rows show the indices it is given: layers 1 … L; weights by order
+        params = _bertviz_params(view.bertviz.html)
+        assert params["include_layers"] == list(range(1, L + 1)) and params["layer"] == layer
+        real = encoding.attention_mask[1].astype(bool)
+        attn = np.array(params["attention"][0]["attn"])  # [L, H, T, T]
+        expected = run.attentions[:, 1][:, :, real][..., real]  # [L, H, T, T]
+        np.testing.assert_allclose(attn, expected, atol=5e-4)  # rounded to 3 places
+        assert "1 … L" in view.bertviz.caption.text
+    grid = view.entropy_figure.data[0]
+    assert list(grid.y) == [f"layer {layer}" for layer in range(1, L + 1)]
+    assert list(grid.x) == [f"head {h}" for h in range(H)]
+    assert "layer l (1 … " in view.numbering.text and "Heads are numbered from 0" in view.numbering.text
+    model_view = _build(batch, sentence=1, bertviz="model view")
+    assert _bertviz_params(model_view.bertviz.html)["include_layers"] == list(range(1, L + 1))
+
+
+@pytest.mark.parametrize("layer", [0, -1, "L+1"])
+def test_an_out_of_range_layer_falls_back_to_layer_1(family, batch, layer):
+    loaded, encoding, run = batch
+    L = family.family.layers
+    value = L + 1 if layer == "L+1" else layer
+    view = _build(batch, sentence=0, layer=value, head=1)
+    assert view.settings.layer == 1
+    np.testing.assert_array_equal(
+        np.nan_to_num(view.heatmap.matrix.matrix, nan=-1),
+        np.nan_to_num(
+            np.where(_allowed(encoding, 0, family.family.kind == "decoder"), run.attentions[0, 0, 1], np.nan),
+            nan=-1,
+        ),
+    )
+
+
+def test_a_windowed_head_view_names_the_layer_by_its_number(family, batch, monkeypatch):
+    loaded, encoding, run = batch
+    L, H = family.family.layers, family.family.heads
+    real = int(encoding.attention_mask[1].sum())
+    # a budget that fits one layer of the whole sentence but not all layers: "shows layer l only"
+    small = functools.partial(bertviz_html.plan_view, budget=H * real**2)
+    monkeypatch.setattr(attention, "plan_view", small)
+    view = _build(batch, cache=False, sentence=1, layer=L, bertviz="head view")
+    assert f"shows layer {L} only" in view.bertviz.note.text
+    params = _bertviz_params(view.bertviz.html)
+    assert params["include_layers"] == [L] and params["layer"] == L
+    keep = encoding.attention_mask[1].astype(bool)
+    np.testing.assert_allclose(
+        np.array(params["attention"][0]["attn"])[0], run.attentions[L - 1, 1][:, keep][..., keep], atol=5e-4
+    )
+
+
+# --- Where position comes from ------------------------------------------------------------------
+
+POSITION_KIND = {  # model_type -> what the family uses (the real checkpoints of that family too)
+    "bert": "learned absolute embeddings",
+    "distilbert": "learned absolute embeddings",
+    "roberta": "learned absolute embeddings",
+    "albert": "learned absolute embeddings",
+    "gpt2": "learned absolute embeddings",
+    "llama": "rotary (RoPE)",
+    "qwen3": "rotary (RoPE)",
+    "t5": "relative position biases",
+}
+
+
+def _sinusoids(P: int, d: int) -> np.ndarray:
+    """The original transformer's PE, written from the paper's formula one value at a time."""
+    pe = np.zeros((P, d))
+    for pos in range(P):
+        for j in range(d):
+            i = j // 2
+            angle = pos / 10000 ** (2 * i / d)
+            pe[pos, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
+    return pe
+
+
+def _loaded_or_t5(family):
+    """The app's LoadedCheckpoint, or for T5 (refused by the loader) the model read directly."""
+    if family.loaded is not None:
+        return family.loaded
+    import types
+
+    from transformers import AutoConfig, T5Model
+
+    config = AutoConfig.from_pretrained(family.folder)
+    return types.SimpleNamespace(model=T5Model.from_pretrained(family.folder), config=config)
+
+
+def test_position_info_names_the_kind_and_uses_the_right_rows(family):
+    from explorer import model_info
+
+    loaded = _loaded_or_t5(family)
+    position = model_info.position_info(loaded, positions=16)
+    kind = POSITION_KIND[family.family.model_type]
+    assert position.kind == kind
+    uses = {
+        "learned absolute embeddings": "learned absolute position embeddings",
+        "rotary (RoPE)": "rotary position embeddings",
+        "relative position biases": "relative position biases",
+    }[kind]
+    assert f"This model ({type(loaded.model).__name__}) uses {uses}" in position.uses
+    d = loaded.config.d_model if family.family.model_type == "t5" else family.family.hidden
+    np.testing.assert_allclose(position.sinusoidal, _sinusoids(position.sinusoidal.shape[0], d), atol=1e-12)
+    assert f"d = {d}" in position.sinusoidal_text
+    if kind == "learned absolute embeddings":
+        embeddings = getattr(loaded.model.base_model, "embeddings", None)
+        table = (
+            (embeddings.position_embeddings if embeddings is not None else loaded.model.base_model.wpe)
+            .weight.detach()
+            .numpy()
+        )
+        first = family.family.position_offset  # RoBERTa: padding_idx + 1 = 2, else 0
+        if family.family.model_type == "roberta":
+            padding = loaded.config.pad_token_id
+            assert first == padding + 1 == embeddings.padding_idx + 1
+            assert (
+                f"row {first} + i" in position.explanation
+                and "position i adds row i" not in position.explanation
+            )
+            assert f"Row {padding} (padding_idx) is the padding row" in position.explanation
+            assert "Row 0 is never used" in position.explanation
+        else:
+            assert "adds row i" in position.explanation
+        P = 16
+        np.testing.assert_array_equal(position.rows, np.arange(first, first + P))
+        used = table[first : first + P]
+        unit = used / np.linalg.norm(used, axis=1, keepdims=True)
+        np.testing.assert_allclose(position.similarity, unit @ unit.T, atol=1e-5)
+    elif kind == "rotary (RoPE)":
+        frequencies = loaded.model.base_model.rotary_emb.inv_freq.numpy()
+        np.testing.assert_allclose(position.angles, np.arange(16)[:, None] * frequencies[None, :], rtol=1e-6)
+        assert position.similarity is None
+    else:  # T5: a bias per relative distance, no table, no rotation
+        assert position.similarity is None and position.angles is None
+        assert f"{loaded.config.relative_attention_num_buckets} buckets" in position.explanation
+
+
+def test_position_section_of_the_view(family, batch):
+    loaded, encoding, run = batch
+    view = _build(batch, sentence=0)
+    position = view.position
+    kind = POSITION_KIND[family.family.model_type]
+    assert position.text.text.startswith(f"**{kind}.**")
+    assert position.figure is not None and position.sinusoidal_figure is not None
+    z = np.array(position.sinusoidal_figure.data[0].z, dtype=float)  # [P, d]
+    np.testing.assert_allclose(z, _sinusoids(z.shape[0], family.family.hidden), atol=1e-4)
+    if family.family.model_type == "roberta":
+        first = family.family.position_offset
+        assert list(position.figure.data[0].y[:2]) == [f"0 (row {first})", f"1 (row {first + 1})"]
+        assert f"(rows {first} … " in position.figure.layout.title.text
+    elif kind == "learned absolute embeddings":
+        assert list(position.figure.data[0].y[:2]) == ["0", "1"]
