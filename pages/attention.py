@@ -33,9 +33,7 @@ if heatmap.figure is None:
 else:
     ui.chart(heatmap.figure, key="att.heatmap", filename=heatmap.filename)
     for column, download in zip(st.columns(2), heatmap.downloads, strict=True):
-        column.download_button(
-            download.label, download.data, file_name=download.file_name, mime=download.mime, key=download.key
-        )
+        ui.download(download, where=column)
     st.caption("The camera icon above the chart saves it (PNG or SVG: see Display in the sidebar).")
 
 st.header("All layers and heads at a glance")

@@ -56,8 +56,7 @@ else:
         chat_slot.code(view.chat_code, language=None, wrap_lines=True)
     with next_token_slot:
         ui.chart(view.candidates_figure, key="gen.bars")
-        csv = view.candidates_csv
-        st.download_button(csv.label, csv.data, csv.file_name, csv.mime, key="gen.csv")
+        ui.download(view.candidates_csv)
         ui.notes([view.candidates_sentence, view.quantized])
     st.markdown("**Text so far** (the prompt, then ⟦what the model wrote⟧):")
     st.code(view.text_so_far, language=None, wrap_lines=True)

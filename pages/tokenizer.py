@@ -65,9 +65,7 @@ with tab_batch:
     st.html(view.batch.grid_html)
     ui.note(view.batch.cut)
     for column, download in zip(st.columns(2), view.batch.downloads, strict=True):
-        column.download_button(
-            download.label, download.data, file_name=download.file_name, mime=download.mime, key=download.key
-        )
+        ui.download(download, where=column)
 with tab_families:
     st.markdown(lab_view.FAMILIES_INTRO)
     ui.widget(Settings, "family_text")

@@ -44,7 +44,7 @@ from explorer.ui.state import (
     sidebar,
     use_checkpoint,
 )
-from explorer.ui.widgets import chart, note, notes, sentence_picker, settings, table, widget
+from explorer.ui.widgets import chart, download, note, notes, sentence_picker, settings, table, widget
 
 __all__ = [
     "DEFAULT_TEXT",
@@ -62,6 +62,7 @@ __all__ = [
     "Selection",
     "apply_link",
     "chart",
+    "download",
     "end_lesson",
     "ensure_routed",
     "go_to_pending_page",

@@ -12,7 +12,7 @@ import streamlit as st
 from explorer import settings as specs
 from explorer.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
-from explorer.views.common import Note, Table
+from explorer.views.common import Download, Note, Table
 
 
 def widget(
@@ -125,3 +125,14 @@ def note(view_note: Note | None, where=None) -> None:
 def notes(view_notes: Sequence[Note], where=None) -> None:
     for one in view_notes:
         note(one, where)
+
+
+def download(view_download: Download, where=None) -> None:
+    """Draw a view's Download as a download button."""
+    (where or st).download_button(
+        view_download.label,
+        view_download.data,
+        file_name=view_download.file_name,
+        mime=view_download.mime,
+        key=view_download.key or None,
+    )

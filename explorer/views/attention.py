@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,7 +31,7 @@ from explorer.loading import LoadedCheckpoint
 from explorer.postprocess import AGREEMENT
 from explorer.run import ModelRun
 from explorer.settings import setting
-from explorer.views.common import Note
+from explorer.views.common import Download, Note
 
 AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")
@@ -72,17 +71,6 @@ def choices(run: ModelRun) -> Choices:
 
 
 # --- The View ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Download:
-    """One download button: its label, what it saves (made only when pressed), the file's name."""
-
-    label: str
-    data: Callable[[], str]
-    file_name: str
-    mime: str
-    key: str
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ explorer.render and are escaped there."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +29,28 @@ class Table:
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.rows[0]) if self.rows else ()
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download button: its label, what it saves (a string, or a function that makes it only
+    when the button is pressed), the file's name and type, and the widget key."""
+
+    label: str
+    data: str | Callable[[], str]
+    file_name: str
+    mime: str
+    key: str = ""
+
+
+MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
+
+
+def shown_sentence(sentence: str) -> str:
+    """A sentence as a page prints it above its tokens: cut after MAX_SHOWN_CHARACTERS."""
+    if len(sentence) <= MAX_SHOWN_CHARACTERS:
+        return sentence
+    return sentence[:MAX_SHOWN_CHARACTERS] + f"… ({len(sentence):,} characters)"
 
 
 def table(rows: list[dict[str, Any]], index: str | list[str] | None = None) -> Table:

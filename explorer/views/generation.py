@@ -30,7 +30,7 @@ from explorer.loading import LoadedCheckpoint
 from explorer.postprocess import postprocess
 from explorer.run import ModelRun
 from explorer.settings import setting
-from explorer.views.common import Note, Table, table
+from explorer.views.common import Download, Note, Table, table
 
 MODES = ("greedy (most likely)", "sampling")
 GREEDY = MODES[0]
@@ -96,16 +96,6 @@ class Settings:
     @property
     def sampling(self) -> gen.Sampling:
         return gen.Sampling(self.temperature, self.top_k, self.top_p, greedy=self.greedy, seed=int(self.seed))
-
-
-@dataclass(frozen=True)
-class Download:
-    """A download button's label and file."""
-
-    label: str
-    data: str
-    file_name: str
-    mime: str
 
 
 # --- Before the widgets ---------------------------------------------------------------------------
@@ -301,7 +291,11 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
                 top.texts, top.raw, top.reshaped, f"The {len(top.texts)} most likely next tokens"
             ),
             candidates_csv=Download(
-                "Download these candidates (CSV)", exports.candidates_csv(top), "next-token.csv", "text/csv"
+                "Download these candidates (CSV)",
+                exports.candidates_csv(top),
+                "next-token.csv",
+                "text/csv",
+                "gen.csv",
             ),
             candidates_sentence=_candidates_sentence(top, settings),
             quantized=quantized_note(loaded),

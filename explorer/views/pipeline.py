@@ -19,11 +19,10 @@ from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import ModelRun
 from explorer.tokenizer_lab import encoding_json
-from explorer.views.common import Note, Table, table
+from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
 from explorer.views.tokenizer import Limits, limits
 
-MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
 # The course's first example (chapter 2, "Behind the pipeline"): the sidebar's default text.
 COURSE_SENTENCES = (
     "I've been waiting for a HuggingFace course my whole life.",
@@ -159,12 +158,7 @@ def truncation_sentence(b: int, cut: int, limit: Limits) -> str:
 
 
 def _sentence(encoding: Encoding, loaded: LoadedCheckpoint, b: int, limit: Limits) -> SentenceTokens:
-    sentence = encoding.sentences[b]
-    shown = (
-        sentence
-        if len(sentence) <= MAX_SHOWN_CHARACTERS
-        else sentence[:MAX_SHOWN_CHARACTERS] + f"… ({len(sentence):,} characters)"
-    )
+    shown = shown_sentence(encoding.sentences[b])
     cut = encoding.truncated[b]
     truncation = Note("warning", truncation_sentence(b, cut, limit)) if cut else None
     chips = token_chips_html(encoding, b, unk_id=loaded.tokenizer.unk_token_id)

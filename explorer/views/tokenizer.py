@@ -23,7 +23,7 @@ from explorer.errors import ExplorerError, InputError
 from explorer.loading import MAX_TOKENS, LoadedCheckpoint
 from explorer.render import batch_grid_html, plain_chips_html, token_chips_html, visible
 from explorer.settings import setting
-from explorer.views.common import Note, Table, table
+from explorer.views.common import Download, Note, Table, shown_sentence, table
 
 PADDING = ("longest", "max_length", "do_not_pad")
 VOCAB_SIZES = (100, 300, 1000, 3000)
@@ -74,7 +74,6 @@ class Settings:
 
 # --- The View ---------------------------------------------------------------------------------
 
-MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
 STEP_LABEL_CHARACTERS = 60  # how much of a sentence the step-by-step picker shows
 MAX_CORPUS_CHARACTERS = 200_000  # a longer training text is cut
 INTRO = (
@@ -145,17 +144,6 @@ class StepsView:
             ("**4. Decode back to text:** `tokenizer.decode(ids)`", self.steps.decoded),
             ("and with `skip_special_tokens=True`:", self.steps.decoded_plain),
         )
-
-
-@dataclass(frozen=True)
-class Download:
-    """One download button: its label, content (made when clicked), file name, type and key."""
-
-    label: str
-    data: Callable[[], str]
-    file_name: str
-    mime: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -431,12 +419,7 @@ def _specials(loaded: LoadedCheckpoint) -> Table | None:
 
 
 def _sentence(encoding: Encoding, b: int, unk_id: int | None, max_length: int) -> SentenceView:
-    sentence = encoding.sentences[b]
-    shown = (
-        sentence
-        if len(sentence) <= MAX_SHOWN_CHARACTERS
-        else sentence[:MAX_SHOWN_CHARACTERS] + f"… ({len(sentence):,} characters)"
-    )
+    shown = shown_sentence(encoding.sentences[b])
     cut = encoding.truncated[b]
     return SentenceView(
         header=f"**Sentence {b}** · {int(encoding.lengths[b])} tokens",
