@@ -136,6 +136,21 @@ def counts_own_positions(model: Any) -> bool:
     return getattr(embeddings, "padding_idx", None) is not None
 
 
+def model_inputs(model: Any, encoding: Encoding) -> tuple[Any, dict[str, Any]]:
+    """(the forward's parameters, the batch as the tensors it takes): input ids, the attention
+    mask, token type ids where accepted, and position ids under left padding (see position_ids),
+    except for models that number positions themselves."""
+    accepted = inspect.signature(model.forward).parameters
+    inputs = encoding.model_inputs(accepted)
+    if (
+        "position_ids" in accepted
+        and (encoding.attention_mask[:, 0] == 0).any()
+        and not counts_own_positions(model)
+    ):
+        inputs["position_ids"] = position_ids(encoding)  # [B, S]
+    return accepted, inputs
+
+
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
@@ -165,14 +180,7 @@ def run_model(
     if attentions:
         check_attention_size(loaded, encoding)
     model = loaded.model
-    accepted = inspect.signature(model.forward).parameters
-    inputs = encoding.model_inputs(accepted)
-    if (
-        "position_ids" in accepted
-        and (encoding.attention_mask[:, 0] == 0).any()
-        and not counts_own_positions(model)
-    ):
-        inputs["position_ids"] = position_ids(encoding)  # [B, S]
+    accepted, inputs = model_inputs(model, encoding)
     with torch.inference_mode():
         output = model(
             **inputs,
@@ -268,7 +276,7 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
     [B, S, vocab]) when it has a head, else "last_hidden_state" [B, S, D]."""
     import torch
 
-    inputs = encoding.model_inputs(inspect.signature(model.forward).parameters)
+    _, inputs = model_inputs(model, encoding)
     with torch.inference_mode():
         output = model(**inputs, return_dict=True)
     name = "logits" if "logits" in output else "last_hidden_state"
@@ -298,14 +306,7 @@ def forward(
     import torch
 
     model = loaded.model if model is None else model
-    accepted = inspect.signature(model.forward).parameters
-    inputs = encoding.model_inputs(accepted)
-    if (
-        "position_ids" in accepted
-        and (encoding.attention_mask[:, 0] == 0).any()
-        and not counts_own_positions(model)
-    ):
-        inputs["position_ids"] = position_ids(encoding)  # [B, S]
+    accepted, inputs = model_inputs(model, encoding)
     if attention_mask is not None:
         if tuple(attention_mask.shape) != encoding.shape:
             raise ValueError(
