@@ -191,9 +191,10 @@ def test_fine_tune_from_an_uploaded_csv_appears_in_the_picker(visit):
     visit.page.get_by_text("It is in the checkpoint picker now").wait_for(timeout=180_000)
     assert visit.page.get_by_text("Before and after fine-tuning").is_visible()
     visit.page.get_by_role("button", name="Use it now").click()
+    # the picked checkpoint's line in the sidebar (the page already showed the default classifier)
+    sidebar = visit.page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Fine-tuned here from MiniLM on 16 labelled sentences").wait_for(timeout=60_000)
     visit.page.get_by_text("gives the same labels").wait_for(timeout=60_000)
-    sidebar = visit.page.get_by_test_id("stSidebar").inner_text()
-    assert "Fine-tuned here from MiniLM on 16 labelled sentences" in sidebar  # the picked checkpoint's line
     visit.screenshot("fine-tuned")
     assert visit.outside_requests() == []
 
@@ -254,17 +255,22 @@ def test_a_shared_link_opens_the_same_view(visit):
 
 
 def test_a_lesson_walks_from_page_to_page(visit):
+    from explorer.lessons import LESSON
+
+    steps = len(LESSON)
     visit.page.goto(f"{visit.url}/lessons")
     visit.page.get_by_role("button", name="Start", exact=True).click()
-    visit.page.get_by_text("Lesson, step 1 of 9: Text becomes tokens").wait_for(timeout=120_000)
+    visit.page.get_by_text(f"Lesson, step 1 of {steps}: Text becomes tokens").wait_for(timeout=120_000)
     visit.settle()
     assert "/tokenizer" in visit.page.url
     assert visit.page.get_by_text("un + ##bel + ##ie + ##va + ##bly").count() == 1  # MiniLM's real split
-    for step in (2, 3, 4):
+    for step in (2, 3, 4, 5):
         visit.page.get_by_role("button", name="Next step →").click()
-        visit.page.get_by_text(f"Lesson, step {step} of 9").wait_for(timeout=60_000)
+        visit.page.get_by_text(f"Lesson, step {step} of {steps}").wait_for(timeout=60_000)
         visit.settle()
-    assert visit.page.get_by_text("Lesson, step 4 of 9: The model's output").is_visible()
+        assert visit.page.get_by_text(
+            f"Lesson, step {step} of {steps}: {LESSON[step - 1].title}"
+        ).is_visible()
     assert "/model" in visit.page.url
     assert visit.page.get_by_role("heading", name="Inside the model").is_visible()
     visit.screenshot("lesson")
