@@ -284,3 +284,338 @@ def attention_steps(
         qk_norm=projected.qk_norm,
         standard_scale=abs(scale * float(np.sqrt(d)) - 1.0) < 1e-6,
     )
+
+
+# --- Encoder-decoders: encoder self-attention, decoder self-attention, cross-attention ----------
+
+Part = Literal["encoder self-attention", "decoder self-attention", "cross-attention"]
+PARTS: tuple[Part, ...] = ("encoder self-attention", "decoder self-attention", "cross-attention")
+
+
+def is_encoder_decoder_run(run: ModelRun) -> bool:
+    """Whether ``run`` carries an encoder-decoder's decoder attentions (ModelRun's optional fields)."""
+    return getattr(run, "cross_attentions", None) is not None
+
+
+def part_weights(run: ModelRun, part: Part) -> np.ndarray:
+    """The run's attention array for one part: [L, B, H, queries, keys].
+
+    encoder self-attention: run.attentions [L_enc, B, H, S, S] (encoder tokens attend to encoder tokens);
+    decoder self-attention: run.decoder_attentions [L_dec, B, H, T, T] (causal);
+    cross-attention: run.cross_attentions [L_dec, B, H, T, S] (decoder queries, encoder keys)."""
+    if part == "encoder self-attention":
+        weights = run.attentions
+    elif part == "decoder self-attention":
+        weights = getattr(run, "decoder_attentions", None)
+    elif part == "cross-attention":
+        weights = getattr(run, "cross_attentions", None)
+    else:
+        raise ValueError(f"unknown attention part {part!r}; the parts are {', '.join(PARTS)}")
+    if weights is None:
+        raise ValueError(f"this run has no {part} weights")
+    return weights
+
+
+@dataclass(frozen=True)
+class PartView:
+    """One [query, key] matrix of an encoder-decoder: queries and keys may come from different
+    sequences (cross-attention: decoder tokens as queries, encoder tokens as keys)."""
+
+    part: Part
+    matrix: np.ndarray  # [Tq, Tk] float32; NaN where masked (encoder padding keys, future decoder tokens)
+    query_positions: np.ndarray  # [Tq] positions shown as rows
+    query_tokens: tuple[str, ...]  # [Tq]
+    key_positions: np.ndarray  # [Tk] positions shown as columns
+    key_tokens: tuple[str, ...]  # [Tk]
+    query_side: str  # "encoder" or "decoder"
+    key_side: str
+    title: str
+
+
+def part_sides(part: Part) -> tuple[str, str]:
+    """(queries' sequence, keys' sequence) of a part."""
+    return {
+        "encoder self-attention": ("encoder", "encoder"),
+        "decoder self-attention": ("decoder", "decoder"),
+        "cross-attention": ("decoder", "encoder"),
+    }[part]
+
+
+def decoder_real(run: ModelRun, sentence: int) -> np.ndarray:
+    """[T] bool: the decoder positions that hold a token (decoder_start_token_id, then the greedy
+    output); False for the right padding of a sentence whose output is shorter than the longest."""
+    T = np.asarray(run.decoder_input_ids).shape[1]
+    mask = getattr(run, "decoder_attention_mask", None)
+    return np.ones(T, dtype=bool) if mask is None else np.asarray(mask[sentence]).astype(bool)
+
+
+def part_allowed(run: ModelRun, encoding: Encoding, part: Part, sentence: int) -> np.ndarray:
+    """[queries, keys] bool: may the query see the key? Padding keys never (encoder or decoder
+    padding); a decoder token never sees a later decoder token (the causal mask)."""
+    if part == "encoder self-attention":
+        return attention_mask_2d(encoding, sentence, causal=False)  # [S, S]
+    decoder = decoder_real(run, sentence)  # [T]
+    T = decoder.shape[0]
+    if part == "decoder self-attention":
+        return np.tril(np.ones((T, T), dtype=bool)) & decoder[None, :]  # [T, T]
+    real = encoding.attention_mask[sentence].astype(bool)  # [S]
+    return np.repeat(real[None, :], T, axis=0)  # [T, S]
+
+
+def _kept(
+    run: ModelRun,
+    encoding: Encoding,
+    side: str,
+    sentence: int,
+    hide_special: bool,
+    show_padding: bool,
+    specials,
+) -> np.ndarray:
+    if side == "encoder":
+        keep = np.ones(encoding.shape[1], dtype=bool)  # [S]
+        if not show_padding:
+            keep &= encoding.attention_mask[sentence].astype(bool)
+        if hide_special:
+            keep &= ~encoding.special_tokens_mask[sentence].astype(bool)
+        return np.flatnonzero(keep)
+    tokens = run.decoder_tokens[sentence]  # [T]
+    keep = np.array([not (hide_special and t in specials) for t in tokens], dtype=bool)  # [T]
+    if not show_padding:
+        keep &= decoder_real(run, sentence)
+    return np.flatnonzero(keep)
+
+
+def part_view(
+    run: ModelRun,
+    encoding: Encoding,
+    *,
+    part: Part,
+    sentence: int,
+    layer: int,
+    head: int,
+    aggregate: Aggregate = "head",
+    hide_special: bool = False,
+    show_padding: bool = True,
+    special_tokens: frozenset[str] = frozenset(),
+) -> PartView:
+    """One head (or an average) of one part of an encoder-decoder, for one sentence. ``layer``
+    indexes the part's array (0-based); the title names layer ``layer + 1`` of its stack."""
+    weights = part_weights(run, part)  # [L, B, H, Q, K]
+    stack = "Encoder" if part == "encoder self-attention" else "Decoder"
+    what = {"encoder self-attention": "self-attention", "decoder self-attention": "self-attention"}.get(
+        part, "cross-attention"
+    )
+    if aggregate == "head":
+        matrix = weights[layer, sentence, head]  # [Q, K]
+        title = f"{stack} layer {layer + 1}, head {head}: {what}"
+    elif aggregate == "head average":
+        matrix = weights[layer, sentence].mean(axis=0)  # [Q, K]
+        title = f"{stack} layer {layer + 1}, average of {weights.shape[2]} heads: {what}"
+    else:
+        matrix = weights[:, sentence].mean(axis=(0, 1))  # [Q, K]
+        title = f"{stack}: average of all {weights.shape[0]} layers and {weights.shape[2]} heads: {what}"
+    allowed = part_allowed(run, encoding, part, sentence)
+    matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [Q, K]
+    query_side, key_side = part_sides(part)
+    rows = _kept(run, encoding, query_side, sentence, hide_special, show_padding, special_tokens)
+    columns = _kept(run, encoding, key_side, sentence, hide_special, show_padding, special_tokens)
+
+    def tokens_of(side: str, positions: np.ndarray) -> tuple[str, ...]:
+        source = encoding.tokens[sentence] if side == "encoder" else run.decoder_tokens[sentence]
+        return tuple(source[p] for p in positions)
+
+    return PartView(
+        part=part,
+        matrix=matrix[np.ix_(rows, columns)],
+        query_positions=rows,
+        query_tokens=tokens_of(query_side, rows),
+        key_positions=columns,
+        key_tokens=tokens_of(key_side, columns),
+        query_side=query_side,
+        key_side=key_side,
+        title=title,
+    )
+
+
+def part_entropy(run: ModelRun, encoding: Encoding, part: Part, sentence: int) -> np.ndarray:
+    """[L, H] mean entropy (bits) of each head's rows of one part over the real tokens (queries
+    and keys; padding of either sequence left out)."""
+    weights = part_weights(run, part)[:, sentence]  # [L, H, Q, K]
+    query_side, key_side = part_sides(part)
+    real = {"encoder": encoding.attention_mask[sentence].astype(bool), "decoder": decoder_real(run, sentence)}
+    weights = weights[:, :, real[query_side]][..., real[key_side]]  # [L, H, Tq, Tk]
+    entropy = -(weights * np.log2(np.clip(weights, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, Q]
+    return entropy.mean(-1)  # [L, H]
+
+
+def _number(x: float) -> object:
+    return "" if not np.isfinite(x) else float(x)
+
+
+def part_csv(view: PartView) -> str:
+    """Rows = queries, columns = keys, labelled 'side position · token'."""
+    import csv
+    import io
+
+    rows = [
+        f"{view.query_side} {int(p)} · {t}"
+        for p, t in zip(view.query_positions, view.query_tokens, strict=True)
+    ]
+    columns = [
+        f"{view.key_side} {int(p)} · {t}" for p, t in zip(view.key_positions, view.key_tokens, strict=True)
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["query \\ key", *columns])
+    for name, row in zip(rows, view.matrix, strict=True):
+        writer.writerow([name, *(_number(x) for x in row)])
+    return out.getvalue()
+
+
+def part_json(view: PartView) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "title": view.title,
+            "part": view.part,
+            "queries": {
+                "side": view.query_side,
+                "positions": [int(p) for p in view.query_positions],
+                "tokens": list(view.query_tokens),
+            },
+            "keys": {
+                "side": view.key_side,
+                "positions": [int(p) for p in view.key_positions],
+                "tokens": list(view.key_tokens),
+            },
+            "weights": [
+                [None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in view.matrix
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+# --- Cross-attention, step by step ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossSteps:
+    """softmax(Q Kᵀ × scale + mask) V for one cross-attention head of one decoder layer: Q from the
+    decoder ([T, d]), K and V from the encoder's output ([S, d]), from the model's own weights."""
+
+    layer: int  # index into run.cross_attentions (0-based): decoder layer number layer + 1
+    head: int
+    sentence: int
+    query_tokens: tuple[str, ...]  # [T] decoder tokens
+    key_tokens: tuple[str, ...]  # [S] encoder tokens (padding included)
+    query_note: str  # what the query projection reads
+    q: np.ndarray  # [T, d]
+    k: np.ndarray  # [S, d]
+    v: np.ndarray  # [S, d]
+    scores: np.ndarray  # [T, S] Q Kᵀ
+    scale: float
+    standard_scale: bool
+    allowed: np.ndarray  # [T, S] bool: real encoder keys
+    masked: np.ndarray  # [T, S] scaled scores, -inf at padding keys
+    weights: np.ndarray  # [T, S]
+    output: np.ndarray  # [T, d]
+    model_weights: np.ndarray  # [T, S] run.cross_attentions[layer, sentence, head]
+    max_abs_difference: float  # over the real decoder rows
+    heads: int
+    head_dim: int
+    hidden_size: int
+
+
+def cross_attention_steps(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, *, layer: int, head: int, sentence: int
+) -> CrossSteps:
+    """Recompute one cross-attention head from the decoder layer's input, the encoder's output and
+    the model's weights (T5 and BART). The decoder's own self-attention sublayer comes first: its
+    output is rebuilt from the returned decoder self-attention weights and the layer's value and
+    output projections, then normalised as the model does."""
+    import torch
+
+    decoder = loaded.model.get_decoder()
+    h = torch.from_numpy(np.array(run.decoder_hidden_states[layer, sentence]))[None]  # [1, T, D]
+    encoded = torch.from_numpy(np.array(run.hidden_states[-1, sentence]))[None]  # [1, S, D]
+    self_weights = torch.from_numpy(np.array(run.decoder_attentions[layer, sentence]))[None]  # [1, H, T, T]
+    T, D = h.shape[1], h.shape[2]
+    S = encoded.shape[1]
+
+    def heads_of(t: Any, n: int) -> Any:  # [1, N, n * d] -> [1, n, N, d]
+        return t.view(1, t.shape[1], n, -1).transpose(1, 2)
+
+    def merged(t: Any) -> Any:  # [1, n, N, d] -> [1, N, n * d]
+        return t.transpose(1, 2).reshape(1, t.shape[2], -1)
+
+    with torch.inference_mode():
+        if hasattr(decoder, "block"):  # T5: pre-norm sublayers, no score scaling
+            block = decoder.block[layer]
+            own, cross = block.layer[0], block.layer[1]
+            H = own.SelfAttention.n_heads
+            values = heads_of(own.SelfAttention.v(own.layer_norm(h)), H)  # [1, H, T, d]
+            h1 = h + own.SelfAttention.o(merged(self_weights @ values))  # [1, T, D]
+            x = cross.layer_norm(h1)
+            attention = cross.EncDecAttention
+            q, k, v = attention.q(x), attention.k(encoded), attention.v(encoded)
+            scale = float(getattr(attention, "scaling", 1.0) or 1.0)
+            note = (
+                f"layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): T5 "
+                "normalises before each sublayer"
+            )
+        elif hasattr(decoder, "layers") and hasattr(decoder.layers[layer], "encoder_attn"):  # BART: post-norm
+            block = decoder.layers[layer]
+            own = block.self_attn
+            H = own.num_heads
+            values = heads_of(own.v_proj(h), H)  # [1, H, T, d]
+            x = block.self_attn_layer_norm(h + own.out_proj(merged(self_weights @ values)))  # [1, T, D]
+            attention = block.encoder_attn
+            q, k, v = attention.q_proj(x), attention.k_proj(encoded), attention.v_proj(encoded)
+            scale = float(attention.scaling)
+            note = (
+                f"self_attn_layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): "
+                "the decoder's own attention comes first"
+            )
+        else:
+            kind = getattr(loaded.config, "model_type", "")
+            raise ExplorerError(
+                f"Cross-attention step by step is available for T5 and BART, not for '{kind}'."
+            )
+        q1 = heads_of(q, H)[0, head]  # [T, d]
+        k1 = heads_of(k, H)[0, head]  # [S, d]
+        v1 = heads_of(v, H)[0, head]  # [S, d]
+        scores = q1 @ k1.T  # [T, S]
+        real = torch.from_numpy(encoding.attention_mask[sentence].astype(bool))  # [S]
+        allowed = real[None, :].expand(T, S)  # [T, S]
+        masked = (scores * scale).masked_fill(~allowed, float("-inf"))
+        weights = torch.softmax(masked, dim=-1)  # [T, S]
+        output = weights @ v1  # [T, d]
+    model_weights = run.cross_attentions[layer, sentence, head]  # [T, S]
+    rows = decoder_real(run, sentence)
+    difference = np.abs(weights.numpy() - model_weights)[rows]
+    d = q1.shape[-1]
+    return CrossSteps(
+        layer=layer,
+        head=head,
+        sentence=sentence,
+        query_tokens=tuple(run.decoder_tokens[sentence]),
+        key_tokens=tuple(encoding.tokens[sentence]),
+        query_note=note,
+        q=q1.numpy(),
+        k=k1.numpy(),
+        v=v1.numpy(),
+        scores=scores.numpy(),
+        scale=scale,
+        standard_scale=abs(scale * float(np.sqrt(d)) - 1.0) < 1e-6,
+        allowed=allowed.numpy(),
+        masked=masked.numpy(),
+        weights=weights.numpy(),
+        output=output.numpy(),
+        model_weights=model_weights,
+        max_abs_difference=float(difference.max()) if difference.size else 0.0,
+        heads=H,
+        head_dim=d,
+        hidden_size=D,
+    )

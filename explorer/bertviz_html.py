@@ -208,3 +208,112 @@ def stock_head_view(attentions: np.ndarray, tokens: list[str]) -> str:
 
     per_layer = [torch.from_numpy(np.array(layer))[None] for layer in attentions]  # L x [1, H, T, T]
     return head_view(per_layer, tokens, html_action="return").data
+
+
+# --- Encoder-decoders: bertviz's three attentions (Encoder, Decoder, Cross) in one view -------------
+
+PART_NAMES = ("Encoder", "Decoder", "Cross")  # bertviz's names, in bertviz's order
+
+
+@dataclass(frozen=True)
+class EncoderDecoderPart:
+    """One of bertviz's encoder-decoder attentions for one sentence: [L, H, queries, keys]."""
+
+    name: str  # "Encoder", "Decoder" or "Cross"
+    attentions: np.ndarray  # [L, H, Q, K]: layer l of its stack is index l - 1
+    left: tuple[str, ...]  # [Q] query tokens (bertviz draws them on the left)
+    right: tuple[str, ...]  # [K] key tokens
+
+
+def plan_encoder_decoder(
+    kind: ViewKind, parts: tuple[EncoderDecoderPart, ...], *, layer: int = 1, budget: int = CELL_BUDGET
+) -> Plan:
+    """Layers (numbered 1 … L) an encoder-decoder view can draw within the budget: all of them, or
+    for the head view the chosen layer only. Raises ExplorerError when even that is too heavy
+    (bertviz's encoder-decoder view has no token window)."""
+    L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all three parts
+    H = parts[0].attentions.shape[1]
+    per_layer = sum(p.attentions.shape[1] * p.attentions.shape[2] * p.attentions.shape[3] for p in parts)
+    uneven = len({p.attentions.shape[0] for p in parts}) > 1
+    note = (
+        f"The encoder and decoder have different numbers of layers; bertviz shows one layer list for all "
+        f"three attentions, so this view shows layers 1 … {L}."
+        if uneven
+        else None
+    )
+    layer = layer if 1 <= layer <= L else 1
+    if L * per_layer <= budget:
+        return Plan(tuple(range(1, L + 1)), tuple(range(H)), 0, 0, note)
+    if kind == "head" and per_layer <= budget:
+        only = f"This view shows layer {layer} only (choose the layer above); all layers at once would be too heavy for the browser."
+        return Plan((layer,), tuple(range(H)), 0, 0, f"{note} {only}" if note else only)
+    raise ExplorerError(
+        "This encoder-decoder input is too long for bertviz's encoder-decoder view "
+        f"({per_layer:,} weights per layer; at most {budget:,} can be drawn at once): the heatmaps above "
+        "show every weight. Use a shorter sentence to see bertviz's view."
+    )
+
+
+def encoder_decoder_html(
+    kind: ViewKind,
+    parts: tuple[EncoderDecoderPart, ...],
+    plan: Plan,
+    *,
+    layer: int = 1,
+    shown_part: int = 0,
+    dark: bool = False,
+) -> BertvizHtml:
+    """A self-contained page drawing bertviz's encoder-decoder head or model view: its 'Attention'
+    menu switches between the Encoder, Decoder and Cross attentions (``shown_part`` first).
+    ``plan.layers`` are layer numbers 1 … L: bertviz labels its menu and rows with them."""
+    index = [number - 1 for number in plan.layers]
+    data = [
+        {
+            "name": part.name,
+            "attn": np.round(part.attentions[index].astype(np.float64), DECIMALS).tolist(),  # [l, H, Q, K]
+            "left_text": _prettify(list(part.left)),
+            "right_text": _prettify(list(part.right)),
+        }
+        for part in parts
+    ]
+    shown_part = shown_part if 0 <= shown_part < len(parts) else 0
+    key = f"{kind}{plan}{[d['left_text'] for d in data]}{[d['right_text'] for d in data]}"
+    vis_id = "bertviz-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+    options = "".join(
+        f'<option value="{i}"{" selected" if i == shown_part else ""}>{part.name}</option>'
+        for i, part in enumerate(parts)
+    )
+    menu = f'Attention: <select id="filter">{options}</select>'
+    if kind == "head":
+        params = {
+            "attention": data,
+            "default_filter": str(shown_part),
+            "root_div_id": vis_id,
+            "layer": layer if layer in plan.layers else plan.layers[0],
+            "heads": None,
+            "include_layers": list(plan.layers),
+        }
+        controls = f'Layer: <select id="layer"></select> {menu}'
+    else:
+        params = {
+            "attention": data,
+            "default_filter": str(shown_part),
+            "display_mode": "dark" if dark else "light",
+            "root_div_id": vis_id,
+            "include_layers": list(plan.layers),
+            "include_heads": list(plan.heads),
+            "total_heads": len(plan.heads),
+        }
+        controls = menu
+    payload = script_json(params)
+    body = (
+        f'<div id="{vis_id}" style="font-family:\'Helvetica Neue\', Helvetica, Arial, sans-serif;">'
+        f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
+    )
+    script = _bertviz_js(kind).replace("PYTHON_PARAMS", payload)
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        f'<body style="margin:0;padding:4px 4px 4px 200px;background:{"#000" if dark else "#fff"}">'
+        f"{_libraries()}{body}<script>{script}</script></body></html>"
+    )
+    return BertvizHtml(page, plan, len(payload.encode("utf-8")))

@@ -133,6 +133,19 @@ COURSE_HUB: tuple[CatalogEntry, ...] = (
         "CamemBERT: a French RoBERTa with a SentencePiece tokenizer, masked-LM head.",
         "hub",
     ),
+    CatalogEntry(
+        "hub:google-t5/t5-small",
+        "t5-small (Hub)",
+        "T5: an encoder-decoder (6 + 6 layers) that reads its task from a prefix "
+        "(“translate English to German: …”, “summarize: …”); SentencePiece tokenizer, relative positions.",
+        "hub",
+    ),
+    CatalogEntry(
+        "hub:facebook/bart-base",
+        "bart-base (Hub)",
+        "BART: an encoder-decoder (6 + 6 layers) pre-trained to rebuild corrupted text; byte-level BPE.",
+        "hub",
+    ),
 )
 
 OTHER_HUB = CatalogEntry(

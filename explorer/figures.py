@@ -241,3 +241,36 @@ def logit_lens_grid(
     )
     figure.update_xaxes(tickangle=-60)
     return figure
+
+
+def part_heatmap(
+    matrix: np.ndarray,
+    query_labels: Sequence[str],
+    key_labels: Sequence[str],
+    title: str,
+    x_title: str,
+    y_title: str,
+    max_labels: int = 80,
+) -> go.Figure:
+    """[Tq, Tk] attention weights whose queries and keys may be different sequences (an
+    encoder-decoder's cross-attention: decoder rows, encoder columns); NaN cells are masked.
+    Labels are made with :func:`label` by the caller."""
+    z = np.round(matrix.astype(np.float32), 4)  # [Tq, Tk]
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(key_labels),
+            y=list(query_labels),
+            zmin=0.0,
+            zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": "weight"}},
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    size = max(360, min(900, 18 * len(query_labels) + 160))
+    _layout(figure, title, x_title, y_title, size)
+    figure.update_yaxes(autorange="reversed", showticklabels=len(query_labels) <= max_labels)
+    figure.update_xaxes(showticklabels=len(key_labels) <= max_labels, tickangle=-60)
+    return figure

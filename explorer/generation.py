@@ -12,7 +12,14 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
 from explorer.postprocess import Sampling, best_tokens, choose, reshape
-from explorer.run import decode_stream, lens_logits, next_token_logits
+from explorer.run import (
+    decode_stream,
+    decoder_start_id,
+    lens_logits,
+    next_token_logits,
+    seq2seq_decode_stream,
+    seq2seq_next_token_logits,
+)
 
 __all__ = ["Sampling", "next_token_logits", "reshape"]  # re-exported for pages and tests
 
@@ -78,18 +85,42 @@ class Step:
     alternatives: Candidates
 
 
+def decoder_ids(loaded: LoadedCheckpoint, generated: list[int]) -> list[int]:
+    """An encoder-decoder's decoder input: its start token, then the tokens generated so far."""
+    return [decoder_start_id(loaded), *generated]
+
+
+def next_logits(loaded: LoadedCheckpoint, ids: list[int], generated: list[int]) -> np.ndarray:
+    """[vocab] logits for the next token: a decoder after ``ids + generated``; an encoder-decoder's
+    decoder after its start token and ``generated``, the encoder reading ``ids``."""
+    if loaded.is_encoder_decoder:
+        return seq2seq_next_token_logits(loaded, ids, decoder_ids(loaded, generated))
+    return next_token_logits(loaded, ids + generated)
+
+
 def generate(
-    loaded: LoadedCheckpoint, ids: list[int], new_tokens: int, sampling: Sampling, start: int = 0
+    loaded: LoadedCheckpoint,
+    ids: list[int],
+    new_tokens: int,
+    sampling: Sampling,
+    start: int = 0,
+    generated: list[int] | None = None,
 ) -> list[Step]:
     """``new_tokens`` more tokens after ``ids``, one forward pass each. ``start`` numbers the steps
-    already taken, so that sampling with a seed gives the same text in one go or step by step."""
+    already taken, so that sampling with a seed gives the same text in one go or step by step.
+    Encoder-decoders: ``ids`` is what the encoder reads and ``generated`` what the decoder wrote so
+    far (after its start token)."""
     if new_tokens < 1 or new_tokens > MAX_NEW_TOKENS:
         raise InputError(f"Generate between 1 and {MAX_NEW_TOKENS} tokens at a time.")
-    if len(ids) + new_tokens > MAX_CONTEXT:
+    generated = list(generated or [])
+    if len(ids) + len(generated) + new_tokens > MAX_CONTEXT:
         raise InputError(f"The text would pass {MAX_CONTEXT} tokens: start again with Reset.")
     steps = []
     eos = loaded.tokenizer.eos_token_id
-    stream = decode_stream(loaded, ids)  # the key/value cache makes each new token one short pass
+    if loaded.is_encoder_decoder:  # the encoder reads once; the decoder continues with a cache
+        stream = seq2seq_decode_stream(loaded, ids, decoder_ids(loaded, generated))
+    else:  # the key/value cache makes each new token one short pass
+        stream = decode_stream(loaded, ids + generated)
     logits = next(stream)  # [vocab]
     for n in range(new_tokens):
         raw = reshape(logits, Sampling())  # [vocab] the model's own distribution

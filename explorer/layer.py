@@ -85,6 +85,13 @@ def architecture(loaded: LoadedCheckpoint) -> Architecture:
     """Which layer layout the model has; ExplorerError (a sentence for the page) if none we know."""
     config, base = loaded.config, loaded.model.base_model
     kind = getattr(config, "model_type", "")
+    if getattr(config, "is_encoder_decoder", False):
+        raise ExplorerError(
+            f"{loaded.resolved.label} is an encoder-decoder ({kind}): an encoder reads the text and a "
+            "separate decoder writes the output, attending to the encoder through cross-attention. The "
+            "step-by-step embeddings and layer are not available for encoder-decoders yet; they cover "
+            f"{SUPPORTED}."
+        )
     encoder = getattr(base, "encoder", None)
     if kind in BERT_TYPES and hasattr(getattr(encoder, "layer", None), "__getitem__"):
         return "bert"

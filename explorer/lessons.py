@@ -404,6 +404,43 @@ def explain_fine_tuning(facts: Facts) -> str:
         return f"{facts.loaded.resolved.label} was not fine-tuned by this app, so its training is not recorded here."
 
 
+def explain_pairs(facts: Facts) -> str:
+    """How this tokenizer joins the page's first sentence pair: where its special tokens go and
+    which token_type_ids each sentence gets, read from its own encoding of the pair."""
+    from explorer.tokenizer_lab import pair_layout
+
+    e = _as_the_page_encodes(facts)
+    if e.pairs:
+        first, second = e.sentences[0], e.pairs[0]
+    elif len(e.sentences) >= 2:
+        first, second = e.sentences[0], e.sentences[1]
+    else:
+        return (
+            "Type a second sentence under *Second sentences* (line N pairs with line N of the text box) "
+            "to see how this tokenizer joins two sentences into one input."
+        )
+    layout = pair_layout(facts.loaded.tokenizer, first, second)
+    counts = [sum(1 for s in layout.segments if s == i) for i in (0, 1)]
+    between = " ".join(f"`{t}`" for t in layout.between) or "no special token"
+    text = (
+        f"`tokenizer(first, second)` makes **one** input of **{len(layout.tokens)}** tokens: "
+        f"`{layout.template}`. The first sentence's **{counts[0]}** tokens and the second's **{counts[1]}** "
+        f"are separated by {between}."
+    )
+    if layout.token_type_ids is not None:
+        text += (
+            f" The `token_type_ids` are {', '.join(map(str, layout.types_of(0)))} for the first sentence "
+            f"and {', '.join(map(str, layout.types_of(1)))} for the second: the model adds a *segment* "
+            "embedding that says which sentence each token belongs to."
+        )
+    else:
+        text += " This tokenizer returns no `token_type_ids`: only the separator marks where the second sentence starts."
+    return text + (
+        " One input, one prediction about the pair: that is how BERT was pre-trained on next-sentence "
+        "prediction, and how a paraphrase classifier reads two sentences (Classification page, *Sentence pairs*)."
+    )
+
+
 LESSON: tuple[LessonStep, ...] = (
     LessonStep(
         "Text becomes tokens",
@@ -501,6 +538,15 @@ LESSON: tuple[LessonStep, ...] = (
         CLASSIFIER,
         explain_fine_tuning,
         "Fine-tune your own classifier below with 1 epoch. How does its validation accuracy compare?",
+    ),
+    LessonStep(
+        "Sentence pairs: [SEP] and token_type_ids",
+        "pages/tokenizer.py",
+        "The weather was cold, so I wore my coat.",
+        checkpoints.MINILM,
+        explain_pairs,
+        "Swap the two sentences. Which token_type_ids change, and which tokens stay where they are?",
+        tokenizer_view.Settings(pairs="I also took a scarf and gloves."),
     ),
 )
 

@@ -30,7 +30,9 @@ _HEADS: tuple[tuple[str, str], ...] = (
     ("ForCausalLM", "AutoModelForCausalLM"),
     ("LMHeadModel", "AutoModelForCausalLM"),
     ("ForMaskedLM", "AutoModelForMaskedLM"),
+    ("ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
 )
+SEQ2SEQ_HEAD = "AutoModelForSeq2SeqLM"
 BASE_HEAD = "AutoModel"
 
 HEAD_DESCRIPTIONS = {
@@ -38,6 +40,10 @@ HEAD_DESCRIPTIONS = {
     "AutoModelForSequenceClassification": "a classification head: one logit per label per sentence",
     "AutoModelForCausalLM": "a causal language-model head: scores for the next token at each position",
     "AutoModelForMaskedLM": "a masked language-model head: scores for the hidden word at each position",
+    "AutoModelForSeq2SeqLM": (
+        "an encoder-decoder with a language-model head: the encoder reads the text, the decoder "
+        "scores the next output token at each of its positions"
+    ),
 }
 
 
@@ -64,16 +70,25 @@ class LoadedCheckpoint:
 
     @property
     def is_decoder(self) -> bool:
+        """A decoder-only model (causal self-attention on the text). An encoder-decoder is not:
+        its encoder, the part that reads the text, attends both ways (see is_encoder_decoder)."""
+        if self.is_encoder_decoder:
+            return False
         return self.head_class == "AutoModelForCausalLM" or bool(getattr(self.config, "is_decoder", False))
 
+    @property
+    def is_encoder_decoder(self) -> bool:
+        """T5, BART…: an encoder reads the text, a separate decoder writes the output."""
+        return bool(getattr(self.config, "is_encoder_decoder", False))
 
-def encoder_decoder_message(resolved: ResolvedCheckpoint, config: Any) -> str:
-    """What the app says, on every page, for an encoder-decoder checkpoint (T5, BART…)."""
-    kind = getattr(config, "model_type", "encoder-decoder")
+
+def encoder_decoder_note(loaded: LoadedCheckpoint, view: str) -> str:
+    """One sentence for a view that shows only the encoder of an encoder-decoder, or does not
+    apply to one: ``view`` says what the view does with it (e.g. "This view shows the encoder")."""
+    kind = getattr(loaded.config, "model_type", "encoder-decoder")
     return (
-        f"{resolved.label} is an encoder-decoder model ({kind}): an encoder reads the text and a "
-        "separate decoder writes its output, attending to the encoder. This app does not explain "
-        "encoder-decoders yet; pick an encoder (MiniLM, BERT, RoBERTa) or a decoder (SmolLM2, GPT-2)."
+        f"{loaded.resolved.label} is an encoder-decoder ({kind}): an encoder reads the text and a "
+        f"separate decoder writes the output, attending to the encoder. {view}"
     )
 
 
@@ -248,9 +263,13 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
     kwargs = _hub_kwargs(resolved)
     try:
         config = transformers.AutoConfig.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
-        if getattr(config, "is_encoder_decoder", False):
-            raise CheckpointError(encoder_decoder_message(resolved, config))
         head_class = head_class_for(getattr(config, "architectures", None))
+        if head_class == SEQ2SEQ_HEAD and not getattr(config, "is_encoder_decoder", False):
+            head_class = BASE_HEAD  # e.g. LlavaForConditionalGeneration: not a text encoder-decoder
+        elif head_class == BASE_HEAD and getattr(config, "is_encoder_decoder", False):
+            # T5Model, BartModel…: without a head the decoder's output means nothing to postprocess;
+            # their LM head is tied to the shared embeddings, so the seq2seq class adds no new weights.
+            head_class = SEQ2SEQ_HEAD
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             resolved.location, trust_remote_code=False, **kwargs
         )

@@ -114,6 +114,10 @@ class ConfigCard:
     position_offset: int = 0  # RoBERTa: the first position id is padding_idx + 1
     embedding_size: int | None = None  # ALBERT: embeddings narrower than the hidden size
     weight_groups: int | None = None  # ALBERT: sets of weights the layers share
+    is_encoder_decoder: bool = False  # T5, BART: an encoder and a decoder
+    decoder_layers: int | None = None  # encoder-decoders: the decoder's layers (`layers` = the encoder's)
+    relative_buckets: int | None = None  # T5: relative_attention_num_buckets
+    relative_max_distance: int | None = None  # T5: relative_attention_max_distance
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a table; unknown values shown as '—'."""
@@ -125,9 +129,12 @@ class ConfigCard:
             ("model class", self.model_class),
             ("loaded with", self.head_class),
             ("model type", self.model_type),
-            ("kind", "decoder (causal attention)" if self.is_decoder else "encoder (sees the whole text)"),
-            ("layers", show(self.layers)),
+            ("kind", self.kind),
         ]
+        if self.is_encoder_decoder:
+            rows += [("encoder layers", show(self.layers)), ("decoder layers", show(self.decoder_layers))]
+        else:
+            rows.append(("layers", show(self.layers)))
         if self.weight_groups is not None and self.layers and self.weight_groups < self.layers:
             rows.append(("sets of layer weights (shared by the layers)", show(self.weight_groups)))
         rows.append(("attention heads", show(self.heads)))
@@ -153,16 +160,37 @@ class ConfigCard:
                     f"{self.position_table:,} (positions start at {self.position_offset})",
                 )
             )
+        if self.relative_buckets is not None:
+            rows.append(("relative position buckets", show(self.relative_buckets)))
+            if self.relative_max_distance is not None:
+                rows.append(
+                    (
+                        "relative max distance (farther share the last bucket)",
+                        show(self.relative_max_distance),
+                    )
+                )
         rows += [
             ("position encoding", self.position_encoding),
             ("parameters", f"{self.parameters:,} ({self.parameters / 1e6:.1f} M)"),
         ]
         return rows
 
+    @property
+    def kind(self) -> str:
+        if self.is_encoder_decoder:
+            return (
+                "encoder-decoder (an encoder sees the whole text; a decoder writes the output, attending "
+                "to what it wrote and, through cross-attention, to the encoder)"
+            )
+        return "decoder (causal attention)" if self.is_decoder else "encoder (sees the whole text)"
+
 
 def _position_offset(model: Any) -> int:
     """RoBERTa-style embeddings number positions from padding_idx + 1 (so a table of 514 rows
-    holds 512 positions); other models from 0."""
+    holds 512 positions); BART's learned positions from its ``offset`` (2); other models from 0."""
+    encoder_positions = getattr(getattr(model.base_model, "encoder", None), "embed_positions", None)
+    if isinstance(getattr(encoder_positions, "offset", None), int):
+        return int(encoder_positions.offset)
     embeddings = getattr(model.base_model, "embeddings", None)
     padding = getattr(embeddings, "padding_idx", None)
     if isinstance(padding, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
@@ -203,15 +231,22 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
         head_dim=head_dim,
         intermediate_size=intermediate,
         vocab_size=_first(config, "vocab_size"),
-        max_positions=table - offset if table is not None else None,
+        # RoBERTa's config counts the offset rows; BART's counts positions only (its table adds them).
+        max_positions=None if table is None else table if loaded.is_encoder_decoder else table - offset,
         parameters=loaded.num_parameters,
         is_decoder=loaded.is_decoder,
         position_encoding=position_info(loaded, positions=2).kind,
         attention_width=sizes.query_width or (heads * head_dim if heads and head_dim else None),
-        position_table=table if offset else None,
+        position_table=(table + offset if loaded.is_encoder_decoder else table) if offset and table else None,
         position_offset=offset,
         embedding_size=embedding_size if embedding_size != hidden else None,
         weight_groups=groups,
+        is_encoder_decoder=loaded.is_encoder_decoder,
+        decoder_layers=_first(config, "decoder_layers", "num_decoder_layers")
+        if loaded.is_encoder_decoder
+        else None,
+        relative_buckets=_first(config, "relative_attention_num_buckets"),
+        relative_max_distance=_first(config, "relative_attention_max_distance"),
     )
 
 
@@ -238,7 +273,12 @@ class PositionInfo:
 
 def _position_table(model: Any) -> np.ndarray | None:
     base = model.base_model
-    for owner, name in ((getattr(base, "embeddings", None), "position_embeddings"), (base, "wpe")):
+    owners = (
+        (getattr(base, "embeddings", None), "position_embeddings"),
+        (base, "wpe"),
+        (getattr(base, "encoder", None), "embed_positions"),  # BART: the encoder's learned table
+    )
+    for owner, name in owners:
         table = getattr(owner, name, None) if owner is not None else None
         if table is not None and hasattr(table, "weight"):
             return table.weight.detach().float().numpy()  # [max_positions, hidden]
@@ -293,7 +333,14 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
             else f"A learned table of {N:,} position vectors of size {width}"
         )
         text = f"{what} is added to the token embeddings before the first layer"
-        if offset:
+        if offset and loaded.is_encoder_decoder:  # BART: a fixed offset, padding not skipped
+            text += (
+                f". This model's table starts {offset} rows in (BART's `offset` = {offset}): position i "
+                f"(i = 0, 1, …, counted from the start of the row, padding included) adds **row {offset} + i**, "
+                f"so {N - offset:,} tokens fit; the encoder and the decoder each have their own table"
+                + (f". The heatmap compares the encoder's rows {offset} … {offset + P - 1}." if P else ".")
+            )
+        elif offset:
             padding = offset - 1
             zero = bool(np.allclose(table[padding], 0.0))
             unused = (
@@ -441,8 +488,11 @@ class HeadShape:
     loaded: bool  # the head class this checkpoint was loaded with
 
 
-def head_shapes(loaded: LoadedCheckpoint, encoding: Encoding) -> tuple[HeadShape, ...]:
-    """What each head class returns for this batch (from the config's sizes)."""
+def head_shapes(
+    loaded: LoadedCheckpoint, encoding: Encoding, decoder_length: int = 1
+) -> tuple[HeadShape, ...]:
+    """What each head class returns for this batch (from the config's sizes). Encoder-decoders add
+    their seq2seq head, whose logits have one row per decoder token (``decoder_length`` of them)."""
     B, S = encoding.shape
     card = config_card(loaded)
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
@@ -475,4 +525,16 @@ def head_shapes(loaded: LoadedCheckpoint, encoding: Encoding) -> tuple[HeadShape
             "[batch, sequence, vocab]",
             loaded.head_class == "AutoModelForCausalLM",
         ),
+    ) + (
+        (
+            HeadShape(
+                "AutoModelForSeq2SeqLM",
+                "logits",
+                (B, decoder_length, card.vocab_size),
+                "[batch, decoder sequence, vocab]: one row per decoder token",
+                True,
+            ),
+        )
+        if loaded.is_encoder_decoder
+        else ()
     )

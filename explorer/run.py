@@ -59,6 +59,23 @@ class ModelRun:
     #   causal / masked LM: [N, vocab] at the positions listed in `logit_positions`
     logits: np.ndarray | None
     logit_positions: np.ndarray | None  # [N, 2] (sentence, position) rows, for token-level heads
+    # Encoder-decoders only (T5, BART…); None for every other model. Above, hidden_states and
+    # attentions are the ENCODER's ([L_enc + 1, B, S, D], [L_enc, B, H, S, S]); `logits` are the
+    # decoder's next-token logits [B, vocab] after each sentence's last decoder position, with
+    # `logit_positions` [B, 2] (sentence, position) rows into the DECODER sequence (T below).
+    decoder_input_ids: np.ndarray | None = (
+        None  # [B, T] int64: start token, then the greedy output but the last
+    )
+    decoder_attention_mask: np.ndarray | None = None  # [B, T] int64: 1 = real, 0 = padding (right)
+    decoder_tokens: tuple[tuple[str, ...], ...] | None = None  # [B][T] token strings, padding included
+    generated_ids: tuple[tuple[int, ...], ...] | None = None  # [B] the greedy output, start token excluded
+    decoder_hidden_states: np.ndarray | None = None  # [L_dec + 1, B, T, D] on request
+    decoder_attentions: np.ndarray | None = None  # [L_dec, B, H, T, T] causal, on request
+    cross_attentions: np.ndarray | None = None  # [L_dec, B, H, T, S]: decoder queries, encoder keys
+
+
+# Longest greedy output run_model generates for an encoder-decoder (new tokens after the start token).
+SEQ2SEQ_NEW_TOKENS = 20
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -67,15 +84,25 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 
 def _describe(name: str, shape: tuple[int, ...], head_class: str) -> str:
-    if name in ("last_hidden_state",) or name.startswith("hidden_states"):
+    if name in ("last_hidden_state", "encoder_last_hidden_state") or name.startswith(
+        ("hidden_states", "encoder_hidden_states")
+    ):
         return "[batch, sequence, hidden]"
-    if name.startswith("attentions"):
+    if name.startswith("decoder_hidden_states"):
+        return "[batch, decoder sequence, hidden]"
+    if name.startswith(("attentions", "encoder_attentions")):
         return "[batch, heads, query, key]"
+    if name.startswith("decoder_attentions"):
+        return "[batch, heads, decoder query, decoder key]"
+    if name.startswith("cross_attentions"):
+        return "[batch, heads, decoder query, encoder key]"
     if name == "pooler_output":
         return "[batch, hidden]"
     if name == "logits":
         if head_class == "AutoModelForSequenceClassification":
             return "[batch, labels]"
+        if head_class == "AutoModelForSeq2SeqLM":
+            return "[batch, decoder sequence, vocab]"
         return "[batch, sequence, vocab]"
     if name.startswith("past_key_values"):
         return "cache of keys and values per layer"
@@ -151,6 +178,120 @@ def model_inputs(model: Any, encoding: Encoding) -> tuple[Any, dict[str, Any]]:
     return accepted, inputs
 
 
+def _decoder_start(loaded: LoadedCheckpoint) -> int:
+    """The token an encoder-decoder's decoder starts from (T5: the pad token; BART: </s>)."""
+    for config in (getattr(loaded.model, "generation_config", None), loaded.config):
+        start = getattr(config, "decoder_start_token_id", None)
+        if start is not None:
+            return int(start)
+    raise InputError(f"{loaded.resolved.label} names no decoder_start_token_id: its decoder cannot start.")
+
+
+def _decoder_pad(loaded: LoadedCheckpoint) -> int:
+    pad = getattr(loaded.config, "pad_token_id", None)
+    if pad is None:
+        pad = loaded.batch_tokenizer.pad_token_id
+    return int(pad if pad is not None else 0)
+
+
+def seq2seq_greedy(
+    loaded: LoadedCheckpoint, encoding: Encoding, max_new_tokens: int = SEQ2SEQ_NEW_TOKENS
+) -> tuple[tuple[int, ...], ...]:
+    """[B] an encoder-decoder's greedy output per sentence (``model.generate(do_sample=False,
+    num_beams=1)``), the start token excluded, cut after the first end-of-sequence token."""
+    import torch
+
+    model = loaded.model
+    _, inputs = model_inputs(model, encoding)
+    inputs.pop("token_type_ids", None)
+    with torch.inference_mode():
+        output = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens)
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    results = []
+    for row in output[:, 1:].tolist():  # generate() starts every row with decoder_start_token_id
+        kept = []
+        for token in row:
+            kept.append(int(token))
+            if token in eos_ids:
+                break
+        results.append(tuple(kept))
+    return tuple(results)
+
+
+def decoder_batch(
+    loaded: LoadedCheckpoint, generated: Sequence[Sequence[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(decoder_input_ids [B, T], decoder_attention_mask [B, T]) int64: per sentence the start
+    token then its generated tokens but the last (so the last position predicts the last token),
+    padded on the right with the pad token id."""
+    start, pad = _decoder_start(loaded), _decoder_pad(loaded)
+    rows = [[start, *list(tokens)[:-1]] if tokens else [start] for tokens in generated]
+    width = max(len(row) for row in rows)
+    ids = np.full((len(rows), width), pad, dtype=np.int64)  # [B, T]
+    mask = np.zeros((len(rows), width), dtype=np.int64)  # [B, T]
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = row
+        mask[b, : len(row)] = 1
+    return ids, mask
+
+
+def _run_seq2seq(
+    loaded: LoadedCheckpoint, encoding: Encoding, *, hidden_states: bool, attentions: bool
+) -> ModelRun:
+    """run_model for an encoder-decoder: greedy output, then one forward of encoder and decoder."""
+    import torch
+
+    model = loaded.model
+    generated = seq2seq_greedy(loaded, encoding)
+    decoder_ids, decoder_mask = decoder_batch(loaded, generated)
+    _, inputs = model_inputs(model, encoding)
+    inputs.pop("token_type_ids", None)
+    with torch.inference_mode():
+        output = model(
+            **inputs,
+            decoder_input_ids=torch.from_numpy(decoder_ids.copy()),
+            decoder_attention_mask=torch.from_numpy(decoder_mask.copy()),
+            output_hidden_states=True,
+            output_attentions=attentions,
+            use_cache=False,
+            return_dict=True,
+        )
+    infos = _output_infos(output, loaded.head_class)
+
+    def stacked(tensors: Any) -> np.ndarray:
+        if not tensors:
+            raise RuntimeError("The model returned no attention weights; load it with eager attention.")
+        return _readonly(torch.stack(tuple(tensors)).float().numpy())
+
+    last = decoder_mask.sum(axis=1) - 1  # [B] each sentence's last real decoder position
+    positions = np.stack([np.arange(len(last)), last], axis=1).astype(np.int64)  # [B, 2]
+    picked = output.logits[torch.arange(len(last)), torch.from_numpy(last)]  # [B, vocab]
+    tokenizer = loaded.tokenizer
+    return ModelRun(
+        head_class=loaded.head_class,
+        model_class=loaded.model_class,
+        outputs=infos,
+        hidden_states=stacked(output.encoder_hidden_states)
+        if hidden_states
+        else None,  # [L_enc + 1, B, S, D]
+        attentions=stacked(output.encoder_attentions) if attentions else None,  # [L_enc, B, H, S, S]
+        logits=_readonly(picked.float().numpy().copy()),
+        logit_positions=_readonly(positions),
+        decoder_input_ids=_readonly(decoder_ids),
+        decoder_attention_mask=_readonly(decoder_mask),
+        decoder_tokens=tuple(
+            tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in decoder_ids
+        ),
+        generated_ids=generated,
+        decoder_hidden_states=stacked(output.decoder_hidden_states)
+        if hidden_states
+        else None,  # [L_dec + 1, B, T, D]
+        decoder_attentions=stacked(output.decoder_attentions) if attentions else None,  # [L_dec, B, H, T, T]
+        cross_attentions=stacked(output.cross_attentions) if attentions else None,  # [L_dec, B, H, T, S]
+    )
+
+
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
@@ -179,6 +320,8 @@ def run_model(
 
     if attentions:
         check_attention_size(loaded, encoding)
+    if loaded.is_encoder_decoder:
+        return _run_seq2seq(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
     with torch.inference_mode():
@@ -240,6 +383,67 @@ def decode_stream(loaded: LoadedCheckpoint, ids: Sequence[int]) -> Generator[np.
         feed = [int(chosen)]
 
 
+def decoder_start_id(loaded: LoadedCheckpoint) -> int:
+    """The token an encoder-decoder's decoder starts from (``decoder_start_token_id``)."""
+    return _decoder_start(loaded)
+
+
+def seq2seq_next_token_logits(
+    loaded: LoadedCheckpoint, source_ids: Sequence[int], decoder_ids: Sequence[int]
+) -> np.ndarray:
+    """[vocab] float64: an encoder-decoder's decoder logits for the token after ``decoder_ids``
+    (start token first), the encoder reading ``source_ids`` (one sequence, no padding)."""
+    import torch
+
+    with torch.inference_mode():
+        output = loaded.model(
+            input_ids=torch.tensor([list(source_ids)]),
+            decoder_input_ids=torch.tensor([list(decoder_ids)]),
+            use_cache=False,
+        )
+    return output.logits[0, -1].double().numpy()  # [vocab]
+
+
+def seq2seq_decode_stream(
+    loaded: LoadedCheckpoint, source_ids: Sequence[int], decoder_ids: Sequence[int]
+) -> Generator[np.ndarray, int, None]:
+    """An encoder-decoder, one decoder token at a time: the encoder reads ``source_ids`` once, the
+    decoder continues ``decoder_ids`` (start token first) with a key/value cache; yields [vocab]
+    float64 logits for the next token and receives (``send``) the token chosen."""
+    import torch
+
+    model = loaded.model
+    with torch.inference_mode():
+        encoder_outputs = model.get_encoder()(input_ids=torch.tensor([list(source_ids)]), return_dict=True)
+    cache, feed = None, list(decoder_ids)
+    while True:
+        with torch.inference_mode():
+            output = model(
+                encoder_outputs=encoder_outputs,
+                decoder_input_ids=torch.tensor([feed]),
+                past_key_values=cache,
+                use_cache=True,
+            )
+        cache = output.past_key_values
+        chosen = yield output.logits[0, -1].double().numpy()  # [vocab]
+        feed = [int(chosen)]
+
+
+def seq2seq_generate(loaded: LoadedCheckpoint, source_ids: Sequence[int], max_new_tokens: int) -> list[int]:
+    """``model.generate(do_sample=False, num_beams=1)`` on one source: the tokens after the start
+    token (for checking step-by-step greedy decoding against transformers' own)."""
+    import torch
+
+    with torch.inference_mode():
+        output = loaded.model.generate(
+            input_ids=torch.tensor([list(source_ids)]),
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+        )
+    return [int(i) for i in output[0, 1:]]
+
+
 def _final_norm(model: Any) -> Any:
     base = model.base_model
     for name in ("norm", "ln_f", "final_layer_norm"):
@@ -277,6 +481,13 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
     import torch
 
     _, inputs = model_inputs(model, encoding)
+    if getattr(model.config, "is_encoder_decoder", False):  # the decoder's first step, from its start token
+        inputs.pop("token_type_ids", None)
+        start = getattr(model.generation_config, "decoder_start_token_id", None)
+        start = model.config.decoder_start_token_id if start is None else start
+        inputs["decoder_input_ids"] = torch.full(
+            (encoding.shape[0], 1), int(start), dtype=torch.long
+        )  # [B, 1]
     with torch.inference_mode():
         output = model(**inputs, return_dict=True)
     name = "logits" if "logits" in output else "last_hidden_state"
@@ -287,8 +498,10 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
 class Outputs:
     """What :func:`forward` returns. Arrays are float32 and read-only."""
 
-    last_hidden_state: np.ndarray  # [B, S, D] the last layer's vectors (decoders: after the final norm)
-    # Classifier: [B, labels]. Causal LM: [B, vocab] after each sentence's last real token. Else None.
+    last_hidden_state: np.ndarray  # [B, S, D] the last layer's vectors (decoders: after the final norm;
+    # encoder-decoders: the ENCODER's)
+    # Classifier: [B, labels]. Causal LM: [B, vocab] after each sentence's last real token.
+    # Encoder-decoder: [B, vocab] the decoder's first step (from its start token). Else None.
     logits: np.ndarray | None
 
 
@@ -313,6 +526,13 @@ def forward(
                 f"attention_mask {attention_mask.shape} does not match the batch {encoding.shape}"
             )
         inputs["attention_mask"] = torch.from_numpy(np.array(attention_mask, dtype=np.int64))  # [B, S]
+    if loaded.is_encoder_decoder:
+        inputs.pop("token_type_ids", None)
+        start = torch.full((encoding.shape[0], 1), _decoder_start(loaded), dtype=torch.long)  # [B, 1]
+        with torch.inference_mode():
+            output = model(**inputs, decoder_input_ids=start, use_cache=False, return_dict=True)
+        last = _readonly(output.encoder_last_hidden_state.float().numpy().copy())  # [B, S, D]
+        return Outputs(last, _readonly(output.logits[:, 0].float().numpy().copy()))  # [B, vocab]
     with torch.inference_mode():
         output = model(
             **inputs,
@@ -357,3 +577,21 @@ def pipeline_scores(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> list[
     classifier = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
     results = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
     return [{r["label"]: float(r["score"]) for r in result} for result in results]
+
+
+def pair_logits(model: Any, encoding: Encoding) -> np.ndarray:
+    """[B, labels] logits of a head that reads sentence pairs (BertForNextSentencePrediction's
+    IsNext / NotNext, or a pair classifier) on a batch encoded as ``tokenizer(first, second)``
+    (``encoding.pairs`` set): input ids, the attention mask and token_type_ids, which tell the two
+    segments apart. Read-only float32; the model is left in the mode it was in."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        _, inputs = model_inputs(model, encoding)
+        with torch.inference_mode():
+            output = model(**inputs, return_dict=True)
+        return _readonly(output.logits.float().numpy().copy())  # [B, labels]
+    finally:
+        model.train(was_training)

@@ -14,8 +14,11 @@ st.markdown(
 )
 
 data = ui.page_data(hidden_states=True, attentions=True)
-choices = attention.choices(data.run)
 sentence = ui.sentence_picker(S, data.encoding)
+part = None
+if attention.is_encoder_decoder(data.run):  # T5, BART: encoder, decoder and cross-attention
+    part = ui.widget(S, "part")
+choices = attention.choices(data.run, part)
 controls = st.columns([2, 2, 3])
 ui.widget(S, "layer", where=controls[0], options=choices.layers)
 ui.widget(S, "head", where=controls[1], options=choices.heads)
@@ -25,6 +28,8 @@ ui.widget(S, "hide_special", where=toggles[0])
 ui.widget(S, "show_padding", where=toggles[1])
 view = attention.build(data.loaded, data.encoding, data.run, ui.settings(S, sentence=sentence))
 ui.note(view.numbering)
+if view.heading:
+    st.header(view.heading)
 
 ui.notes(view.mask_notes)
 heatmap = view.heatmap
@@ -69,10 +74,12 @@ if view.steps is not None:
     ui.note(steps.multi_head)
 
 st.header("Where position comes from")
+ui.note(view.position_note)
 position = view.position
-ui.notes(position.notes)
-own, original = st.columns(2)
-if position.figure is not None:
-    ui.chart(position.figure, key="att.position", where=own)
-ui.chart(position.sinusoidal_figure, key="att.position.sinusoidal", where=original)
-ui.note(position.sinusoidal_text)
+if position is not None:
+    ui.notes(position.notes)
+    own, original = st.columns(2)
+    if position.figure is not None:
+        ui.chart(position.figure, key="att.position", where=own)
+    ui.chart(position.sinusoidal_figure, key="att.position.sinusoidal", where=original)
+    ui.note(position.sinusoidal_text)

@@ -1,19 +1,34 @@
-"""Classification: the pipeline's three steps for a classifier, checked against pipeline(), and a
-classifier fine-tuned here, offline."""
+"""Classification: the pipeline's three steps for a classifier, checked against pipeline(), sentence
+pairs (a pair classifier, BERT's next-sentence prediction), and a classifier fine-tuned here, offline."""
 
 import streamlit as st
 
-from explorer import ui
+from explorer import checkpoints, ui
 from explorer.errors import ExplorerError
 from explorer.views import classification as cls
+
+
+def draw_pairs(rows) -> None:
+    for row in rows:
+        columns = st.columns(3)
+        columns[0].markdown(f"**A:** {row.first}  \n**B:** {row.second}")
+        columns[0].html(row.chips_html)
+        columns[0].caption(row.segments)
+        ui.table(row.logits, where=columns[1])
+        columns[2].html(row.bars_html)
+        columns[2].markdown(row.predicted)
+
 
 st.title("Classification")
 intro = st.empty()  # names the function of the loaded head, known once it is loaded
 data = ui.page_data()
-view = cls.build(data.loaded, data.encoding, data.run)
-intro.markdown(view.intro)
+pair_classifier = cls.is_pair_classifier(data.loaded)
+view = None if pair_classifier else cls.build(data.loaded, data.encoding, data.run)
+intro.markdown(cls.PAIR_CLASSIFIER_INTRO if view is None else view.intro)
 
-if (nh := view.no_head) is not None:
+if view is None:
+    pass  # a pair classifier: its pairs are classified under 'Sentence pairs' below
+elif (nh := view.no_head) is not None:
     ui.note(nh.warning)
     if nh.default_ref:
         st.button(nh.default_label, on_click=ui.use_checkpoint, args=(nh.default_ref,), key="cls.use_default")
@@ -38,6 +53,34 @@ else:
     ui.note(c.check.verdict)
     st.download_button(c.csv_label, c.csv, file_name="probabilities.csv", mime="text/csv", key="cls.csv")
 
+# --- Sentence pairs ----------------------------------------------------------------------------
+st.header("Sentence pairs")
+st.markdown(cls.PAIRS_HELP)
+pairs_text = ui.widget(cls.Settings, "pairs")
+if pair_classifier:
+    pv = cls.build_pair_classifier(data.loaded, pairs_text)
+    st.markdown(pv.intro)
+    ui.note(pv.training)
+    ui.note(pv.problem)
+    draw_pairs(pv.rows)
+
+weights = cls.nsp_weights(data.loaded)
+nsp_model = None
+if weights.present:
+    try:
+        nsp_model = ui.next_sentence_model(data.selection.ref, checkpoints.fingerprint(data.loaded.resolved))
+    except ExplorerError as problem:
+        ui.show_error(problem)
+nsp = cls.build_nsp(data.loaded, weights, nsp_model, pairs_text)
+st.subheader(nsp.title)
+st.markdown(nsp.explanation)
+ui.note(nsp.weights)
+if weights.present and not pair_classifier:
+    ui.note(nsp.problem)  # the pair box could not be read (said once when a pair classifier reads it too)
+if nsp.rows:
+    st.caption(nsp.code)
+    draw_pairs(nsp.rows)
+
 # --- Fine-tuning -------------------------------------------------------------------------------
 st.header("Fine-tune a classifier, here and offline")
 st.markdown(cls.FINE_TUNE_INTRO)
@@ -60,13 +103,18 @@ if training_data is not None:
     settings = ui.settings(cls.Settings)
     training = cls.build_training(training_data, settings)
     top.markdown(training.counts)
+    if training_data.is_pairs:
+        top.markdown(cls.PAIR_TOKENIZATION)
     with top.expander("Look at the data"):
         st.dataframe(list(training.data.rows), hide_index=True)
     st.caption(training.estimate)
     running = (job := st.session_state.get("cls.job")) is not None and not job.finished
     if st.button("Start fine-tuning", type="primary", disabled=running, key="cls.start"):
         try:
-            st.session_state["cls.job"] = cls.start_training(training_data, settings, data.encoding.sentences)
+            probes, probe_pairs = data.encoding.sentences, None
+            if training_data.is_pairs:
+                probes, probe_pairs = cls.probe_pairs(pairs_text)
+            st.session_state["cls.job"] = cls.start_training(training_data, settings, probes, probe_pairs)
             st.session_state["cls.announced"] = False
         except ExplorerError as problem:
             ui.show_error(problem)
@@ -83,8 +131,12 @@ def training_progress() -> None:
         job.stop()
     if shown.loss is not None:
         ui.chart(shown.loss, key="cls.loss")
+    if shown.batches:
+        st.caption(shown.batches_caption)
+        ui.table(shown.batches)
     if shown.evaluations:
         ui.table(shown.evaluations)
+    ui.note(shown.test)
     if shown.comparison:
         st.subheader(shown.comparison_title)
         ui.table(shown.comparison)

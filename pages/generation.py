@@ -18,6 +18,7 @@ if not intro.causal:
     ui.note(intro.not_causal)
     st.button(intro.use_decoder, on_click=ui.use_checkpoint, args=(checkpoints.SMOLLM2,), key="gen.use_smol")
 else:
+    ui.note(intro.seq2seq)
     ui.note(intro.prompt_caption)
     chat = ui.widget(S, "chat", disabled=not intro.chat_available, help=intro.chat_help)
     chat_slot = st.container()
@@ -64,18 +65,21 @@ else:
         ui.table(view.steps_table)
         ui.notes([view.steps_note, view.quantized])  # the step table's probabilities, too
 
-    st.header("The causal mask")
-    try:
-        decoder_sentences = ui.read_sentences(view.causal_text)
-        encoding, run = ui.pipeline(ref, decoder_sentences, attentions=True)
-        encoder_encoding, encoder_run = ui.pipeline(checkpoints.MINILM, decoder_sentences, attentions=True)
-    except ExplorerError as problem:
-        ui.show_error(problem)
-        ui.stop()
-    mask = generation.build_causal_mask(loaded, encoding, run, encoder_encoding, encoder_run)
-    for column, (key, figure, caption) in zip(st.columns(2), mask.panels, strict=True):
-        ui.chart(figure, key=key, where=column)
-        ui.note(caption, column)
+    if view.causal_mask:  # decoder-only models (an encoder-decoder's attention: the Attention page)
+        st.header("The causal mask")
+        try:
+            decoder_sentences = ui.read_sentences(view.causal_text)
+            encoding, run = ui.pipeline(ref, decoder_sentences, attentions=True)
+            encoder_encoding, encoder_run = ui.pipeline(
+                checkpoints.MINILM, decoder_sentences, attentions=True
+            )
+        except ExplorerError as problem:
+            ui.show_error(problem)
+            ui.stop()
+        mask = generation.build_causal_mask(loaded, encoding, run, encoder_encoding, encoder_run)
+        for column, (key, figure, caption) in zip(st.columns(2), mask.panels, strict=True):
+            ui.chart(figure, key=key, where=column)
+            ui.note(caption, column)
 
     st.header("Logit lens")
     ui.note(view.lens_intro)

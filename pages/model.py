@@ -30,6 +30,7 @@ ui.table(view.config.table, where=left)
 ui.note(view.config.sentence, where=right)
 
 st.header("Hidden states, layer by layer")
+ui.note(view.encoder_only)
 ui.note(view.missing)
 if view.hidden is not None:
     ui.note(view.hidden.sentence)

@@ -73,6 +73,17 @@ for column, metric in zip(st.columns(len(view.metrics)), view.metrics, strict=Tr
 ui.note(view.heads_note)
 st.markdown(view.model_sentence)
 ui.table(view.outputs)
+if (part := view.seq2seq) is not None:  # an encoder-decoder: what its decoder wrote
+    st.subheader("Encoder → decoder: what the decoder generated")
+    ui.note(part.intro)
+    ui.table(part.shapes)
+    ui.table(part.table)
+    ui.note(part.prefixes)
+    st.button(
+        "Put these T5 examples in the text box",
+        on_click=lambda: st.session_state.__setitem__(ui.TEXT_KEY, "\n".join(part.examples)),
+        key="home.t5_examples",
+    )
 
 # ③ Postprocessing ---------------------------------------------------------------------------
 st.header(view.postprocess_header)

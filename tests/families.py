@@ -200,6 +200,12 @@ def _t5_tokenizer(max_length: int = MAX_POSITIONS):
     )
 
 
+def _bart_tokenizer(max_length: int = MAX_POSITIONS):
+    """BART's byte-level BPE (RoBERTa's): <s>=0, <pad>=1, </s>=2, <unk>=3, <mask>=4; a sentence is
+    ``<s> A </s>``, a pair ``<s> A </s></s> B </s>``; no token_type_ids."""
+    return _roberta_tokenizer(max_length)
+
+
 def _distilbert_tokenizer(max_length: int = MAX_POSITIONS):
     """DistilBERT's WordPiece: BERT's vocabulary and template, but no token_type_ids."""
     from transformers import PreTrainedTokenizerFast
@@ -381,6 +387,33 @@ def _build_t5(folder: Path) -> Path:
     return _save(T5ForConditionalGeneration(config), tokenizer, folder)
 
 
+def _build_bart(folder: Path) -> Path:
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    _seed(22)
+    tokenizer = _bart_tokenizer()
+    config = BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=HIDDEN,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=2 * HIDDEN,
+        decoder_ffn_dim=2 * HIDDEN,
+        max_position_embeddings=MAX_POSITIONS,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,  # as facebook/bart-base: </s> starts the decoder
+    )
+    model = BartForConditionalGeneration(config)
+    # Plain greedy decoding: no end token forced at the length limit (bart-base forces </s> there).
+    model.generation_config.forced_eos_token_id = None
+    model.config.forced_eos_token_id = None
+    return _save(model, tokenizer, folder)
+
+
 def _classifier_builder(seed: int, labels: tuple[str, ...], problem_type: str) -> Callable[[Path], Path]:
     def build(folder: Path) -> Path:
         from transformers import BertForSequenceClassification
@@ -512,6 +545,21 @@ FAMILIES: tuple[Family, ...] = (
         pair_template="A </s> B </s>",
         head_dim=8,
         max_positions=None,  # relative position buckets: no position table
+    ),
+    Family(
+        "bart",
+        _build_bart,
+        "encoder-decoder",
+        "BartForConditionalGeneration",
+        "bart",
+        "AutoModelForSeq2SeqLM",
+        tokenizer_family="BPE",
+        has_pad_token=True,
+        has_token_type_ids=False,
+        has_separator=True,
+        has_mask_token=True,
+        pair_template="<s> A </s> </s> B </s>",
+        position_offset=2,  # BART's learned positions start at offset 2, as RoBERTa's
     ),
     Family(
         "cls-single",

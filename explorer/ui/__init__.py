@@ -11,7 +11,16 @@ The page registry and the link schema need no Streamlit: explorer.registry, expl
 """
 
 from explorer.registry import PAGES, PageSpec
-from explorer.ui.cache import PageData, load, page_data, pipeline, random_model, tokenizer, trained_tokenizer
+from explorer.ui.cache import (
+    PageData,
+    load,
+    next_sentence_model,
+    page_data,
+    pipeline,
+    random_model,
+    tokenizer,
+    trained_tokenizer,
+)
 from explorer.ui.lessons import (
     LESSON_GOTO_KEY,
     LESSON_STEP_KEY,
@@ -69,6 +78,7 @@ __all__ = [
     "lesson_banner",
     "load",
     "navigation",
+    "next_sentence_model",
     "note",
     "notes",
     "page_data",

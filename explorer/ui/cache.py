@@ -100,6 +100,17 @@ def random_model(ref: str):
         return _random_model(ref, fingerprint)
 
 
+@st.cache_resource(max_entries=1, show_spinner="Loading BertForNextSentencePrediction…")
+def next_sentence_model(ref: str, fingerprint: str):
+    """BertForNextSentencePrediction from ``ref``'s files (``fingerprint``: checkpoints.fingerprint
+    of them, so a re-saved folder is read again), or None when its weights have no NSP head. One is
+    kept per process, shared by every session and never mutated. Raises ExplorerError."""
+    from explorer.pairs import load_nsp_model
+
+    loaded = _load(ref, fingerprint)
+    return load_nsp_model(loaded.resolved, loaded.config)
+
+
 @st.cache_resource(max_entries=CACHE["tokenizers"], show_spinner=False)
 def _tokenizer(ref: str, fingerprint: str):
     return load_tokenizer(checkpoints.resolve(ref))

@@ -9,6 +9,11 @@ layer l turns hidden_states[l - 1] into hidden_states[l] and its attention is ru
 ``Settings.layer`` (and a link's ``?layer=``) is that 1-based number. Heads count from 0, as the
 tensors and bertviz number them.
 
+Encoder-decoders (T5, BART): ``Settings.part`` chooses encoder self-attention (run.attentions),
+decoder causal self-attention (run.decoder_attentions) or cross-attention (run.cross_attentions:
+decoder tokens as queries, encoder tokens as keys); layers are numbered 1 … L within each stack.
+bertviz draws its encoder-decoder views (Encoder, Decoder, Cross). Step by step is a Note for them.
+
 Shapes: L layers, B sentences, H heads, S positions, T real tokens of a sentence, d = size per head,
 D = hidden size."""
 
@@ -23,8 +28,31 @@ import numpy as np
 
 from explorer import exports, figures
 from explorer import model_info as info
-from explorer.attention import AttentionSteps, AttentionView, attention_steps, attention_view, head_entropy
-from explorer.bertviz_html import bertviz_html, plan_view
+from explorer.attention import (
+    PARTS,
+    AttentionSteps,
+    AttentionView,
+    CrossSteps,
+    PartView,
+    attention_steps,
+    attention_view,
+    cross_attention_steps,
+    decoder_real,
+    head_entropy,
+    is_encoder_decoder_run,
+    part_csv,
+    part_entropy,
+    part_json,
+    part_view,
+    part_weights,
+)
+from explorer.bertviz_html import (
+    EncoderDecoderPart,
+    bertviz_html,
+    encoder_decoder_html,
+    plan_encoder_decoder,
+    plan_view,
+)
 from explorer.encoding import Encoding
 from explorer.errors import ExplorerError
 from explorer.loading import LoadedCheckpoint
@@ -44,6 +72,8 @@ class Settings:
     PREFIX: ClassVar[str] = "att"
 
     sentence: int = setting("int", "Sentence", 0, high=64)
+    # Encoder-decoders only (T5, BART): which attention the heatmap, grid and bertviz show first.
+    part: str = setting("choice", "Attention", PARTS[0], choices=PARTS, widget="radio")
     layer: int = setting("int", "Layer", 1, low=1, high=1000)  # 1 … L: attentions[layer - 1]
     head: int = setting("int", "Head", 0, high=1000)
     aggregate: str = setting("choice", "Show", "head", choices=AGGREGATES, widget="radio", url="show")
@@ -59,15 +89,26 @@ class Settings:
 @dataclass(frozen=True)
 class Choices:
     """What the layer and head selectors offer: layers 1 … L (layer l's attention is
-    attentions[l - 1]), heads 0 … H - 1."""
+    attentions[l - 1]), heads 0 … H - 1. For an encoder-decoder, ``parts`` lists the three
+    attentions and the layers are those of the chosen part's stack (encoder or decoder)."""
 
     layers: tuple[int, ...]
     heads: tuple[int, ...]
+    parts: tuple[str, ...] = ()  # empty unless the run is an encoder-decoder's
 
 
-def choices(run: ModelRun) -> Choices:
-    L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
-    return Choices(tuple(range(1, L + 1)), tuple(range(H)))
+def is_encoder_decoder(run: ModelRun) -> bool:
+    """Whether the run is an encoder-decoder's (its decoder and cross-attentions are there)."""
+    return is_encoder_decoder_run(run)
+
+
+def choices(run: ModelRun, part: str | None = None) -> Choices:
+    if not is_encoder_decoder_run(run):
+        L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
+        return Choices(tuple(range(1, L + 1)), tuple(range(H)))
+    part = part if part in PARTS else PARTS[0]
+    L, _, H, _, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
+    return Choices(tuple(range(1, L + 1)), tuple(range(H)), PARTS)
 
 
 # --- The View ------------------------------------------------------------------------------------
@@ -77,7 +118,7 @@ def choices(run: ModelRun) -> Choices:
 class Heatmap:
     """The chosen head's (or average's) [T, T] matrix, drawn and downloadable."""
 
-    matrix: AttentionView  # what exports.attention_csv / attention_json take
+    matrix: AttentionView | PartView  # an encoder-decoder's part: queries and keys may differ
     figure: Any | None  # plotly Figure; None when no position is left to show
     empty: Note | None  # says why nothing is drawn
     filename: str  # for the chart's image download
@@ -108,7 +149,9 @@ class Bertviz:
 class Steps:
     """Scaled dot-product attention for one head, step by step, from the model's own weights."""
 
-    steps: AttentionSteps  # the numbers (all S positions)
+    steps: (
+        AttentionSteps | CrossSteps
+    )  # the numbers (all positions); CrossSteps: an encoder-decoder's cross-attention
     window_note: Note | None  # the figures show the first STEP_WINDOW positions only
     intro: Note
     project: Note
@@ -159,13 +202,28 @@ class View:
     entropy_figure: Any
     entropy_caption: Note
     bertviz: Bertviz
-    steps: Steps | None  # None when this architecture is not supported: see steps_note
+    steps: (
+        Steps | None
+    )  # None when this architecture (or encoder-decoder part) is not supported: see steps_note
     steps_note: Note | None
-    position: Position
+    position: (
+        Position | None
+    )  # None when this architecture's position scheme is not explained: see position_note
+    position_note: Note | None = None
+    part: str | None = None  # encoder-decoders: the attention shown (Settings.part); None otherwise
+    part_note: Note | None = None  # what rows and columns are for that part
+
+    @property
+    def heading(self) -> str | None:
+        """The heatmap section's heading for an encoder-decoder (which attention, which stack)."""
+        if self.part is None:
+            return None
+        stack = "encoder" if self.part == "encoder self-attention" else "decoder"
+        return f"{self.part[0].upper()}{self.part[1:]} ({stack} layers 1 … {self.layers})"
 
     @property
     def mask_notes(self) -> tuple[Note, ...]:
-        return tuple(n for n in (self.causal, self.padding) if n is not None)
+        return tuple(n for n in (self.part_note, self.causal, self.padding) if n is not None)
 
 
 def _count(n: int, noun: str) -> str:
@@ -452,6 +510,384 @@ def _position(loaded: LoadedCheckpoint) -> Position:
     )
 
 
+# --- Encoder-decoders (T5, BART): three attentions ------------------------------------------------
+
+_STACK = {
+    "encoder self-attention": "encoder",
+    "decoder self-attention": "decoder",
+    "cross-attention": "decoder",
+}
+_OUTPUT_NAME = {  # the field of the model's output each part comes from
+    "encoder self-attention": "encoder_attentions",
+    "decoder self-attention": "decoder_attentions",
+    "cross-attention": "cross_attentions",
+}
+STEPS_ENCODER_DECODER = (
+    "Step-by-step attention is shown for an encoder-decoder's **cross-attention** (choose it above); "
+    "for its encoder and decoder self-attention it is not available yet. The heatmaps above are the "
+    "model's own weights."
+)
+
+
+def _cross_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings) -> Steps:
+    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: decoder 1 … L
+    steps = cross_attention_steps(loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence)
+    T, S, d, H, D = (
+        len(steps.query_tokens),
+        len(steps.key_tokens),
+        steps.head_dim,
+        steps.heads,
+        steps.hidden_size,
+    )
+    rows, columns = slice(0, min(T, STEP_WINDOW)), slice(0, min(S, STEP_WINDOW))
+    query_labels = [figures.label(p, t) for p, t in enumerate(steps.query_tokens)][rows]
+    key_labels = [figures.label(p, t) for p, t in enumerate(steps.key_tokens)][columns]
+    dims = [str(i) for i in range(d)]
+    if steps.standard_scale:
+        scale = f"**3. Scale** by 1/√d = 1/√{d} = {steps.scale:.4f}"
+        scaled_name = "Q·Kᵀ / √d"
+    elif steps.scale == 1.0:
+        scale = (
+            f"**3. Scale**: this model does not scale its scores (factor 1; 1/√d would be 1/√{d} = "
+            f"{1 / np.sqrt(d):.4f}: T5 folds it into its initialisation)"
+        )
+        scaled_name = "Q·Kᵀ"
+    else:
+        scale = f"**3. Scale** by {steps.scale:.4f}, this model's own factor"
+        scaled_name = "Q·Kᵀ × scale"
+    scale += ", and **4. mask**: the encoder's padding keys get −∞. No causal mask: every decoder token may read every input token."
+    difference = steps.max_abs_difference
+    same = difference < AGREEMENT
+    compared = (
+        f"Compared with the cross-attention the model itself returned for decoder layer {layer}, head {head} "
+        f"(`outputs.cross_attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
+        f"**{difference:.2e}**"
+    )
+    agreement = (
+        Note("success", f"{compared} — the same.")
+        if same
+        else Note("warning", f"{compared} — they differ (more than {AGREEMENT:.0e} apart).")
+    )
+    weights = np.where(steps.allowed, steps.weights, np.nan)  # [T, S]
+    window = T > STEP_WINDOW or S > STEP_WINDOW
+    return Steps(
+        steps=steps,
+        window_note=Note(
+            "caption",
+            f"Computed on all {T} decoder and {S} encoder positions; the matrices below show the first "
+            f"{STEP_WINDOW} of each.",
+        )
+        if window
+        else None,
+        intro=Note(
+            "markdown",
+            f"Cross-attention of decoder layer {layer}, head {head}, sentence {sentence}. The queries read "
+            f"**{steps.query_note}**, shape [{T}, {D}]; the keys and values read the **encoder's output** "
+            f"(`encoder_last_hidden_state`), shape [{S}, {D}].",
+        ),
+        project=Note(
+            "markdown",
+            f"**1. Project** with this head's learned weights: queries Q [{T}, {d}] from the decoder, keys K "
+            f"and values V [{S}, {d}] from the encoder.",
+        ),
+        projections=(
+            (
+                "Q",
+                figures.matrix_heatmap(
+                    steps.q[rows], query_labels, dims, "Q (decoder)", "dimension", "decoder token"
+                ),
+            ),
+            (
+                "K",
+                figures.matrix_heatmap(
+                    steps.k[columns], key_labels, dims, "K (encoder)", "dimension", "encoder token"
+                ),
+            ),
+            (
+                "V",
+                figures.matrix_heatmap(
+                    steps.v[columns], key_labels, dims, "V (encoder)", "dimension", "encoder token"
+                ),
+            ),
+        ),
+        scores_text=Note(
+            "markdown",
+            f"**2. Scores** Q·Kᵀ: how well each decoder query matches each encoder key, [{T}, {S}].",
+        ),
+        scores_figure=figures.matrix_heatmap(
+            steps.scores[rows, columns],
+            query_labels,
+            key_labels,
+            "Q·Kᵀ",
+            "encoder token (key)",
+            "decoder token (query)",
+        ),
+        scale_text=Note("markdown", scale),
+        masked_figure=figures.matrix_heatmap(
+            steps.masked[rows, columns],
+            query_labels,
+            key_labels,
+            f"{scaled_name}, masked (grey = −∞)",
+            "encoder token (key)",
+            "decoder token (query)",
+        ),
+        softmax_text=Note(
+            "markdown",
+            "**5. Softmax** each row: the weights are positive and sum to 1 over the real encoder tokens.",
+        ),
+        weights_figure=figures.part_heatmap(
+            weights[rows, columns],
+            query_labels,
+            key_labels,
+            f"softmax({scaled_name} + mask)",
+            "encoder token (key, attended to)",
+            "decoder token (query, attending)",
+        ),
+        agreement=agreement,
+        same=same,
+        mix_text=Note(
+            "markdown",
+            f"**6. Mix the values**: weights × V gives this head's output, [{T}, {d}]: for each decoder "
+            "token, a mix of the encoder's values.",
+        ),
+        output_figure=figures.matrix_heatmap(
+            steps.output[rows], query_labels, dims, "weights · V", "dimension", "decoder token"
+        ),
+        multi_head=Note(
+            "markdown",
+            f"**Multi-head.** The layer runs all {H} heads side by side: the decoder's [{T}, {D}] becomes "
+            f"[{H}, {T}, {d}] queries and the encoder's [{S}, {D}] becomes [{H}, {S}, {d}] keys and values; "
+            f"each head attends on its own, and their outputs are concatenated back to "
+            f"[{T}, {H} × {d} = {H * d}] before an output projection.",
+        ),
+    )
+
+
+def _part_heatmap(run: ModelRun, encoding: Encoding, settings: Settings, specials: frozenset[str]) -> Heatmap:
+    part = settings.part
+    matrix = part_view(
+        run,
+        encoding,
+        part=part,
+        sentence=settings.sentence,
+        layer=settings.layer - 1,  # layer l of the part's stack is index l - 1
+        head=settings.head,
+        aggregate=settings.aggregate,
+        hide_special=settings.hide_special,
+        show_padding=settings.show_padding,
+        special_tokens=specials,
+    )  # .matrix: [Tq, Tk]
+    empty = matrix.matrix.size == 0
+    figure = None
+    if not empty:
+        rows = [
+            figures.label(int(p), t) for p, t in zip(matrix.query_positions, matrix.query_tokens, strict=True)
+        ]
+        columns = [
+            figures.label(int(p), t) for p, t in zip(matrix.key_positions, matrix.key_tokens, strict=True)
+        ]
+        figure = figures.part_heatmap(
+            matrix.matrix,
+            rows,
+            columns,
+            matrix.title,
+            f"{matrix.key_side} token (key, attended to)",
+            f"{matrix.query_side} token (query, attending)",
+        )
+    slug = {
+        "encoder self-attention": "encoder",
+        "decoder self-attention": "decoder",
+        "cross-attention": "cross",
+    }[part]
+    return Heatmap(
+        matrix=matrix,
+        figure=figure,
+        empty=Note("info", "No tokens left to show: turn 'Hide special tokens' off.") if empty else None,
+        filename=f"attention-{slug}-layer{settings.layer}-head{settings.head}",
+        downloads=(
+            Download(
+                "Download this matrix (CSV)",
+                functools.partial(part_csv, matrix),
+                f"{slug}-attention.csv",
+                "text/csv",
+                "att.csv",
+            ),
+            Download(
+                "Download this matrix (JSON)",
+                functools.partial(part_json, matrix),
+                f"{slug}-attention.json",
+                "application/json",
+                "att.json",
+            ),
+        ),
+    )
+
+
+def _part_note(run: ModelRun, part: str, sentence: int) -> Note:
+    if part == "encoder self-attention":
+        text = (
+            "**Encoder self-attention**: rows and columns are the encoder's tokens (the input text). Every "
+            "token may look at every real token, before and after it; each row sums to 1 over the real tokens."
+        )
+    elif part == "decoder self-attention":
+        start = run.decoder_tokens[sentence][0] if run.decoder_tokens[sentence] else ""
+        text = (
+            f"**Decoder self-attention**: rows and columns are the decoder's tokens: `{start}` "
+            "(decoder_start_token_id), then the tokens the model generated, each fed back in. Each row sums "
+            "to 1 over the row's own token and the tokens before it."
+        )
+    else:
+        text = (
+            "**Cross-attention**: rows are the decoder's tokens (queries), columns the encoder's tokens "
+            "(keys): each output position reads the input through these weights. Each row sums to 1 over "
+            "the real encoder tokens; padding columns get exactly 0. The queries come from the decoder's "
+            "hidden states, the keys and values from the encoder's output (`encoder_last_hidden_state`, the "
+            "same for every decoder layer). These are the model's returned `outputs.cross_attentions`."
+        )
+    return Note("markdown", text)
+
+
+def _part_padding(run: ModelRun, encoding: Encoding, part: str, sentence: int) -> Note | None:
+    """Which padding this part's matrix shows (encoder keys; decoder keys, and padded decoder rows)."""
+    texts = []
+    if part != "decoder self-attention" and not encoding.attention_mask[sentence].all():
+        texts.append(
+            "Grey columns are the encoder's padding positions: the attention mask gives them a weight of exactly 0."
+        )
+    if part != "encoder self-attention" and not decoder_real(run, sentence).all():
+        texts.append(
+            "This sentence's output is shorter than the longest in the batch: the decoder's last positions "
+            "are padding (the decoder attention mask hides them as keys"
+            + (", grey columns" if part == "decoder self-attention" else "")
+            + "); their rows are computed but mean nothing."
+        )
+    return Note("caption", " ".join(texts)) if texts else None
+
+
+def _parts_for_bertviz(run: ModelRun, encoding: Encoding, sentence: int) -> tuple[EncoderDecoderPart, ...]:
+    real = encoding.attention_mask[sentence].astype(bool)  # [S]
+    encoder_tokens = tuple(t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep)  # [Te]
+    written = decoder_real(run, sentence)  # [T]
+    decoder_tokens = tuple(t for t, keep in zip(run.decoder_tokens[sentence], written, strict=True) if keep)
+    encoder = run.attentions[:, sentence][:, :, real][..., real]  # [L_enc, H, Te, Te]
+    decoder = run.decoder_attentions[:, sentence][:, :, written][..., written]  # [L_dec, H, Td, Td]
+    cross = run.cross_attentions[:, sentence][:, :, written][..., real]  # [L_dec, H, Td, Te]
+    return (
+        EncoderDecoderPart("Encoder", encoder, encoder_tokens, encoder_tokens),
+        EncoderDecoderPart("Decoder", decoder, decoder_tokens, decoder_tokens),
+        EncoderDecoderPart("Cross", cross, decoder_tokens, encoder_tokens),
+    )
+
+
+def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
+    kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
+    if kind == "off":
+        return Bertviz(kind, False, 0, 0, 0, None, None, None, 0, None)
+    view_kind = "head" if kind == "head view" else "model"
+    parts = _parts_for_bertviz(run, encoding, sentence)
+    try:
+        plan = plan_encoder_decoder(view_kind, parts, layer=layer)
+        page = encoder_decoder_html(
+            view_kind, parts, plan, layer=layer, shown_part=PARTS.index(settings.part)
+        )
+    except ExplorerError as problem:
+        return Bertviz(kind, False, 0, 0, 0, None, Note("info", str(problem)), None, 0, None)
+    note = Note("info", plan.note) if plan.note else None
+    longest = max(max(len(p.left), len(p.right)) for p in parts)
+    height = 120 + 24 * longest if view_kind == "head" else 80 + 100 * len(plan.layers)
+    menu = (
+        "Its Attention menu switches between **Encoder** (encoder self-attention), **Decoder** (decoder "
+        "self-attention) and **Cross** (decoder tokens on the left, encoder tokens on the right); it opens "
+        "on the attention chosen above."
+    )
+    caption = (
+        "Head view: lines connect each token to the tokens it attends to; click a head's colour to show or "
+        "hide it (the colours are heads 0, 1, … from the left). Its Layer menu numbers layers 1 … L of each "
+        "stack, as this page does. "
+        if view_kind == "head"
+        else "Model view: one small head view per layer (rows, numbered 1 … L of each stack as on this page) "
+        "and head (columns, numbered from 0); click one to enlarge it. "
+    ) + f"{menu} Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    return Bertviz(
+        kind, False, 0, 0, 0, note, None, page.html, min(height, MAX_IFRAME_HEIGHT), Note("caption", caption)
+    )
+
+
+def _safe_position(loaded: LoadedCheckpoint) -> tuple[Position | None, Note | None]:
+    try:
+        return _position(loaded), None
+    except Exception:  # an architecture model_info does not describe: a sentence, not a traceback
+        kind = getattr(loaded.config, "model_type", "this")
+        return None, Note(
+            "info",
+            f"How '{kind}' models encode position is not explained on this page yet: its encoder and "
+            "decoder are shown above as the model computes them.",
+        )
+
+
+def _build_encoder_decoder(
+    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings
+) -> View:
+    part = settings.part if settings.part in PARTS else PARTS[0]
+    weights = part_weights(run, part)  # [L, B, H, queries, keys]
+    L, B, H, Q, _ = weights.shape
+    settings = dataclasses.replace(
+        settings,
+        part=part,
+        sentence=min(max(settings.sentence, 0), B - 1),
+        layer=settings.layer if 1 <= settings.layer <= L else 1,
+        head=settings.head if 0 <= settings.head < H else 0,
+        window=0,
+    )
+    sentence = settings.sentence
+    specials = frozenset(getattr(loaded.tokenizer, "all_special_tokens", ()) or ())
+    L_enc, L_dec = run.attentions.shape[0], run.decoder_attentions.shape[0]
+    entropy = part_entropy(run, encoding, part, sentence)  # [L, H]
+    position, position_note = _safe_position(loaded)
+    steps, steps_note = None, Note("info", STEPS_ENCODER_DECODER)
+    if part == "cross-attention" and getattr(run, "decoder_hidden_states", None) is not None:
+        try:
+            steps, steps_note = _cross_steps(loaded, run, encoding, settings), None
+        except ExplorerError as problem:
+            steps, steps_note = None, Note("info", str(problem))
+    return View(
+        settings=settings,
+        layers=L,
+        heads=H,
+        positions=Q,
+        numbering=Note(
+            "caption",
+            f"An encoder-decoder has two stacks, each numbered from 1: encoder layers 1 … {L_enc} "
+            f"(encoder self-attention `outputs.encoder_attentions[l-1]`) and decoder layers 1 … {L_dec} "
+            f"(decoder self-attention `outputs.decoder_attentions[l-1]`, cross-attention "
+            f"`outputs.cross_attentions[l-1]`). In each stack `hidden_states[0]` is the embeddings and layer l "
+            f"turns `hidden_states[l-1]` into `hidden_states[l]`. Heads are numbered from 0 (0 … {H - 1}), as "
+            "in the tensors and in bertviz.",
+        ),
+        causal=Note(
+            "info",
+            "The decoder is causal: each decoder token may only look at itself and the decoder tokens before "
+            "it. The grey upper triangle is the **causal mask**: those weights are exactly 0.",
+        )
+        if part == "decoder self-attention"
+        else None,
+        padding=_part_padding(run, encoding, part, sentence),
+        heatmap=_part_heatmap(run, encoding, settings, specials),
+        entropy=entropy,
+        entropy_figure=figures.layer_head_grid(
+            entropy, f"{part[0].upper()}{part[1:]}: entropy per {_STACK[part]} layer and head (low = focused)"
+        ),
+        entropy_caption=_entropy_caption(loaded),
+        bertviz=_encoder_decoder_bertviz(run, encoding, settings),
+        steps=steps,
+        steps_note=steps_note,
+        position=position,
+        position_note=position_note,
+        part=part,
+        part_note=_part_note(run, part, sentence),
+    )
+
+
 # --- Build ---------------------------------------------------------------------------------------
 
 
@@ -459,6 +895,8 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
     """Everything the Attention page shows for ``settings`` (a run with hidden states and attentions)."""
     if run.attentions is None or run.hidden_states is None:
         raise ValueError("the Attention view needs a run with hidden states and attentions")
+    if is_encoder_decoder_run(run):
+        return _build_encoder_decoder(loaded, encoding, run, settings)
     L, B, H, S, _ = run.attentions.shape  # [L, B, H, S, S]
     settings = dataclasses.replace(  # out-of-range values fall back as the widgets' do
         settings,

@@ -7,7 +7,10 @@ classifier fine-tuned here, offline.
 - :func:`training_data` and :func:`build_training`: the fine-tuning data and settings, described;
 - :func:`training_progress`: what a running or finished :class:`~explorer.finetune.TrainingJob`
   has done, for the page's live fragment (pure: it only reads the job's progress);
-- :func:`start_training`: starts a job (the page keeps it in its session).
+- :func:`start_training`: starts a job (the page keeps it in its session);
+- sentence pairs: :func:`build_nsp` (BERT's next-sentence prediction, only from a checkpoint whose
+  weights carry that head) and :func:`build_pair_classifier` (a pair classifier fine-tuned here),
+  both read the page's pair box (:data:`PAIRS_HELP`); pairs can be fine-tuned on too.
 """
 
 from __future__ import annotations
@@ -20,25 +23,50 @@ from typing import Any, ClassVar
 
 from explorer import checkpoints, exports, figures, postprocess
 from explorer import finetune as ft
-from explorer.encoding import Encoding
+from explorer import pairs as pair_io
+from explorer.encoding import Encoding, encode_batch
+from explorer.errors import ExplorerError
 from explorer.loading import LoadedCheckpoint
 from explorer.render import probability_bars_html, token_chips_html
 from explorer.run import ModelRun
 from explorer.settings import setting
+from explorer.tokenizer_lab import pair_layout
 from explorer.views.common import Note, Table, table
 
-SOURCES = ("Sentences written for this app", "Upload a CSV")
+SOURCES = (
+    "Sentences written for this app",
+    "Upload a CSV",
+    "Sentence pairs written for this app (paraphrase or not)",
+)
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4)
 SHOWN_CHARACTERS = 200  # of each sentence next to its chips
 SHOWN_ROWS = 200  # of the training data in "Look at the data"
 SECONDS_PER_STEP = 0.25  # one step of 16 sentences on an idle 2-core machine, roughly
+PAIR_STEP_FACTOR = (
+    3  # a pair is two sentences plus separators: longer inputs, slower steps (measured under load)
+)
 FINE_TUNE_INTRO = (
     "No fine-tuned classifier can be downloaded without the Hub, so this page trains one the way the "
     "course does: the bundled MiniLM encoder gets a new, randomly initialised classification head "
     "(`AutoModelForSequenceClassification`), the sentences are tokenized with `Dataset.map`, padded per "
     "batch by `DataCollatorWithPadding`, and `Trainer` runs the training loop."
 )
-UPLOAD_LABEL = "CSV with a 'text' and a 'label' column (0/1 or negative/positive)"
+UPLOAD_LABEL = (
+    "CSV with a 'text' and a 'label' column (0/1 or negative/positive), or sentence pairs: "
+    "'sentence1', 'sentence2' and 'label' (0/1 or not_paraphrase/paraphrase)"
+)
+PAIRS_HELP = (
+    f"One pair per line: the first sentence, then `{pair_io.SEPARATOR}`, then the second "
+    f"(at most {pair_io.MAX_PAIRS} pairs)."
+)
+DEFAULT_PAIRS = "\n".join(
+    (
+        "I put the kettle on. ||| A few minutes later, the water was boiling.",
+        "I put the kettle on. ||| Penguins cannot fly, but they swim very well.",
+        "The meeting was moved to Thursday. ||| The meeting now takes place on Thursday.",
+        "The meeting was moved to Thursday. ||| The meeting was moved from Thursday.",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,14 @@ class Settings:
         "choice", "Learning rate", 5e-5, choices=LEARNING_RATES, widget="select_slider", linked=False
     )
     name: str = setting("str", "Save as", "my-classifier", widget="text_input", linked=False)
+    pairs: str = setting(
+        "str",
+        "Sentence pairs (first ||| second, one pair per line)",
+        DEFAULT_PAIRS,
+        widget="text_area",
+        linked=False,
+        height=130,
+    )
 
 
 # --- The three steps ----------------------------------------------------------------------------
@@ -306,11 +342,19 @@ class TrainingData:
     train: ft.LabelledData
     validation: ft.LabelledData
     notes: tuple[Note, ...]  # what was skipped or sampled from an upload
+    test: ft.LabelledData | None = None  # held out: scored once after training, never trained on
+
+    @property
+    def is_pairs(self) -> bool:
+        return self.train.is_pairs
 
 
 def training_data(source: str, upload: bytes | None) -> TrainingData | None:
-    """The bundled sentences, or an uploaded CSV split for validation (None while nothing is
-    uploaded). Raises ExplorerError with what to fix in the file."""
+    """The bundled sentences or pairs, or an uploaded CSV (of sentences or of pairs) split for
+    validation (None while nothing is uploaded). Raises ExplorerError with what to fix in the file."""
+    if source == SOURCES[2]:
+        train, validation, test = ft.bundled_pairs()
+        return TrainingData(train, validation, (), test)
     if source != SOURCES[1]:
         train, validation = ft.bundled_dataset()
         return TrainingData(train, validation, ())
@@ -332,34 +376,76 @@ class TrainingView:
 def build_training(data: TrainingData, settings: Settings) -> TrainingView:
     train, validation = data.train, data.validation
     counts, vcounts = train.counts(), validation.counts()
+    negative, positive = train.label_names
     batch = ft.TrainingConfig().batch_size
     steps = math.ceil(len(train.texts) / batch) * settings.epochs
+    unit = "pairs" if data.is_pairs else "sentences"
+    held_out = ""
+    if data.test is not None:
+        tcounts = data.test.counts()
+        held_out = (
+            f" **{len(data.test.texts)}** more are held out ({tcounts[negative]} / {tcounts[positive]}): "
+            "built from other sentences, never trained on nor used to choose anything, they are scored "
+            "once when training ends."
+        )
+    if data.is_pairs:
+        rows = [
+            {"sentence1": a, "sentence2": b, "label": train.label_names[y]}
+            for a, b, y in list(zip(train.texts, train.pairs, train.labels, strict=True))[:SHOWN_ROWS]
+        ]
+    else:
+        rows = [
+            {"text": text, "label": train.label_names[label]}
+            for text, label in list(zip(train.texts, train.labels, strict=True))[:SHOWN_ROWS]
+        ]
     return TrainingView(
         counts=(
-            f"**{len(train.texts)}** training sentences ({counts['NEGATIVE']} negative, "
-            f"{counts['POSITIVE']} positive) and **{len(validation.texts)}** for validation "
-            f"({vcounts['NEGATIVE']} / {vcounts['POSITIVE']})."
+            f"**{len(train.texts)}** training {unit} ({counts[negative]} {negative.lower()}, "
+            f"{counts[positive]} {positive.lower()}) and **{len(validation.texts)}** for validation "
+            f"({vcounts[negative]} / {vcounts[positive]})." + held_out
         ),
-        data=table(
-            [
-                {"text": text, "label": ft.LABELS[label]}
-                for text, label in list(zip(train.texts, train.labels, strict=True))[:SHOWN_ROWS]
-            ]
-        ),
+        data=table(rows),
         steps=steps,
         estimate=(
             f"{steps} training steps ({math.ceil(len(train.texts) / batch)} batches of up to {batch} "
-            f"sentences × {settings.epochs} epoch{'s' if settings.epochs != 1 else ''}), roughly "
-            f"{max(5, steps * SECONDS_PER_STEP):.0f} s on an idle 2-core machine. Training runs on the "
-            "server's CPU in the background: other people using this server share the CPU meanwhile."
+            f"{unit} × {settings.epochs} epoch{'s' if settings.epochs != 1 else ''}), roughly "
+            f"{max(5, steps * SECONDS_PER_STEP * (PAIR_STEP_FACTOR if data.is_pairs else 1)):.0f} s on an idle 2-core machine. "
+            "Training runs on the server's CPU in the background: other people using this server share "
+            "the CPU meanwhile."
         ),
     )
 
 
-def start_training(data: TrainingData, settings: Settings, probes: Sequence[str]) -> ft.TrainingJob:
-    """Start fine-tuning in the background (raises ExplorerError for a bad name)."""
+PAIR_CLASSIFIER_INTRO = (
+    "This classifier was fine-tuned here on **sentence pairs**: it reads two sentences as one input, so "
+    "it classifies the pairs under *Sentence pairs* below, not the sidebar's single sentences."
+)
+PAIR_TOKENIZATION = (
+    "Each pair is tokenized as one input, `tokenizer(sentence1, sentence2, truncation=True)` through "
+    "`Dataset.map`: the tokenizer puts its separator between the two sentences and gives them different "
+    "`token_type_ids`. The metrics are accuracy and F1 of the PARAPHRASE label, as the course reports for MRPC."
+)
+
+
+def start_training(
+    data: TrainingData, settings: Settings, probes: Sequence[str], probe_pairs: Sequence[str] | None = None
+) -> ft.TrainingJob:
+    """Start fine-tuning in the background (raises ExplorerError for a bad name). For pairs,
+    ``probes`` and ``probe_pairs`` are the first and second sentences scored before and after."""
     config = ft.TrainingConfig(epochs=settings.epochs, learning_rate=settings.lr)
-    return ft.start_job(settings.name, data.train, data.validation, config, probes=probes)
+    if data.is_pairs:
+        config = ft.TrainingConfig(
+            epochs=settings.epochs, learning_rate=settings.lr, max_length=ft.PAIR_MAX_LENGTH
+        )
+    return ft.start_job(
+        settings.name,
+        data.train,
+        data.validation,
+        config,
+        probes=probes,
+        test=data.test,
+        probe_pairs=probe_pairs if data.is_pairs else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -369,7 +455,10 @@ class ProgressView:
     message: Note | None
     can_stop: bool
     loss: Any | None  # the loss curve (Plotly figure), once there is a loss
-    evaluations: Table | None  # per epoch: validation accuracy and loss
+    evaluations: Table | None  # per epoch: validation accuracy (and F1) and loss
+    batches: Table | None  # the first training batches: lengths before padding, padded shape
+    batches_caption: str
+    test: Note | None  # accuracy and F1 on the held-out examples, once scored
     comparison_title: str
     comparison: Table | None  # P(POSITIVE) per probe sentence, before and after
     finished: bool
@@ -396,23 +485,54 @@ def training_progress(job: Any) -> ProgressView:
                 {
                     "epoch": round(e["epoch"]),
                     "validation accuracy": f"{e['accuracy']:.1%}",
+                    **({"validation F1": round(e["f1"], 3)} if "f1" in e else {}),
                     "validation loss": round(e["loss"], 4),
                 }
                 for e in progress.evaluations
             ],
             index="epoch",
         )
+    batches = None
+    shapes = getattr(progress, "batch_shapes", None) or []
+    if shapes:
+        batches = table(
+            [
+                {
+                    "batch": shape["batch"],
+                    "examples": len(shape["lengths"]),
+                    "tokens before padding (shortest – longest)": (
+                        f"{min(shape['lengths'])} – {max(shape['lengths'])}"
+                    ),
+                    "padded shape [batch, sequence]": str(list(shape["padded shape"])),
+                }
+                for shape in shapes
+            ],
+            index="batch",
+        )
+    test = None
+    if (scored := getattr(progress, "test", None)) is not None:
+        test = Note(
+            "success",
+            f"On the **{scored['examples']}** held-out examples (never trained on): accuracy "
+            f"**{scored['accuracy']:.1%}**, F1 **{scored['f1']:.3f}**.",
+        )
     comparison = None
+    labels = getattr(job, "label_names", ft.LABELS)
     if job.finished and job.before and job.after:
-        positive = ft.LABELS.index("POSITIVE")
+        seconds = getattr(job, "probe_pairs", None)
+        shown = (
+            [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(job.probes, seconds, strict=True)]
+            if seconds
+            else [s[:80] for s in job.probes]
+        )
         comparison = table(
             [
                 {
-                    "sentence": s[:80],
-                    "P(POSITIVE) untrained head": round(b[positive], 3),
-                    "P(POSITIVE) fine-tuned": round(a[positive], 3),
+                    "pair" if seconds else "sentence": text,
+                    f"P({labels[1]}) untrained head": round(b[1], 3),
+                    f"P({labels[1]}) fine-tuned": round(a[1], 3),
                 }
-                for s, b, a in zip(job.probes, job.before, job.after, strict=True)
+                for text, b, a in zip(shown, job.before, job.after, strict=True)
             ]
         )
     done = job.finished and progress.status == "done" and progress.output
@@ -424,9 +544,219 @@ def training_progress(job: Any) -> ProgressView:
         can_stop=not job.finished,
         loss=loss,
         evaluations=evaluations,
-        comparison_title="Before and after fine-tuning, on your sentences",
+        batches=batches,
+        batches_caption=(
+            "Dynamic padding: `DataCollatorWithPadding` pads each batch only to its own longest example, "
+            "so the padded shapes differ from batch to batch."
+        ),
+        test=test,
+        comparison_title="Before and after fine-tuning, on your "
+        + ("pairs" if getattr(job, "probe_pairs", None) else "sentences"),
         comparison=comparison,
         finished=job.finished,
         saved=Note("success", f"{progress.message} It is in the checkpoint picker now.") if done else None,
         saved_ref=f"saved:{Path(progress.output).name}" if done else None,
     )
+
+
+# --- Sentence pairs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One sentence pair through a head that reads pairs."""
+
+    first: str  # its first SHOWN_CHARACTERS
+    second: str
+    chips_html: str  # the pair's tokens as the model reads them, separators included
+    segments: str  # which token_type_ids each part got
+    logits: Table  # label -> logit
+    bars_html: str  # probabilities, best first
+    predicted: str  # "→ **IsNext**"
+    probabilities: tuple[float, ...]  # in the head's label order
+
+
+def _segments_text(encoding: Encoding, b: int) -> str:
+    """e.g. "token_type_ids: 0 for the first 9 tokens, 1 for the last 8" (read from the encoding)."""
+    if encoding.token_type_ids is None:
+        return "This tokenizer returns no `token_type_ids`: only its separator tells the two sentences apart."
+    real = encoding.attention_mask[b] == 1
+    types = [int(t) for t in encoding.token_type_ids[b][real]]
+    runs: list[list[int]] = []  # [type, count]
+    for t in types:
+        if runs and runs[-1][0] == t:
+            runs[-1][1] += 1
+        else:
+            runs.append([t, 1])
+    return "token_type_ids: " + ", then ".join(f"{t} for {n} token{'s' if n != 1 else ''}" for t, n in runs)
+
+
+def _pair_rows(
+    encoding: Encoding, logits: Any, labels: Sequence[str], probabilities: Any
+) -> tuple[PairRow, ...]:
+    rows = []
+    for b, (first, second) in enumerate(zip(encoding.sentences, encoding.pairs or (), strict=True)):
+        order = sorted(range(len(labels)), key=lambda i: -float(probabilities[b, i]))
+        rows.append(
+            PairRow(
+                first=first[:SHOWN_CHARACTERS],
+                second=second[:SHOWN_CHARACTERS],
+                chips_html=token_chips_html(encoding, b),
+                segments=_segments_text(encoding, b),
+                logits=table(
+                    [
+                        {"label": label, "logit": round(float(logits[b, i]), 4)}
+                        for i, label in enumerate(labels)
+                    ],
+                    index="label",
+                ),
+                bars_html=probability_bars_html(
+                    [labels[i] for i in order], [float(probabilities[b, i]) for i in order]
+                ),
+                predicted=f"→ **{labels[order[0]]}**",
+                probabilities=tuple(float(x) for x in probabilities[b]),
+            )
+        )
+    return tuple(rows)
+
+
+def _read_pairs(loaded: LoadedCheckpoint, text: str) -> tuple[Encoding | None, Note | None]:
+    """The pair box encoded as ``tokenizer(firsts, seconds)`` (padded, truncated at the model's
+    limit), or a note saying what to fix."""
+    try:
+        firsts, seconds = pair_io.split_pairs(text)
+        encoding = encode_batch(loaded.batch_tokenizer, firsts, seconds, max_length=loaded.max_tokens)
+    except ExplorerError as problem:
+        return None, Note("warning", str(problem))
+    return encoding, None
+
+
+@dataclass(frozen=True)
+class NspView:
+    """BERT's next-sentence prediction on the pair box, or why it is not shown."""
+
+    title: str
+    explanation: str  # [SEP], token_type_ids and the pre-training objective, for this tokenizer
+    weights: Note  # what the checkpoint's weight files hold
+    rows: tuple[PairRow, ...]  # empty when there is no NSP head (never a random one)
+    problem: Note | None  # the pair box could not be read
+    code: str
+
+
+NSP_TITLE = "Next-sentence prediction (BERT's pre-training task)"
+
+
+def nsp_weights(loaded: LoadedCheckpoint) -> pair_io.NspWeights:
+    """Whether the loaded checkpoint's weight files carry BERT's NSP head (read from the files)."""
+    return pair_io.nsp_weights(loaded.resolved, loaded.config)
+
+
+def build_nsp(
+    loaded: LoadedCheckpoint, weights: pair_io.NspWeights, nsp_model: Any | None, pairs_text: str
+) -> NspView:
+    """IsNext / NotNext for each pair of ``pairs_text`` from ``nsp_model``
+    (BertForNextSentencePrediction loaded from the same folder, e.g. ui.next_sentence_model),
+    softmax in explorer.postprocess; no rows when the weights lack the head or no model is given."""
+    from explorer.run import pair_logits
+
+    encoding, problem = _read_pairs(loaded, pairs_text)
+    if encoding is not None and encoding.pairs:
+        layout = pair_layout(loaded.tokenizer, encoding.sentences[0], encoding.pairs[0])
+        if layout.token_type_ids is not None:
+            types = (
+                f"the first sentence's tokens get `token_type_ids` {', '.join(map(str, layout.types_of(0)))} "
+                f"and the second's {', '.join(map(str, layout.types_of(1)))}, so a segment embedding is added "
+                "to every token saying which sentence it belongs to"
+            )
+        else:
+            types = "this tokenizer returns no `token_type_ids`"
+        joined = f"This tokenizer joins a pair as `{layout.template}`: {types}."
+    else:
+        joined = "The tokenizer joins the two sentences of a pair into one input."
+    explanation = (
+        f"{joined} BERT was pre-trained on two tasks at once: masked words, and next-sentence "
+        "prediction: half of the time sentence B really followed A in the text (IsNext), half of the "
+        "time it was a random sentence (NotNext). A small head (`cls.seq_relationship`) reads the "
+        "pooled first-token vector and returns two logits; a softmax turns them into IsNext / NotNext "
+        "probabilities."
+    )
+    present = weights.present is True and nsp_model is not None
+    rows: tuple[PairRow, ...] = ()
+    if present and encoding is not None:
+        logits = pair_logits(nsp_model, encoding)  # [N, 2]: IsNext, NotNext
+        rows = _pair_rows(encoding, logits, pair_io.NSP_LABELS, postprocess.apply("softmax", logits))
+    return NspView(
+        title=NSP_TITLE,
+        explanation=explanation,
+        weights=Note("success" if present else "info", weights.reason),
+        rows=rows,
+        problem=problem,
+        code=(
+            "BertForNextSentencePrediction.from_pretrained(folder)(**tokenizer(first, second, "
+            "return_tensors='pt')).logits.softmax(-1)  # [IsNext, NotNext]"
+        ),
+    )
+
+
+def is_pair_classifier(loaded: LoadedCheckpoint) -> bool:
+    """Whether the loaded checkpoint is a classifier fine-tuned here on sentence pairs."""
+    return loaded.head_class == "AutoModelForSequenceClassification" and pair_io.is_pair_classifier(
+        loaded.resolved
+    )
+
+
+@dataclass(frozen=True)
+class PairClassifierView:
+    """A pair classifier (fine-tuned here) on the pair box."""
+
+    intro: str
+    rows: tuple[PairRow, ...]
+    training: Note | None  # its recorded validation and held-out scores
+    problem: Note | None
+
+
+def build_pair_classifier(loaded: LoadedCheckpoint, pairs_text: str) -> PairClassifierView:
+    """The loaded pair classifier's label probabilities for each pair of ``pairs_text``."""
+    import json
+
+    from explorer.run import pair_logits
+
+    encoding, problem = _read_pairs(loaded, pairs_text)
+    rows: tuple[PairRow, ...] = ()
+    if encoding is not None:
+        logits = pair_logits(loaded.model, encoding)  # [N, labels]
+        results = postprocess.classify(logits, loaded.config)
+        scores = postprocess.apply(results[0].function, logits)
+        rows = _pair_rows(encoding, logits, results[0].labels, scores)
+    training = None
+    try:
+        meta = json.loads((Path(loaded.resolved.location) / checkpoints.TRAINING_METADATA).read_text())
+        parts = [f"trained on {meta['train_examples']} pairs in {meta['seconds']:.0f} s"]
+        if meta.get("validation"):
+            v = meta["validation"]
+            parts.append(f"validation accuracy {v['accuracy']:.1%}, F1 {v.get('f1', float('nan')):.3f}")
+        if meta.get("test"):
+            t = meta["test"]
+            parts.append(f"on {t['examples']} held-out pairs accuracy {t['accuracy']:.1%}, F1 {t['f1']:.3f}")
+        training = Note("caption", f"{loaded.resolved.label}: " + "; ".join(parts) + ".")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return PairClassifierView(
+        intro=(
+            f"{loaded.resolved.label} was fine-tuned here on sentence pairs: it reads both sentences as "
+            "one input, `tokenizer(sentence1, sentence2)`, and its head says whether the second says the "
+            "same thing as the first. " + PAIRS_HELP
+        ),
+        rows=rows,
+        training=training,
+        problem=problem,
+    )
+
+
+def probe_pairs(pairs_text: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The pair box's pairs (first sentences, second sentences) to score before and after
+    fine-tuning a pair classifier; none when the box cannot be read."""
+    try:
+        return pair_io.split_pairs(pairs_text)
+    except ExplorerError:
+        return (), None

@@ -114,10 +114,32 @@ class Intro:
     fill_mask: bool  # a masked-LM head: the page runs the text for fill-mask
     recipe_needs_minilm: bool  # no mask token here: the recipe is shown with MiniLM's tokenizer
     use_decoder: str = "Use SmolLM2-135M-Instruct (bundled)"  # the button that switches checkpoints
+    seq2seq: Note | None = None  # an encoder-decoder: the encoder reads the prompt, the decoder writes
+
+
+def generates(loaded: LoadedCheckpoint) -> bool:
+    """A causal LM, or an encoder-decoder (whose decoder generates, reading the encoder)."""
+    return loaded.head_class == CAUSAL_LM or loaded.is_encoder_decoder
+
+
+def seq2seq_note(loaded: LoadedCheckpoint) -> Note | None:
+    """What generation means for an encoder-decoder (None for other models)."""
+    if not loaded.is_encoder_decoder:
+        return None
+    start = gen.decoder_ids(loaded, [])[0]
+    token = loaded.tokenizer.convert_ids_to_tokens(start)
+    return Note(
+        "markdown",
+        f"{loaded.resolved.label} is an **encoder-decoder**: the encoder reads the prompt once; the "
+        f"decoder starts from its `decoder_start_token_id` `{token}` (id {start}) and scores every token "
+        "of the vocabulary as the next token of the *output*, attending to the tokens it already wrote "
+        "and, through cross-attention, to the encoder's vectors. Each step below is the decoder's "
+        "next-token distribution; greedy steps give what `model.generate(do_sample=False)` gives.",
+    )
 
 
 def _not_causal_note(loaded: LoadedCheckpoint) -> Note | None:
-    if loaded.head_class == CAUSAL_LM:
+    if generates(loaded):
         return None
     return Note(
         "info",
@@ -130,7 +152,7 @@ def intro(loaded: LoadedCheckpoint, sentences: Sentences) -> Intro:
     has_template = bool(getattr(loaded.tokenizer, "chat_template", None))
     others = " The other lines are not used here." if len(sentences.sentences) > 1 else ""
     return Intro(
-        causal=loaded.head_class == CAUSAL_LM,
+        causal=generates(loaded),
         not_causal=_not_causal_note(loaded),
         prompt=sentences.sentences[0],
         prompt_caption=Note("caption", "The prompt is the first line of the text box." + others),
@@ -140,6 +162,7 @@ def intro(loaded: LoadedCheckpoint, sentences: Sentences) -> Intro:
         else "This tokenizer has no chat template.",
         fill_mask=loaded.head_class == MASKED_LM,
         recipe_needs_minilm=loaded.tokenizer.mask_token is None,
+        seq2seq=seq2seq_note(loaded),
     )
 
 
@@ -174,7 +197,10 @@ def more_steps(
     """``count`` more generated tokens after the prompt and ``steps`` (raises ExplorerError with a
     message when the text would grow too long)."""
     ids = gen.prompt_ids(loaded, prompt, settings.chat)
-    return gen.generate(loaded, ids + [s.token_id for s in steps], count, settings.sampling, start=len(steps))
+    written = [s.token_id for s in steps]
+    if loaded.is_encoder_decoder:  # the encoder reads the prompt; the decoder continues what it wrote
+        return gen.generate(loaded, ids, count, settings.sampling, start=len(steps), generated=written)
+    return gen.generate(loaded, ids + written, count, settings.sampling, start=len(steps))
 
 
 @dataclass(frozen=True)
@@ -197,6 +223,7 @@ class Decoder:
     lens_intro: Note
     lens_figure: Any | None  # plotly Figure [L + 1, T], None when the lens cannot be shown
     lens_note: Note | None  # how many positions are shown, or why there is no lens
+    causal_mask: bool = True  # the causal-mask section applies (decoder-only models)
 
 
 @dataclass(frozen=True)
@@ -269,10 +296,26 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
     generated = [s.token_id for s in steps]  # [G]
     context = ids + generated  # [P + G]
     chat = settings.chat and bool(getattr(tokenizer, "chat_template", None))
-    top = gen.candidates(loaded, gen.next_token_logits(loaded, context), settings.sampling, k=CANDIDATES)
+    top = gen.candidates(loaded, gen.next_logits(loaded, ids, generated), settings.sampling, k=CANDIDATES)
     written = "".join(s.text for s in steps)
     text = tokenizer.decode(ids, skip_special_tokens=not chat) + (f"⟦{written}⟧" if steps else "")
-    lens_figure, lens_note = _lens(loaded, context)
+    seq2seq = loaded.is_encoder_decoder
+    if seq2seq:
+        text = (
+            tokenizer.decode(ids, skip_special_tokens=True)
+            + " → decoder: "
+            + (f"⟦{written}⟧" if steps else "⟦⟧")
+        )
+        lens_figure, lens_note = (
+            None,
+            Note(
+                "info",
+                "The logit lens on this page reads a decoder-only model's layers; for an encoder-decoder it "
+                "is not available yet.",
+            ),
+        )
+    else:
+        lens_figure, lens_note = _lens(loaded, context)
     return View(
         None,
         Decoder(
@@ -321,6 +364,7 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
             ),
             lens_figure=lens_figure,
             lens_note=lens_note,
+            causal_mask=not seq2seq,
         ),
     )
 

@@ -14,7 +14,7 @@ from explorer import compare, exports, figures
 from explorer import model_info as info
 from explorer.encoding import Encoding
 from explorer.errors import InputError
-from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
+from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint, encoder_decoder_note
 from explorer.run import ModelRun
 from explorer.settings import setting
 from explorer.views.common import Note, Table, table
@@ -23,7 +23,12 @@ SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
 # A copy with random weights is built on every run only for models up to this size; larger ones
 # (SmolLM2: 135M, about 2 s and 540 MB) wait for the page's button.
 RANDOM_AUTO_PARAMETERS = 50_000_000
-SHOWN_NUMBERS = 4  # the mask table shows this many numbers of a vector
+SHOWN_NUMBERS = 4
+ENCODER_ONLY = (
+    "The hidden states, the charts and the attention mask's effect on this page are the **encoder's** "
+    "(the part that reads the text, `encoder_hidden_states`); the decoder's layers and what it generates "
+    "are on the home page (Pipeline) and the Generation page."
+)  # the mask table shows this many numbers of a vector
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class View:
     mask: MaskPart | None = None
     architecture: ArchitecturePart | None = None
     random: RandomPart | None = None
+    # An encoder-decoder: the hidden states, charts and mask effect here are the encoder's.
+    encoder_only: Note | None = None
 
 
 def _count(n: int, word: str) -> str:
@@ -113,6 +120,12 @@ def _count(n: int, word: str) -> str:
 def _final_norm(model: Any) -> str | None:
     """The name of the final normalisation a decoder applies to its last hidden state (GPT-2's
     ln_f, Llama's norm); transformers returns the last hidden state after it."""
+    if getattr(model.config, "is_encoder_decoder", False):  # the hidden states shown are the encoder's
+        encoder = model.get_encoder()
+        for name in ("final_layer_norm", "layer_norm"):  # T5's, mBART's; BART's encoder has none
+            if getattr(encoder, name, None) is not None:
+                return f"encoder.{name}"
+        return None
     for name in ("ln_f", "norm", "final_layer_norm"):
         if getattr(model.base_model, name, None) is not None:
             return name
@@ -124,7 +137,25 @@ def _config_sentence(card: info.ConfigCard) -> str:
     head, model = card.head_class, card.model_class
     article = "an" if model[:1].lower() in "aeiou" else "a"
     first = f"`{head}` loaded {article} `{model}`: {HEAD_DESCRIPTIONS.get(head, 'a model')}."
-    if card.layers == 1:
+    seq2seq_notes: list[str] = []
+    if card.is_encoder_decoder:
+        lead = f"Each of the {card.layers or '?'} encoder layers and {card.decoder_layers or '?'} decoder layers has"
+        seq2seq_notes.append(
+            "Each decoder layer also has a cross-attention block: the decoder's tokens (queries) attend to "
+            "the encoder's output (keys and values)."
+        )
+        if card.relative_buckets is not None:
+            seq2seq_notes.append(
+                f"Positions: no position vectors; each attention score gets a learned bias per relative "
+                f"position bucket ({card.relative_buckets} buckets"
+                + (
+                    f", distances beyond {card.relative_max_distance} share the last"
+                    if card.relative_max_distance
+                    else ""
+                )
+                + ")."
+            )
+    elif card.layers == 1:
         lead = "Its one layer has"
     elif card.layers:
         lead = f"Each of the {card.layers} layers has"
@@ -160,7 +191,7 @@ def _config_sentence(card: info.ConfigCard) -> str:
         ff = "a feed-forward network"
     if card.weight_groups is not None and card.layers and card.weight_groups < card.layers:
         notes.append(f"The {card.layers} layers share {_count(card.weight_groups, 'set')} of weights.")
-    return first + "\n\n" + " ".join([f"{lead} {heads}, then {ff}.", *notes])
+    return first + "\n\n" + " ".join([f"{lead} {heads}, then {ff}.", *notes, *seq2seq_notes])
 
 
 def _config_part(loaded: LoadedCheckpoint) -> ConfigPart:
@@ -240,8 +271,11 @@ def _trajectory_part(run: ModelRun, encoding: Encoding, sentence: int) -> Trajec
     )
 
 
-def _heads_part(loaded: LoadedCheckpoint, encoding: Encoding) -> HeadsPart:
-    shapes = info.head_shapes(loaded, encoding)
+def _heads_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | None = None) -> HeadsPart:
+    decoder = run.decoder_input_ids if run is not None else None  # [B, T] encoder-decoders only
+    shapes = info.head_shapes(
+        loaded, encoding, decoder_length=int(decoder.shape[1]) if decoder is not None else 1
+    )
     rows = table(
         [
             {
@@ -526,11 +560,14 @@ def build(
     built here with compare.random_model). ``padding_side`` overrides the mask comparison's (decoders:
     left, others: the tokenizer's)."""
     config = _config_part(loaded)
-    heads = _heads_part(loaded, encoding)
+    heads = _heads_part(loaded, encoding, run)
     extra = dict(
         mask=_mask_part(loaded, encoding.sentences, padding_side),
         architecture=_architecture_part(loaded),
         random=_random_part(loaded, encoding.sentences, random_weights, random_model),
+        encoder_only=Note("info", encoder_decoder_note(loaded, ENCODER_ONLY))
+        if loaded.is_encoder_decoder
+        else None,
     )
     if run.hidden_states is None:
         missing = Note("info", "This run kept no hidden states, so the layer-by-layer view is not shown.")

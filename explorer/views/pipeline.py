@@ -29,6 +29,13 @@ COURSE_SENTENCES = (
     "I hate this so much!",
 )
 CLASSIFIER_HEAD = "AutoModelForSequenceClassification"
+SEQ2SEQ_HEAD = "AutoModelForSeq2SeqLM"
+# The course's T5 task prefixes (chapter 1, "Transformer models"; chapter 7): T5 reads the task from
+# the start of the text. Offered as examples on an encoder-decoder's page.
+T5_PREFIXES = (
+    "translate English to German: The house is wonderful.",
+    "summarize: Transformers are models that read a whole sentence at once and learn from context.",
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,28 @@ class ClassifierOffer:
 
 
 @dataclass(frozen=True)
+class Generated:
+    """What an encoder-decoder's decoder wrote for one sentence (greedy, from its start token)."""
+
+    sentence: int
+    text: str  # tokenizer.decode(generated ids, skip_special_tokens=True)
+    tokens: tuple[str, ...]  # the generated tokens, start token excluded
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Seq2SeqPart:
+    """Step ② for an encoder-decoder (T5, BART): encoder, decoder, and what the decoder generated."""
+
+    intro: Note  # the encoder reads, the decoder starts from decoder_start_token_id and generates
+    shapes: Table  # encoder and decoder hidden states, cross-attention: name, shape, axes
+    generated: tuple[Generated, ...]  # [B]
+    table: Table  # sentence, generated text, tokens
+    prefixes: Note  # the course's T5 task prefixes, as examples
+    examples: tuple[str, ...]  # those example sentences (the page offers them for the text box)
+
+
+@dataclass(frozen=True)
 class View:
     caption: str  # the checkpoint, how it was loaded and what its head does
     example: Note | None  # the course's first example, when the text is its two sentences
@@ -107,6 +136,7 @@ class View:
     quantized: Note | None  # the weights were de-quantized from a GGUF file (SmolLM2)
     # Go deeper
     links: tuple[Link, ...]
+    seq2seq: Seq2SeqPart | None = None  # encoder-decoders only
 
 
 def config_value(config: Any, *names: str) -> int | None:
@@ -168,8 +198,13 @@ def _sentence(encoding: Encoding, loaded: LoadedCheckpoint, b: int, limit: Limit
 def _metrics(loaded: LoadedCheckpoint) -> tuple[tuple[Metric, ...], Note | None]:
     config = loaded.config
     heads = config_value(config, *HEAD_NAMES)
+    layers = Metric("Layers", _count(config_value(config, *LAYER_NAMES)))
+    if loaded.is_encoder_decoder:
+        encoder_layers = config_value(config, "encoder_layers", *LAYER_NAMES)
+        decoder_layers = config_value(config, "decoder_layers", "num_decoder_layers")
+        layers = Metric("Layers (encoder + decoder)", f"{_count(encoder_layers)} + {_count(decoder_layers)}")
     metrics = (
-        Metric("Layers", _count(config_value(config, *LAYER_NAMES))),
+        layers,
         Metric("Attention heads", _count(heads)),
         Metric("Hidden size", _count(config_value(config, *HIDDEN_NAMES))),
         Metric("Parameters", parameters_text(loaded.num_parameters)),
@@ -201,6 +236,13 @@ def _postprocess_intro(loaded: LoadedCheckpoint, run: ModelRun) -> Note | None:
             "A softmax over the vocabulary turns the logits after each sentence's last token into "
             "next-token probabilities; the most likely tokens are shown.",
         )
+    if loaded.is_encoder_decoder:
+        return Note(
+            "markdown",
+            "A softmax over the vocabulary turns the decoder's logits at its last position (the step "
+            "that wrote the last generated token) into next-token probabilities; the most likely "
+            "tokens are shown.",
+        )
     return Note(
         "markdown",
         "A softmax over the vocabulary at each masked position gives the probability of each token "
@@ -221,6 +263,8 @@ def _block(prediction: postprocess.Prediction, loaded: LoadedCheckpoint) -> Pred
         where = f"Sentence {b}: label probabilities"
     elif loaded.head_class == "AutoModelForCausalLM":
         where = f"Sentence {b}: the next token after position {position}"
+    elif loaded.is_encoder_decoder:
+        where = f"Sentence {b}: the decoder's next token after decoder position {position}"
     else:
         where = f"Sentence {b}: the masked token at position {position}"
     bars = probability_bars_html(prediction.labels, prediction.scores)  # probabilities in [0, 1]
@@ -286,6 +330,8 @@ def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
         "next token after each sentence instead of labels",
         "AutoModelForMaskedLM": "a masked language model, not a classifier: it guesses hidden words "
         "instead of labelling sentences",
+        SEQ2SEQ_HEAD: "an encoder-decoder, not a classifier: its decoder writes text (below) instead "
+        "of labelling sentences",
     }.get(loaded.head_class):
         return Note("markdown", f"{course} This checkpoint is {run_kind}.")
     return Note(
@@ -358,6 +404,111 @@ def build_default_classifier(probes: Sequence[str] = ()) -> ft.TrainingJob:
         return _build_job
 
 
+def _shape_of(run: ModelRun, prefix: str) -> tuple[int, ...] | None:
+    for output in run.outputs:
+        if output.name == prefix or output.name.startswith(prefix + "["):
+            return output.shape
+    return None
+
+
+def _count_of(run: ModelRun, prefix: str) -> int | None:
+    """How many tensors the output tuple ``prefix`` holds ("decoder_hidden_states[0…2]" -> 3)."""
+    for output in run.outputs:
+        if output.name.startswith(prefix + "[0…"):
+            return int(output.name[len(prefix) + 3 : -1]) + 1
+    return None
+
+
+def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) -> Seq2SeqPart | None:
+    """Step ② for an encoder-decoder; None for every other model."""
+    if not loaded.is_encoder_decoder or run.decoder_input_ids is None or run.generated_ids is None:
+        return None
+    tokenizer = loaded.tokenizer
+    start = int(run.decoder_input_ids[0, 0])
+    start_token = tokenizer.convert_ids_to_tokens(start)
+    B, S = encoding.shape
+    T = run.decoder_input_ids.shape[1]
+    intro = Note(
+        "markdown",
+        f"**An encoder-decoder.** The **encoder** reads the whole text at once (attention both ways) "
+        f"and gives one vector per input token. The **decoder** starts from the "
+        f"`decoder_start_token_id` `{start_token}` (id {start}) and writes the output one token at a "
+        "time, greedily (the most likely token each step, as `model.generate(do_sample=False)`): each "
+        "step attends to the tokens it already wrote (causal self-attention) and to the encoder's "
+        "vectors (cross-attention), until it writes the end token "
+        f"or {T} tokens. Below, what it generated for each sentence.",
+    )
+    rows = []
+    enc_hidden, dec_hidden = _shape_of(run, "encoder_hidden_states"), _shape_of(run, "decoder_hidden_states")
+    enc_count, dec_count = _count_of(run, "encoder_hidden_states"), _count_of(run, "decoder_hidden_states")
+    if enc_hidden is not None:
+        rows.append(
+            {
+                "part": "encoder hidden states",
+                "shape": str([enc_count, *enc_hidden]),
+                "axes": "[embeddings + encoder layers, batch, input tokens, hidden]",
+            }
+        )
+    rows.append(
+        {
+            "part": "decoder input ids",
+            "shape": str([B, T]),
+            "axes": "[batch, decoder tokens] (start + generated)",
+        }
+    )
+    if dec_hidden is not None:
+        rows.append(
+            {
+                "part": "decoder hidden states",
+                "shape": str([dec_count, *dec_hidden]),
+                "axes": "[embeddings + decoder layers, batch, decoder tokens, hidden]",
+            }
+        )
+    cross = _shape_of(run, "cross_attentions")
+    if cross is not None:
+        rows.append(
+            {
+                "part": "cross-attention (one layer)",
+                "shape": str(list(cross)),
+                "axes": f"[batch, heads, decoder queries, encoder keys ({S} input tokens)]",
+            }
+        )
+    generated = tuple(
+        Generated(
+            b,
+            tokenizer.decode(list(ids), skip_special_tokens=True),
+            tuple(tokenizer.convert_ids_to_tokens(list(ids))),
+            tuple(ids),
+        )
+        for b, ids in enumerate(run.generated_ids)
+    )
+    table_rows = [
+        {
+            "sentence": g.sentence,
+            "input": shown_sentence(encoding.sentences[g.sentence]),
+            "generated text": g.text,
+            "generated tokens": " ".join(g.tokens),
+            "tokens": len(g.ids),
+        }
+        for g in generated
+    ]
+    prefixes = Note(
+        "markdown",
+        "T5 reads its task from a text prefix, as in the course: try a line such as "
+        + " or ".join(f"`{p}`" for p in T5_PREFIXES)
+        + ". A checkpoint trained on those tasks translates or summarizes; this page shows whatever "
+        "this checkpoint generates.",
+    )
+    return Seq2SeqPart(
+        intro=intro,
+        shapes=table(rows, index="part"),
+        generated=generated,
+        table=table(table_rows, index="sentence"),
+        prefixes=prefixes,
+        examples=T5_PREFIXES,
+    )
+
+
 def build(
     loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, classifier_built: bool | None = None
 ) -> View:
@@ -401,4 +552,5 @@ def build(
         no_predictions=_no_predictions(loaded, predictions),
         quantized=quantized_note(loaded) if predictions else None,
         links=tuple(Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:]),
+        seq2seq=seq2seq_part(loaded, encoding, run),
     )

@@ -345,7 +345,13 @@ def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
     else:
         where = f"this tokenizer puts it at position {ids.index(cls_id)} of a one-word sentence, not first"
     model_type = getattr(loaded.config, "model_type", "")
-    if loaded.is_decoder:
+    if loaded.is_encoder_decoder:
+        purpose = (
+            "this is an encoder-decoder: the encoder reads every token (this one included) and the "
+            "decoder attends to all of the encoder's vectors, so no single token has to summarise the "
+            "sentence"
+        )
+    elif loaded.is_decoder:
         purpose = (
             "this is a decoder: each token sees only the tokens before it, so the first token's vector "
             "has seen nothing else and cannot summarise the sentence"

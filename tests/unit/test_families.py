@@ -14,14 +14,13 @@ import pytest
 import torch
 
 from explorer.encoding import encode_batch
-from explorer.errors import CheckpointError
 from explorer.run import run_model
 from tests.families import FAMILIES, NAMES, build_and_load, build_family, family
 
 SENTENCES = ("a short sentence", "another one here")
 PAIRS = ("the quick brown fox", "tokens turn into vectors, layer by layer")
 CLASSIFIERS = tuple(f.name for f in FAMILIES if f.kind == "classifier")
-RUNNABLE = tuple(name for name in NAMES if name != "t5")
+RUNNABLE = NAMES  # every family loads (encoder-decoders with AutoModelForSeq2SeqLM)
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +43,9 @@ def _loaded(checkpoint, name):
 
 
 def _reloaded(checkpoint, name):
-    """(tokenizer, config) as the app loaded them, or, for a family the app refuses (T5), as
-    transformers' Auto classes reload them from the folder."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    built = checkpoint(name)
-    if built.family.kind != "encoder-decoder":
-        loaded = _loaded(checkpoint, name)
-        return loaded.tokenizer, loaded.config
-    return AutoTokenizer.from_pretrained(built.folder), AutoConfig.from_pretrained(built.folder)
+    """(tokenizer, config) as the app loaded them."""
+    loaded = _loaded(checkpoint, name)
+    return loaded.tokenizer, loaded.config
 
 
 def _direct_logits(model, tokenizer, text):
@@ -71,6 +64,7 @@ def test_the_matrix_covers_every_family_and_head_kind():
         "llama",
         "qwen3",
         "t5",
+        "bart",
         "cls-single",
         "cls-multi",
         "cls-regression",
@@ -110,17 +104,16 @@ def test_each_family_loads_through_the_app_loader(checkpoint, name):
     assert loaded.max_tokens == 64
 
 
-def test_t5_current_app_behaviour_is_an_exception(checkpoint):
-    # CURRENT behaviour, recorded, not a goal: the app's loader refuses an encoder-decoder with one
-    # CheckpointError (since commit bf2801f). Before that, T5ForConditionalGeneration loaded with
-    # AutoModel as a bare T5Model (LM head dropped) and run_model raised transformers' ValueError
-    # "You must specify exactly one of input_ids or inputs_embeds" (about the *decoder's* inputs).
-    # Update this test when the app learns encoder-decoders.
-    built = checkpoint("t5")
-    assert built.loaded is None
-    assert isinstance(built.load_error, CheckpointError)
-    message = str(built.load_error)
-    assert "encoder-decoder" in message and "(t5)" in message and "Traceback" not in message
+@pytest.mark.parametrize("name", ["t5", "bart"])
+def test_encoder_decoders_load_with_their_language_model_head(checkpoint, name):
+    """Issue 13: the loader no longer refuses encoder-decoders; it loads the LM head the config
+    names (T5ForConditionalGeneration, BartForConditionalGeneration) with AutoModelForSeq2SeqLM."""
+    built = checkpoint(name)
+    assert built.load_error is None, built.load_error
+    loaded = built.loaded
+    assert loaded.config.is_encoder_decoder and loaded.is_encoder_decoder and not loaded.is_decoder
+    assert loaded.head_class == "AutoModelForSeq2SeqLM"
+    assert loaded.model.get_output_embeddings() is not None
 
 
 def test_t5_needs_decoder_inputs_which_run_model_does_not_give(checkpoint):
@@ -157,7 +150,9 @@ def test_config_has_the_sizes_the_family_claims(checkpoint, name):
     assert len(tokenizer) <= config.vocab_size  # every token id has an embedding row
     assert 50 <= config.vocab_size <= 500
     positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    expected = None if fam.max_positions is None else fam.max_positions + fam.position_offset
+    # RoBERTa's config counts its 2 offset rows; BART's counts positions only (its table adds 2).
+    offset = 0 if fam.kind == "encoder-decoder" else fam.position_offset
+    expected = None if fam.max_positions is None else fam.max_positions + offset
     assert positions == expected
     if fam.is_classifier:
         assert config.num_labels == fam.num_labels
@@ -237,8 +232,9 @@ def test_run_model_shapes_match_the_config(checkpoint, name):
     np.testing.assert_allclose(rows[:, :, real], 1.0, atol=1e-5)  # each real query's row sums to 1
     if fam.kind == "classifier":
         assert run.logits.shape == (B, fam.num_labels)
-    elif fam.kind == "decoder":
-        assert run.logits.shape == (B, config.vocab_size)  # the next token after each sentence
+    elif fam.kind in ("decoder", "encoder-decoder"):
+        # the next token after each sentence (encoder-decoders: after each decoder sequence)
+        assert run.logits.shape == (B, config.vocab_size)
     elif fam.head == "AutoModelForMaskedLM":
         assert run.logits.shape == (0, config.vocab_size)  # no [MASK] in the sentences
     else:

@@ -33,6 +33,7 @@ def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
         "Logits",
         "Probabilities",
         "Fine-tuning",
+        "Sentence pairs: [SEP] and token_type_ids",
     ]
     assert all(step.page in pages and step.question.endswith("?") for step in LESSON)
 

@@ -45,9 +45,10 @@ LINKS_BEFORE = {
 
 
 @pytest.mark.parametrize("page", list(LINKS_BEFORE))
-def test_links_carry_the_same_names_and_keys_as_before(page):
+def test_links_still_carry_the_names_and_keys_they_had(page):
     spec_ = next(p for p in PAGES if p.url_path == page)
-    assert {param.name: param.key for param in spec_.params} == LINKS_BEFORE[page]
+    carried = {param.name: param.key for param in spec_.params}
+    assert LINKS_BEFORE[page].items() <= carried.items()  # new settings may be added, none renamed
 
 
 def test_every_page_with_settings_has_a_unique_prefix_and_defaults_that_pass_their_own_checks():

@@ -27,11 +27,11 @@ SPECIAL_NAMES = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "<s>", "</s>", "<pad>", "<
 
 @pytest.fixture(scope="module")
 def batch(family):
-    """(loaded, encoding, run) for a family the app loads; T5 is checked in its own test."""
-    if family.loaded is None:
-        pytest.skip(
-            f"{family.family.name}: the loader refuses it (checked in test_only_the_encoder_decoder_…)"
-        )
+    """(loaded, encoding, run) for an encoder or decoder family; encoder-decoders (T5, BART: three
+    attentions) are checked in test_cross_attention.py."""
+    if family.family.kind == "encoder-decoder":
+        pytest.skip(f"{family.family.name}: an encoder-decoder, checked in test_cross_attention.py")
+    assert family.loaded is not None, family.load_error
     loaded = family.loaded
     encoding = encode_batch(loaded.batch_tokenizer, SENTENCES, max_length=loaded.max_tokens)
     return loaded, encoding, run_model(loaded, encoding, hidden_states=True, attentions=True)
@@ -101,12 +101,8 @@ def _heads_and_head_dim(loaded):
     return H, KV, d, D
 
 
-def test_only_the_encoder_decoder_is_refused_with_a_message(family):
-    if family.family.kind == "encoder-decoder":  # T5: a clear message, no View to build
-        assert family.loaded is None
-        assert "encoder-decoder" in str(family.load_error)
-    else:
-        assert family.loaded is not None, family.load_error
+def test_every_family_loads(family):
+    assert family.loaded is not None, family.load_error
 
 
 # (layer, head) pairs whose View is built: together they cover every layer and head of the tiny
@@ -395,6 +391,7 @@ POSITION_KIND = {  # model_type -> what the family uses (the real checkpoints of
     "llama": "rotary (RoPE)",
     "qwen3": "rotary (RoPE)",
     "t5": "relative position biases",
+    "bart": "learned absolute embeddings",
 }
 
 
@@ -409,22 +406,11 @@ def _sinusoids(P: int, d: int) -> np.ndarray:
     return pe
 
 
-def _loaded_or_t5(family):
-    """The app's LoadedCheckpoint, or for T5 (refused by the loader) the model read directly."""
-    if family.loaded is not None:
-        return family.loaded
-    import types
-
-    from transformers import AutoConfig, T5Model
-
-    config = AutoConfig.from_pretrained(family.folder)
-    return types.SimpleNamespace(model=T5Model.from_pretrained(family.folder), config=config)
-
-
 def test_position_info_names_the_kind_and_uses_the_right_rows(family):
     from explorer import model_info
 
-    loaded = _loaded_or_t5(family)
+    loaded = family.loaded
+    assert loaded is not None, family.load_error
     position = model_info.position_info(loaded, positions=16)
     kind = POSITION_KIND[family.family.model_type]
     assert position.kind == kind
@@ -434,16 +420,19 @@ def test_position_info_names_the_kind_and_uses_the_right_rows(family):
         "relative position biases": "relative position biases",
     }[kind]
     assert f"This model ({type(loaded.model).__name__}) uses {uses}" in position.uses
-    d = loaded.config.d_model if family.family.model_type == "t5" else family.family.hidden
+    d = loaded.config.d_model if family.family.kind == "encoder-decoder" else family.family.hidden
     np.testing.assert_allclose(position.sinusoidal, _sinusoids(position.sinusoidal.shape[0], d), atol=1e-12)
     assert f"d = {d}" in position.sinusoidal_text
     if kind == "learned absolute embeddings":
-        embeddings = getattr(loaded.model.base_model, "embeddings", None)
-        table = (
-            (embeddings.position_embeddings if embeddings is not None else loaded.model.base_model.wpe)
-            .weight.detach()
-            .numpy()
-        )
+        base = loaded.model.base_model
+        embeddings = getattr(base, "embeddings", None)
+        if embeddings is not None:  # BERT, RoBERTa, DistilBERT, ALBERT
+            table = embeddings.position_embeddings.weight
+        elif hasattr(base, "wpe"):  # GPT-2
+            table = base.wpe.weight
+        else:  # BART: the encoder's table (the decoder has its own)
+            table = base.encoder.embed_positions.weight
+        table = table.detach().numpy()
         first = family.family.position_offset  # RoBERTa: padding_idx + 1 = 2, else 0
         if family.family.model_type == "roberta":
             padding = loaded.config.pad_token_id
@@ -454,6 +443,9 @@ def test_position_info_names_the_kind_and_uses_the_right_rows(family):
             )
             assert f"Row {padding} (padding_idx) is the padding row" in position.explanation
             assert "Row 0 is never used" in position.explanation
+        elif family.family.model_type == "bart":  # positions start 2 rows into each table
+            assert first == 2 and f"row {first} + i" in position.explanation
+            assert "the encoder and the decoder each have their own table" in position.explanation
         else:
             assert "adds row i" in position.explanation
         P = 16

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from explorer.encoding import encode_batch
-from explorer.errors import CheckpointError
 from explorer.run import run_model
 from explorer.views import model as model_view
 from explorer.views.common import Note
@@ -51,6 +50,10 @@ def _feed_forward_width(loaded) -> int:
         return base.h[0].mlp.c_fc.weight.shape[1]  # Conv1D: [hidden, inter]
     if kind in ("llama", "qwen3"):
         return base.layers[0].mlp.up_proj.weight.shape[0]  # [inter, hidden]
+    if kind == "t5":
+        return loaded.model.encoder.block[0].layer[1].DenseReluDense.wi.weight.shape[0]  # [inter, hidden]
+    if kind == "bart":
+        return base.encoder.layers[0].fc1.weight.shape[0]  # [inter, hidden]
     raise AssertionError(f"no feed-forward reader for {kind}")
 
 
@@ -67,15 +70,34 @@ def _query_width(loaded) -> int:
         return base.h[0].attn.c_attn.weight.shape[1] // 3  # [hidden, 3 x hidden]
     if kind in ("llama", "qwen3"):
         return base.layers[0].self_attn.q_proj.weight.shape[0]
+    if kind == "t5":
+        return loaded.model.encoder.block[0].layer[0].SelfAttention.q.weight.shape[0]
+    if kind == "bart":
+        return base.encoder.layers[0].self_attn.q_proj.weight.shape[0]
     raise AssertionError(f"no query reader for {kind}")
 
 
-def test_encoder_decoder_gets_the_loaders_clear_message(family):
+def test_encoder_decoders_load_and_the_page_says_it_shows_the_encoder(family):
+    """Issue 13: T5 and BART load; the card says encoder-decoder with both layer counts, T5's
+    relative position buckets are named, and the page says its hidden states are the encoder's."""
+    assert family.loaded is not None, family.load_error
+    _, _, view = _view(family)
+    values = dict((row[""], row["value"]) for row in view.config.table.rows)
+    config = family.loaded.config
     if family.family.kind != "encoder-decoder":
-        assert family.loaded is not None, family.load_error
+        assert view.encoder_only is None and not values["kind"].startswith("encoder-decoder")
         return
-    assert family.loaded is None and isinstance(family.load_error, CheckpointError)
-    assert "encoder-decoder" in str(family.load_error) and "Traceback" not in str(family.load_error)
+    assert values["kind"].startswith("encoder-decoder")
+    decoder_layers = getattr(config, "decoder_layers", None) or config.num_decoder_layers
+    assert values["encoder layers"] == str(config.num_hidden_layers)
+    assert values["decoder layers"] == str(decoder_layers)
+    assert "encoder's" in view.encoder_only.text and "encoder-decoder" in view.encoder_only.text
+    assert "cross-attention" in view.config.sentence.text
+    if config.model_type == "t5":
+        assert values["relative position buckets"] == str(config.relative_attention_num_buckets)
+        assert f"{config.relative_attention_num_buckets} buckets" in view.config.sentence.text
+    else:
+        assert "relative position buckets" not in values
 
 
 def test_config_numbers_are_the_config_and_the_weights(family):
@@ -151,7 +173,8 @@ def test_hidden_state_shapes_are_the_runs(family):
     assert f"returns {hidden.shape[0]} tensors" in view.hidden.sentence.text
     # The decoders' last hidden state comes after their final norm, and the page says so.
     says_norm = "final normalisation" in view.hidden.sentence.text
-    assert says_norm == (family.family.kind == "decoder")
+    # T5's encoder also normalises its last hidden state (encoder.final_layer_norm); BART's does not.
+    assert says_norm == (family.family.kind == "decoder" or family.family.model_type == "t5")
 
 
 def test_head_shapes_follow_the_config(family):

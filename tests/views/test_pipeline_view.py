@@ -7,11 +7,11 @@ import dataclasses
 import inspect
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from explorer.encoding import encode_batch
-from explorer.errors import ExplorerError
 from explorer.loading import MAX_TOKENS
 from explorer.run import run_model
 from explorer.views import pipeline as home
@@ -77,13 +77,60 @@ def texts(value, skip=("chips_html", "batch_html", "bars_html", "batch_json", "p
     return []
 
 
+def _check_encoder_decoder(loaded, facts):
+    """Issue 13: the encoder reads the text, the decoder starts from decoder_start_token_id and
+    generates; the page shows what it generated (= generate() called here), both stacks' shapes,
+    the T5 prefixes, and the decoder's next-token probabilities (= softmax of a direct forward)."""
+    sentences = SENTENCES
+    encoding, run, view = built(loaded, sentences)
+    batch = loaded.tokenizer(list(sentences), padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        generated = loaded.model.generate(**batch, do_sample=False, max_new_tokens=20)  # [B, 1 + n]
+    config = loaded.config
+    assert (generated[:, 0] == config.decoder_start_token_id).all()
+    part = view.seq2seq
+    start_token = loaded.tokenizer.convert_ids_to_tokens(config.decoder_start_token_id)
+    assert f"`{start_token}` (id {config.decoder_start_token_id})" in part.intro.text
+    for b, shown in enumerate(part.generated):
+        row = generated[b, 1:].tolist()
+        if config.eos_token_id in row:
+            row = row[: row.index(config.eos_token_id) + 1]
+        assert shown.ids == tuple(row)
+        assert shown.text == loaded.tokenizer.decode(row, skip_special_tokens=True)
+        assert part.table.rows[b]["generated text"] == shown.text
+    decoder_layers = getattr(config, "decoder_layers", None) or config.num_decoder_layers
+    metrics = {m.label: m.value for m in view.metrics}
+    assert metrics["Layers (encoder + decoder)"] == f"{facts.layers} + {decoder_layers}"
+    shapes = {row["part"]: row["shape"] for row in part.shapes.rows}
+    B, S = batch["input_ids"].shape
+    T = run.decoder_input_ids.shape[1]
+    assert shapes["encoder hidden states"] == str([facts.layers + 1, B, S, facts.hidden])
+    assert shapes["decoder hidden states"] == str([decoder_layers + 1, B, T, facts.hidden])
+    assert "translate English to German:" in part.prefixes.text and "summarize:" in part.prefixes.text
+    # ③ the decoder's next token, from a forward pass made here on the same decoder inputs
+    with torch.inference_mode():
+        logits = loaded.model(
+            **batch,
+            decoder_input_ids=torch.from_numpy(np.array(run.decoder_input_ids)),
+            decoder_attention_mask=torch.from_numpy(np.array(run.decoder_attention_mask)),
+        ).logits  # [B, T, vocab]
+    assert len(view.predictions) == B
+    for block in view.predictions:
+        b = block.prediction.sentence
+        last = int(run.decoder_attention_mask[b].sum()) - 1
+        probabilities = torch.softmax(logits[b, last].double(), dim=-1)
+        top = torch.topk(probabilities, len(block.prediction.scores))
+        assert block.prediction.scores == pytest.approx(top.values.tolist(), abs=1e-5)
+        assert "decoder" in block.title
+    assert "decoder" in view.postprocess_intro.text
+
+
 def test_view_for_every_family(family):
-    if family.loaded is None:
-        assert family.family.kind == "encoder-decoder"
-        assert isinstance(family.load_error, ExplorerError)
-        assert "encoder-decoder" in str(family.load_error) and "pick an encoder" in str(family.load_error)
-        return
+    assert family.loaded is not None, family.load_error
     loaded, facts = family.loaded, family.family
+    if facts.kind == "encoder-decoder":
+        _check_encoder_decoder(loaded, facts)
+        return
     sentences = sentences_for(loaded)
     encoding, run, view = built(loaded, sentences)
     inputs, output = model_output(loaded, sentences)

@@ -15,7 +15,7 @@ import pytest
 from explorer import tokenizer_lab as lab
 from explorer.encoding import split_sentences
 from explorer.errors import CheckpointError, InputError
-from explorer.loading import MAX_TOKENS, encoder_decoder_message
+from explorer.loading import MAX_TOKENS
 from explorer.views import tokenizer as view_module
 from explorer.views.common import Note
 from explorer.views.tokenizer import Settings, build, build_families
@@ -40,19 +40,9 @@ def no_pretrained():
     raise AssertionError("the families tab must not load the bundled tokenizers without a text")
 
 
-def test_an_encoder_decoder_gets_the_loaders_clear_message(family):
-    """The page loads through ui.load, which raises the loader's CheckpointError: for T5 that is
-    one sentence saying the app does not explain encoder-decoders yet (shown with ui.show_error)."""
-    if family.family.kind != "encoder-decoder":
-        assert family.loaded is not None, family.load_error
-        return
-    from transformers import AutoConfig
-
-    from explorer.checkpoints import resolve
-
-    assert family.loaded is None and isinstance(family.load_error, CheckpointError)
-    expected = encoder_decoder_message(resolve(family.ref), AutoConfig.from_pretrained(family.folder))
-    assert str(family.load_error) == expected and "encoder-decoder" in expected
+def test_every_family_loads_encoder_decoders_included(family):
+    """Issue 13: the loader no longer refuses encoder-decoders (T5, BART): every family loads."""
+    assert family.loaded is not None, family.load_error
 
 
 def loaded_or_skip(family):
@@ -212,6 +202,13 @@ def test_max_length_sentence_names_both_limits(family):
     loaded = loaded_or_skip(family)
     config = loaded.config
     positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if positions is None:  # T5: relative positions, no table: the tokenizer's and the app's limits
+        top = min(MAX_TOKENS, loaded.tokenizer.model_max_length)
+        assert view_module.limits(loaded).max_tokens == top
+        view = make_view(loaded, max_length=4096)
+        warning = [n.text for n in view.notes if n.kind == "warning"]
+        assert len(warning) == 1 and f"above this tokenizer's limit of {top} tokens" in warning[0]
+        return
     assert view_module.limits(loaded).max_tokens == min(
         MAX_TOKENS, positions, loaded.tokenizer.model_max_length
     )
@@ -360,6 +357,8 @@ def test_the_cls_row_says_what_this_checkpoint_uses_it_for(family):
             assert torch.allclose(model.classifier(pooled), model(**batch).logits, atol=1e-5)
     elif facts.head == "AutoModelForMaskedLM":
         assert "masked-LM head" in meaning and "depends on pre-training" in meaning
+    elif facts.kind == "encoder-decoder":  # BART: <s> starts the encoder's input; the decoder reads all
+        assert "encoder-decoder" in meaning and "no single token has to summarise" in meaning
     else:  # a bare encoder with no sentence-transformers pooling config
         assert facts.head == "AutoModel" and "no task head reads it" in meaning
         has_pooler = getattr(model, "pooler", None) is not None
