@@ -40,8 +40,8 @@ README = ROOT / "bench" / "README.md"
 # A MutationObserver sees every change of the app's script state, even a rerun shorter than one
 # animation frame, which polling for the 'running' state can miss.
 WATCH_RUN = """() => {
-    window.__explorerRan = false;
     const app = document.querySelector("[data-testid='stApp']");
+    window.__explorerRan = app.getAttribute('data-test-script-state') === 'running';  // a run in progress takes the new text too
     new MutationObserver(() => {
         if (app.getAttribute('data-test-script-state') === 'running') window.__explorerRan = true;
     }).observe(app, {attributes: true});
@@ -52,6 +52,7 @@ def commit_and_wait(page, area) -> float:
     """Press Ctrl+Enter in ``area`` and wait until the app has rerun and settled; seconds taken."""
     from conftest import IDLE
 
+    page.wait_for_selector(IDLE, timeout=180_000)  # the previous run (e.g. a page's own st.rerun) is over
     page.evaluate(WATCH_RUN)
     started = time.perf_counter()
     area.press("Control+Enter")
