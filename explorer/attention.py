@@ -44,6 +44,20 @@ def attention_mask_2d(encoding: Encoding, sentence: int, causal: bool) -> np.nda
     return allowed
 
 
+def _select(weights: np.ndarray, sentence: int, layer: int, head: int, aggregate: Aggregate) -> tuple:
+    """One head, the average of a layer's heads, or of every layer and head, from [L, B, H, Q, K]
+    weights: ([Q, K] matrix, what it is, e.g. "layer 2, head 0"). ``layer`` is 0-based; the text
+    names layer ``layer + 1``."""
+    if aggregate == "head":
+        return weights[layer, sentence, head], f"layer {layer + 1}, head {head}"  # [Q, K]
+    if aggregate == "head average":
+        return weights[layer, sentence].mean(
+            axis=0
+        ), f"layer {layer + 1}, average of {weights.shape[2]} heads"
+    matrix = weights[:, sentence].mean(axis=(0, 1))  # [Q, K]
+    return matrix, f"average of all {weights.shape[0]} layers and {weights.shape[2]} heads"
+
+
 def attention_view(
     run: ModelRun,
     encoding: Encoding,
@@ -58,16 +72,8 @@ def attention_view(
 ) -> AttentionView:
     """The attention of one head (or the average over heads / layers) for one sentence.
     ``layer`` indexes run.attentions (0-based); the title names layer ``layer + 1``."""
-    attentions = run.attentions  # [L, B, H, S, S]
-    if aggregate == "head":
-        matrix = attentions[layer, sentence, head]  # [S, S]
-        title = f"Layer {layer + 1}, head {head}"
-    elif aggregate == "head average":
-        matrix = attentions[layer, sentence].mean(axis=0)  # [S, S]
-        title = f"Layer {layer + 1}, average of {attentions.shape[2]} heads"
-    else:
-        matrix = attentions[:, sentence].mean(axis=(0, 1))  # [S, S]
-        title = f"Average of all {attentions.shape[0]} layers and {attentions.shape[2]} heads"
+    matrix, what = _select(run.attentions, sentence, layer, head, aggregate)  # [S, S]
+    title = what[0].upper() + what[1:]
     allowed = attention_mask_2d(encoding, sentence, causal)
     matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [S, S]
     keep = np.ones(encoding.shape[1], dtype=bool)  # [S]
@@ -405,15 +411,8 @@ def part_view(
     what = {"encoder self-attention": "self-attention", "decoder self-attention": "self-attention"}.get(
         part, "cross-attention"
     )
-    if aggregate == "head":
-        matrix = weights[layer, sentence, head]  # [Q, K]
-        title = f"{stack} layer {layer + 1}, head {head}: {what}"
-    elif aggregate == "head average":
-        matrix = weights[layer, sentence].mean(axis=0)  # [Q, K]
-        title = f"{stack} layer {layer + 1}, average of {weights.shape[2]} heads: {what}"
-    else:
-        matrix = weights[:, sentence].mean(axis=(0, 1))  # [Q, K]
-        title = f"{stack}: average of all {weights.shape[0]} layers and {weights.shape[2]} heads: {what}"
+    matrix, chosen = _select(weights, sentence, layer, head, aggregate)  # [Q, K]
+    title = f"{stack}{':' if aggregate == 'layer average' else ''} {chosen}: {what}"
     allowed = part_allowed(run, encoding, part, sentence)
     matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [Q, K]
     query_side, key_side = part_sides(part)
