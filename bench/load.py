@@ -1,130 +1,779 @@
-"""`make load`: a classroom against one app process on this machine, loopback only, bounded.
+"""`make load`: a classroom against the app, measured at the server.
 
-30 simulated students (browser contexts of one headless Chromium, driven concurrently) each open a
-page (Pipeline, Tokenizer lab or Attention, in turn) and type three sentences of their own; we time
-each sentence from Ctrl+Enter until that student's page shows it, count errors, and check that no
-page ever shows another student's words. Writes bench/load.json and appends to bench/README.md.
+Each simulated student is one websocket speaking Streamlit's own protocol (no browser per student):
+it loads a page over HTTP like a browser would (through HAProxy this sets the stickiness cookie),
+opens /_stcore/stream, asks for its page (BackMsg rerun_script with the page's URL path) and then
+types sentences of its own into the sidebar text box: a rerun_script whose widget_states carry the
+text box's new value, exactly what the browser sends on Ctrl+Enter. A sentence counts as drawn when
+the server says the run finished (ForwardMsg script_finished, FINISHED_SUCCESSFULLY); the latency
+is from sending the BackMsg until then. A few real Chromium browsers (Playwright) type alongside
+and check what they show.
+
+Why widget states and not the app's shared-link query string: a link's settings are applied only on
+a session's first run (explorer/ui/sharing.py apply_link), so a link would need a new session per
+sentence; typing is a rerun of an existing session, which is what a class does all day.
+
+Every student has its own marker word (one token of the bundled tokenizer, absent from the pages'
+own text) in each of its sentences; every ForwardMsg a student receives is scanned for the other
+students' markers, and every run must show the student's own marker in the page's elements.
+
+Server CPU comes from /proc of the app processes (and HAProxy), client CPU from /proc of this
+process and of the browsers it started. Writes bench/load.json (one entry per class size and
+number of processes, replaced on rerun) and the block between the load markers of bench/README.md.
+
+  .venv/bin/python bench/load.py                       # 30 and 100 students, one app process
+  .venv/bin/python bench/load.py --replicas 2          # 2 processes behind HAProxy
+  .venv/bin/python bench/load.py --students 30 --rounds 2 --browsers 0
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import csv
+import datetime
 import json
+import math
+import os
+import platform
+import random
+import re
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+LOAD_JSON = ROOT / "bench" / "load.json"
+README = ROOT / "bench" / "README.md"
+BEGIN, END = "<!-- load -->", "<!-- /load -->"
+GOAL_P95_S = 2.0  # at 30 students on 2 cores (issue 15)
+RUN_TIMEOUT_S = 240  # one script run; longer counts as an error
+TEXT_LABEL = "Your text: one sentence per line"
+# The pages students work on, by URL path ("" is the home page, Pipeline), taken in turn.
+PAGES = ("", "tokenizer", "model", "attention")
+PAGE_TITLES = {
+    "": "Pipeline",
+    "tokenizer": "Tokenizer lab",
+    "model": "Inside the model",
+    "attention": "Attention",
+}
+# Marker words, one per student: harmless nouns; only those the tokenizer keeps whole (so that the
+# word itself appears on the page) and that the pages do not already show are used.
+CANDIDATES = """
+badger camel eagle tiger lion horse sheep goat mouse rabbit wolf bear fox deer duck goose swan owl
+frog snake shark whale dolphin monkey zebra panda otter beaver donkey cobra falcon parrot spider
+turtle lizard penguin giraffe elephant kangaroo leopard jaguar buffalo moose squirrel hamster
+pigeon raven crow sparrow robin hawk vulture pelican flamingo butterfly beetle ant bee wasp lobster
+crab oyster salmon trout cod tuna octopus squid jellyfish coral seal walrus camel llama bison
+apple banana cherry grape lemon melon orange peach pear plum mango olive tomato potato carrot onion
+garlic pepper cabbage lettuce pumpkin walnut almond coconut strawberry raspberry chestnut
+piano violin guitar drum trumpet flute harp cello saxophone clarinet trombone accordion harmonica
+hammer anvil shovel ladder bucket kettle teapot spoon fork knife ribbon button needle thimble
+lantern candle compass anchor helmet saddle blanket pillow carpet curtain mirror basket bicycle
+canoe kayak sailboat tractor wagon sled chariot balloon kite umbrella volcano glacier canyon
+meadow orchard vineyard lighthouse windmill castle cottage barn igloo pyramid tunnel bridge harbor
+marble granite copper silver bronze velvet cotton wool silk leather pebble boulder crystal diamond
+""".split()
+SHOWS_WORD = """word => [...document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']")]
+    .some(element => element.textContent.toLowerCase().includes(word))"""
 
-STUDENTS = 30
-ROUNDS = 3
-DEADLINE_S = 600  # the whole run stops by itself after this
-# Each student's own word. Only words the bundled MiniLM keeps whole (one token) are used, so
-# that the word itself appears on the page (an 'aardvark' would show as 'aa ##rd ##var ##k').
-CANDIDATES = (
-    "badger camel eagle tiger lion horse sheep goat mouse rabbit wolf bear fox deer duck goose swan owl "
-    "frog snake shark whale dolphin monkey zebra panda otter beaver donkey cobra falcon parrot spider"
-).split()
-WORDS: list[str] = []
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers (tests/unit/test_load.py)
 
 
-def whole_words(count: int) -> list[str]:
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank percentile (q in 0..100) of ``values``; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def marker_pattern(markers: Iterable[str]) -> re.Pattern[bytes]:
+    """Matches any of ``markers`` as a whole word (not inside a longer word), in raw bytes."""
+    words = sorted({m.lower() for m in markers}, key=len, reverse=True)
+    alternatives = b"|".join(re.escape(w.encode()) for w in words)
+    return re.compile(rb"(?<![a-z])(" + alternatives + rb")(?![a-z])", re.IGNORECASE)
+
+
+def found_markers(pattern: re.Pattern[bytes], data: bytes) -> set[str]:
+    return {m.decode().lower() for m in pattern.findall(data)}
+
+
+def sentences_for(marker: str, index: int, rounds: int, texts: Sequence[str]) -> list[str]:
+    """A student's sentences: each names the student's marker, each differs from the others."""
+    return [f"{marker} says: {texts[(index * rounds + r) % len(texts)]}" for r in range(rounds)]
+
+
+def replace_block(document: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    """``document`` with the text between ``begin`` and ``end`` replaced by ``block`` (markers kept);
+    the marked block is appended when the document has none."""
+    marked = f"{begin}\n{block.strip()}\n{end}"
+    start, stop = document.find(begin), document.find(end)
+    if start == -1 or stop == -1 or stop < start:
+        return document.rstrip("\n") + "\n\n" + marked + "\n"
+    return document[:start] + marked + document[stop + len(end) :]
+
+
+def merge_runs(previous: list[dict], new: list[dict]) -> list[dict]:
+    """Runs kept in bench/load.json: a new run replaces the one with the same class size and
+    number of processes."""
+    key = lambda run: (run["students"], run["replicas"], run["through_proxy"])  # noqa: E731
+    replaced = {key(run) for run in new}
+    kept = [run for run in previous if key(run) not in replaced]
+    return sorted(kept + new, key=key)
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU and memory from /proc
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd on (after "pid (comm)")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one live process (all its threads)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS if fields else 0.0
+
+
+def children_map() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields:
+                tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int, tree: dict[int, list[int]], skip: set[int] = frozenset()) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        if current in skip or current in found:
+            continue
+        found.add(current)
+        todo.extend(tree.get(current, []))
+    return found
+
+
+def tree_cpu_s(pids: Iterable[int]) -> float:
+    return sum(process_cpu_s(pid) for pid in pids)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: all but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    status = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                status[name] = int(value.split()[0]) / 1024
+    except OSError:
+        return {}
+    return {"rss_mb": round(status.get("VmRSS", 0), 1), "peak_mb": round(status.get("VmHWM", 0), 1)}
+
+
+def _reaped_children_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU seconds of the server processes, the proxy, this client and its browsers over a window."""
+
+    def __init__(self, app_pids: list[int], proxy_pid: int | None):
+        self.app_pids, self.proxy_pid = app_pids, proxy_pid
+
+    def sample(self) -> dict[str, float]:
+        tree = children_map()
+        servers = set().union(*(descendants(p, tree) for p in self.app_pids))
+        proxy = descendants(self.proxy_pid, tree) if self.proxy_pid else set()
+        me = os.getpid()
+        browsers = descendants(me, tree, skip=set(self.app_pids) | ({self.proxy_pid} - {None})) - {me}
+        return {
+            "server": tree_cpu_s(servers),
+            "proxy": tree_cpu_s(proxy),
+            "client": process_cpu_s(me),
+            # live browser processes, and those already ended (reaped: counted in our children's usage)
+            "browsers": tree_cpu_s(browsers) + _reaped_children_cpu_s(),
+            "machine": machine_busy_s(),
+            "wall": time.monotonic(),
+        }
+
+    @staticmethod
+    def report(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        wall = max(after["wall"] - before["wall"], 1e-9)
+        used = {
+            k: max(after[k] - before[k], 0.0) for k in ("server", "proxy", "client", "browsers", "machine")
+        }
+        others = max(
+            used["machine"] - used["server"] - used["proxy"] - used["client"] - used["browsers"], 0.0
+        )
+        return {
+            "seconds": round(wall, 1),
+            "server_cpu_s": round(used["server"], 1),
+            "server_cores": round(used["server"] / wall, 2),
+            "proxy_cpu_s": round(used["proxy"], 1),
+            "client_cpu_s": round(used["client"], 1),
+            "client_cores": round(used["client"] / wall, 2),
+            "browsers_cpu_s": round(used["browsers"], 1),
+            "machine_busy_cores": round(used["machine"] / wall, 2),
+            "other_programs_cores": round(others / wall, 2),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# A student speaking Streamlit's protocol
+
+
+@dataclass
+class Student:
+    index: int
+    marker: str
+    page: str
+    sentences: list[str]
+    latencies: list[float] = field(default_factory=list)
+    first_visit_s: float | None = None
+    bytes_per_rerun: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    runs_without_own_text: int = 0
+    replica: str | None = None  # the process HAProxy sent it to (through the proxy)
+    session_id: str | None = None
+
+
+class Session:
+    """One websocket to Streamlit: sends rerun requests, and reads every ForwardMsg (scanning it for
+    other students' markers) until the run finishes."""
+
+    def __init__(self, student: Student, others: re.Pattern[bytes] | None, own: re.Pattern[bytes]):
+        self.student, self.others, self.own = student, others, own
+        self.socket = None
+        self.page_hash = ""  # of the page drawn last, sent back on each rerun like the browser does
+        self.drawn_page: str | None = None
+        self.query_string = ""
+        self.text_id: str | None = None
+        self.url = ""
+        self.record: list[bytes] | None = None  # every message received, when a list is given
+
+    async def open(self, base_url: str, cookie: str | None, existing_session: str | None = None):
+        """Open the websocket (a reconnection when ``existing_session``); return the upgrade
+        response's headers."""
+        import websockets
+
+        protocols = ["streamlit"] if existing_session is None else ["streamlit", "", existing_session]
+        self.url = f"{base_url}/{self.student.page}"
+        self.socket = await websockets.connect(
+            base_url.replace("http", "ws", 1) + "/_stcore/stream",
+            subprotocols=protocols,
+            additional_headers={"Cookie": cookie} if cookie else None,
+            max_size=None,
+            ping_interval=None,  # a browser does not ping either; a busy server must not drop us
+            open_timeout=120,
+        )
+        return self.socket.response.headers
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+    async def rerun(self, text: str | None = None, first: bool = False) -> tuple[float, int, bool]:
+        """Ask for a run (with a new text box value when ``text``); return its latency, the bytes
+        received and whether the page's elements showed the student's marker."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        message = BackMsg()
+        state = message.rerun_script
+        if first:
+            state.page_name = self.student.page  # what the browser sends for the URL it opened
+        else:
+            state.page_script_hash = self.page_hash
+        state.query_string = self.query_string
+        state.context_info.url = self.url + (f"?{self.query_string}" if self.query_string else "")
+        state.context_info.timezone = "UTC"
+        if text is not None:
+            if self.text_id is None:
+                raise RuntimeError("the page drew no text box")
+            widget = state.widget_states.widgets.add()
+            widget.id = self.text_id
+            widget.string_value = text
+        started = time.perf_counter()
+        await self.socket.send(message.SerializeToString())
+        received, shown = 0, False
+        while True:
+            raw = await asyncio.wait_for(self.socket.recv(), timeout=RUN_TIMEOUT_S)
+            received += len(raw)
+            if self.record is not None:
+                self.record.append(raw)
+            if self.others is not None:
+                leaked = found_markers(self.others, raw)
+                if leaked:
+                    self.student.leaks.append(f"student {self.student.index} received {sorted(leaked)[:3]}")
+            forward = ForwardMsg()
+            forward.ParseFromString(raw)
+            kind = forward.WhichOneof("type")
+            if kind == "new_session":
+                if forward.new_session.initialize.session_id:
+                    self.student.session_id = forward.new_session.initialize.session_id
+            elif kind == "navigation":  # the page this run drew (with st.navigation)
+                self.page_hash = forward.navigation.page_script_hash
+                self.drawn_page = next(
+                    (
+                        "" if page.is_default else page.url_pathname
+                        for page in forward.navigation.app_pages
+                        if page.page_script_hash == self.page_hash
+                    ),
+                    None,
+                )
+            elif kind == "page_info_changed":
+                self.query_string = forward.page_info_changed.query_string
+            elif kind == "delta":
+                shown = shown or bool(self.own.search(raw))
+                delta = forward.delta
+                if delta.WhichOneof("type") == "new_element":
+                    element = delta.new_element
+                    what = element.WhichOneof("type")
+                    if what == "text_area" and element.text_area.label == TEXT_LABEL:
+                        self.text_id = element.text_area.id
+                    elif what == "exception":
+                        self.student.errors.append(
+                            f"student {self.student.index}: exception {element.exception.type}: "
+                            f"{element.exception.message[:120]}"
+                        )
+            elif kind == "script_finished":
+                if forward.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    raise RuntimeError("the script did not compile")
+                if forward.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                    if self.drawn_page != self.student.page:
+                        raise RuntimeError(f"asked for page '{self.student.page}', got '{self.drawn_page}'")
+                    return time.perf_counter() - started, received, shown
+
+
+def http_get(url: str, cookie: str | None) -> tuple[str | None, str | None]:
+    """GET a page like a browser opening it: (the cookie HAProxy set or the one we had, the
+    process that answered)."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
+        set_cookie = response.headers.get("Set-Cookie")
+        replica = response.headers.get("X-Classroom-Replica")
+    if set_cookie:
+        cookie = set_cookie.split(";", 1)[0]
+    return cookie, replica
+
+
+async def attend(
+    student: Student, base_url: str, start_after: float, think: tuple[float, float], others
+) -> None:
+    """One student's lesson: join, open the page, then type each sentence after some reading."""
+    rng = random.Random(student.index)
+    own = marker_pattern([student.marker])
+    session = Session(student, others, own)
+    await asyncio.sleep(start_after)
+    try:
+        started = time.perf_counter()
+        cookie, replica = await asyncio.to_thread(http_get, f"{base_url}/{student.page}", None)
+        student.replica = replica
+        headers = await session.open(base_url, cookie)
+        socket_replica = headers.get("X-Classroom-Replica")
+        if replica and socket_replica != replica:
+            student.errors.append(
+                f"student {student.index}: the page came from {replica} but the websocket went to {socket_replica}"
+            )
+        await session.rerun(first=True)
+        student.first_visit_s = time.perf_counter() - started
+        for sentence in student.sentences:
+            await asyncio.sleep(rng.uniform(*think))  # reading the page before typing again
+            latency, received, shown = await session.rerun(sentence)
+            student.latencies.append(latency)
+            student.bytes_per_rerun.append(received)
+            if not shown:
+                student.runs_without_own_text += 1
+    except Exception as error:  # counted and reported; the class goes on
+        first_line = (str(error).splitlines() or [""])[0][:160]
+        student.errors.append(f"student {student.index}: {type(error).__name__}: {first_line}")
+    finally:
+        await session.close()
+
+
+async def browser_student(
+    browser, student: Student, base_url: str, start_after: float, think, others_text: re.Pattern[str]
+) -> None:
+    """A real Chromium tab typing its sentences; checks what the page shows."""
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from conftest import IDLE
+
+    rng = random.Random(1000 + student.index)
+    await asyncio.sleep(start_after)
+    context = await browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = await context.new_page()
+    try:
+        started = time.perf_counter()
+        await page.goto(f"{base_url}/{student.page}", timeout=300_000)
+        await page.wait_for_selector(IDLE, timeout=300_000)
+        area = page.get_by_role("textbox", name=TEXT_LABEL)
+        await area.wait_for(timeout=300_000)
+        student.first_visit_s = time.perf_counter() - started
+        for sentence in student.sentences:
+            await asyncio.sleep(rng.uniform(*think))
+            await area.fill(sentence)
+            started = time.perf_counter()
+            await area.press("Control+Enter")
+            # the page names the marker in its main area, and the run has finished
+            await page.wait_for_function(SHOWS_WORD, arg=student.marker, polling=100, timeout=240_000)
+            await page.wait_for_selector(IDLE, timeout=240_000)
+            student.latencies.append(time.perf_counter() - started)
+            shown = (await page.inner_text("body")).lower()
+            leaked = {m.lower() for m in others_text.findall(shown)}
+            if leaked:
+                student.leaks.append(f"browser {student.index} showed {sorted(leaked)[:3]}")
+    except Exception as error:
+        first_line = (str(error).splitlines() or [""])[0][:160]
+        student.errors.append(f"browser {student.index}: {type(error).__name__}: {first_line}")
+    finally:
+        await context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The class
+
+
+def everyday_sentences() -> list[str]:
+    with open(ROOT / "bench" / "everyday_sentences.csv", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
+def one_token_words(words: Iterable[str]) -> list[str]:
+    """The words the bundled tokenizer keeps whole (the default classifier shares it)."""
     from transformers import AutoTokenizer
 
     from explorer.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
-    words = [w for w in CANDIDATES if tokenizer.tokenize(w) == [w]]
-    if len(words) < count:
-        raise SystemExit(f"only {len(words)} one-token words for {count} students")
-    return words[:count]
+    seen, kept = set(), []
+    for word in words:
+        if word not in seen and tokenizer.tokenize(word) == [word]:
+            seen.add(word)
+            kept.append(word)
+    return kept
 
 
-PAGES = ("", "tokenizer", "attention")
-# True once the page's token chips or charts contain the word (JavaScript, run in the page).
-SHOWS_WORD = """word => [...document.querySelectorAll("[data-testid='token-chips'], .js-plotly-plot")]
-    .some(element => element.textContent.includes(word))"""
-
-
-async def student(browser, url: str, index: int, results: list, problems: list) -> None:
-    from conftest import IDLE
-
-    word = WORDS[index]
-    others = [w for w in WORDS if w != word]
-    context = await browser.new_context(viewport={"width": 1200, "height": 1000})
-    page = await context.new_page()
-    try:
-        await page.goto(f"{url}/{PAGES[index % len(PAGES)]}", timeout=300_000)
-        # like a student, wait until the page has drawn its content before typing
-        await page.locator("[data-testid='token-chips'], .js-plotly-plot").first.wait_for(timeout=300_000)
-        await page.wait_for_selector(IDLE, timeout=300_000)
-        area = page.get_by_role("textbox", name="Your text: one sentence per line")
-        for round_ in range(ROUNDS):
-            sentence = f"The {word} went to class number {round_ + 1}"
-            await area.fill(sentence)
-            started = time.perf_counter()
-            await area.press("Control+Enter")
-            await page.wait_for_function(
-                SHOWS_WORD,
-                arg=word,
-                polling=250,  # a timer, not animation frames: those pause in pages in the background
-                timeout=240_000,
-            )
-            await page.wait_for_selector(IDLE, timeout=300_000)
-            results.append(time.perf_counter() - started)
-            shown = (await page.content()).lower()
-            leaked = [w for w in others if f">{w}<" in shown or f" {w} " in shown]
-            if leaked:
-                problems.append(f"student {index} saw {leaked[:3]}")
-    except Exception as error:  # counted, reported; the run goes on
-        problems.append(f"student {index}: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
-    finally:
-        await context.close()
-
-
-async def classroom(url: str) -> dict:
-    from conftest import CHROMIUM_ARGS, chromium_path
-    from playwright.async_api import async_playwright
-
-    results: list[float] = []
-    problems: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        started = time.perf_counter()
-        tasks = [student(browser, url, i, results, problems) for i in range(STUDENTS)]
+async def probe(base_url: str, pages: Sequence[str]) -> bytes:
+    """Warm a process up (imports, model loads) and return everything its pages send with the
+    default text, to rule out marker words the pages show anyway."""
+    everything: list[bytes] = []
+    for page in pages:
+        session = Session(Student(index=-1, marker="", page=page, sentences=[]), None, marker_pattern(["-"]))
+        session.record = everything
+        await session.open(base_url, None)
         try:
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=DEADLINE_S)
-        except TimeoutError:
-            problems.append(f"stopped at the {DEADLINE_S} s deadline")
-        elapsed = time.perf_counter() - started
-        await browser.close()
-    ordered = sorted(results)
+            await session.rerun(first=True)
+        finally:
+            await session.close()
+    return b"".join(everything).lower()
+
+
+def choose_markers(count: int, page_bytes: bytes, sentences: Sequence[str]) -> list[str]:
+    text = " ".join(sentences).lower().encode()
+    candidates = [w for w in one_token_words(CANDIDATES) if not marker_pattern([w]).search(page_bytes + text)]
+    if len(candidates) < count:
+        raise SystemExit(f"only {len(candidates)} marker words for {count} students; add words to CANDIDATES")
+    return candidates[:count]
+
+
+async def lesson(
+    base_url: str,
+    students: int,
+    browsers: int,
+    rounds: int,
+    think: tuple[float, float],
+    ramp: float,
+    markers: list[str],
+    texts: list[str],
+) -> tuple[list[Student], list[Student], float]:
+    """Run one class; return the websocket students, the browser students and the seconds taken."""
+    everyone = [
+        Student(i, markers[i], PAGES[i % len(PAGES)], sentences_for(markers[i], i, rounds, texts))
+        for i in range(students + browsers)
+    ]
+    socket_students, tab_students = everyone[:students], everyone[students:]
+    pattern = {
+        s.index: marker_pattern([m for m in markers[: len(everyone)] if m != s.marker]) for s in everyone
+    }
+    spacing = ramp / max(len(everyone), 1)
+    started = time.perf_counter()
+    tasks = [attend(s, base_url, s.index * spacing, think, pattern[s.index]) for s in socket_students]
+    if tab_students:
+        sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+        from conftest import CHROMIUM_ARGS, chromium_path
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            for s in tab_students:
+                others = re.compile(
+                    r"(?<![a-z])("
+                    + "|".join(m for m in markers[: len(everyone)] if m != s.marker)
+                    + r")(?![a-z])"
+                )
+                tasks.append(browser_student(browser, s, base_url, s.index * spacing, think, others))
+            await asyncio.gather(*tasks)
+            await browser.close()
+    else:
+        await asyncio.gather(*tasks)
+    return socket_students, tab_students, time.perf_counter() - started
+
+
+def summarize(
+    students: list[Student], tabs: list[Student], seconds: float, cpu: dict, memory: list[dict], **settings
+) -> dict:
+    latencies = [t for s in students for t in s.latencies]
+    firsts = [s.first_visit_s for s in students if s.first_visit_s is not None]
+    tab_latencies = [t for s in tabs for t in s.latencies]
+    r = lambda x: round(x, 2) if x is not None else None  # noqa: E731
+    per_page = {}
+    for page in PAGES:
+        values = [t for s in students if s.page == page for t in s.latencies]
+        if values:
+            per_page[PAGE_TITLES[page]] = {
+                "reruns": len(values),
+                "median_s": r(statistics.median(values)),
+                "p95_s": r(percentile(values, 95)),
+                "received_kb_per_rerun": round(
+                    statistics.median([b for s in students if s.page == page for b in s.bytes_per_rerun])
+                    / 1000,
+                    1,
+                ),
+            }
+    replicas_used: dict[str, int] = {}
+    for s in students:
+        if s.replica:
+            replicas_used[s.replica] = replicas_used.get(s.replica, 0) + 1
+    expected = len(students) * settings["rounds"]
     return {
-        "students": STUDENTS,
-        "sentences_each": ROUNDS,
-        "sentences_done": len(results),
-        "seconds": round(elapsed, 1),
-        "throughput_sentences_per_s": round(len(results) / elapsed, 2),
-        "latency_median_s": round(statistics.median(ordered), 2) if ordered else None,
-        "latency_p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 2) if ordered else None,
-        "errors": [p for p in problems if "saw" not in p],
-        "sessions_that_saw_another_students_text": [p for p in problems if "saw" in p],
+        **settings,
+        "students": len(students),
+        "browsers": len(tabs),
+        "sentences_done": len(latencies),
+        "sentences_expected": expected,
+        "seconds": round(seconds, 1),
+        "throughput_sentences_per_s": round(len(latencies) / seconds, 2) if seconds else None,
+        "latency_median_s": r(statistics.median(latencies)) if latencies else None,
+        "latency_p95_s": r(percentile(latencies, 95)),
+        "latency_max_s": r(max(latencies)) if latencies else None,
+        "first_visit_median_s": r(statistics.median(firsts)) if firsts else None,
+        "first_visit_p95_s": r(percentile(firsts, 95)),
+        "per_page": per_page,
+        "browser_latency_median_s": r(statistics.median(tab_latencies)) if tab_latencies else None,
+        "browser_latency_p95_s": r(percentile(tab_latencies, 95)),
+        "browser_sentences_done": len(tab_latencies),
+        "errors": [e for s in students + tabs for e in s.errors],
+        "sessions_that_saw_another_students_text": [leak for s in students + tabs for leak in s.leaks],
+        "runs_that_did_not_show_the_students_own_text": sum(s.runs_without_own_text for s in students),
+        "students_per_process": replicas_used,
+        "cpu": cpu,
+        "memory_per_process": memory,
+        "goal_p95_s": GOAL_P95_S,
     }
 
 
-def main() -> None:
-    from conftest import serve
+def run_class(args, students: int, texts: list[str]) -> dict:
+    """Start the app (one process, or N behind HAProxy), warm it up, run one class, stop it."""
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from classroom import classroom
+    from conftest import isolated_cache
 
-    WORDS.extend(whole_words(STUDENTS))
-    log = Path(tempfile.mkdtemp()) / "streamlit.log"
-    with serve(log) as url:
-        report = asyncio.run(classroom(url))
-    (ROOT / "bench" / "load.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    folder = Path(tempfile.mkdtemp(prefix="load-"))
+    through_proxy = args.replicas > 1 or args.proxy
+    if through_proxy:
+        env = {"EXPLORER_CACHE_DIR": str(isolated_cache(folder / "cache"))}
+        room_context = classroom(args.replicas, folder, env=env)
+    else:
+        room_context = _one_process(folder)
+    with room_context as room:
+        pages = PAGES
+        page_bytes = b""
+        for url in room.replica_urls:  # every process loads its models before the class
+            page_bytes += asyncio.run(probe(url, pages))
+        markers = choose_markers(students + args.browsers, page_bytes, texts)
+        meter = CpuMeter(room.app_pids, room.proxy_pid)
+        loadavg = Path("/proc/loadavg").read_text().split()[:3]
+        before = meter.sample()
+        socket_students, tabs, seconds = asyncio.run(
+            lesson(room.url, students, args.browsers, args.rounds, args.think, args.ramp, markers, texts)
+        )
+        cpu = CpuMeter.report(before, meter.sample())
+        cpu["load_average_before"] = [float(v) for v in loadavg]
+        memory = [memory_mb(pid) for pid in room.app_pids]
+    return summarize(
+        socket_students,
+        tabs,
+        seconds,
+        cpu,
+        memory,
+        replicas=args.replicas,
+        through_proxy=through_proxy,
+        rounds=args.rounds,
+        think_s=list(args.think),
+        ramp_s=args.ramp,
+        pages=[PAGE_TITLES[p] for p in PAGES],
+    )
+
+
+class _OneProcess:
+    def __init__(self, url: str, pid: int):
+        self.url, self.replica_urls, self.app_pids, self.proxy_pid = url, [url], [pid], None
+
+
+def _one_process(folder: Path):
+    """One app process, started the way the browser tests start theirs (its own cache folder)."""
+    import contextlib
+
+    from conftest import SERVER_PIDS, serve
+
+    @contextlib.contextmanager
+    def started():
+        with serve(folder / "streamlit.log") as url:
+            yield _OneProcess(url, SERVER_PIDS[url])
+
+    return started()
+
+
+def readme_block(runs: list[dict]) -> str:
+    lines = [
+        "## A classroom (`make load`, websocket students)",
+        "",
+        "Simulated students speak Streamlit's own websocket protocol (no browser each): each opens a page "
+        "(Pipeline, Tokenizer lab, Inside the model or Attention, in turn), reads for a while and types "
+        "sentences of its own into the sidebar; a sentence counts from sending it until the server's "
+        "`script_finished`. A few Chromium tabs type alongside (typed -> drawn). Every message a student "
+        "receives is scanned for the other students' words. CPU in cores (CPU seconds / wall seconds).",
+        "",
+        "| students | processes | sentences | median | p95 | max | browsers median / p95 | errors | leaks "
+        "| server CPU | client CPU | other programs | memory per process (RSS / peak MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        cpu = run["cpu"]
+        processes = f"{run['replicas']}" + (" behind HAProxy" if run["through_proxy"] else "")
+        memory = ", ".join(
+            f"{m.get('rss_mb', 0):.0f} / {m.get('peak_mb', 0):.0f}" for m in run["memory_per_process"]
+        )
+        lines.append(
+            f"| {run['students']} | {processes} | {run['sentences_done']} of {run['sentences_expected']} "
+            f"| {run['latency_median_s']} s | **{run['latency_p95_s']} s** | {run['latency_max_s']} s "
+            f"| {run['browser_latency_median_s']} / {run['browser_latency_p95_s']} s "
+            f"| {len(run['errors'])} | {len(run['sessions_that_saw_another_students_text'])} "
+            f"| {cpu['server_cores']} | {cpu['client_cores']} + browsers {cpu['browsers_cpu_s']} s "
+            f"| {cpu['other_programs_cores']} | {memory} |"
+        )
+    lines.append("")
+    for run in runs:
+        pages = "; ".join(
+            f"{title} {row['median_s']} / {row['p95_s']} s ({row['received_kb_per_rerun']} kB per rerun)"
+            for title, row in run["per_page"].items()
+        )
+        verdict = (
+            ""
+            if run["students"] != 30 or run["latency_p95_s"] is None
+            else (
+                f" Goal p95 <= {run['goal_p95_s']} s: "
+                + (
+                    "met."
+                    if run["latency_p95_s"] <= run["goal_p95_s"]
+                    else f"missed by {run['latency_p95_s'] - run['goal_p95_s']:.2f} s."
+                )
+            )
+        )
+        lines.append(
+            f"- {run['students']} students, {run['replicas']} process(es), measured {run.get('date', '?')}: "
+            f"median / p95 per page: {pages}. First visit (page + first run) median {run['first_visit_median_s']} s, "
+            f"p95 {run['first_visit_p95_s']} s. Reading time between sentences {run['think_s'][0]:g}-{run['think_s'][1]:g} s, "
+            f"students joined over {run['ramp_s']:g} s. Load average before: {run['cpu']['load_average_before']}."
+            f"{verdict}"
+        )
+    return "\n".join(lines)
+
+
+def write_readme(runs: list[dict]) -> None:
+    document = README.read_text() if README.is_file() else "# Benchmarks\n"
+    README.write_text(replace_block(document, readme_block(runs)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--students", default="30,100", help="class sizes, comma-separated (default 30,100)")
+    parser.add_argument("--replicas", type=int, default=1, help="app processes; 2 or more go behind HAProxy")
+    parser.add_argument("--proxy", action="store_true", help="go through HAProxy even with one process")
+    parser.add_argument("--rounds", type=int, default=3, help="sentences each student types (default 3)")
+    parser.add_argument("--think", default="10:30", help="seconds of reading between sentences, low:high")
+    parser.add_argument("--ramp", type=float, default=20, help="seconds over which the students join")
+    parser.add_argument("--browsers", type=int, default=2, help="real Chromium tabs alongside (default 2)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/ unchanged")
+    args = parser.parse_args(argv)
+    low, _, high = args.think.partition(":")
+    args.think = (float(low), float(high or low))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    texts = everyday_sentences()
+    runs = []
+    for size in (int(s) for s in args.students.split(",") if s.strip()):
+        run = run_class(args, size, texts)
+        run["date"] = datetime.date.today().isoformat()
+        run["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+        runs.append(run)
+        print(json.dumps(run, indent=2), flush=True)
+    if args.no_write:
+        return
+    previous = json.loads(LOAD_JSON.read_text()).get("runs", []) if LOAD_JSON.is_file() else []
+    merged = merge_runs(previous, runs)
+    report = {"runs": merged}
+    # The 30-student class on one process, also at the top level, for readers of the older format.
+    headline = next(
+        (r for r in merged if r["students"] == 30 and r["replicas"] == 1 and not r["through_proxy"]), None
+    )
+    if headline:
+        report = {
+            "students": headline["students"],
+            "sentences_each": headline["rounds"],
+            "sentences_done": headline["sentences_done"],
+            "seconds": headline["seconds"],
+            "throughput_sentences_per_s": headline["throughput_sentences_per_s"],
+            "latency_median_s": headline["latency_median_s"],
+            "latency_p95_s": headline["latency_p95_s"],
+            "errors": headline["errors"],
+            "sessions_that_saw_another_students_text": headline["sessions_that_saw_another_students_text"],
+            **report,
+        }
+    LOAD_JSON.write_text(json.dumps(report, indent=2) + "\n")
+    write_readme(merged)
 
 
 if __name__ == "__main__":
