@@ -27,6 +27,39 @@ MAX_NEW_TOKENS = 40  # per request: bounds how long one session can keep the CPU
 MAX_CONTEXT = 512  # prompt + generated tokens
 
 
+# generation_config entries with which model.generate() changes the model's scores before it picks a
+# token (transformers' logits processors), and the value that changes nothing.
+SCORE_CHANGING: tuple[tuple[str, Any], ...] = (
+    ("forced_bos_token_id", None),
+    ("forced_eos_token_id", None),
+    ("no_repeat_ngram_size", 0),
+    ("encoder_no_repeat_ngram_size", 0),
+    ("repetition_penalty", 1.0),
+    ("encoder_repetition_penalty", 1.0),
+    ("min_length", 0),
+    ("min_new_tokens", 0),
+    ("bad_words_ids", None),
+    ("suppress_tokens", None),
+    ("begin_suppress_tokens", None),
+    ("sequence_bias", None),
+    ("exponential_decay_length_penalty", None),
+)
+
+
+def generate_adjustments(loaded: LoadedCheckpoint) -> tuple[str, ...]:
+    """This checkpoint's generation_config settings that ``model.generate()`` applies on top of the
+    model's own scores, as ``name=value`` (empty when greedy steps on the model's scores are what
+    ``generate(do_sample=False, num_beams=1)`` does)."""
+    config = getattr(loaded.model, "generation_config", None)
+    found = []
+    for name, neutral in SCORE_CHANGING:
+        value = getattr(config, name, None)
+        if value is None or value == neutral or value in ([], ()):
+            continue
+        found.append(f"{name}={value}")
+    return tuple(found)
+
+
 def prompt_ids(loaded: LoadedCheckpoint, prompt: str, chat: bool) -> list[int]:
     """The prompt as token IDs, wrapped in the checkpoint's chat template when ``chat``."""
     tokenizer = loaded.tokenizer

@@ -441,6 +441,63 @@ def explain_pairs(facts: Facts) -> str:
     )
 
 
+def _later_share(attentions: np.ndarray, mask: np.ndarray) -> float:
+    """The share of attention real tokens give to tokens AFTER them, in layer 1 of sentence 0,
+    averaged over heads and real query tokens. attentions: [L, B, H, S, S]; mask: [S] (1 = real)."""
+    weights = attentions[0, 0]  # [H, S, S]: layer 1, sentence 0
+    later = np.triu(weights, k=1).sum(axis=-1)  # [H, S]: weight on keys after each query
+    real = mask.astype(bool)  # [S]
+    return float(later[:, real].mean())
+
+
+def explain_families(facts: Facts) -> str:
+    """Which of the three families this checkpoint is, shown by its own attention: an encoder
+    attends both ways, a decoder only backwards (its causal mask), an encoder-decoder adds
+    cross-attention from the decoder's tokens to the encoder's."""
+    loaded, e, run = facts.loaded, facts.encoding, facts.run
+    label = loaded.resolved.label
+    if loaded.is_encoder_decoder and getattr(run, "cross_attentions", None) is not None:
+        cross = run.cross_attentions[-1, 0].mean(axis=0)  # [T, S]: last decoder layer, heads averaged
+        decoder_tokens = run.decoder_tokens[0]
+        real = [t for t in range(cross.shape[0]) if run.decoder_attention_mask[0, t]]
+        looks = []
+        for t in real[:3]:
+            s = int(np.argmax(cross[t]))
+            looks.append(
+                f"reading `{decoder_tokens[t]}` it looks most at `{e.tokens[0][s]}` ({cross[t, s]:.0%})"
+            )
+        written = loaded.tokenizer.decode(list(run.generated_ids[0]), skip_special_tokens=True).strip()
+        layers_dec = run.cross_attentions.shape[0]
+        return (
+            f"{label} is an **encoder-decoder** ({loaded.config.model_type}). Its encoder read your "
+            f"{int(e.attention_mask[0].sum())} tokens, attending both ways; its decoder started from "
+            f"`{decoder_tokens[0]}` and wrote “{written or '(nothing but special tokens)'}”, one token at a "
+            f"time, attending backwards to what it wrote (causal) and, through **cross-attention**, to the "
+            f"encoder's tokens. In the decoder's last layer (layer {layers_dec}), averaged over its "
+            f"{run.cross_attentions.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
+            "above to see every decoder token (rows) against every encoder token (columns)."
+        )
+    later = _later_share(run.attentions, e.attention_mask[0])
+    other = (
+        "An **encoder-decoder** (T5, BART) joins the two: an encoder reads the text both ways, and a "
+        "decoder writes the output, attending backwards to what it wrote and, through cross-attention, "
+        "to the encoder's tokens. Pick a T5 or BART checkpoint (the Hub's t5-small or facebook/bart-base, "
+        "or a folder written by `save_pretrained`) to see its cross-attention on this page."
+    )
+    if loaded.is_decoder:
+        return (
+            f"{label} is a **decoder**: each token attends only to itself and the tokens before it (the "
+            f"causal mask). In layer 1 the weight on later tokens is **{later:.1%}** (every head, every "
+            "token), so the heatmap is zero above its diagonal; the first token can attend only to itself. "
+            "An **encoder** such as MiniLM attends both ways. " + other
+        )
+    return (
+        f"{label} is an **encoder**: every token attends to every other, before and after it. In layer 1, "
+        f"averaged over heads and tokens, **{later:.1%}** of each token's attention goes to tokens after it. "
+        "A **decoder** (GPT-2, SmolLM2) lets a token see only the tokens before it. " + other
+    )
+
+
 LESSON: tuple[LessonStep, ...] = (
     LessonStep(
         "Text becomes tokens",
@@ -547,6 +604,17 @@ LESSON: tuple[LessonStep, ...] = (
         explain_pairs,
         "Swap the two sentences. Which token_type_ids change, and which tokens stay where they are?",
         tokenizer_view.Settings(pairs="I also took a scarf and gloves."),
+    ),
+    LessonStep(
+        "Encoders, decoders and encoder-decoders",
+        "pages/attention.py",
+        "translate English to German: The house is wonderful.",
+        checkpoints.SMOLLM2,
+        explain_families,
+        "Switch to MiniLM (an encoder): is the heatmap still zero above its diagonal? Why can't a decoder look ahead?",
+        attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0, part="cross-attention"),
+        hidden_states=True,
+        attentions=True,
     ),
 )
 

@@ -134,7 +134,20 @@ def seq2seq_note(loaded: LoadedCheckpoint) -> Note | None:
         f"decoder starts from its `decoder_start_token_id` `{token}` (id {start}) and scores every token "
         "of the vocabulary as the next token of the *output*, attending to the tokens it already wrote "
         "and, through cross-attention, to the encoder's vectors. Each step below is the decoder's "
-        "next-token distribution; greedy steps give what `model.generate(do_sample=False)` gives.",
+        "next-token distribution" + _generate_agreement(loaded),
+    )
+
+
+def _generate_agreement(loaded: LoadedCheckpoint) -> str:
+    """Whether greedy steps here are what ``generate(do_sample=False)`` gives, from the checkpoint's
+    generation_config (its logits processors change the scores generate() picks from)."""
+    adjustments = gen.generate_adjustments(loaded)
+    if not adjustments:
+        return "; greedy steps give what `model.generate(do_sample=False)` gives."
+    return (
+        ". This checkpoint's generation_config also makes `model.generate()` change the scores before "
+        f"it picks ({', '.join(f'`{a}`' for a in adjustments)}), which the steps here do not: they "
+        "show the model's own distribution, so greedy steps can differ from `generate()`'s output."
     )
 
 

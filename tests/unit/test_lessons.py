@@ -34,6 +34,7 @@ def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
         "Probabilities",
         "Fine-tuning",
         "Sentence pairs: [SEP] and token_type_ids",
+        "Encoders, decoders and encoder-decoders",
     ]
     assert all(step.page in pages and step.question.endswith("?") for step in LESSON)
 

@@ -171,3 +171,32 @@ def test_the_attention_step_counts_layers_from_1(family):
     shown = run.attentions[1, 0, 1, it]  # layer 2, head 1
     assert "On layer 2, head 1" in explained and f"`{encoding.tokens[0][int(shown.argmax())]}`" in explained
     assert "layer 0" not in explained.lower()
+
+
+def test_the_families_step_shows_each_familys_attention(family):
+    """Encoders attend both ways, decoders only backwards, encoder-decoders add cross-attention:
+    the step's numbers are this model's own attention weights, recomputed here."""
+    from explorer.run import run_model
+
+    loaded = family.loaded
+    text = "translate English to German: The house is wonderful."
+    encoding = encode_batch(loaded.batch_tokenizer, [text], max_length=loaded.max_tokens)
+    run = run_model(loaded, encoding, hidden_states=True, attentions=True)
+    explained = lessons.explain_families(Facts(loaded, encoding, run))
+    config = loaded.config
+    if getattr(config, "is_encoder_decoder", False):
+        assert "**encoder-decoder**" in explained
+        cross = run.cross_attentions  # [L_dec, B, H, T, S]
+        last = cross[-1, 0].mean(axis=0)  # [T, S]
+        first = int(last[0].argmax())
+        assert f"`{run.decoder_tokens[0][0]}` it looks most at `{encoding.tokens[0][first]}`" in explained
+        assert f"layer {cross.shape[0]})" in explained and f"{cross.shape[2]} heads" in explained
+        return
+    weights = run.attentions[0, 0]  # [H, S, S]
+    later = float(np.mean([weights[:, q, q + 1 :].sum(axis=-1) for q in range(weights.shape[-1])]))
+    if loaded.is_decoder:
+        assert "**decoder**" in explained and "**0.0%**" in explained
+        assert later < 1e-6
+    else:
+        assert "**encoder**" in explained and f"**{later:.1%}**" in explained
+        assert later > 0.05

@@ -71,3 +71,26 @@ def test_the_view_shows_the_decoders_next_token(seq2seq):
     assert decoder.candidates.raw[0] == pytest.approx(probabilities[best], abs=1e-6)
     assert decoder.candidates.vocabulary == loaded.config.vocab_size
     assert decoder.generated_ids == tuple(s.token_id for s in steps)
+
+
+def test_the_page_says_when_generate_changes_the_scores(seq2seq):
+    """bart-base's generation_config forces tokens and blocks repeats: generate() then differs from
+    greedy steps on the model's scores, and the page must not claim they are equal."""
+    import copy
+    import dataclasses
+
+    settings = generation.Settings()
+    steps = generation.more_steps(seq2seq, PROMPT, settings, [], 4)
+    assert "give what `model.generate(do_sample=False)` gives" in generation.seq2seq_note(seq2seq).text
+    forced = next(i for i in range(5, 50) if i != steps[0].token_id)  # a first token greedy did not pick
+    model = copy.deepcopy(seq2seq.model)  # the fixture's model stays as it is
+    model.generation_config.forced_bos_token_id = forced
+    model.generation_config.no_repeat_ngram_size = 2
+    adjusted = dataclasses.replace(seq2seq, model=model)
+    source = adjusted.tokenizer(PROMPT, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**source, do_sample=False, max_new_tokens=4)[0, 1:].tolist()
+    assert out[0] == forced != steps[0].token_id  # generate() really differs here
+    text = generation.seq2seq_note(adjusted).text
+    assert f"`forced_bos_token_id={forced}`" in text and "`no_repeat_ngram_size=2`" in text
+    assert "give what `model.generate(do_sample=False)` gives" not in text
