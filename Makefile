@@ -1,5 +1,6 @@
 # Transformer Explorer: `make run` serves the app, `make test` runs every test (browser included).
 # Both set up what they need first: a .venv with the pinned packages and the bundled checkpoints.
+# `make classroom REPLICAS=N` serves it as N processes behind HAProxy (sticky sessions).
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,12 +8,12 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: run test bench load lint setup models browser clean
+.PHONY: run test bench load classroom lint setup models browser haproxy clean
 
 run: models
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: models browser lint
+test: models browser haproxy lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
@@ -48,13 +49,34 @@ browser:
 		exit 1; \
 	fi
 
+# The classroom server and its loopback test use Debian's HAProxy, installed the same way.
+haproxy:
+	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing HAProxy for the classroom server (apt-get)…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	else \
+		echo "The classroom server needs HAProxy. Install it with: sudo apt-get install haproxy"; \
+		echo "(or another package manager's haproxy), then run 'make $(MAKECMDGOALS)' again."; \
+		exit 1; \
+	fi
+
 # Measurements on this machine -> bench/results.json and bench/README.md (a few minutes).
 bench: models browser
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
 
-# A classroom: 30 simulated students against one app process (loopback only, bounded in time).
-load: models browser
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/load.py
+# A classroom measured at the server: 30 and 100 websocket students (and 2 Chromium tabs) against one
+# app process -> bench/load.json and its block in bench/README.md (loopback only, a few minutes).
+# Options: STUDENTS=30,100  REPLICAS=N (N processes behind HAProxy)  LOAD_ARGS="--rounds 2 --browsers 0"
+load: models browser $(if $(REPLICAS),haproxy)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/load.py $(if $(STUDENTS),--students $(STUDENTS)) \
+		$(if $(REPLICAS),--replicas $(REPLICAS) --proxy) $(LOAD_ARGS)
+
+# N app processes behind HAProxy on PORT (default 8501, loopback; BIND=0.0.0.0 for a classroom
+# network), each browser kept on its process by a cookie. Ctrl+C stops them all.
+classroom: models haproxy
+	HF_HUB_OFFLINE=1 $(BIN)/python deploy/classroom.py --replicas $(or $(REPLICAS),2) --port $(PORT) \
+		$(if $(BIND),--bind $(BIND))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -285,7 +285,8 @@ class Session:
         response's headers."""
         import websockets
 
-        protocols = ["streamlit"] if existing_session is None else ["streamlit", "", existing_session]
+        # the browser's order: protocol, a token (checked only with an Origin header), session to resume
+        protocols = ["streamlit"] if existing_session is None else ["streamlit", "token", existing_session]
         self.url = f"{base_url}/{self.student.page}"
         self.socket = await websockets.connect(
             base_url.replace("http", "ws", 1) + "/_stcore/stream",
@@ -375,16 +376,16 @@ class Session:
 
 
 def http_get(url: str, cookie: str | None) -> tuple[str | None, str | None]:
-    """GET a page like a browser opening it: (the cookie HAProxy set or the one we had, the
-    process that answered)."""
+    """GET a page like a browser opening it: (the cookies to send from now on, including the one
+    HAProxy sets, and the process that answered)."""
     request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     with urllib.request.urlopen(request, timeout=120) as response:
         response.read()
-        set_cookie = response.headers.get("Set-Cookie")
+        jar = [c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []]
         replica = response.headers.get("X-Classroom-Replica")
-    if set_cookie:
-        cookie = set_cookie.split(";", 1)[0]
-    return cookie, replica
+    if cookie:
+        jar.append(cookie)
+    return "; ".join(jar) or None, replica
 
 
 async def attend(
