@@ -117,6 +117,7 @@ def encode_batch(
     if padding != "do_not_pad" and tokenizer.pad_token is None:
         raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
     side = padding_side or tokenizer.padding_side
+    padded = padding != "do_not_pad"
     call = dict(
         padding=padding,
         truncation="longest_first" if truncation else False,
@@ -127,7 +128,6 @@ def encode_batch(
         return_attention_mask=True,
     )
     encoded = tokenizer(list(sentences), list(pairs) if pairs else None, **call)
-    full = tokenizer(list(sentences), list(pairs) if pairs else None, truncation=False)
     input_ids = _as_matrix(encoded["input_ids"], tokenizer.pad_token_id, side)
     B, S = input_ids.shape
     attention_mask = _as_matrix(encoded["attention_mask"], 0, side)  # [B, S]
@@ -136,18 +136,20 @@ def encode_batch(
     token_type_ids = _as_matrix(types, 0, side) if types is not None else None  # [B, S]
     offsets = None
     if "offset_mapping" in encoded:
-        rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in encoded["offset_mapping"]]
-        offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
-        for b, row in enumerate(rows):
-            if side == "left":
-                offsets[b, S - len(row) :] = row
-            else:
-                offsets[b, : len(row)] = row
-    truncated = tuple(
-        max(0, len(full_ids) - int(kept))
-        for full_ids, kept in zip(full["input_ids"], attention_mask.sum(1), strict=True)
-    )
-    tokens = tuple(tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in input_ids)
+        if padded:  # every row has S (start, end) pairs
+            offsets = np.array(encoded["offset_mapping"], dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
+        else:
+            rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in encoded["offset_mapping"]]
+            offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
+            for b, row in enumerate(rows):
+                if side == "left":
+                    offsets[b, S - len(row) :] = row
+                else:
+                    offsets[b, : len(row)] = row
+    truncated = _tokens_cut(tokenizer, sentences, pairs, attention_mask.sum(1), truncation, max_length)
+    # One lookup for the whole batch (padding and fill cells included), cut into rows.
+    flat = tokenizer.convert_ids_to_tokens(input_ids.ravel().tolist())
+    tokens = tuple(tuple(flat[b * S : (b + 1) * S]) for b in range(B))
     return Encoding(
         sentences=sentences,
         pairs=pairs,
@@ -162,13 +164,49 @@ def encode_batch(
         pad_token_id=tokenizer.pad_token_id,
         padding_side=side,
         max_length=max_length,
-        padded=padding != "do_not_pad",
+        padded=padded,
     )
 
 
-def _as_matrix(rows: Sequence[Sequence[int]], fill: int | None, side: str) -> np.ndarray:
+def _tokens_cut(
+    tokenizer: Any,
+    sentences: tuple[str, ...],
+    pairs: tuple[str, ...] | None,
+    kept: np.ndarray,
+    truncation: bool,
+    max_length: int | None,
+) -> tuple[int, ...]:
+    """[B] tokens truncation cut from each row, as ``len(untruncated ids) - kept``.
+
+    Truncation (longest_first, for single sentences and pairs alike) only acts on a row longer
+    than the limit and then leaves exactly ``limit`` tokens, so a row that kept fewer than the
+    limit lost nothing. Only rows that kept at least the limit are tokenized again, untruncated,
+    to count what was cut: the common case (every row shorter than the model's limit) costs no
+    second tokenizer call."""
+    B = len(sentences)
+    if not truncation:
+        return (0,) * B
+    limit = max_length if max_length is not None else tokenizer.model_max_length
+    full_rows = [b for b in range(B) if int(kept[b]) >= limit]
+    if not full_rows:
+        return (0,) * B
+    full = tokenizer(
+        [sentences[b] for b in full_rows],
+        [pairs[b] for b in full_rows] if pairs else None,
+        truncation=False,
+        padding=False,
+    )
+    cut = [0] * B
+    for b, ids in zip(full_rows, full["input_ids"], strict=True):
+        cut[b] = max(0, len(ids) - int(kept[b]))
+    return tuple(cut)
+
+
+def _as_matrix(rows: Any, fill: int | None, side: str) -> np.ndarray:
     """Rows of (possibly) different lengths -> [B, S] int64; ragged rows are filled on ``side``
     (only happens with padding="do_not_pad", where ``fill`` cells are shown as absent)."""
+    if len({len(row) for row in rows}) == 1:  # a padded batch: one NumPy call
+        return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
     rows = [list(row) for row in rows]
     width = max(len(row) for row in rows)
     matrix = np.full((len(rows), width), fill if fill is not None else 0, dtype=np.int64)  # [B, S]
