@@ -65,6 +65,12 @@ class MaskEffect:
     scale: float  # largest |value| of (a): what the differences compare with
 
 
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """Results are cached and shared between sessions: their arrays cannot be written."""
+    array.setflags(write=False)
+    return array
+
+
 def _length(loaded: LoadedCheckpoint, text: str) -> int:
     encoding = encode_batch(loaded.batch_tokenizer, [text], max_length=loaded.max_tokens)
     return int(encoding.lengths[0])
@@ -115,7 +121,7 @@ def mask_effect(
     real = batch.attention_mask[0].astype(bool)  # [S]
     if not np.array_equal(batch.input_ids[0][real], alone.input_ids[0]):
         raise InputError("The sentence is tokenized differently alone and in the batch; cannot compare.")
-    ones = np.ones_like(batch.attention_mask)  # [2, S]
+    ones = _readonly(np.ones_like(batch.attention_mask))  # [2, S]
     out_alone = forward(loaded, alone)
     out_masked = forward(loaded, batch)
     out_ones = forward(loaded, batch, attention_mask=ones)
@@ -128,15 +134,15 @@ def mask_effect(
         ("(b) padded, with its attention mask", batch, out_masked, batch.attention_mask[0]),
         ("(c) padded, attention mask of ones", batch, out_ones, ones[0]),
     ):
-        row_real = encoding.attention_mask[0].astype(bool)
-        values = _values(loaded, outputs, 0, row_real)
-        hidden = outputs.last_hidden_state[0][row_real]  # [T, D]
+        row_real = _readonly(encoding.attention_mask[0].astype(bool))
+        values = _readonly(np.array(_values(loaded, outputs, 0, row_real)))
+        hidden = _readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
         cases.append(
             MaskCase(
                 name,
                 encoding,
                 0,
-                np.asarray(mask),
+                mask,
                 row_real,
                 values,
                 float(np.abs(values - base).max()),

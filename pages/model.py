@@ -12,16 +12,16 @@ st.markdown(
 )
 
 data = ui.page_data(hidden_states=True)
-# A large model's copy with random weights is built only after its button was pressed.
-RANDOM_KEY = f"model.random.{data.selection.ref}"
-# The sentence picker is drawn below the tables; its value is already in session state.
+ref = data.selection.ref
+# The sentence picker and the two comparisons' toggles are drawn below; their values are already in
+# session state. The comparisons run (cached) only while their toggle is on.
 view = model_view.build(
     data.loaded,
     data.encoding,
     data.run,
     ui.settings(model_view.Settings),
-    random_weights=True if st.session_state.get(RANDOM_KEY) else None,
-    random_model=lambda: ui.random_model(data.selection.ref),
+    mask_effect=lambda: ui.mask_effect(ref, data.sentences),
+    random_comparison=lambda: ui.random_comparison(ref, data.sentences),
 )
 
 st.header("The checkpoint's config")
@@ -57,6 +57,8 @@ ui.note(view.heads.caption)
 
 st.header("The attention mask's effect")
 mask = view.mask
+ui.note(mask.offer)
+ui.widget(model_view.Settings, "mask")
 ui.note(mask.missing)
 if mask.effect is not None:
     ui.note(mask.intro)
@@ -69,10 +71,7 @@ ui.table(view.architecture.table)
 ui.note(view.architecture.sentence)
 st.subheader("The same config with random weights")
 ui.note(view.random.offer)
-if view.random.comparison is None:
-    if st.button("Build the copy with random weights", key="model.random.go"):
-        st.session_state[RANDOM_KEY] = True
-        st.rerun()
-else:
+ui.widget(model_view.Settings, "random")
+if view.random.comparison is not None:
     ui.note(view.random.sentence)
     ui.table(view.random.table)

@@ -102,3 +102,8 @@ __all__ = [
     "use_checkpoint",
     "widget",
 ]
+
+# Inside the model's two comparisons, cached per checkpoint and first two lines.
+from explorer.ui.cache import mask_effect, random_comparison  # noqa: E402
+
+__all__ += ["mask_effect", "random_comparison"]

@@ -100,6 +100,41 @@ def random_model(ref: str):
         return _random_model(ref, fingerprint)
 
 
+# The model page's two comparisons depend only on the checkpoint and the first two lines (see
+# explorer.compare); a few are kept (frozen results of read-only arrays, shared by every session).
+COMPARISONS = max(2, CACHE["light_runs"] // 4)
+
+
+@st.cache_resource(max_entries=COMPARISONS, show_spinner=False)
+def _mask_effect(ref: str, fingerprint: str, first_two: tuple[str, ...], padding_side: str | None):
+    from explorer.compare import mask_effect as compute
+
+    return compute(_load(ref, fingerprint), first_two, padding_side)
+
+
+def mask_effect(ref: str, sentences: Sentences, padding_side: str | None = None):
+    """compare.mask_effect for the checkpoint and the text box's first two lines (cached).
+    Raises InputError when the sentence cannot be padded (the view says why)."""
+    _, fingerprint = _prepared(ref)
+    with st.spinner("Running the sentence three ways…"):
+        return _mask_effect(ref, fingerprint, sentences.sentences[:2], padding_side)
+
+
+@st.cache_resource(max_entries=COMPARISONS, show_spinner=False)
+def _random_comparison(ref: str, fingerprint: str, first_two: tuple[str, ...]):
+    from explorer.compare import random_vs_pretrained
+
+    return random_vs_pretrained(_load(ref, fingerprint), first_two, model=_random_model(ref, fingerprint))
+
+
+def random_comparison(ref: str, sentences: Sentences):
+    """compare.random_vs_pretrained for the checkpoint and the text box's first two lines, with
+    the cached copy with random weights (cached)."""
+    _, fingerprint = _prepared(ref)
+    with st.spinner("Building the copy with random weights and running both…"):
+        return _random_comparison(ref, fingerprint, sentences.sentences[:2])
+
+
 @st.cache_resource(max_entries=1, show_spinner="Loading BertForNextSentencePrediction…")
 def next_sentence_model(ref: str, fingerprint: str):
     """BertForNextSentencePrediction from ``ref``'s files (``fingerprint``: checkpoints.fingerprint

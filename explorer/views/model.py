@@ -20,8 +20,8 @@ from explorer.settings import setting
 from explorer.views.common import Note, Table, table
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
-# A copy with random weights is built on every run only for models up to this size; larger ones
-# (SmolLM2: 135M, about 2 s and 540 MB) wait for the page's button.
+# Above this size the offer to build a copy with random weights also says what memory it needs
+# (SmolLM2: 135M parameters, about 2 s and 540 MB).
 RANDOM_AUTO_PARAMETERS = 50_000_000
 SHOWN_NUMBERS = 4
 ENCODER_ONLY = (
@@ -36,6 +36,24 @@ class Settings:
     PREFIX: ClassVar[str] = "model"
 
     sentence: int = setting("int", "Sentence", 0, high=64)
+    # Two sections that cost extra forward passes are computed only when opened (a shared link
+    # that opened them opens them again).
+    mask: bool = setting(
+        "bool",
+        "Run the comparison (3 more forward passes)",
+        False,
+        widget="toggle",
+        url="mask",
+        help="The first sentence alone, padded with its attention mask, and padded without it.",
+    )
+    random: bool = setting(
+        "bool",
+        "Build the copy with random weights and compare",
+        False,
+        widget="toggle",
+        url="random",
+        help="The same config with random weights (seeded), run on the same two sentences as the checkpoint.",
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ class MaskPart:
     with_mask: Note | None  # (b) against (a), from the numbers
     without_mask: Note | None  # (c) against (a), from the numbers
     missing: Note | None = None
+    offer: Note | None = None  # not computed: the section is closed (Settings.mask), and what opening it does
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,7 @@ class RandomPart:
     comparison: compare.RandomComparison | None  # None until built (see `offer`)
     table: Table | None
     sentence: Note | None
-    offer: Note | None = None  # too big to build on every run: the page's button builds it
+    offer: Note | None = None  # not built (Settings.random is off): what building it costs
 
 
 @dataclass(frozen=True)
@@ -324,9 +343,24 @@ def _difference(value: float) -> str:
     return "0" if value == 0.0 else f"{value:.1e}"
 
 
-def _mask_part(loaded: LoadedCheckpoint, sentences: tuple[str, ...], padding_side: str | None) -> MaskPart:
+MASK_OFFER = (
+    "The course's argument for the attention mask, with this checkpoint's numbers: the first sentence run "
+    "alone, padded in a batch with its attention mask, and padded with a mask of ones (three more forward "
+    "passes). Turn on the comparison to run it."
+)
+
+
+def _mask_part(
+    loaded: LoadedCheckpoint,
+    sentences: tuple[str, ...],
+    padding_side: str | None,
+    shown: bool = True,
+    effect_of: Callable[[], compare.MaskEffect] | None = None,
+) -> MaskPart:
+    if not shown:
+        return MaskPart(None, None, None, None, None, offer=Note("caption", MASK_OFFER))
     try:
-        effect = compare.mask_effect(loaded, sentences, padding_side)
+        effect = effect_of() if effect_of else compare.mask_effect(loaded, sentences, padding_side)
     except InputError as problem:
         return MaskPart(None, None, None, None, None, Note("info", str(problem)))
     a, b, c = effect.cases
@@ -477,24 +511,34 @@ def _architecture_part(loaded: LoadedCheckpoint) -> ArchitecturePart:
     return ArchitecturePart(mine, theirs, name, table(rows, index=""), Note("markdown", text))
 
 
-def _random_part(
-    loaded: LoadedCheckpoint, sentences: tuple[str, ...], build: bool | None, make: Callable[[], Any] | None
-) -> RandomPart:
-    if build is None:
-        build = loaded.num_parameters <= RANDOM_AUTO_PARAMETERS
-    if not build:
-        megabytes = loaded.num_parameters * 4 / 1e6
-        return RandomPart(
-            None,
-            None,
-            None,
-            Note(
-                "info",
-                f"A copy of this {loaded.num_parameters / 1e6:.0f} M-parameter model with random weights needs "
-                f"about {megabytes:,.0f} MB more memory and a few seconds, so it is built only on request.",
-            ),
+def _random_offer(loaded: LoadedCheckpoint) -> Note:
+    """What building the random copy costs, for this checkpoint's size."""
+    millions = loaded.num_parameters / 1e6
+    size = f"{millions:.0f} M" if millions >= 1 else f"{loaded.num_parameters:,}"
+    text = (
+        f"`from_config` builds a copy of this {size}-parameter model with random weights (seeded), and both "
+        "read the same two sentences (two more forward passes). It is built only on request."
+    )
+    if loaded.num_parameters > RANDOM_AUTO_PARAMETERS:
+        text += (
+            f" The copy needs about {loaded.num_parameters * 4 / 1e6:,.0f} MB more memory and a few seconds."
         )
-    result = compare.random_vs_pretrained(loaded, sentences, model=make() if make else None)
+    return Note("info", text)
+
+
+def _random_part(
+    loaded: LoadedCheckpoint,
+    sentences: tuple[str, ...],
+    build: bool,
+    make: Callable[[], Any] | None,
+    compared: Callable[[], compare.RandomComparison] | None = None,
+) -> RandomPart:
+    if not build:
+        return RandomPart(None, None, None, _random_offer(loaded))
+    if compared is not None:
+        result = compared()
+    else:
+        result = compare.random_vs_pretrained(loaded, sentences, model=make() if make else None)
     names = ("pretrained weights", f"random weights (from_config, seed {compare.RANDOM_SEED})")
     texts = [str(t) for t in result.encoding.sentences]
     if result.kind == "similarity":
@@ -552,19 +596,26 @@ def build(
     random_weights: bool | None = None,
     random_model: Callable[[], Any] | None = None,
     padding_side: str | None = None,
+    mask_effect: Callable[[], compare.MaskEffect] | None = None,
+    random_comparison: Callable[[], compare.RandomComparison] | None = None,
 ) -> View:
     """Everything the model page shows, from the loaded checkpoint and one run that kept its
-    hidden states (``run_model(..., hidden_states=True)``). ``random_weights``: build the copy with
-    random weights (True), don't (False), or only when the model has at most
-    RANDOM_AUTO_PARAMETERS (None); ``random_model`` gives that copy (e.g. a cached one; default:
-    built here with compare.random_model). ``padding_side`` overrides the mask comparison's (decoders:
-    left, others: the tokenizer's)."""
+    hidden states (``run_model(..., hidden_states=True)``).
+
+    The two sections that cost extra forward passes are computed only when their setting is on
+    (``settings.mask``, ``settings.random``; ``random_weights`` overrides the latter). Each can come
+    from a cache: ``mask_effect()`` gives ``compare.mask_effect(loaded, encoding.sentences,
+    padding_side)``, ``random_comparison()`` gives ``compare.random_vs_pretrained(loaded,
+    encoding.sentences)``; without them they are computed here (``random_model()`` gives the copy
+    with random weights, e.g. a cached one). ``padding_side`` overrides the mask comparison's
+    (decoders: left, others: the tokenizer's)."""
     config = _config_part(loaded)
     heads = _heads_part(loaded, encoding, run)
+    build_random = settings.random if random_weights is None else random_weights
     extra = dict(
-        mask=_mask_part(loaded, encoding.sentences, padding_side),
+        mask=_mask_part(loaded, encoding.sentences, padding_side, settings.mask, mask_effect),
         architecture=_architecture_part(loaded),
-        random=_random_part(loaded, encoding.sentences, random_weights, random_model),
+        random=_random_part(loaded, encoding.sentences, build_random, random_model, random_comparison),
         encoder_only=Note("info", encoder_decoder_note(loaded, ENCODER_ONLY))
         if loaded.is_encoder_decoder
         else None,

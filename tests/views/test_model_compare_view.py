@@ -26,10 +26,13 @@ def _loaded(family):
     return family.loaded
 
 
-def _view(loaded, sentences=(SHORT, LONG), **options):
+OPENED = model_view.Settings(mask=True, random=True)  # both comparisons opened
+
+
+def _view(loaded, sentences=(SHORT, LONG), settings=OPENED, **options):
     encoding = encode_batch(loaded.batch_tokenizer, list(sentences), max_length=loaded.max_tokens)
     run = run_model(loaded, encoding, hidden_states=True)
-    return model_view.build(loaded, encoding, run, model_view.Settings(), **options)
+    return model_view.build(loaded, encoding, run, settings, **options)
 
 
 def _direct(loaded, input_ids, mask, position_ids=None, model=None):
@@ -303,9 +306,56 @@ def test_random_weights_are_different_and_run_as_a_direct_forward(family):
                 assert positions_in_text == sorted(positions_in_text), (tokens, shown)
 
 
-def test_a_large_model_waits_for_the_button(tiny_bert, monkeypatch):
-    monkeypatch.setattr(model_view, "RANDOM_AUTO_PARAMETERS", 1000)
-    part = _view(tiny_bert).random
-    assert part.comparison is None and part.table is None and "on request" in part.offer.text
-    assert _view(tiny_bert, random_weights=True).random.comparison is not None
+def test_closed_comparisons_run_nothing_and_say_what_opening_them_does(tiny_bert, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a closed comparison ran a forward pass")
+
+    monkeypatch.setattr(compare, "mask_effect", refuse)
+    monkeypatch.setattr(compare, "random_vs_pretrained", refuse)
+    monkeypatch.setattr(compare, "random_model", refuse)
+    view = _view(tiny_bert, settings=model_view.Settings())
+    assert view.mask.effect is None and view.mask.table is None and view.mask.missing is None
+    assert "three more forward passes" in view.mask.offer.text
+    part = view.random
+    assert part.comparison is None and part.table is None
+    assert f"{tiny_bert.num_parameters:,}" in part.offer.text and "on request" in part.offer.text
+    assert "MB more memory" not in part.offer.text  # a tiny model
+    # random_weights overrides the setting either way.
+    monkeypatch.undo()
+    assert _view(tiny_bert, settings=model_view.Settings(), random_weights=True).random.comparison is not None
     assert _view(tiny_bert, random_weights=False).random.comparison is None
+
+
+def test_a_large_model_says_what_its_random_copy_costs(tiny_bert, monkeypatch):
+    monkeypatch.setattr(model_view, "RANDOM_AUTO_PARAMETERS", 1000)
+    offer = _view(tiny_bert, settings=model_view.Settings()).random.offer
+    megabytes = tiny_bert.num_parameters * 4 / 1e6
+    assert f"about {megabytes:,.0f} MB more memory" in offer.text
+
+
+def test_opened_comparisons_come_from_the_callers_cache(tiny_bert):
+    """The page passes cached results; the view shows exactly those (no forward pass of its own)."""
+    encoding = encode_batch(tiny_bert.batch_tokenizer, [SHORT, LONG], max_length=tiny_bert.max_tokens)
+    run = run_model(tiny_bert, encoding, hidden_states=True)
+    effect = compare.mask_effect(tiny_bert, [SHORT, LONG])
+    compared = compare.random_vs_pretrained(tiny_bert, [SHORT, LONG])
+    calls = []
+
+    def cached(value):
+        return lambda: calls.append(value) or value
+
+    view = model_view.build(
+        tiny_bert,
+        encoding,
+        run,
+        OPENED,
+        mask_effect=cached(effect),
+        random_comparison=cached(compared),
+        random_model=lambda: pytest.fail("the cached comparison needs no model"),
+    )
+    assert view.mask.effect is effect and view.random.comparison is compared and len(calls) == 2
+    # The cached results are shared between sessions: none of their arrays can be written.
+    for case in effect.cases:
+        for array in (case.mask, case.real, case.values, case.hidden, case.encoding.input_ids):
+            assert not array.flags.writeable
+    assert not compared.pretrained.last_hidden_state.flags.writeable
