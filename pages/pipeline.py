@@ -19,7 +19,6 @@ ui.note(view.example)
 
 
 # The default classifier: use it, or build it (one build per server, shared by every session).
-@st.fragment(run_every=1.0)
 def default_classifier_progress() -> None:
     if (job := st.session_state.get("home.job")) is None:
         return
@@ -44,7 +43,10 @@ if (offer := view.classifier) is not None:
             st.session_state["home.announced"] = False
         except ExplorerError as problem:
             ui.show_error(problem)
-    default_classifier_progress()
+    # Redrawn every second only while a build runs: an idle timer would rerun this part (and
+    # send its messages) every second for every open session.
+    ticking = st.session_state.get("home.job") is not None and not st.session_state.get("home.announced")
+    st.fragment(run_every=1.0 if ticking else None)(default_classifier_progress)()
     st.page_link(ui.page_file("pages/classification.py"), label="Fine-tuning, explained", icon="🏷️")
 
 # ① Tokenizer --------------------------------------------------------------------------------
