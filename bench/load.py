@@ -98,14 +98,16 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def marker_pattern(markers: Iterable[str]) -> re.Pattern[bytes]:
-    """Matches any of ``markers`` as a whole word (not inside a longer word), in raw bytes."""
+    """Matches any of ``markers`` (lowercase, as typed and as the uncased tokenizer shows them) as a
+    whole word in raw bytes. Case matters and a neighbouring letter, digit, '+' or '/' rules a match
+    out, so the words are not found by chance inside base64 images or other encoded data."""
     words = sorted({m.lower() for m in markers}, key=len, reverse=True)
     alternatives = b"|".join(re.escape(w.encode()) for w in words)
-    return re.compile(rb"(?<![a-z])(" + alternatives + rb")(?![a-z])", re.IGNORECASE)
+    return re.compile(rb"(?<![A-Za-z0-9+/])(" + alternatives + rb")(?![A-Za-z0-9+/])")
 
 
 def found_markers(pattern: re.Pattern[bytes], data: bytes) -> set[str]:
-    return {m.decode().lower() for m in pattern.findall(data)}
+    return {m.decode() for m in pattern.findall(data)}
 
 
 def sentences_for(marker: str, index: int, rounds: int, texts: Sequence[str]) -> list[str]:
@@ -332,9 +334,13 @@ class Session:
             if self.record is not None:
                 self.record.append(raw)
             if self.others is not None:
-                leaked = found_markers(self.others, raw)
-                if leaked:
-                    self.student.leaks.append(f"student {self.student.index} received {sorted(leaked)[:3]}")
+                match = self.others.search(raw)
+                if match:
+                    around = raw[max(match.start() - 60, 0) : match.end() + 60].decode("utf-8", "replace")
+                    self.student.leaks.append(
+                        f"student {self.student.index} ({self.student.marker}, page '{self.student.page}') "
+                        f"received {sorted(found_markers(self.others, raw))[:3]}: ...{around!r}..."
+                    )
             forward = ForwardMsg()
             forward.ParseFromString(raw)
             kind = forward.WhichOneof("type")

@@ -37,12 +37,14 @@ def test_percentile_is_the_nearest_rank(count, q):
     assert load.percentile([], q) is None
 
 
-def test_markers_match_whole_words_only_in_any_case():
-    pattern = load.marker_pattern(["otter", "owl"])
+def test_markers_match_whole_lowercase_words_and_not_inside_encoded_data():
+    pattern = load.marker_pattern(["otter", "duck"])
     assert load.found_markers(pattern, b'{"tokens": ["the", "otter"]}') == {"otter"}
-    assert load.found_markers(pattern, b"text=OWL+says%3A+hi") == {"owl"}
-    assert load.found_markers(pattern, b"\x12\x05otter\x1a") == {"otter"}  # inside protobuf bytes
-    assert load.found_markers(pattern, b"otters potter bowl growler") == set()
+    assert load.found_markers(pattern, b"\x12\x05duck\x1a") == {"duck"}  # inside protobuf bytes
+    assert load.found_markers(pattern, b"<td>duck</td> otter.") == {"duck", "otter"}
+    assert load.found_markers(pattern, b"otters potter ducks Otter") == set()
+    # base64 (a picture, a Plotly array) carries letters at random: seen in a real run as "T2DUck97"
+    assert load.found_markers(pattern, b"T2DUck97Q2+otter/8duck9") == set()
 
 
 def test_each_students_sentences_name_it_and_differ():
