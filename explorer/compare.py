@@ -14,6 +14,7 @@ Every forward pass goes through ``explorer.run.forward``; probabilities come fro
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -201,9 +202,32 @@ def _get(config: Any, *names: str) -> Any:
     return None
 
 
+_PARAMETER_COUNTS: dict[tuple[type, str, str], int] = {}  # (config class, its JSON, head class) -> count
+_COUNTS_KEPT = 64
+_COUNTS_LOCK = threading.Lock()
+
+
 def count_parameters(config: Any, head_class: str) -> int:
     """Parameters of ``head_class.from_config(config)``, built on the meta device: shapes only,
-    no memory for the numbers (a 7B config counts in milliseconds)."""
+    no memory for the numbers (a 7B config counts in milliseconds). Remembered per config class and
+    content (a few dozen): the model page asks for the same two counts on every rerun."""
+    try:
+        key = (type(config), config.to_json_string(use_diff=False), head_class)
+    except (TypeError, ValueError):  # a config that does not serialize: count it every time
+        return _count_parameters(config, head_class)
+    with _COUNTS_LOCK:
+        known = _PARAMETER_COUNTS.get(key)
+    if known is not None:
+        return known
+    count = _count_parameters(config, head_class)
+    with _COUNTS_LOCK:
+        if len(_PARAMETER_COUNTS) >= _COUNTS_KEPT:
+            _PARAMETER_COUNTS.pop(next(iter(_PARAMETER_COUNTS)))
+        _PARAMETER_COUNTS[key] = count
+    return count
+
+
+def _count_parameters(config: Any, head_class: str) -> int:
     import torch
     import transformers
 

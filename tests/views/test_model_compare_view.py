@@ -359,3 +359,22 @@ def test_opened_comparisons_come_from_the_callers_cache(tiny_bert):
         for array in (case.mask, case.real, case.values, case.hidden, case.encoding.input_ids):
             assert not array.flags.writeable
     assert not compared.pretrained.last_hidden_state.flags.writeable
+
+
+def test_parameter_counts_are_remembered_per_config_content(monkeypatch):
+    small = transformers.BertConfig(
+        num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37
+    )
+    first = compare.count_parameters(small, "AutoModel")
+    assert first == _meta_count(transformers.BertModel, small)
+    bigger = transformers.BertConfig(
+        num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=37
+    )
+    assert (
+        compare.count_parameters(bigger, "AutoModel") == _meta_count(transformers.BertModel, bigger) > first
+    )
+    monkeypatch.setattr(compare, "_count_parameters", lambda *a: pytest.fail("counted again"))
+    same = transformers.BertConfig(
+        num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37
+    )
+    assert compare.count_parameters(same, "AutoModel") == first  # an equal config, another object
