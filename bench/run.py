@@ -4,8 +4,12 @@ Sections:
 - attention_views: payload bytes and build time of our attention views (the Plotly heatmap of one
   head, and bertviz's head view as we build it) against stock bertviz `head_view` on the same
   attentions of the bundled MiniLM encoder, at 16, 128 and 512 tokens.
-- browser: the Attention page in Chromium at 512 tokens: time from committing the text until the
-  page has drawn its heatmap and finished running.
+- attention_views also gives the bertviz payload at 128 tokens without a window (weights below the
+  threshold left out) and the model view at 64 tokens.
+- browser: the Attention page in Chromium at 128 and 512 tokens: time from committing the text until
+  the page has drawn its heatmap and its bertviz view and finished running.
+- layer/head change: on the Attention page at 128 tokens, from choosing another layer or head until
+  its heatmap is drawn and the (fragment) run is over, median and p95.
 - decoder: time to first token and tokens per second of the bundled SmolLM2, and the Generation
   page's latency for one "Next token" click in Chromium.
 - memory: peak RSS of the app process with the bundled encoder, with both bundled models, and after
@@ -105,8 +109,8 @@ def attention_views(repeats: int) -> list[dict]:
             view = attention_view(run, encoding, sentence=0, layer=0, head=0)
             return plotly.io.to_json(attention_heatmap(view.matrix, view.positions, view.tokens, view.title))
 
-        def ours(attentions=attentions, token_list=token_list, shape=(L, H, tokens)):
-            return bertviz_html("head", attentions, token_list, plan_view("head", *shape)).html
+        def ours(attentions=attentions, token_list=token_list):
+            return bertviz_html("head", attentions, token_list, plan_view("head", attentions, first=1)).html
 
         def stock(attentions=attentions, token_list=token_list):
             return stock_head_view(attentions, token_list)
@@ -114,7 +118,8 @@ def attention_views(repeats: int) -> list[dict]:
         heat_s, heat_json = median_time(heatmap, repeats)
         ours_s, ours_html = median_time(ours, repeats)
         stock_s, stock_html = median_time(stock, 1 if tokens >= 512 else repeats)
-        plan = plan_view("head", L, H, tokens)
+        plan = plan_view("head", attentions, first=1)
+        page = bertviz_html("head", attentions, token_list, plan)
         rows.append(
             {
                 "tokens": tokens,
@@ -123,6 +128,11 @@ def attention_views(repeats: int) -> list[dict]:
                 "our_head_view_bytes": len(ours_html.encode()),
                 "our_head_view_build_s": round(ours_s, 4),
                 "our_head_view_shows": plan.note or "all layers and tokens",
+                "our_head_view_payload_bytes": page.payload_bytes,
+                "our_head_view_tokens_drawn": plan.stop - plan.start,
+                "our_head_view_layers": len(plan.layers),
+                "weights_drawn": plan.kept,
+                "weights_total": plan.total,
                 "stock_head_view_bytes": len(stock_html.encode()),
                 "stock_head_view_build_s": round(stock_s, 4),
                 "bytes_ratio_stock_over_ours": round(len(stock_html.encode()) / len(ours_html.encode()), 1),
@@ -132,6 +142,34 @@ def attention_views(repeats: int) -> list[dict]:
         del stock_html
         print(f"attention views at {tokens} tokens: {rows[-1]}", flush=True)
     return rows
+
+
+def model_view_payload(tokens: int = 64) -> dict:
+    """bertviz's model view (every layer and head) of the bundled MiniLM at ``tokens`` tokens."""
+    from explorer import checkpoints
+    from explorer.bertviz_html import bertviz_html, plan_view
+    from explorer.encoding import encode_batch
+    from explorer.loading import load_checkpoint
+    from explorer.run import run_model
+
+    loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
+    encoding = encode_batch(
+        loaded.batch_tokenizer, [text_of_tokens(loaded.tokenizer, tokens)], max_length=512
+    )
+    attentions = run_model(loaded, encoding, attentions=True).attentions[:, 0]  # [L, H, T, T]
+    started = time.perf_counter()
+    plan = plan_view("model", attentions, first=1)
+    page = bertviz_html("model", attentions, list(encoding.tokens[0]), plan)
+    return {
+        "tokens": tokens,
+        "payload_bytes": page.payload_bytes,
+        "page_bytes": len(page.html.encode()),
+        "build_s": round(time.perf_counter() - started, 4),
+        "layers": len(plan.layers),
+        "tokens_drawn": plan.stop - plan.start,
+        "weights_drawn": plan.kept,
+        "weights_total": plan.total,
+    }
 
 
 def browser_attention_page(tokens: int = 512, repeats: int = 3) -> dict:
@@ -167,12 +205,69 @@ def browser_attention_page(tokens: int = 512, repeats: int = 3) -> dict:
             page.frame_locator("iframe").first.locator("svg text").first.wait_for(timeout=60_000)
             timings.append(time.perf_counter() - started)
         browser.close()
+    ordered = sorted(timings)
     return {
         "tokens": tokens,
         "first_visit_s": round(first, 2),
         "new_text_median_s": round(statistics.median(timings), 2),
+        "new_text_p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
         "new_text_runs_s": [round(t, 2) for t in timings],
     }
+
+
+def browser_layer_head(tokens: int = 128, repeats: int = 7) -> dict:
+    """Seconds from choosing another layer (or head) on the Attention page, with a ``tokens``-token
+    text, until its heatmap is drawn and the run (a fragment run: only what depends on them) is over."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+    from transformers import AutoTokenizer
+
+    from explorer.checkpoints import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    timings: dict[str, list[float]] = {"layer": [], "head": []}
+    with serve(log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/attention")
+        page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+        area = page.get_by_role("textbox", name="Your text: one sentence per line")
+        area.fill(text_of_tokens(tokenizer, tokens))
+        commit_and_wait(page, area)
+        page.frame_locator("iframe").first.locator("svg text").first.wait_for(timeout=60_000)
+        main = page.get_by_test_id("stMain")
+        layer, head = 1, 0
+        for _ in range(repeats):
+            for name in ("layer", "head"):
+                if name == "layer":
+                    layer = layer % 6 + 1
+                    value = layer
+                else:
+                    head = (head + 5) % 12
+                    value = head
+                page.wait_for_selector(IDLE, timeout=60_000)
+                main.get_by_test_id("stSelectbox").filter(has_text=name.title()).first.click()
+                option = page.get_by_role("option", name=str(value), exact=True)
+                page.evaluate(WATCH_RUN)
+                started = time.perf_counter()
+                option.click()
+                page.wait_for_function("window.__explorerRan === true", timeout=30_000)
+                page.wait_for_selector(IDLE, timeout=60_000)
+                main.locator(".js-plotly-plot .gtitle").filter(
+                    has_text=f"Layer {layer}, head {head}"
+                ).first.wait_for(timeout=60_000)
+                timings[name].append(time.perf_counter() - started)
+        browser.close()
+    result: dict = {"tokens": tokens}
+    for name, values in timings.items():
+        ordered = sorted(values)
+        result[f"{name}_median_s"] = round(statistics.median(ordered), 3)
+        result[f"{name}_p95_s"] = round(ordered[int(0.95 * (len(ordered) - 1))], 3)
+        result[f"{name}_runs_s"] = [round(v, 3) for v in values]
+    return result
 
 
 def decoder(repeats: int) -> dict:
@@ -420,15 +515,43 @@ def write_readme(results: dict) -> None:
             f"| {row['stock_head_view_bytes'] / 1e6:.2f} MB, {row['stock_head_view_build_s'] * 1000:.0f} ms "
             f"| {row['bytes_ratio_stock_over_ours']}x | {row['time_ratio_stock_over_ours']}x | {row['our_head_view_shows']} |"
         )
-    browser = results.get("browser_attention_page")
-    if browser:
+    for row in results["attention_views"]:
+        if row["tokens"] == 128 and "our_head_view_payload_bytes" in row:
+            lines += [
+                "",
+                f"bertviz head view at 128 tokens: {row['our_head_view_tokens_drawn']} tokens and "
+                f"{row['our_head_view_layers']} layers drawn, {row['weights_drawn']:,} of {row['weights_total']:,} "
+                f"weights (those below the threshold are too faint to see), "
+                f"{row['our_head_view_payload_bytes'] / 1e6:.2f} MB of attention data "
+                f"({row['our_head_view_bytes'] / 1e6:.2f} MB with the inlined d3 and jQuery).",
+            ]
+    model = results.get("model_view_payload")
+    if model:
+        lines.append(
+            f"bertviz model view at {model['tokens']} tokens: {model['layers']} layers, {model['tokens_drawn']} "
+            f"tokens, {model['weights_drawn']:,} of {model['weights_total']:,} weights drawn, "
+            f"{model['payload_bytes'] / 1e6:.2f} MB of attention data, built in {model['build_s'] * 1000:.0f} ms."
+        )
+    for key in ("browser_attention_page_128", "browser_attention_page"):
+        browser = results.get(key)
+        if not browser:
+            continue
+        p95 = f", p95 {browser['new_text_p95_s']} s" if "new_text_p95_s" in browser else ""
         lines += [
             "",
             f"## Attention page in Chromium at {browser['tokens']} tokens",
             "",
             f"- first visit to /attention on a fresh server (imports, model load, run, draw): {browser['first_visit_s']} s",
-            f"- a new {browser['tokens']}-token text, from Ctrl+Enter until the page has run and drawn: "
-            f"median {browser['new_text_median_s']} s (runs: {', '.join(str(t) for t in browser['new_text_runs_s'])})",
+            f"- a new {browser['tokens']}-token text, from Ctrl+Enter until the page has run and drawn (heatmap "
+            f"and bertviz): median {browser['new_text_median_s']} s{p95} "
+            f"(runs: {', '.join(str(t) for t in browser['new_text_runs_s'])})",
+        ]
+    switch = results.get("browser_layer_head")
+    if switch:
+        lines += [
+            f"- another layer or head at {switch['tokens']} tokens, from the click until its heatmap is drawn "
+            f"(a fragment run: only the heatmap and step by step): layer median {switch['layer_median_s']} s, "
+            f"p95 {switch['layer_p95_s']} s; head median {switch['head_median_s']} s, p95 {switch['head_p95_s']} s",
         ]
     decoder = results.get("decoder")
     if decoder:
@@ -517,6 +640,9 @@ def main() -> None:
         "overhead": overhead(30 if not args.quick else 5),
         "attention_views": attention_views(repeats),
         "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
+        "browser_attention_page_128": browser_attention_page(tokens=128, repeats=2 if args.quick else 5),
+        "browser_layer_head": browser_layer_head(repeats=2 if args.quick else 7),
+        "model_view_payload": model_view_payload(),
         "decoder": decoder(repeats),
         "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
         "memory": memory(10 if args.quick else 50),

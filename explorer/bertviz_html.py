@@ -4,8 +4,11 @@ bertviz's own HTML loads require.js, d3 and jQuery from CDNs (so offline it draw
 serialises every layer x head x token² weight at full float precision. Here we keep bertviz's
 drawing code (its head_view.js / model_view.js, read from the installed package), inline d3 v5 and
 jQuery from installed PyPI packages (mpld3, XStatic-jQuery: read as files, never imported), add a
-five-line ``require`` of our own, and send only what the view needs: weights rounded to 3
-decimals, and for long inputs a token window or one layer, with a note that says so.
+five-line ``require`` of our own, and send only what the view can show: the weights at or above
+THRESHOLD (fainter lines cannot be seen), as sparse rows of (key, weight in thousandths) that a
+few lines of JavaScript expand again before bertviz reads them, and bertviz draws no line for a
+weight that was left out. Every token is drawn; only an input whose visible weights would not fit
+the budget gets one layer or a token window, with a note that says so.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ import numpy as np
 from explorer.errors import ExplorerError
 
 ViewKind = Literal["head", "model"]
-# Weights one view draws at most: bertviz draws one SVG line per weight (a 12-head view of 110
-# tokens is ~150,000 lines, ~1 MB of JSON at 3 decimals); more makes the browser stall.
-CELL_BUDGET = 150_000
+# A line's opacity is its weight (divided by the number of heads shown): below 0.02 a 2-pixel line
+# is under 2 % opaque even with one head shown, too faint to see. Those weights are not sent.
+THRESHOLD = 0.02
+# Weights one page carries at most (each about 8 bytes of JSON: "511,999,"): <= ~1.6 MB of data.
+WEIGHT_BUDGET = 200_000
+MODEL_VIEW_TOKENS = 64  # the model view (every layer and head at once) for inputs up to this long
 DECIMALS = 3
+_SCALE = 10**DECIMALS  # weights travel as integers in thousandths
 
 _REQUIRE_SHIM = """
 (function () {
@@ -38,6 +45,60 @@ _REQUIRE_SHIM = """
   window.require.config = function () {};
 })();
 """
+
+# Expands the sparse rows into the dense [layer][head][query][key] arrays bertviz reads (weights
+# left out are 0), and gives bertviz's line drawing only the kept weights of a row, each a Number
+# that remembers its key (.j), so a line still ends at its own token.
+_SPARSE = """
+function __explorerDense(params) {
+  params.attention.forEach(function (part) {
+    var n = part.right_text.length;
+    part.attn = part.sparse.map(function (layer) {
+      return layer.map(function (head) {
+        return head.map(function (row) {
+          var dense = new Array(n).fill(0);
+          for (var k = 0; k < row.length; k += 2) dense[row[k]] = row[k + 1] / SCALE;
+          return dense;
+        });
+      });
+    });
+    delete part.sparse;
+  });
+  return params;
+}
+function __explorerKept(row) {
+  var kept = [];
+  for (var j = 0; j < row.length; j++) {
+    if (row[j] > 0) { var weight = new Number(row[j]); weight.j = j; kept.push(weight); }
+  }
+  return kept;
+}
+""".replace("SCALE", str(_SCALE))
+
+# bertviz's line drawing, patched to draw only the kept weights (each: (pattern, replacement, count)).
+_PATCHES = {
+    "head": (
+        (
+            r'\.selectAll\("line"\)(\s*)\.data\(d => d\)',
+            r'.selectAll("line")\1.data(d => __explorerKept(d))',
+            1,
+        ),
+        (
+            r"\(d, rightTokenIndex\) => TEXT_TOP \+ rightTokenIndex \* BOXHEIGHT",
+            "(d) => TEXT_TOP + d.j * BOXHEIGHT",
+            1,
+        ),
+        (r'\.attr\("right-token-index", \(d, i\) => i\)', '.attr("right-token-index", (d) => d.j)', 1),
+    ),
+    "model": (
+        (
+            r"\.data\(function \(d\) \{ // Loop over all target tokens\s*return d;\s*\}\)",
+            ".data(function (d) { return __explorerKept(d); })",
+            2,
+        ),
+        (r"\(targetIndex \+ \.5\)", "(d.j + .5)", 2),
+    ),
+}
 
 
 def _asset(distribution: str, path: str) -> str:
@@ -57,14 +118,24 @@ def _asset(distribution: str, path: str) -> str:
 def _libraries() -> str:
     d3 = _asset("mpld3", "mpld3/js/d3.v5.min.js")
     jquery = _asset("XStatic-jQuery", "xstatic/pkg/jquery/data/jquery.min.js")
-    return "".join(f"<script>{source}</script>\n" for source in (jquery, d3, _REQUIRE_SHIM))
+    return "".join(f"<script>{source}</script>\n" for source in (jquery, d3, _REQUIRE_SHIM + _SPARSE))
 
 
 @functools.cache
 def _bertviz_js(kind: ViewKind) -> str:
     source = _asset("bertviz", f"bertviz/{kind}_view.js")
     # Drop bertviz's require.config block: it only names CDN paths, which our require never reads.
-    return re.sub(r"require\.config\(\{.*?\}\);", "", source, count=1, flags=re.DOTALL)
+    source = re.sub(r"require\.config\(\{.*?\}\);", "", source, count=1, flags=re.DOTALL)
+    # Its comment names the marker too: a plain replace would put a second copy of the data there.
+    source = re.sub(r" *// HACK: PYTHON_PARAMS is a template marker[^\n]*", "", source, count=1)
+    for pattern, replacement, count in _PATCHES[kind]:
+        source, made = re.subn(pattern, replacement, source)
+        if made != count:
+            raise ExplorerError(
+                f"The installed bertviz's {kind}_view.js is not the one this app knows how to draw sparsely "
+                f"(bertviz {metadata.version('bertviz')}; the app was written for 1.4.1)."
+            )
+    return source
 
 
 def script_json(value: object) -> str:
@@ -83,51 +154,96 @@ def script_json(value: object) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a bertviz view will show, within the cell budget."""
+    """What a bertviz view will show, within the weight budget. ``layers`` are layer numbers:
+    index i of the attentions is layer ``first + i``."""
 
     layers: tuple[int, ...]
     heads: tuple[int, ...]
     start: int  # first token of the window
     stop: int  # one past the last token
-    note: str | None  # what was left out, for the user
+    note: str | None  # what was left out (beyond the faint lines), for the user
+    first: int = 0  # the number of the attentions' first layer (1 when numbered 1 … L)
+    kept: int = 0  # weights sent and drawn (at or above the threshold)
+    total: int = 0  # weights in the chosen layers, heads and window
+
+
+def kept(attentions: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+    """[L] how many weights of each layer are at or above the threshold (attentions [L, H, Q, K])."""
+    return (attentions >= threshold).sum(axis=(1, 2, 3))
+
+
+def _window(layers: int, heads: int, tokens: int, threshold: float, budget: int) -> int:
+    """A token window whose kept weights fit the budget wherever it starts: a row of weights summing
+    to 1 has at most 1 / threshold of them at or above the threshold."""
+    per_row = int(1 / threshold)
+    width = budget // (layers * heads * per_row)
+    if width < per_row:  # rows shorter than per_row: at most width² weights per head
+        width = int((budget / (layers * heads)) ** 0.5)
+    return max(4, min(tokens, width))
 
 
 def plan_view(
     kind: ViewKind,
-    layers: int,
-    heads: int,
-    tokens: int,
+    attentions: np.ndarray,
     *,
-    layer: int = 0,
+    layer: int | None = None,
     start: int = 0,
-    budget: int = CELL_BUDGET,
+    first: int = 0,
+    threshold: float = THRESHOLD,
+    budget: int = WEIGHT_BUDGET,
 ) -> Plan:
-    """Choose layers and a token window so that layers x heads x window² fits the budget."""
-    all_layers, all_heads = tuple(range(layers)), tuple(range(heads))
-    if layers * heads * tokens**2 <= budget:
-        return Plan(all_layers, all_heads, 0, tokens, None)
-    if kind == "head" and heads * tokens**2 <= budget:
+    """Choose layers and tokens of ``attentions`` [L, H, T, T] (one sentence, real tokens) so that
+    the weights at or above the threshold fit the budget: all layers and tokens when they do; for
+    the head view, the chosen ``layer`` (a number, counted from ``first``) with every token; else a
+    token window starting at ``start``."""
+    L, H, T, _ = attentions.shape
+    layer = first if layer is None or not first <= layer < first + L else layer
+    counts = kept(attentions, threshold)  # [L]
+    all_layers, all_heads = tuple(range(first, first + L)), tuple(range(H))
+    if counts.sum() <= budget:
+        return Plan(all_layers, all_heads, 0, T, None, first, int(counts.sum()), L * H * T * T)
+    if kind == "head" and counts[layer - first] <= budget:
         return Plan(
             (layer,),
             all_heads,
             0,
-            tokens,
-            f"{tokens} tokens: this view shows layer {layer} only "
+            T,
+            f"{T} tokens: this view shows layer {layer} only "
             "(choose the layer above); all layers at once would be too heavy for the browser.",
+            first,
+            int(counts[layer - first]),
+            H * T * T,
         )
-    per_layer = heads * (1 if kind == "head" else layers)
-    window = max(4, min(tokens, int((budget / per_layer) ** 0.5)))
-    start = max(0, min(start, tokens - window))
     chosen = (layer,) if kind == "head" else all_layers
+    window = _window(len(chosen), H, T, threshold, budget)
+    start = max(0, min(start, T - window))
+    shown = attentions[[n - first for n in chosen]][:, :, start : start + window, start : start + window]
     where = f"layer {layer}, " if kind == "head" else ""
     return Plan(
         chosen,
         all_heads,
         start,
         start + window,
-        f"{tokens} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
+        f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
         f"({window} tokens). Move the window to see the rest.",
+        first,
+        int(kept(shown, threshold).sum()),
+        shown.size,
     )
+
+
+def sparse_rows(weights: np.ndarray, threshold: float = THRESHOLD) -> list:
+    """[l][h][q] -> [k0, w0, k1, w1, …]: each row's keys with a weight at or above the threshold and
+    that weight in thousandths (weights [l, h, Q, K])."""
+    n_layers, h, q, k = weights.shape
+    flat = weights.reshape(-1, k)  # [l·h·q, K]
+    mask = flat >= threshold
+    rows, keys = np.nonzero(mask)
+    values = np.rint(flat[rows, keys].astype(np.float64) * _SCALE).astype(np.int64)
+    pairs = np.stack([keys, values], axis=1).reshape(-1).tolist()  # k0, w0, k1, w1, …
+    ends = np.concatenate([[0], np.cumsum(mask.sum(axis=1) * 2)]).tolist()
+    split = [pairs[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]  # l·h·q rows
+    return [[split[(a * h + b) * q : (a * h + b + 1) * q] for b in range(h)] for a in range(n_layers)]
 
 
 def _prettify(tokens: list[str], limit: int = 24) -> list[str]:
@@ -143,28 +259,39 @@ class BertvizHtml:
     payload_bytes: int  # bytes of the attention JSON the page sends
 
 
+def _page(kind: ViewKind, params: dict, controls: str, vis_id: str, dark: bool) -> tuple[str, int]:
+    payload = script_json(params)
+    body = (
+        f'<div id="{vis_id}" style="font-family:\'Helvetica Neue\', Helvetica, Arial, sans-serif;">'
+        f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
+    )
+    script = _bertviz_js(kind).replace("PYTHON_PARAMS", f"__explorerDense({payload})", 1)
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        f'<body style="margin:0;padding:4px 4px 4px 200px;background:{"#000" if dark else "#fff"}">'
+        f"{_libraries()}{body}<script>{script}</script></body></html>"
+    )
+    return page, len(payload.encode("utf-8"))
+
+
 def bertviz_html(
     kind: ViewKind,
     attentions: np.ndarray,
     tokens: list[str],
     plan: Plan,
     *,
-    layer: int = 0,
+    layer: int | None = None,
+    threshold: float = THRESHOLD,
     dark: bool = False,
 ) -> BertvizHtml:
     """A self-contained page drawing bertviz's view of ``attentions`` [L, H, T, T] (one sentence,
-    real tokens only) for what ``plan`` chose."""
+    real tokens only; index i is layer ``plan.first + i``) for what ``plan`` chose, opening on layer
+    number ``layer``. Weights below ``threshold`` are neither sent nor drawn."""
     window = slice(plan.start, plan.stop)
-    chosen = attentions[list(plan.layers)][:, list(plan.heads)][:, :, window, window]  # [l, h, w, w]
+    index = [number - plan.first for number in plan.layers]
+    chosen = attentions[index][:, list(plan.heads)][:, :, window, window]  # [l, h, w, w]
     shown = _prettify(list(tokens[window]))
-    data = [
-        {
-            "name": None,
-            "attn": np.round(chosen.astype(np.float64), DECIMALS).tolist(),
-            "left_text": shown,
-            "right_text": shown,
-        }
-    ]
+    data = [{"name": None, "sparse": sparse_rows(chosen, threshold), "left_text": shown, "right_text": shown}]
     vis_id = "bertviz-" + hashlib.sha1(f"{kind}{plan}{shown}".encode()).hexdigest()[:12]
     if kind == "head":
         params = {
@@ -187,18 +314,8 @@ def bertviz_html(
             "total_heads": len(plan.heads),
         }
         controls = ""
-    payload = script_json(params)
-    body = (
-        f'<div id="{vis_id}" style="font-family:\'Helvetica Neue\', Helvetica, Arial, sans-serif;">'
-        f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
-    )
-    script = _bertviz_js(kind).replace("PYTHON_PARAMS", payload)
-    page = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body style="margin:0;padding:4px 4px 4px 200px;background:{"#000" if dark else "#fff"}">'
-        f"{_libraries()}{body}<script>{script}</script></body></html>"
-    )
-    return BertvizHtml(page, plan, len(payload.encode("utf-8")))
+    page, size = _page(kind, params, controls, vis_id, dark)
+    return BertvizHtml(page, plan, size)
 
 
 def stock_head_view(attentions: np.ndarray, tokens: list[str]) -> str:
@@ -226,14 +343,19 @@ class EncoderDecoderPart:
 
 
 def plan_encoder_decoder(
-    kind: ViewKind, parts: tuple[EncoderDecoderPart, ...], *, layer: int = 1, budget: int = CELL_BUDGET
+    kind: ViewKind,
+    parts: tuple[EncoderDecoderPart, ...],
+    *,
+    layer: int = 1,
+    threshold: float = THRESHOLD,
+    budget: int = WEIGHT_BUDGET,
 ) -> Plan:
-    """Layers (numbered 1 … L) an encoder-decoder view can draw within the budget: all of them, or
-    for the head view the chosen layer only. Raises ExplorerError when even that is too heavy
-    (bertviz's encoder-decoder view has no token window)."""
+    """Layers (numbered 1 … L) an encoder-decoder view can draw within the budget of weights at or
+    above the threshold: all of them, or for the head view the chosen layer only. Raises
+    ExplorerError when even that is too heavy (bertviz's encoder-decoder view has no token window)."""
     L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all three parts
     H = parts[0].attentions.shape[1]
-    per_layer = sum(p.attentions.shape[1] * p.attentions.shape[2] * p.attentions.shape[3] for p in parts)
+    counts = sum(kept(p.attentions[:L], threshold) for p in parts)  # [L] kept weights per layer
     uneven = len({p.attentions.shape[0] for p in parts}) > 1
     note = (
         f"The encoder and decoder have different numbers of layers; bertviz shows one layer list for all "
@@ -242,15 +364,25 @@ def plan_encoder_decoder(
         else None
     )
     layer = layer if 1 <= layer <= L else 1
-    if L * per_layer <= budget:
-        return Plan(tuple(range(1, L + 1)), tuple(range(H)), 0, 0, note)
-    if kind == "head" and per_layer <= budget:
+    cells = sum(p.attentions.shape[1] * p.attentions.shape[2] * p.attentions.shape[3] for p in parts)
+    if counts.sum() <= budget:
+        return Plan(tuple(range(1, L + 1)), tuple(range(H)), 0, 0, note, 1, int(counts.sum()), L * cells)
+    if kind == "head" and counts[layer - 1] <= budget:
         only = f"This view shows layer {layer} only (choose the layer above); all layers at once would be too heavy for the browser."
-        return Plan((layer,), tuple(range(H)), 0, 0, f"{note} {only}" if note else only)
+        return Plan(
+            (layer,),
+            tuple(range(H)),
+            0,
+            0,
+            f"{note} {only}" if note else only,
+            1,
+            int(counts[layer - 1]),
+            cells,
+        )
     raise ExplorerError(
         "This encoder-decoder input is too long for bertviz's encoder-decoder view "
-        f"({per_layer:,} weights per layer; at most {budget:,} can be drawn at once): the heatmaps above "
-        "show every weight. Use a shorter sentence to see bertviz's view."
+        f"({int(counts.max()):,} visible weights in a layer; at most {budget:,} can be drawn at once): the "
+        "heatmaps above show every weight. Use a shorter sentence to see bertviz's view."
     )
 
 
@@ -261,6 +393,7 @@ def encoder_decoder_html(
     *,
     layer: int = 1,
     shown_part: int = 0,
+    threshold: float = THRESHOLD,
     dark: bool = False,
 ) -> BertvizHtml:
     """A self-contained page drawing bertviz's encoder-decoder head or model view: its 'Attention'
@@ -270,7 +403,7 @@ def encoder_decoder_html(
     data = [
         {
             "name": part.name,
-            "attn": np.round(part.attentions[index].astype(np.float64), DECIMALS).tolist(),  # [l, H, Q, K]
+            "sparse": sparse_rows(part.attentions[index], threshold),  # [l][H][Q]: kept keys and weights
             "left_text": _prettify(list(part.left)),
             "right_text": _prettify(list(part.right)),
         }
@@ -305,15 +438,5 @@ def encoder_decoder_html(
             "total_heads": len(plan.heads),
         }
         controls = menu
-    payload = script_json(params)
-    body = (
-        f'<div id="{vis_id}" style="font-family:\'Helvetica Neue\', Helvetica, Arial, sans-serif;">'
-        f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
-    )
-    script = _bertviz_js(kind).replace("PYTHON_PARAMS", payload)
-    page = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body style="margin:0;padding:4px 4px 4px 200px;background:{"#000" if dark else "#fff"}">'
-        f"{_libraries()}{body}<script>{script}</script></body></html>"
-    )
-    return BertvizHtml(page, plan, len(payload.encode("utf-8")))
+    page, size = _page(kind, params, controls, vis_id, dark)
+    return BertvizHtml(page, plan, size)

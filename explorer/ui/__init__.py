@@ -107,3 +107,8 @@ __all__ = [
 from explorer.ui.cache import mask_effect, random_comparison  # noqa: E402
 
 __all__ += ["mask_effect", "random_comparison"]
+
+# Fragments (st.fragment) keep the browser's URL in step with the settings they change.
+from explorer.ui.widgets import keep_link_current  # noqa: E402
+
+__all__ += ["keep_link_current"]

@@ -47,7 +47,10 @@ from explorer.attention import (
     part_weights,
 )
 from explorer.bertviz_html import (
+    MODEL_VIEW_TOKENS,
+    THRESHOLD,
     EncoderDecoderPart,
+    Plan,
     bertviz_html,
     encoder_decoder_html,
     plan_encoder_decoder,
@@ -64,7 +67,7 @@ from explorer.views.common import Download, Note
 AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")
 STEP_WINDOW = 48  # the step-by-step matrices show at most this many positions
-MAX_IFRAME_HEIGHT = 2400
+MAX_IFRAME_HEIGHT = 3300  # a 128-token head view (120 + 24 × 128 pixels) without a scroll bar
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Settings:
     aggregate: str = setting("choice", "Show", "head", choices=AGGREGATES, widget="radio", url="show")
     hide_special: bool = setting("bool", "Hide special tokens", False, widget="toggle")
     show_padding: bool = setting("bool", "Show padding positions", True, widget="toggle", url="padding")
+    # Step by step is computed only once opened; a link that opened it opens it again (?steps=true).
+    steps: bool = setting("bool", "Show attention step by step", False, widget="toggle", url="steps")
     bertviz: str = setting("choice", "View", "head view", choices=BERTVIZ, widget="radio")
     window: int = setting("int", "Window start (token)", 0, widget="slider", linked=False)
 
@@ -138,7 +143,10 @@ class Bertviz:
     error: Note | None  # a missing asset: shown instead of the view
     html: str | None  # the self-contained page for an iframe
     height: int  # the iframe's height in pixels
-    caption: Note | None
+    caption: Note | None  # under the view: how to read it, the threshold, the weights drawn
+    follows_layer: bool = False  # it draws the chosen layer only: redraw it when the layer changes
+    kept: int = 0  # weights sent and drawn (at or above THRESHOLD)
+    total: int = 0  # weights of the layers, heads and tokens shown
 
     @property
     def notes(self) -> tuple[Note, ...]:
@@ -189,23 +197,18 @@ class Position:
 
 
 @dataclass(frozen=True)
-class View:
-    settings: Settings  # as used (sentence, window clamped to what exists)
+class Overview:
+    """What depends on neither the layer nor the head: drawn once per run of the page."""
+
     layers: int  # L
     heads: int  # H
     positions: int  # S
     numbering: Note  # how layers and heads are numbered
     causal: Note | None  # a decoder's causal mask
     padding: Note | None  # this sentence has padding positions
-    heatmap: Heatmap
     entropy: np.ndarray  # [L, H] mean entropy (bits) of each head's rows
     entropy_figure: Any
     entropy_caption: Note
-    bertviz: Bertviz
-    steps: (
-        Steps | None
-    )  # None when this architecture (or encoder-decoder part) is not supported: see steps_note
-    steps_note: Note | None
     position: (
         Position | None
     )  # None when this architecture's position scheme is not explained: see position_note
@@ -224,6 +227,27 @@ class View:
     @property
     def mask_notes(self) -> tuple[Note, ...]:
         return tuple(n for n in (self.part_note, self.causal, self.padding) if n is not None)
+
+
+@dataclass(frozen=True)
+class Head:
+    """What depends on the layer and head: the page redraws only this when they change."""
+
+    settings: Settings  # as used (clamped)
+    heatmap: Heatmap
+    steps: Steps | None  # None until asked for (Settings.steps), or when not supported: see steps_note
+    steps_note: Note | None
+
+
+@dataclass(frozen=True)
+class View(Overview):
+    """The whole page: ``Overview`` + ``Head`` + ``Bertviz``."""
+
+    settings: Settings | None = None  # as used (sentence, window clamped to what exists)
+    heatmap: Heatmap | None = None
+    bertviz: Bertviz | None = None
+    steps: Steps | None = None  # None until asked for, or when not supported: see steps_note
+    steps_note: Note | None = None
 
 
 def _count(n: int, noun: str) -> str:
@@ -288,46 +312,67 @@ def _entropy_caption(loaded: LoadedCheckpoint) -> Note:
     )
 
 
-def _bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
+OFF = Bertviz("off", False, 0, 0, 0, None, None, None, 0, None)
+
+
+def _faint(plan: Plan) -> str:
+    """The caption's sentence on the lines left out, with this view's numbers."""
+    return (
+        f" Lines for weights below {THRESHOLD} are left out (under {THRESHOLD:.0%} opaque even with one "
+        f"head shown: too faint to see): {plan.kept:,} of {plan.total:,} weights drawn."
+    )
+
+
+def _model_view_too_long(tokens: int, layers: int, heads: int) -> Note:
+    return Note(
+        "info",
+        f"The model view draws all {layers} layers × {heads} heads at once; it is offered for inputs of up "
+        f"to {MODEL_VIEW_TOKENS} tokens, and this one has {tokens}. The head view draws every token, one "
+        "layer at a time.",
+    )
+
+
+def bertviz_view(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
+    """bertviz's head or model view of the chosen sentence (``settings`` as ``clamp`` left them)."""
+    if is_encoder_decoder_run(run):
+        return _encoder_decoder_bertviz(run, encoding, settings)
     kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
     if kind == "off":
-        return Bertviz(kind, False, 0, 0, 0, None, None, None, 0, None)
+        return OFF
     L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
     real = encoding.attention_mask[sentence].astype(bool)  # [S]
     tokens = [t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep]  # [T]
     T = len(tokens)
     view_kind = "head" if kind == "head view" else "model"
-    plan = plan_view(view_kind, L, H, T, layer=layer - 1)  # plan_view counts layers from 0
+    if view_kind == "model" and T > MODEL_VIEW_TOKENS:
+        return dataclasses.replace(OFF, kind=kind, note=_model_view_too_long(T, L, H))
+    attentions = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T]
+    # bertviz labels its layer menu and rows with the layer numbers it is given (1 … L, as every
+    # page numbers them); index i of the attentions is layer i + 1.
+    plan = plan_view(view_kind, attentions, layer=layer, first=1)
     windowed = plan.stop - plan.start < T
     high = T - (plan.stop - plan.start)
     start = min(max(settings.window, 0), high) if windowed else 0
-    if windowed:
-        plan = plan_view(view_kind, L, H, T, layer=layer - 1, start=start)
-    # bertviz labels its layer menu and rows with the layer indices it is given, and reads the
-    # weights by their order. Give it layer numbers (1 … L) and weights with an empty row 0 in
-    # front, so that index l holds layer l: bertviz then shows the numbers every page uses. The
-    # plan's note is written again with the layer's number (only the note depends on it).
-    plan = dataclasses.replace(
-        plan,
-        layers=tuple(index + 1 for index in plan.layers),
-        note=plan_view(view_kind, L, H, T, layer=layer, start=plan.start).note,
-    )
+    if windowed and start != plan.start:
+        plan = plan_view(view_kind, attentions, layer=layer, first=1, start=start)
     note = Note("info", plan.note) if plan.note else None
-    attentions = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T]
-    numbered = np.concatenate([np.zeros_like(attentions[:1]), attentions])  # [L + 1, H, T, T]; row 0 unused
     try:
-        page = bertviz_html(view_kind, numbered, tokens, plan, layer=layer)
+        page = bertviz_html(view_kind, attentions, tokens, plan, layer=layer)
     except ExplorerError as problem:
         return Bertviz(kind, windowed, 0, high, start, note, Note("error", str(problem)), None, 0, None)
     height = 120 + 24 * (plan.stop - plan.start) if view_kind == "head" else 80 + 100 * len(plan.layers)
     caption = (
-        "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
-        "show or hide it (the colours are heads 0, 1, … from the left), hover a token to focus it. Its "
-        "Layer menu numbers layers 1 … L, as this page does."
-        if view_kind == "head"
-        else "Model view: one small head view per layer (rows, numbered 1 … L as on this page) and head "
-        "(columns, numbered from 0); click one to enlarge it."
-    ) + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+        (
+            "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
+            "show or hide it (the colours are heads 0, 1, … from the left), hover a token to focus it. Its "
+            "Layer menu numbers layers 1 … L, as this page does."
+            if view_kind == "head"
+            else "Model view: one small head view per layer (rows, numbered 1 … L as on this page) and head "
+            "(columns, numbered from 0); click one to enlarge it."
+        )
+        + _faint(plan)
+        + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    )
     return Bertviz(
         kind,
         windowed,
@@ -339,6 +384,9 @@ def _bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
         page.html,
         min(height, MAX_IFRAME_HEIGHT),
         Note("caption", caption),
+        follows_layer=view_kind == "head" and len(plan.layers) < L,
+        kept=plan.kept,
+        total=plan.total,
     )
 
 
@@ -782,9 +830,15 @@ def _parts_for_bertviz(run: ModelRun, encoding: Encoding, sentence: int) -> tupl
 def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
     kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
     if kind == "off":
-        return Bertviz(kind, False, 0, 0, 0, None, None, None, 0, None)
+        return OFF
     view_kind = "head" if kind == "head view" else "model"
     parts = _parts_for_bertviz(run, encoding, sentence)
+    longest = max(max(len(p.left), len(p.right)) for p in parts)
+    if view_kind == "model" and longest > MODEL_VIEW_TOKENS:
+        L = min(p.attentions.shape[0] for p in parts)
+        return dataclasses.replace(
+            OFF, kind=kind, note=_model_view_too_long(longest, L, parts[0].attentions.shape[1])
+        )
     try:
         plan = plan_encoder_decoder(view_kind, parts, layer=layer)
         page = encoder_decoder_html(
@@ -793,7 +847,6 @@ def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settin
     except ExplorerError as problem:
         return Bertviz(kind, False, 0, 0, 0, None, Note("info", str(problem)), None, 0, None)
     note = Note("info", plan.note) if plan.note else None
-    longest = max(max(len(p.left), len(p.right)) for p in parts)
     height = 120 + 24 * longest if view_kind == "head" else 80 + 100 * len(plan.layers)
     menu = (
         "Its Attention menu switches between **Encoder** (encoder self-attention), **Decoder** (decoder "
@@ -807,9 +860,22 @@ def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settin
         if view_kind == "head"
         else "Model view: one small head view per layer (rows, numbered 1 … L of each stack as on this page) "
         "and head (columns, numbered from 0); click one to enlarge it. "
-    ) + f"{menu} Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    ) + f"{menu}{_faint(plan)} Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    all_layers = min(p.attentions.shape[0] for p in parts)
     return Bertviz(
-        kind, False, 0, 0, 0, note, None, page.html, min(height, MAX_IFRAME_HEIGHT), Note("caption", caption)
+        kind,
+        False,
+        0,
+        0,
+        0,
+        note,
+        None,
+        page.html,
+        min(height, MAX_IFRAME_HEIGHT),
+        Note("caption", caption),
+        follows_layer=view_kind == "head" and len(plan.layers) < all_layers,
+        kept=plan.kept,
+        total=plan.total,
     )
 
 
@@ -825,33 +891,15 @@ def _safe_position(loaded: LoadedCheckpoint) -> tuple[Position | None, Note | No
         )
 
 
-def _build_encoder_decoder(
+def _encoder_decoder_overview(
     loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings
-) -> View:
-    part = settings.part if settings.part in PARTS else PARTS[0]
-    weights = part_weights(run, part)  # [L, B, H, queries, keys]
-    L, B, H, Q, _ = weights.shape
-    settings = dataclasses.replace(
-        settings,
-        part=part,
-        sentence=min(max(settings.sentence, 0), B - 1),
-        layer=settings.layer if 1 <= settings.layer <= L else 1,
-        head=settings.head if 0 <= settings.head < H else 0,
-        window=0,
-    )
-    sentence = settings.sentence
-    specials = frozenset(getattr(loaded.tokenizer, "all_special_tokens", ()) or ())
+) -> Overview:
+    part, sentence = settings.part, settings.sentence
+    L, _, H, Q, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
     L_enc, L_dec = run.attentions.shape[0], run.decoder_attentions.shape[0]
     entropy = part_entropy(run, encoding, part, sentence)  # [L, H]
     position, position_note = _safe_position(loaded)
-    steps, steps_note = None, Note("info", STEPS_ENCODER_DECODER)
-    if part == "cross-attention" and getattr(run, "decoder_hidden_states", None) is not None:
-        try:
-            steps, steps_note = _cross_steps(loaded, run, encoding, settings), None
-        except ExplorerError as problem:
-            steps, steps_note = None, Note("info", str(problem))
-    return View(
-        settings=settings,
+    return Overview(
         layers=L,
         heads=H,
         positions=Q,
@@ -872,15 +920,11 @@ def _build_encoder_decoder(
         if part == "decoder self-attention"
         else None,
         padding=_part_padding(run, encoding, part, sentence),
-        heatmap=_part_heatmap(run, encoding, settings, specials),
         entropy=entropy,
         entropy_figure=figures.layer_head_grid(
             entropy, f"{part[0].upper()}{part[1:]}: entropy per {_STACK[part]} layer and head (low = focused)"
         ),
         entropy_caption=_entropy_caption(loaded),
-        bertviz=_encoder_decoder_bertviz(run, encoding, settings),
-        steps=steps,
-        steps_note=steps_note,
         position=position,
         position_note=position_note,
         part=part,
@@ -888,33 +932,60 @@ def _build_encoder_decoder(
     )
 
 
+def _encoder_decoder_head(
+    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings
+) -> Head:
+    specials = frozenset(getattr(loaded.tokenizer, "all_special_tokens", ()) or ())
+    heatmap = _part_heatmap(run, encoding, settings, specials)
+    steps, steps_note = None, None
+    if settings.steps:
+        steps_note = Note("info", STEPS_ENCODER_DECODER)
+        if settings.part == "cross-attention" and getattr(run, "decoder_hidden_states", None) is not None:
+            try:
+                steps, steps_note = _cross_steps(loaded, run, encoding, settings), None
+            except ExplorerError as problem:
+                steps, steps_note = None, Note("info", str(problem))
+    return Head(settings, heatmap, steps, steps_note)
+
+
 # --- Build ---------------------------------------------------------------------------------------
 
 
-def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
-    """Everything the Attention page shows for ``settings`` (a run with hidden states and attentions)."""
-    if run.attentions is None or run.hidden_states is None:
-        raise ValueError("the Attention view needs a run with hidden states and attentions")
+def clamp(run: ModelRun, settings: Settings) -> Settings:
+    """``settings`` with out-of-range values falling back as the widgets' do (the View's numbers
+    use these). The bertviz window is clamped by ``bertviz_view`` (it depends on its plan)."""
     if is_encoder_decoder_run(run):
-        return _build_encoder_decoder(loaded, encoding, run, settings)
-    L, B, H, S, _ = run.attentions.shape  # [L, B, H, S, S]
-    settings = dataclasses.replace(  # out-of-range values fall back as the widgets' do
+        part = settings.part if settings.part in PARTS else PARTS[0]
+        L, B, H, _, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
+        extra = {"part": part, "window": 0}
+    else:
+        L, B, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
+        extra = {}
+    return dataclasses.replace(
         settings,
         sentence=min(max(settings.sentence, 0), B - 1),
         layer=settings.layer if 1 <= settings.layer <= L else 1,
         head=settings.head if 0 <= settings.head < H else 0,
+        **extra,
     )
-    causal = loaded.is_decoder
+
+
+def _check(run: ModelRun) -> None:
+    if run.attentions is None or run.hidden_states is None:
+        raise ValueError("the Attention view needs a run with hidden states and attentions")
+
+
+def overview(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> Overview:
+    """What depends on neither the layer nor the head (the sentence and, for an encoder-decoder,
+    the part do count)."""
+    _check(run)
+    settings = clamp(run, settings)
+    if is_encoder_decoder_run(run):
+        return _encoder_decoder_overview(loaded, encoding, run, settings)
+    L, _, H, S, _ = run.attentions.shape  # [L, B, H, S, S]
     sentence = settings.sentence
-    bertviz = _bertviz(run, encoding, settings)
-    settings = dataclasses.replace(settings, window=bertviz.window_start)
-    try:
-        steps, steps_note = _steps(loaded, run, encoding, settings), None
-    except ExplorerError as problem:
-        steps, steps_note = None, Note("info", str(problem))
     entropy = head_entropy(run, encoding, sentence)  # [L, H]
-    return View(
-        settings=settings,
+    return Overview(
         layers=L,
         heads=H,
         positions=S,
@@ -930,7 +1001,7 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
             "This is a decoder: each token may only look at itself and the tokens before it. The grey upper "
             "triangle is the **causal mask**: those weights are exactly 0.",
         )
-        if causal
+        if loaded.is_decoder
         else None,
         padding=None
         if encoding.attention_mask[sentence].all()
@@ -938,12 +1009,43 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
             "caption",
             "Grey columns are padding positions: the attention mask gives them a weight of exactly 0.",
         ),
-        heatmap=_heatmap(run, encoding, settings, causal),
         entropy=entropy,
         entropy_figure=figures.layer_head_grid(entropy, "Attention entropy per head (low = focused)"),
         entropy_caption=_entropy_caption(loaded),
-        bertviz=bertviz,
-        steps=steps,
-        steps_note=steps_note,
         position=_position(loaded),
+    )
+
+
+def head(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> Head:
+    """What depends on the layer and head: the heatmap, and step by step once asked for."""
+    _check(run)
+    settings = clamp(run, settings)
+    if is_encoder_decoder_run(run):
+        return _encoder_decoder_head(loaded, encoding, run, settings)
+    heatmap = _heatmap(run, encoding, settings, loaded.is_decoder)
+    steps, steps_note = None, None
+    if settings.steps:
+        try:
+            steps = _steps(loaded, run, encoding, settings)
+        except ExplorerError as problem:
+            steps_note = Note("info", str(problem))
+    return Head(settings, heatmap, steps, steps_note)
+
+
+def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
+    """Everything the Attention page shows for ``settings`` (a run with hidden states and attentions):
+    ``overview``, ``head`` and ``bertviz_view`` together (the page draws them as separate parts)."""
+    _check(run)
+    settings = clamp(run, settings)
+    bertviz = bertviz_view(run, encoding, settings)
+    settings = dataclasses.replace(settings, window=bertviz.window_start)
+    parts = overview(loaded, encoding, run, settings)
+    one = head(loaded, encoding, run, settings)
+    return View(
+        settings=settings,
+        heatmap=one.heatmap,
+        bertviz=bertviz,
+        steps=one.steps,
+        steps_note=one.steps_note,
+        **{f.name: getattr(parts, f.name) for f in dataclasses.fields(Overview)},
     )

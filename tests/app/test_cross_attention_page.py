@@ -58,6 +58,8 @@ def test_the_part_selector_switches_to_cross_attention(ref):
     np.testing.assert_allclose(np.nansum(z, axis=1), 1.0, atol=2e-3)
     shown = "\n".join(m.value for m in at.markdown)
     assert "**Cross-attention**: rows are the decoder's tokens" in shown
+    assert not any("the same" in m.value for m in at.success)  # step by step: not computed until opened
+    at.toggle(key="att.steps").set_value(True).run()
     assert any("the same" in m.value for m in at.success)  # cross-attention step by step
     page = at.get("iframe")[0].proto.srcdoc
     assert '"name":"Cross"' in page and "cdnjs" not in page and "window.d3" in page

@@ -4,7 +4,8 @@ import base64
 import json
 
 import numpy as np
-from app_helpers import messages_of, start
+from app_helpers import APP, TIMEOUT, messages_of, start
+from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints
 
@@ -47,6 +48,8 @@ def test_attention_page_draws_the_chosen_head():
     at.selectbox(key="att.head").select(5)
     at.run()
     assert not at.exception
+    assert not at.success  # step by step is not computed until opened
+    at.toggle(key="att.steps").set_value(True).run()
     titles = [spec["layout"]["title"]["text"] for spec in plotly_specs(at)]
     assert "Layer 3, head 5" in titles
     heatmap = next(spec for spec in plotly_specs(at) if spec["layout"]["title"]["text"] == "Layer 3, head 5")
@@ -76,9 +79,29 @@ def test_decoder_shows_the_causal_mask():
     assert any("rotary" in m.value for m in at.markdown)
 
 
-def test_long_input_windows_bertviz_and_says_so():
-    at = open_page(ATTENTION, text="word " * 600)
+def test_a_long_input_draws_every_token_and_says_which_lines_are_left_out():
+    at = open_page(ATTENTION, text="word " * 600)  # cut to the model's 512 positions
     assert not at.exception
-    messages = messages_of(at)
-    assert "too heavy" in messages or "too many to draw" in messages
+    assert "too many to draw" not in messages_of(at)  # no token window
+    caption = at.caption[-1].value
+    assert "Lines for weights below 0.02 are left out" in caption and "weights drawn" in caption
+    page = at.get("iframe")[0].proto.srcdoc
+    assert len(page.encode()) < 2_500_000  # the libraries (~0.4 MB) and the visible weights
+    at.radio(key="att.bertviz").set_value("model view").run()
+    assert "up to 64 tokens" in messages_of(at) and not at.get("iframe")
+    at.toggle(key="att.steps").set_value(True).run()
     assert "first 48" in "\n".join(c.value for c in at.caption)
+
+
+def test_a_link_opens_step_by_step():
+    at = start()
+    at.switch_page(ATTENTION).run()
+    assert not at.success and at.query_params["steps"] == "0"  # closed: not computed
+    at.toggle(key="att.steps").set_value(True).run()
+    assert at.query_params["steps"] == "1"
+    linked = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for name, value in at.query_params.items():
+        linked.query_params[name] = value
+    linked.switch_page(ATTENTION).run()
+    assert not linked.exception and linked.toggle(key="att.steps").value
+    assert any("the same" in s.value for s in linked.success)  # the link opened step by step

@@ -15,6 +15,7 @@ import pytest
 
 from explorer import bertviz_html
 from explorer.attention import attention_steps
+from explorer.bertviz_html import THRESHOLD
 from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.views import attention
@@ -42,7 +43,7 @@ _VIEWS: dict = {}  # (family, Settings) -> View: tests asking for the same View 
 
 def _build(batch, cache: bool = True, **values):
     loaded, encoding, run = batch
-    settings = attention.Settings(**{"bertviz": "off", **values})
+    settings = attention.Settings(**{"bertviz": "off", "steps": True, **values})
     key = (loaded.resolved.location, settings)
     if not cache or key not in _VIEWS:
         view = attention.build(loaded, encoding, run, settings)
@@ -277,7 +278,7 @@ def test_step_figures_show_at_most_48_positions(family, batch):
     run = run_model(loaded, encoding, hidden_states=True, attentions=True)
     S = encoding.shape[1]
     assert S > attention.STEP_WINDOW
-    view = attention.build(loaded, encoding, run, attention.Settings(bertviz="off"))
+    view = attention.build(loaded, encoding, run, attention.Settings(bertviz="off", steps=True))
     d = family.family.head_dim
     assert np.array(view.steps.projections[0][1].data[0].z).shape == (48, d)
     assert np.array(view.steps.masked_figure.data[0].z).shape == (48, 48)
@@ -298,6 +299,27 @@ def _figure_labels(figure) -> list[str]:
             if values is not None:
                 labels += [str(v) for v in values]
     return labels
+
+
+def _dense(part: dict) -> np.ndarray:
+    """A part's weights as bertviz reads them once our page has expanded its sparse rows: each row
+    lists (key, weight in thousandths) pairs; keys not listed are 0 (written here, not imported)."""
+    right = len(part["right_text"])
+    layers = []
+    for layer in part["sparse"]:
+        heads = []
+        for head in layer:
+            rows = np.zeros((len(head), right))
+            for i, row in enumerate(head):
+                rows[i, row[0::2]] = np.array(row[1::2]) / 1000
+            heads.append(rows)
+        layers.append(heads)
+    return np.array(layers)
+
+
+def _visible(weights: np.ndarray) -> np.ndarray:
+    """The weights a bertviz line is drawn for (at or above the threshold); 0 elsewhere."""
+    return np.where(weights >= THRESHOLD, weights, 0.0)
 
 
 def _bertviz_params(html: str) -> dict:
@@ -335,9 +357,9 @@ def test_layers_are_numbered_from_1_everywhere(family, batch):
         params = _bertviz_params(view.bertviz.html)
         assert params["include_layers"] == list(range(1, L + 1)) and params["layer"] == layer
         real = encoding.attention_mask[1].astype(bool)
-        attn = np.array(params["attention"][0]["attn"])  # [L, H, T, T]
+        attn = _dense(params["attention"][0])  # [L, H, T, T]
         expected = run.attentions[:, 1][:, :, real][..., real]  # [L, H, T, T]
-        np.testing.assert_allclose(attn, expected, atol=5e-4)  # rounded to 3 places
+        np.testing.assert_allclose(attn, _visible(expected), atol=5e-4)  # rounded to 3 places
         assert "1 … L" in view.bertviz.caption.text
     grid = view.entropy_figure.data[0]
     assert list(grid.y) == [f"layer {layer}" for layer in range(1, L + 1)]
@@ -366,17 +388,19 @@ def test_an_out_of_range_layer_falls_back_to_layer_1(family, batch, layer):
 def test_a_windowed_head_view_names_the_layer_by_its_number(family, batch, monkeypatch):
     loaded, encoding, run = batch
     L, H = family.family.layers, family.family.heads
-    real = int(encoding.attention_mask[1].sum())
-    # a budget that fits one layer of the whole sentence but not all layers: "shows layer l only"
-    small = functools.partial(bertviz_html.plan_view, budget=H * real**2)
+    keep = encoding.attention_mask[1].astype(bool)
+    # a budget that fits the visible weights of one layer but not of all layers: "shows layer l only"
+    visible = [int((run.attentions[layer, 1][:, keep][..., keep] >= THRESHOLD).sum()) for layer in range(L)]
+    assert sum(visible) > visible[L - 1]
+    small = functools.partial(bertviz_html.plan_view, budget=visible[L - 1])
     monkeypatch.setattr(attention, "plan_view", small)
     view = _build(batch, cache=False, sentence=1, layer=L, bertviz="head view")
-    assert f"shows layer {L} only" in view.bertviz.note.text
+    assert f"shows layer {L} only" in view.bertviz.note.text and view.bertviz.follows_layer
+    assert (view.bertviz.kept, view.bertviz.total) == (visible[L - 1], H * int(keep.sum()) ** 2)
     params = _bertviz_params(view.bertviz.html)
     assert params["include_layers"] == [L] and params["layer"] == L
-    keep = encoding.attention_mask[1].astype(bool)
     np.testing.assert_allclose(
-        np.array(params["attention"][0]["attn"])[0], run.attentions[L - 1, 1][:, keep][..., keep], atol=5e-4
+        _dense(params["attention"][0])[0], _visible(run.attentions[L - 1, 1][:, keep][..., keep]), atol=5e-4
     )
 
 
@@ -477,3 +501,66 @@ def test_position_section_of_the_view(family, batch):
         assert f"(rows {first} … " in position.figure.layout.title.text
     elif kind == "learned absolute embeddings":
         assert list(position.figure.data[0].y[:2]) == ["0", "1"]
+
+
+# --- Computed only when opened; the page's parts ---------------------------------------------------
+
+
+def test_step_by_step_is_computed_only_once_opened(family, batch, monkeypatch):
+    loaded, encoding, run = batch
+    calls = []
+    monkeypatch.setattr(attention, "attention_steps", lambda *a, **k: calls.append(1))
+    closed = attention.build(loaded, encoding, run, attention.Settings(bertviz="off", steps=False))
+    assert closed.steps is None and closed.steps_note is None and calls == []
+    assert (
+        attention.head(loaded, encoding, run, attention.Settings(steps=False)).steps is None and calls == []
+    )
+
+
+def test_the_pages_parts_are_the_views(family, batch):
+    """overview (drawn with the page), head (its layer-and-head fragment) and bertviz_view (its
+    bertviz fragment) hold what build() holds, for the same settings."""
+    loaded, encoding, run = batch
+    L = family.family.layers
+    settings = attention.Settings(sentence=1, layer=L, head=1, bertviz="head view", steps=True)
+    view = _build(batch, **{k: getattr(settings, k) for k in ("sentence", "layer", "head", "bertviz")})
+    one = attention.head(loaded, encoding, run, settings)
+    assert one.settings.layer == L and one.heatmap.matrix.title == view.heatmap.matrix.title
+    np.testing.assert_array_equal(
+        np.nan_to_num(one.heatmap.matrix.matrix, nan=-1), np.nan_to_num(view.heatmap.matrix.matrix, nan=-1)
+    )
+    assert (one.steps is None) == (view.steps is None)
+    overview = attention.overview(loaded, encoding, run, settings)
+    np.testing.assert_array_equal(overview.entropy, view.entropy)
+    assert overview.numbering == view.numbering and overview.padding == view.padding
+    assert attention.bertviz_view(run, encoding, attention.clamp(run, settings)).html == view.bertviz.html
+
+
+def test_bertviz_draws_every_token_and_states_the_threshold(family, batch):
+    loaded, encoding, run = batch
+    L, H = family.family.layers, family.family.heads
+    keep = encoding.attention_mask[1].astype(bool)
+    T = int(keep.sum())
+    weights = run.attentions[:, 1][:, :, keep][..., keep]  # [L, H, T, T]
+    view = _build(batch, sentence=1, bertviz="head view")
+    params = _bertviz_params(view.bertviz.html)
+    assert len(params["attention"][0]["left_text"]) == T and params["include_layers"] == list(range(1, L + 1))
+    visible = int((weights >= 0.02).sum())
+    assert (view.bertviz.kept, view.bertviz.total) == (visible, L * H * T * T)
+    assert not view.bertviz.follows_layer  # all layers: the page's layer changes need not redraw it
+    caption = view.bertviz.caption.text
+    assert "Lines for weights below 0.02 are left out" in caption
+    assert f"{visible:,} of {L * H * T * T:,} weights drawn" in caption
+
+
+def test_the_model_view_is_offered_up_to_a_token_limit(family, batch, monkeypatch):
+    loaded, encoding, run = batch
+    T = int(encoding.attention_mask[1].sum())
+    monkeypatch.setattr(attention, "MODEL_VIEW_TOKENS", T - 1)
+    view = _build(batch, cache=False, sentence=1, bertviz="model view")
+    assert (
+        view.bertviz.html is None and f"up to {T - 1} tokens, and this one has {T}" in view.bertviz.note.text
+    )
+    monkeypatch.setattr(attention, "MODEL_VIEW_TOKENS", T)
+    view = _build(batch, cache=False, sentence=1, bertviz="model view")
+    assert view.bertviz.html is not None and view.bertviz.note is None

@@ -16,6 +16,7 @@ import re
 import numpy as np
 import pytest
 
+from explorer.bertviz_html import THRESHOLD
 from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.views import attention
@@ -97,7 +98,9 @@ def seq2seq(request, tmp_path_factory):
 
 def _build(seq2seq, **values):
     _, loaded, encoding, run, _ = seq2seq
-    return attention.build(loaded, encoding, run, attention.Settings(**{"bertviz": "off", **values}))
+    return attention.build(
+        loaded, encoding, run, attention.Settings(**{"bertviz": "off", "steps": True, **values})
+    )
 
 
 def _returned(output, part: str) -> np.ndarray:
@@ -256,6 +259,27 @@ def _notes(view) -> list[str]:
     return found
 
 
+def _dense(part: dict) -> np.ndarray:
+    """A part's weights as bertviz reads them once our page has expanded its sparse rows: each row
+    lists (key, weight in thousandths) pairs; keys not listed are 0 (written here, not imported)."""
+    right = len(part["right_text"])
+    layers = []
+    for layer in part["sparse"]:
+        heads = []
+        for head in layer:
+            rows = np.zeros((len(head), right))
+            for i, row in enumerate(head):
+                rows[i, row[0::2]] = np.array(row[1::2]) / 1000
+            heads.append(rows)
+        layers.append(heads)
+    return np.array(layers)
+
+
+def _visible(weights: np.ndarray) -> np.ndarray:
+    """The weights a bertviz line is drawn for (at or above the threshold); 0 elsewhere."""
+    return np.where(weights >= THRESHOLD, weights, 0.0)
+
+
 def _bertviz_params(html: str) -> dict:
     start = html.index('{"attention"')
     params, _ = json.JSONDecoder().raw_decode(html, start)
@@ -279,16 +303,15 @@ def test_bertviz_encoder_decoder_view_is_offline_with_three_parts(seq2seq, kind,
     Te, T = int(real.sum()), run.decoder_input_ids.shape[1]
     L_enc, L_dec = run.attentions.shape[0], run.decoder_attentions.shape[0]
     assert params["include_layers"] == list(range(1, min(L_enc, L_dec) + 1))
-    encoder, decoder, cross = (np.array(p["attn"]) for p in parts)
+    encoder, decoder, cross = (_dense(p) for p in parts)
     H = run.attentions.shape[2]
     assert encoder.shape == (L_enc, H, Te, Te)
     assert decoder.shape == (L_dec, H, T, T)
     assert cross.shape == (L_dec, H, T, Te)
-    np.testing.assert_allclose(cross, _returned(output, "cross-attention")[:, 0][..., real], atol=5e-4)
-    np.testing.assert_allclose(decoder, _returned(output, "decoder self-attention")[:, 0], atol=5e-4)
-    np.testing.assert_allclose(
-        encoder, _returned(output, "encoder self-attention")[:, 0][:, :, real][..., real], atol=5e-4
-    )
+    visible = {name: _visible(_returned(output, name)[:, 0]) for name in attention.PARTS}
+    np.testing.assert_allclose(cross, visible["cross-attention"][..., real], atol=5e-4)
+    np.testing.assert_allclose(decoder, visible["decoder self-attention"], atol=5e-4)
+    np.testing.assert_allclose(encoder, visible["encoder self-attention"][:, :, real][..., real], atol=5e-4)
     assert len(parts[2]["left_text"]) == T and len(parts[2]["right_text"]) == Te
     assert '<select id="filter">' in html
     if kind == "head view":
@@ -391,8 +414,13 @@ def test_a_long_input_shows_one_layer_or_says_why_bertviz_is_off(seq2seq, monkey
 
     _, _, encoding, run, _ = seq2seq
     real = encoding.attention_mask[0].astype(bool)
-    Te, T, H = int(real.sum()), run.decoder_input_ids.shape[1], run.attentions.shape[2]
-    per_layer = H * (Te * Te + T * T + T * Te)  # the three attentions of one layer, sentence 0
+    # the visible weights (at or above the threshold) of layer 2's three attentions, sentence 0
+    layer_2 = (
+        run.attentions[1, 0][:, real][..., real],
+        run.decoder_attentions[1, 0],
+        run.cross_attentions[1, 0][..., real],
+    )
+    per_layer = sum(int((a >= THRESHOLD).sum()) for a in layer_2)
     one_layer = functools.partial(bertviz_html.plan_encoder_decoder, budget=per_layer)
     monkeypatch.setattr(attention, "plan_encoder_decoder", one_layer)
     view = _build(seq2seq, part="cross-attention", sentence=0, layer=2, bertviz="head view")
@@ -400,13 +428,13 @@ def test_a_long_input_shows_one_layer_or_says_why_bertviz_is_off(seq2seq, monkey
     params = _bertviz_params(view.bertviz.html)
     assert params["include_layers"] == [2] and params["layer"] == 2
     np.testing.assert_allclose(
-        np.array(params["attention"][2]["attn"])[0], run.cross_attentions[1, 0][..., real], atol=5e-4
+        _dense(params["attention"][2])[0], _visible(run.cross_attentions[1, 0][..., real]), atol=5e-4
     )
     view = _build(seq2seq, part="cross-attention", sentence=0, bertviz="model view")
     assert view.bertviz.html is None and "too long for bertviz" in view.bertviz.error.text
     too_small = functools.partial(bertviz_html.plan_encoder_decoder, budget=per_layer - 1)
     monkeypatch.setattr(attention, "plan_encoder_decoder", too_small)
-    view = _build(seq2seq, part="cross-attention", sentence=0, bertviz="head view")
+    view = _build(seq2seq, part="cross-attention", sentence=0, layer=2, bertviz="head view")
     assert view.bertviz.html is None and "heatmaps above show every weight" in view.bertviz.error.text
 
 
