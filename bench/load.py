@@ -80,7 +80,16 @@ canoe kayak sailboat tractor wagon sled chariot balloon kite umbrella volcano gl
 meadow orchard vineyard lighthouse windmill castle cottage barn igloo pyramid tunnel bridge harbor
 marble granite copper silver bronze velvet cotton wool silk leather pebble boulder crystal diamond
 """.split()
-SHOWS_WORD = """word => [...document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']")]
+# A MutationObserver sees every change of the app's script state, even a run shorter than one
+# animation frame (as bench/run.py does it).
+WATCH_RUN = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    window.__explorerRan = app.getAttribute('data-test-script-state') === 'running';
+    new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'running') window.__explorerRan = true;
+    }).observe(app, {attributes: true});
+}"""
+SHOWS_WORD = """word => [...document.querySelectorAll("[data-testid='stMain']")]
     .some(element => element.textContent.toLowerCase().includes(word))"""
 
 
@@ -449,12 +458,16 @@ async def browser_student(
         for sentence in student.sentences:
             await asyncio.sleep(rng.uniform(*think))
             await area.fill(sentence)
+            await page.wait_for_selector(IDLE, timeout=240_000)
+            await page.evaluate(WATCH_RUN)
             started = time.perf_counter()
             await area.press("Control+Enter")
-            # the page names the marker in its main area, and the run has finished
-            await page.wait_for_function(SHOWS_WORD, arg=student.marker, polling=100, timeout=240_000)
+            # the app has run (seen by a MutationObserver, however short the run) and settled
+            await page.wait_for_function("window.__explorerRan === true", timeout=60_000)
             await page.wait_for_selector(IDLE, timeout=240_000)
             student.latencies.append(time.perf_counter() - started)
+            if not await page.evaluate(SHOWS_WORD, student.marker):
+                student.runs_without_own_text += 1
             shown = (await page.inner_text("body")).lower()
             leaked = {m.lower() for m in others_text.findall(shown)}
             if leaked:
@@ -601,7 +614,7 @@ def summarize(
         "browser_sentences_done": len(tab_latencies),
         "errors": [e for s in students + tabs for e in s.errors],
         "sessions_that_saw_another_students_text": [leak for s in students + tabs for leak in s.leaks],
-        "runs_that_did_not_show_the_students_own_text": sum(s.runs_without_own_text for s in students),
+        "runs_that_did_not_show_the_students_own_text": sum(s.runs_without_own_text for s in students + tabs),
         "students_per_process": replicas_used,
         "cpu": cpu,
         "memory_per_process": memory,
