@@ -595,3 +595,81 @@ def pair_logits(model: Any, encoding: Encoding) -> np.ndarray:
         return _readonly(output.logits.float().numpy().copy())  # [B, labels]
     finally:
         model.train(was_training)
+
+
+# --- Attributions (explorer.attribution drives captum with these) --------------------------------
+
+
+@dataclass(frozen=True)
+class GradientForward:
+    """One sentence of a batch as functions captum can differentiate, without touching the shared
+    model (no hooks, no ``requires_grad`` on its weights, eval mode kept): the differentiated
+    input is the embeddings tensor built here from the model's own embedding matrix.
+
+    ``embed(ids [n, S]) -> [n, S, E]`` looks ids up in the input embedding matrix;
+    ``scores(embeddings [n, S, E]) -> [n, K]`` runs the model from those embeddings (the row's
+    attention mask, token type ids and position ids repeated n times) and returns the head's
+    logits: a classifier's [n, labels], a language model's [n, vocab] at ``position``."""
+
+    input_ids: Any  # torch [1, S] int64: the row as the model received it, padding included
+    embed: Callable[[Any], Any]
+    scores: Callable[[Any], Any]
+
+
+def gradient_forward(
+    loaded: LoadedCheckpoint, encoding: Encoding, sentence: int, position: int
+) -> GradientForward:
+    """Sentence ``sentence`` of the batch as a :class:`GradientForward`; ``position`` is the
+    token position whose logits a language model's ``scores`` returns (ignored for a classifier)."""
+    import torch
+
+    if loaded.is_encoder_decoder:
+        raise InputError("Attributions are not available for encoder-decoders here.")
+    model = loaded.model
+    accepted, inputs = model_inputs(model, encoding)
+    row = {name: value[sentence : sentence + 1] for name, value in inputs.items()}  # each [1, S]
+    ids = row.pop("input_ids")
+    if "position_ids" in accepted and "position_ids" not in row:
+        if counts_own_positions(model):  # RoBERTa numbers real tokens from padding_idx + 1
+            padding_idx = model.base_model.embeddings.padding_idx
+            real = (ids != padding_idx).long()  # [1, S]
+            row["position_ids"] = real.cumsum(-1) * real + padding_idx
+        else:
+            row["position_ids"] = torch.arange(ids.shape[1])[None, :]  # [1, S]
+    embedding = model.get_input_embeddings()
+    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    classifier = loaded.head_class == "AutoModelForSequenceClassification"
+
+    def embed(batch_ids: Any) -> Any:
+        return embedding(batch_ids)  # [n, S, E]
+
+    if not classifier and "logits_to_keep" in accepted:  # the LM head on one position, not all
+        extra["logits_to_keep"] = torch.tensor([position])
+
+    def scores(embeddings: Any) -> Any:
+        n = embeddings.shape[0]
+        repeated = {name: value.expand(n, -1) for name, value in row.items()}
+        output = model(inputs_embeds=embeddings, **repeated, return_dict=True, **extra)
+        logits = output.logits
+        if classifier:
+            return logits  # [n, labels]
+        return logits[:, -1] if "logits_to_keep" in extra else logits[:, position]  # [n, vocab]
+
+    return GradientForward(ids, embed, scores)
+
+
+def target_logits(loaded: LoadedCheckpoint, encoding: Encoding, positions: Sequence[int]) -> np.ndarray:
+    """[B, K] float64 head logits of each sentence of the batch: a classifier's labels, or a
+    language model's vocabulary at ``positions[b]`` (e.g. occluded copies of one sentence)."""
+    import torch
+
+    model = loaded.model
+    accepted, inputs = model_inputs(model, encoding)
+    with torch.inference_mode():
+        output = model(
+            **inputs, return_dict=True, **({"use_cache": False} if "use_cache" in accepted else {})
+        )
+    logits = output.logits
+    if loaded.head_class != "AutoModelForSequenceClassification":
+        logits = logits[torch.arange(len(positions)), torch.tensor(list(positions))]  # [B, vocab]
+    return logits.double().numpy()

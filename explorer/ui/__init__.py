@@ -112,3 +112,8 @@ __all__ += ["mask_effect", "random_comparison"]
 from explorer.ui.widgets import keep_link_current  # noqa: E402
 
 __all__ += ["keep_link_current"]
+
+# "Why this prediction?": token attributions (Classification and Generation pages).
+from explorer.ui.attribution import attribution_section  # noqa: E402
+
+__all__ += ["attribution_section"]

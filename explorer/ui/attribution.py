@@ -1,0 +1,170 @@
+"""The "Why this prediction?" section, drawn on the Classification and Generation pages.
+
+Attributions run the model dozens of times, so on a shared server: the section computes only when
+its toggle is on; one attribution runs at a time per process (:data:`LOCK`; others wait, and are
+told so); a progress bar shows each method; results are kept (a small per-process cache keyed by
+the model object, the sentence's ids and the settings), so reruns and other sessions asking the
+same question do not recompute.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import streamlit as st
+
+from explorer import attribution as at
+from explorer.encoding import Encoding
+from explorer.errors import ExplorerError
+from explorer.loading import LoadedCheckpoint
+from explorer.ui.routing import show_error
+from explorer.ui.widgets import chart, download, note, notes, settings, table, widget
+from explorer.views import attribution as view
+
+LOCK = threading.Lock()  # one attribution at a time per server process
+KEPT = 16  # results kept per process
+_RESULTS: OrderedDict[tuple, at.Attributions] = OrderedDict()
+
+
+def _key(
+    loaded: LoadedCheckpoint, encoding: Encoding, target: at.Target, baseline: str, occlusion: str
+) -> tuple:
+    types = None if encoding.token_type_ids is None else tuple(encoding.token_type_ids[0].tolist())
+    return (
+        id(loaded.model),
+        tuple(encoding.input_ids[0].tolist()),
+        tuple(encoding.attention_mask[0].tolist()),
+        types,
+        target,
+        baseline,
+        occlusion,
+    )
+
+
+def compute(
+    loaded: LoadedCheckpoint, encoding: Encoding, target: at.Target, baseline: str, occlusion: str
+) -> at.Attributions:
+    """explorer.attribution.compute under the process lock, with a progress bar (cached)."""
+    key = _key(loaded, encoding, target, baseline, occlusion)
+    if key in _RESULTS:
+        _RESULTS.move_to_end(key)
+        return _RESULTS[key]
+    waiting = st.empty()
+    if not LOCK.acquire(blocking=False):
+        waiting.info("Another attribution is running on this server; this one starts when it ends…")
+        LOCK.acquire()
+    waiting.empty()
+    try:
+        if key in _RESULTS:  # computed by another session while this one waited
+            return _RESULTS[key]
+        bar = st.progress(0.0, text="Attributing…")
+        result = at.compute(
+            loaded, encoding, target, baseline, occlusion, progress=lambda f, t: bar.progress(f, text=t)
+        )
+        bar.empty()
+        _RESULTS[key] = result
+        while len(_RESULTS) > KEPT:
+            _RESULTS.popitem(last=False)
+        return result
+    finally:
+        LOCK.release()
+
+
+def attribution_section(
+    cls: type,
+    loaded: LoadedCheckpoint,
+    encoding: Encoding | None,
+    kind: str,
+    *,
+    position: int | None = None,
+    heading: str = "Why this prediction?",
+    sentences: bool = False,
+) -> None:
+    """The section for one prediction: ``kind`` "label" (a classifier; ``sentences`` offers a
+    sentence picker over the batch), "next token" or "masked word" (``position`` in the
+    one-sentence ``encoding``). ``cls``: the page's Settings (inheriting AttributionSettings)."""
+    st.subheader(heading)
+    unavailable = view.not_available(loaded, kind)
+    if unavailable is not None:
+        note(unavailable)
+        return
+    if encoding is None:
+        return
+    show = widget(cls, "attr_show")
+    if not show:
+        st.caption(
+            "Integrated Gradients, Gradient × input and occlusion, beside attention: which input tokens "
+            "made the model give this answer. Turn it on to compute (a few seconds)."
+        )
+        return
+    try:
+        b = 0
+        if sentences and encoding.shape[0] > 1:
+            b = widget(
+                cls,
+                "attr_sentence",
+                options=range(encoding.shape[0]),
+                format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+            )
+        one = at.row(encoding, b)
+        at.check_length(one)
+        if kind == "label":
+            options = view.target_options(loaded, one, "label")
+        else:
+            options = view.target_options(loaded, one, kind, position)
+        values = [o.value for o in options]
+        labels = {o.value: o.label for o in options}
+        columns = st.columns(2)
+        chosen = widget(
+            cls,
+            "attr_target",
+            where=columns[0],
+            options=values,
+            default=values[0],
+            format_func=lambda v: labels.get(v, v),
+        )
+        widget(cls, "attr_method", where=columns[1])
+        columns = st.columns(2)
+        has_mask = loaded.batch_tokenizer.mask_token_id is not None
+        kinds = at.BASELINES if has_mask else at.BASELINES[:1]
+        widget(cls, "attr_baseline", where=columns[0], options=kinds)
+        widget(
+            cls, "attr_occlusion", where=columns[1], options=at.OCCLUSIONS if has_mask else at.OCCLUSIONS[1:]
+        )
+        chosen_settings = settings(cls)
+        if kind == "label":
+            target = at.classifier_target(loaded, one, chosen)
+        else:
+            target = at.token_target(loaded, one, position, chosen, kind)
+        result = compute(
+            loaded,
+            one,
+            target,
+            at.usable(loaded, chosen_settings.attr_baseline),
+            at.usable(loaded, chosen_settings.attr_occlusion),
+        )
+    except ExplorerError as problem:
+        show_error(problem)
+        return
+    shown = view.build(result, chosen_settings, loaded.resolved.label)
+    draw(shown, key=f"{cls.PREFIX}.attr")
+
+
+def draw(shown: Any, key: str) -> None:
+    note(shown.explained)
+    note(shown.completeness)
+    for row in shown.rows:
+        st.markdown(f"**{row.method}** · {row.caption}")
+        st.html(row.html)
+    note(shown.legend)
+    note(shown.summary)
+    chart(shown.figure, key=f"{key}.bars", filename="attributions")
+    notes([shown.baseline, shown.gradient, shown.occlusion, shown.attention])
+    with st.expander("Every token's numbers"):
+        table(shown.table)
+    columns = st.columns(2)
+    download(shown.csv, where=columns[0])
+    download(shown.json, where=columns[1])
+    notes([shown.caps, shown.timings])

@@ -1,0 +1,520 @@
+"""Why this prediction? Token attributions as a typed view, for the Classification page (a label),
+the Generation page (the next token) and fill-mask (the word at the blank).
+
+- :class:`AttributionSettings`: the section's settings; a page's Settings inherits them, so its
+  shared link carries the method, the target, the baseline and the occlusion (``?why=true&method=…``);
+- :func:`target_options`: what can be explained (labels, or the most likely tokens) with their
+  probabilities;
+- :func:`build` -> :class:`View`: pure, from :class:`explorer.attribution.Attributions`: token chips
+  per method (:func:`chips_html`, colour-blind-safe diverging colours), a bar chart, the
+  completeness check, the notes, a table and the CSV / JSON exports;
+- :func:`not_available`: the note for a checkpoint the section does not apply to;
+- :func:`why_explanation`: one sentence for a lesson step, computed from the numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explorer import attribution as at
+from explorer import postprocess
+from explorer import run as runner
+from explorer.encoding import Encoding
+from explorer.loading import LoadedCheckpoint
+from explorer.render import visible
+from explorer.settings import setting
+from explorer.views.common import Download, Note, Table, table
+
+ATTENTION = "attention (last layer)"
+ROLLOUT = "attention rollout"
+SHOWN = (*at.METHODS, ATTENTION, ROLLOUT)  # every row of chips, in this order
+TOP_TOKENS = 8  # next-token / masked-word candidates offered as targets
+
+# Colour-blind-safe diverging palette (ColorBrewer PuOr ends): purple = towards the target,
+# orange = against it; white = nothing.
+POSITIVE_RGB = (94, 60, 153)  # #5e3c99
+NEGATIVE_RGB = (230, 97, 1)  # #e66101
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """The section's settings; a page's frozen Settings inherits them (its PREFIX keys them)."""
+
+    attr_show: bool = setting(
+        "bool", "Why this prediction? Attribute it to the input tokens", False, widget="toggle", url="why"
+    )
+    attr_method: str = setting(
+        "choice", "Show first", at.METHODS[0], choices=SHOWN, widget="radio", url="method"
+    )
+    attr_target: str = setting("str", "Explain", "", widget="selectbox", url="target")
+    attr_baseline: str = setting(
+        "choice",
+        "Integrated Gradients baseline: word tokens replaced by the",
+        at.BASELINES[0],
+        choices=at.BASELINES,
+        widget="radio",
+        url="baseline",
+    )
+    attr_occlusion: str = setting(
+        "choice",
+        "Occlusion: each word replaced by the",
+        at.OCCLUSIONS[0],
+        choices=at.OCCLUSIONS,
+        widget="radio",
+        url="occlude",
+    )
+    attr_sentence: int = setting(
+        "int", "Sentence to explain", 0, high=7, widget="selectbox", url="why_sentence"
+    )
+
+
+@dataclass(frozen=True)
+class Option:
+    """One target the section can explain."""
+
+    value: str  # the label, or the token as the tokenizer writes it (what the link carries)
+    label: str  # shown in the picker, e.g. "NEGATIVE (92.2%)"
+
+
+def target_options(
+    loaded: LoadedCheckpoint, encoding: Encoding, kind: str, position: int | None = None
+) -> tuple[Option, ...]:
+    """Labels (best first) of a classifier, or the TOP_TOKENS most likely tokens at ``position``
+    of the one-sentence ``encoding``, with their probabilities."""
+    if kind == "label":
+        logits = runner.target_logits(loaded, encoding, [0])
+        result = postprocess.classify(logits, loaded.config)[0]
+        order = np.argsort(-result.scores)
+        unit = "" if result.function == "none" else "%"
+        return tuple(
+            Option(
+                result.labels[i],
+                f"{result.labels[i]} ({result.scores[i]:.1%})"
+                if unit
+                else f"{result.labels[i]} (score {result.scores[i]:.3f})",
+            )
+            for i in order
+        )
+    logits = runner.target_logits(loaded, encoding, [position])
+    probabilities = postprocess.apply("softmax", logits)[0]
+    order = np.argsort(-probabilities)[:TOP_TOKENS]
+    tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
+    return tuple(
+        Option(token, f"{loaded.tokenizer.decode([int(i)])!r} ({probabilities[i]:.1%})")
+        for token, i in zip(tokens, order, strict=True)
+    )
+
+
+def not_available(loaded: LoadedCheckpoint, kind: str) -> Note | None:
+    """Why the section does not apply to this checkpoint (None when it does)."""
+    if loaded.is_encoder_decoder:
+        return Note(
+            "info",
+            f"Attributions are not available for encoder-decoders ({loaded.model_class}) here: the "
+            "answer depends on the encoder's input and on the decoder's own tokens, and this section "
+            "attributes one input sequence.",
+        )
+    if kind == "label" and loaded.head_class != "AutoModelForSequenceClassification":
+        return Note("info", f"{loaded.resolved.label} has no classification head: no label to explain.")
+    return None
+
+
+# --- Chips -------------------------------------------------------------------------------------------
+
+
+def _colour(value: float) -> tuple[str, str]:
+    """(background, text colour) for a value in [-1, 1]."""
+    value = float(np.clip(value, -1.0, 1.0))
+    rgb = POSITIVE_RGB if value >= 0 else NEGATIVE_RGB
+    strength = abs(value)
+    mixed = tuple(round(255 + (c - 255) * strength) for c in rgb)
+    text = "#ffffff" if strength > 0.55 else "#10243e"
+    return f"rgb({mixed[0]},{mixed[1]},{mixed[2]})", text
+
+
+CHIP_STYLE = """<style>
+.at-chips{display:flex;flex-wrap:wrap;gap:4px;margin:2px 0 8px 0}
+.at-chip{display:inline-block;border-radius:5px;padding:2px 6px;border:1px solid #9aa5b1;
+  font-size:.95rem;unicode-bidi:isolate;white-space:pre}
+.at-chip.at-none{border-style:dashed;color:#6b7785;background:#f4f6f8}
+.at-legend{font-size:.78rem;color:#3b4a5a;margin-bottom:4px}
+</style>"""
+
+
+def chips_html(
+    tokens: Sequence[str],
+    values: Sequence[float],
+    scale: float | None = None,
+    none: Sequence[bool] = (),
+    name: str = "",
+) -> str:
+    """Pure array -> HTML: one chip per token coloured by ``values`` / ``scale`` (default: the
+    largest |value|): purple towards the target, orange against, white for 0. Chips flagged in
+    ``none`` (padding) are dashed and grey. Tokens are escaped; the value is in each chip's title."""
+    values = np.asarray(values, dtype=np.float64)
+    none = [bool(x) for x in none] or [False] * len(values)
+    top = float(np.max(np.abs(values))) if scale is None and values.size else (scale or 0.0)
+    chips = []
+    for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
+        title = html.escape(f"position {i} · {token} · {value:+.4f}", quote=True)
+        if none[i]:
+            chips.append(f'<span class="at-chip at-none" title="{title}">{visible(token)}</span>')
+            continue
+        background, colour = _colour(value / top if top > 0 else 0.0)
+        chips.append(
+            f'<span class="at-chip" style="background:{background};color:{colour}" title="{title}">'
+            f"{visible(token)}</span>"
+        )
+    label = f' aria-label="{html.escape(name, quote=True)}"' if name else ""
+    return CHIP_STYLE + f'<div class="at-chips" data-testid="attribution-chips"{label}>{"".join(chips)}</div>'
+
+
+# --- The view ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChipRow:
+    method: str
+    html: str
+    caption: str  # the method's unit and largest value
+
+
+@dataclass(frozen=True)
+class View:
+    explained: Note  # what is explained: the target, its probability and logit, the sentence
+    rows: tuple[ChipRow, ...]  # the chosen method first, then the others
+    legend: Note
+    figure: Any  # plotly Figure: every method, normalised, per token
+    summary: Note  # the tokens that pushed most, for and against, by the chosen method
+    completeness: Note  # success when converged, else a warning saying so
+    baseline: Note
+    gradient: Note
+    occlusion: Note
+    attention: Note  # the honest note, with the computed agreement
+    caps: Note
+    timings: Note
+    table: Table  # one row per token
+    csv: Download
+    json: Download
+    values: dict[str, np.ndarray]  # method -> [S], for tests and lessons
+
+
+def values_of(a: at.Attributions) -> dict[str, np.ndarray]:
+    return {
+        at.METHODS[0]: a.integrated_gradients,
+        at.METHODS[1]: a.gradient_x_input,
+        at.METHODS[2]: a.occlusion,
+        ATTENTION: a.attention,
+        ROLLOUT: a.rollout,
+    }
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _target_text(a: at.Attributions) -> str:
+    t = a.target
+    if t.kind == "label":
+        return f"the label **{t.name}**"
+    return f"the {t.kind} **{t.name}**"
+
+
+def _shown_token(token: str) -> str:
+    return visible(token, quote=False).replace("`", "ˋ")
+
+
+def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
+    """Pure: the section for ``a`` (from explorer.attribution.compute), ``settings.attr_method`` first."""
+    t = a.target
+    unit = "score" if t.function == "none" else "probability"
+    values = values_of(a)
+    order = [settings.attr_method] + [m for m in SHOWN if m != settings.attr_method]
+    pad = ~a.real
+    captions = {
+        at.METHODS[0]: "logit units; adds up to f(input) − f(baseline)",
+        at.METHODS[1]: "logit units; one backward pass",
+        at.METHODS[2]: f"change in the {unit} when the word is occluded",
+        ATTENTION: f"attention weight from position {a.attention_position}, heads averaged",
+        ROLLOUT: f"rolled-out attention from position {a.attention_position}",
+    }
+    rows = tuple(
+        ChipRow(
+            m,
+            chips_html(a.tokens, values[m], none=pad, name=m),
+            f"{captions[m]} · largest |value| {float(np.max(np.abs(values[m]))):.3g}",
+        )
+        for m in order
+    )
+    where = "in" if t.kind == "label" else "after" if t.kind == "next token" else "at the blank of"
+    explained = Note(
+        "markdown",
+        f"Explaining {_target_text(a)} {where} “{visible(a.sentence[:200], quote=False)}”: "
+        f"{unit} **{a.score:.1%}**"
+        * (unit == "probability")
+        + (f"score **{a.score:.4f}**" if unit == "score" else "")
+        + f", logit **{a.logit:.3f}**"
+        + (f" ({checkpoint})." if checkpoint else "."),
+    )
+    chosen = values[settings.attr_method]
+    real = [i for i in range(len(a.tokens)) if a.real[i] and not a.special[i]]
+    ranked = sorted(real, key=lambda i: -chosen[i])
+    towards = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[:3] if chosen[i] > 0]
+    against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
+    summary = Note(
+        "markdown",
+        f"**{settings.attr_method}**: most towards {t.name}: "
+        + (", ".join(towards) or "none")
+        + "; most against: "
+        + (", ".join(against) or "none")
+        + ".",
+    )
+    c = a.completeness
+    tried = ", ".join(f"{steps} steps: {error:.1%}" for steps, error in c.history)
+    check = (
+        f"Completeness: the Integrated Gradients add up to **{c.total:.4f}**; f(input) − f(baseline) = "
+        f"{a.logit:.4f} − ({a.baseline_logit:.4f}) = **{c.difference:.4f}**; relative error "
+        f"**{c.relative_error:.2%}** with {c.steps} steps (tried {tried})."
+    )
+    if c.converged:
+        completeness = Note("success", check)
+    else:
+        completeness = Note(
+            "warning",
+            check + f" It could not get under {at.TOLERANCE:.0%} within {c.step_cap} steps (the cap for "
+            f"{int(a.real.sum())} tokens): read these attributions with care.",
+        )
+    kept = "special tokens and padding are kept" if a.special.any() else "nothing else is kept"
+    baseline = Note(
+        "caption",
+        f"Integrated Gradients baseline: every word token replaced by `{_shown_token(a.baseline_token)}` "
+        f"(the {a.baseline}); {kept}, so they get 0 by construction. The gradient of the target's logit is "
+        "integrated along the straight line from the baseline's embeddings to the input's "
+        "(captum `LayerIntegratedGradients`, Gauss–Legendre steps).",
+    )
+    gradient = Note(
+        "caption",
+        "Gradient × input: the gradient of the target's logit with respect to each token's embedding, "
+        "times the embedding, summed over its dimensions: a first-order estimate, with no completeness.",
+    )
+    occluded_by = (
+        f"replaced by `{_shown_token(a.occlusion_token)}` (the {a.occlusion_mode})"
+        if a.occlusion_token is not None
+        else "removed"
+    )
+    skipped = " The blank itself is not occluded." if t.kind == "masked word" else ""
+    occlusion = Note(
+        "caption",
+        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.name} compared: "
+        f"{unit} with the word − {unit} without it. All tokens of a word share its value.{skipped}",
+    )
+    ig_abs = np.abs(a.integrated_gradients[real]) if real else np.zeros(0)
+    rho_last = _spearman(a.attention[real], ig_abs) if real else float("nan")
+    rho_roll = _spearman(a.rollout[real], ig_abs) if real else float("nan")
+
+    def rho(x: float) -> str:
+        return "not defined" if np.isnan(x) else f"{x:+.2f}"
+
+    attention = Note(
+        "info",
+        "Attention is not an explanation of the output: a weight says how much one position's vector "
+        "was mixed into another in one layer, not how much the prediction depends on a token. The "
+        "mixed vectors (values), later layers, residual connections, MLPs and the head all stand "
+        "between the weights and the answer, and studies (Jain & Wallace 2019; Wiegreffe & Pinter 2019) "
+        "found attention and gradient attributions often rank tokens differently. Rollout follows the "
+        "weights through every layer, but still ignores values and MLPs. Here, on the word tokens, the "
+        f"rank correlation with |Integrated Gradients| is {rho(rho_last)} for the last layer's attention "
+        f"and {rho(rho_roll)} for rollout (1 = the same order).",
+    )
+    caps = Note(
+        "caption",
+        f"Bounded for a shared server: one attribution at a time per server process, sentences of at most "
+        f"{at.MAX_TOKENS} tokens, Integrated Gradients doubled from {at.FIRST_STEPS} steps up to "
+        f"{at.MAX_STEPS} (at most {at.STEP_BUDGET:,} steps × tokens; {c.step_cap} for this sentence).",
+    )
+    timings = Note(
+        "caption",
+        "Computed in " + ", ".join(f"{name} {s:.2f} s" for name, s in a.seconds.items()) + ".",
+    )
+    rows_table = [
+        {
+            "position": i,
+            "token": a.tokens[i],
+            "word": a.word_texts[a.words[i]] if a.words[i] >= 0 else "",
+            **{m: round(float(values[m][i]), 5) for m in SHOWN},
+        }
+        for i in range(len(a.tokens))
+        if a.real[i]
+    ]
+    return View(
+        explained=explained,
+        rows=rows,
+        legend=Note(
+            "caption",
+            f"Purple: pushes towards {t.name}; orange: pushes away; white: nothing. Each row is scaled to its "
+            "own largest |value| (hover a token for its number). Dashed grey: padding.",
+        ),
+        figure=figure(a, values),
+        summary=summary,
+        completeness=completeness,
+        baseline=baseline,
+        gradient=gradient,
+        occlusion=occlusion,
+        attention=attention,
+        caps=caps,
+        timings=timings,
+        table=table(rows_table, index="position"),
+        csv=Download(
+            "Download the attributions (CSV)", lambda: csv_text(a), "attributions.csv", "text/csv", "attr.csv"
+        ),
+        json=Download(
+            "Download the attributions (JSON)",
+            lambda: json_text(a, checkpoint),
+            "attributions.json",
+            "application/json",
+            "attr.json",
+        ),
+        values=values,
+    )
+
+
+def figure(a: at.Attributions, values: dict[str, np.ndarray]) -> Any:
+    """Grouped bars: each method's value per token, scaled to its own largest |value|."""
+    real = [i for i in range(len(a.tokens)) if a.real[i]]
+    labels = [f"{i}: {visible(a.tokens[i], quote=False)}" for i in real]
+    fig = go.Figure()
+    for m in SHOWN:
+        v = values[m][real]
+        top = float(np.max(np.abs(v))) if v.size else 0.0
+        fig.add_bar(
+            name=m,
+            x=labels,
+            y=(v / top if top > 0 else v).tolist(),
+            customdata=v.tolist(),
+            hovertemplate="%{x}<br>" + m + ": %{customdata:.4f}<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        title=f"Each token's contribution to {a.target.name}, per method (scaled to each method's largest |value|)",
+        xaxis_title="token",
+        yaxis_title="scaled contribution",
+        height=420,
+        margin={"l": 50, "r": 20, "t": 60, "b": 80},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def csv_text(a: at.Attributions) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["position", "token", "id", "word", *SHOWN])
+    values = values_of(a)
+    for i, token in enumerate(a.tokens):
+        if a.real[i]:
+            word = a.word_texts[a.words[i]] if a.words[i] >= 0 else ""
+            writer.writerow([i, token, a.ids[i], word, *(f"{float(values[m][i]):.6g}" for m in SHOWN)])
+    return out.getvalue()
+
+
+def json_text(a: at.Attributions, checkpoint: str = "") -> str:
+    c = a.completeness
+    data = {
+        "checkpoint": checkpoint,
+        "sentence": a.sentence,
+        "target": {
+            "kind": a.target.kind,
+            "name": a.target.name,
+            "index": a.target.index,
+            "position": a.target.position,
+        },
+        "logit": a.logit,
+        "score": a.score,
+        "tokens": list(a.tokens),
+        "ids": list(a.ids),
+        "padding": [bool(not r) for r in a.real],
+        "integrated_gradients": {
+            "values": a.integrated_gradients.tolist(),
+            "baseline": a.baseline,
+            "baseline_token": a.baseline_token,
+            "baseline_logit": a.baseline_logit,
+            "steps": c.steps,
+            "sum": c.total,
+            "difference": c.difference,
+            "relative_error": c.relative_error,
+            "converged": c.converged,
+            "history": [list(h) for h in c.history],
+        },
+        "gradient_x_input": a.gradient_x_input.tolist(),
+        "occlusion": {
+            "values": a.occlusion.tolist(),
+            "mode": a.occlusion_mode,
+            "token": a.occlusion_token,
+            "words": list(a.word_texts),
+            "scores_without_word": [None if np.isnan(s) else s for s in a.occluded_scores],
+        },
+        "attention_last_layer": a.attention.tolist(),
+        "attention_rollout": a.rollout.tolist(),
+        "attention_position": a.attention_position,
+        "seconds": a.seconds,
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False)
+
+
+# --- For lessons -------------------------------------------------------------------------------------
+
+
+def why_explanation(
+    loaded: LoadedCheckpoint, encoding: Encoding, sentence: int = 0, label: str | None = None
+) -> str:
+    """One paragraph for a lesson step ("why did it say NEGATIVE for …?"), computed from the loaded
+    classifier on sentence ``sentence`` of ``encoding``: its label and probability, and the words
+    occlusion and Gradient × input find most responsible (fast methods; the page shows Integrated
+    Gradients too)."""
+    one = at.row(encoding, sentence)
+    target = at.classifier_target(loaded, one, label)
+    index, groups = at.words(one, loaded.batch_tokenizer)
+    occluded, scores, token = at.occlusion(loaded, one, target, groups, at.usable(loaded, at.OCCLUSIONS[0]))
+    gxi = at.gradient_x_input(loaded, one, target)
+    texts = [loaded.batch_tokenizer.decode([int(one.input_ids[0, p]) for p in g]).strip() for g in groups]
+    score = float(at.probability(target, runner.target_logits(loaded, one, [0]))[0])
+    changes = [(occluded[g[0]], texts[w]) for w, g in enumerate(groups)]
+    changes.sort(key=lambda x: -x[0])
+    by_word = {texts[w]: float(sum(gxi[p] for p in g)) for w, g in enumerate(groups)}
+    best = changes[0] if changes else None
+    worst = changes[-1] if changes else None
+    with_token = f"`{token}`" if token is not None else "nothing"
+    parts = [f"The classifier says **{target.name}** ({score:.1%})."]
+    if best is not None:
+        parts.append(
+            f"Replacing one word at a time by {with_token}, **{best[1]}** matters most for {target.name}: "
+            f"without it the probability drops by {best[0]:.1%}"
+            + (f"; without **{worst[1]}** it rises by {-worst[0]:.1%}." if worst and worst[0] < 0 else ".")
+        )
+        top_grad = max(by_word, key=lambda w: abs(by_word[w]))
+        parts.append(
+            f"Gradient × input points at **{top_grad}** ({by_word[top_grad]:+.3f} logit units). Turn on "
+            "*Why this prediction?* to see Integrated Gradients and attention beside them: where they "
+            "disagree, no single method is the whole story."
+        )
+    return " ".join(parts)
+
+
+def lesson_settings(settings_cls: type, label: str = "NEGATIVE") -> Any:
+    """The page's Settings with the section open on ``label``, Integrated Gradients first."""
+    return settings_cls(attr_show=True, attr_method=at.METHODS[0], attr_target=label)
