@@ -191,6 +191,7 @@ def main() -> None:
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)  # Ctrl+C (also when started in the background)
     try:
         with classroom(args.replicas, args.logs, port=args.port, bind=args.bind) as room:
             print(
@@ -203,8 +204,7 @@ def main() -> None:
                     print(f"A process of the classroom stopped; see the logs in {args.logs}.", flush=True)
                     break
                 time.sleep(1)  # watching the processes until Ctrl+C
-    except KeyboardInterrupt:
-        pass
+        print("Stopped.", flush=True)
     except ClassroomError as error:
         raise SystemExit(str(error)) from None
 
