@@ -52,6 +52,7 @@ else:
         ui.table(c.check.table)
     ui.note(c.check.verdict)
     st.download_button(c.csv_label, c.csv, file_name="probabilities.csv", mime="text/csv", key="cls.csv")
+    ui.attribution_section(cls.Settings, data.loaded, data.encoding, "label", sentences=True)
 
 # --- Sentence pairs ----------------------------------------------------------------------------
 st.header("Sentence pairs")

@@ -64,6 +64,10 @@ else:
     if view.steps_table is not None:
         ui.table(view.steps_table)
         ui.notes([view.steps_note, view.quantized])  # the step table's probabilities, too
+    why_encoding, why_position = generation.attribution_input(loaded, view)
+    ui.attribution_section(
+        S, loaded, why_encoding, "next token", position=why_position, heading="Why this next token?"
+    )
 
     if view.causal_mask:  # decoder-only models (an encoder-decoder's attention: the Attention page)
         st.header("The causal mask")
@@ -91,13 +95,19 @@ st.header("Masked language models: fill the blank")
 mlm_run = fallback = None
 try:
     if intro.fill_mask:
-        _, mlm_run = ui.pipeline(ref, data.sentences)
+        mlm_encoding, mlm_run = ui.pipeline(ref, data.sentences)
     if intro.recipe_needs_minilm:
         fallback = ui.tokenizer(checkpoints.MINILM)
 except ExplorerError as problem:
     ui.show_error(problem)
     ui.stop()
-ui.notes(generation.build_fill_mask(loaded, mlm_run).notes)
+fill_mask = generation.build_fill_mask(loaded, mlm_run)
+ui.notes(fill_mask.notes)
+if fill_mask.predictions:
+    blank_encoding, blank_position = generation.fill_mask_input(mlm_encoding, fill_mask.predictions[0])
+    ui.attribution_section(
+        S, loaded, blank_encoding, "masked word", position=blank_position, heading="Why this word?"
+    )
 st.subheader("The masking recipe used to train them")
 mask_seed = ui.widget(S, "mask_seed")
 recipe = generation.build_recipe(loaded, intro.prompt, mask_seed, fallback)

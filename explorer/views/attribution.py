@@ -39,6 +39,8 @@ TOP_TOKENS = 8  # next-token / masked-word candidates offered as targets
 
 # Colour-blind-safe diverging palette (ColorBrewer PuOr ends): purple = towards the target,
 # orange = against it; white = nothing.
+# Bars: Okabe–Ito colours (told apart with every common colour-vision deficiency).
+METHOD_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9")
 POSITIVE_RGB = (94, 60, 153)  # #5e3c99
 NEGATIVE_RGB = (230, 97, 1)  # #e66101
 
@@ -266,7 +268,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         * (unit == "probability")
         + (f"score **{a.score:.4f}**" if unit == "score" else "")
         + f", logit **{a.logit:.3f}**"
-        + (f" ({checkpoint})." if checkpoint else "."),
+        + (f" — {checkpoint}." if checkpoint else "."),
     )
     chosen = values[settings.attr_method]
     real = [i for i in range(len(a.tokens)) if a.real[i] and not a.special[i]]
@@ -297,6 +299,11 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
             f"{int(a.real.sum())} tokens): read these attributions with care.",
         )
     kept = "special tokens and padding are kept" if a.special.any() else "nothing else is kept"
+    if a.baseline_keeps_first:
+        kept += (
+            ", and so is the first token: a decoder puts much of its attention on its first position (an "
+            "attention sink), and a baseline without it is so far off that the integral does not converge"
+        )
     baseline = Note(
         "caption",
         f"Integrated Gradients baseline: every word token replaced by `{_shown_token(a.baseline_token)}` "
@@ -395,7 +402,7 @@ def figure(a: at.Attributions, values: dict[str, np.ndarray]) -> Any:
     real = [i for i in range(len(a.tokens)) if a.real[i]]
     labels = [f"{i}: {visible(a.tokens[i], quote=False)}" for i in real]
     fig = go.Figure()
-    for m in SHOWN:
+    for m, colour in zip(SHOWN, METHOD_COLOURS, strict=True):
         v = values[m][real]
         top = float(np.max(np.abs(v))) if v.size else 0.0
         fig.add_bar(
@@ -403,6 +410,7 @@ def figure(a: at.Attributions, values: dict[str, np.ndarray]) -> Any:
             x=labels,
             y=(v / top if top > 0 else v).tolist(),
             customdata=v.tolist(),
+            marker_color=colour,
             hovertemplate="%{x}<br>" + m + ": %{customdata:.4f}<extra></extra>",
         )
     fig.update_layout(

@@ -31,6 +31,7 @@ from explorer.render import probability_bars_html, token_chips_html
 from explorer.run import ModelRun
 from explorer.settings import setting
 from explorer.tokenizer_lab import pair_layout
+from explorer.views.attribution import AttributionSettings
 from explorer.views.common import Note, Table, table
 
 SOURCES = (
@@ -70,7 +71,9 @@ DEFAULT_PAIRS = "\n".join(
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(AttributionSettings):
+    """The page's settings, and (inherited) its "Why this prediction?" section's."""
+
     PREFIX: ClassVar[str] = "cls"
 
     source: str = setting(

@@ -30,6 +30,7 @@ from explorer.loading import LoadedCheckpoint
 from explorer.postprocess import postprocess
 from explorer.run import ModelRun
 from explorer.settings import setting
+from explorer.views.attribution import AttributionSettings
 from explorer.views.common import Download, Note, Table, table
 
 MODES = ("greedy (most likely)", "sampling")
@@ -48,7 +49,9 @@ PAGE_INTRO = Note(
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(AttributionSettings):
+    """The page's settings, and (inherited) its "Why this prediction?" section's."""
+
     PREFIX: ClassVar[str] = "gen"
 
     chat: bool = setting("bool", "Apply the chat template", False, widget="toggle")
@@ -540,3 +543,26 @@ def build_recipe(loaded: LoadedCheckpoint, text: str, seed: int, fallback_tokeni
         ),
         positions=recipe,
     )
+
+
+# --- Why this prediction? -------------------------------------------------------------------------
+
+
+def attribution_input(loaded: LoadedCheckpoint, decoder: Decoder) -> tuple[Encoding | None, int | None]:
+    """(the one-sentence batch the next token follows: the prompt, in its chat template when
+    applied, and the tokens generated so far; the position whose logits choose it). (None, None)
+    for an encoder-decoder, whose section says why it is not available."""
+    from explorer.attribution import ids_encoding
+
+    if loaded.is_encoder_decoder:
+        return None, None
+    ids = list(decoder.prompt_ids) + list(decoder.generated_ids)
+    encoding = ids_encoding(loaded.batch_tokenizer, [ids], sentences=[loaded.tokenizer.decode(ids)])
+    return encoding, len(ids) - 1  # one sentence: no padding
+
+
+def fill_mask_input(encoding: Encoding, prediction: Any) -> tuple[Encoding, int]:
+    """(the sentence of a fill-mask prediction as a batch of one, its blank's position)."""
+    from explorer.attribution import row
+
+    return row(encoding, prediction.sentence), int(prediction.position)
