@@ -218,10 +218,21 @@ def values_of(a: at.Attributions) -> dict[str, np.ndarray]:
     }
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 0, ties sharing their average rank."""
+    ranks = np.empty(len(x))
+    ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
+    for value in np.unique(x):
+        tied = x == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (nan when fewer than 3 values or one side is constant)."""
     if len(x) < 3:
         return float("nan")
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    rx, ry = _ranks(np.asarray(x, dtype=np.float64)), _ranks(np.asarray(y, dtype=np.float64))
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
