@@ -63,6 +63,11 @@ class Target:
     index: int  # label index or token id
     name: str  # the label, or the token as the tokenizer writes it
     function: postprocess.Function  # how its logit becomes a probability (or a score)
+    text: str = ""  # a token as it reads in text, quoted (e.g. "' Paris'"); "" for a label
+
+    @property
+    def shown(self) -> str:
+        return self.text or self.name
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,11 @@ def probability(target: Target, logits: np.ndarray) -> np.ndarray:
 # --- The methods ----------------------------------------------------------------------------------
 
 
-def _baseline_ids(loaded: LoadedCheckpoint, encoding: Encoding, baseline: str) -> tuple[np.ndarray, str]:
+def _baseline_ids(
+    loaded: LoadedCheckpoint, encoding: Encoding, baseline: str, target: Target | None = None
+) -> tuple[np.ndarray, str]:
+    """[S] the baseline's ids: word tokens replaced by the pad (or mask) token; special tokens,
+    padding, a decoder's first token and a masked LM's blank (the question itself) kept."""
     tokenizer = loaded.batch_tokenizer
     if baseline == BASELINES[1] and tokenizer.mask_token_id is not None:
         token_id, token = tokenizer.mask_token_id, tokenizer.mask_token
@@ -247,6 +256,8 @@ def _baseline_ids(loaded: LoadedCheckpoint, encoding: Encoding, baseline: str) -
     keep = (encoding.attention_mask[0] == 0) | (encoding.special_tokens_mask[0] == 1)
     if keeps_first_token(loaded):
         keep[int(np.flatnonzero(encoding.attention_mask[0])[0])] = True
+    if target is not None and target.kind == "masked word":
+        keep[target.position] = True
     ids[~keep] = int(token_id)
     return ids, str(token)
 
@@ -288,7 +299,7 @@ def integrated_gradients(
     from captum.attr import LayerIntegratedGradients
 
     forward = runner.gradient_forward(loaded, encoding, 0, target.position)
-    base_ids, base_token = _baseline_ids(loaded, encoding, baseline)
+    base_ids, base_token = _baseline_ids(loaded, encoding, baseline, target)
     base = torch.from_numpy(base_ids[None, :])  # [1, S]
     tap = torch.nn.Identity()  # captum hooks this private module, never the shared model
 
@@ -462,7 +473,8 @@ def token_target(
         or not 0 <= token_id < len(logits)
     ):
         token_id = int(np.argmax(logits))
-    return Target(kind, position, int(token_id), tokenizer.convert_ids_to_tokens(int(token_id)), "softmax")
+    name = tokenizer.convert_ids_to_tokens(int(token_id))
+    return Target(kind, position, int(token_id), name, "softmax", repr(tokenizer.decode([int(token_id)])))
 
 
 def last_position(encoding: Encoding) -> int:

@@ -242,7 +242,7 @@ def _target_text(a: at.Attributions) -> str:
     t = a.target
     if t.kind == "label":
         return f"the label **{t.name}**"
-    return f"the {t.kind} **{t.name}**"
+    return f"the {t.kind} **{visible(t.shown, quote=False)}**"
 
 
 def _shown_token(token: str) -> str:
@@ -288,7 +288,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
     against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
     summary = Note(
         "markdown",
-        f"**{settings.attr_method}**: most towards {t.name}: "
+        f"**{settings.attr_method}**: most towards {t.shown}: "
         + (", ".join(towards) or "none")
         + "; most against: "
         + (", ".join(against) or "none")
@@ -310,6 +310,8 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
             f"{int(a.real.sum())} tokens): read these attributions with care.",
         )
     kept = "special tokens and padding are kept" if a.special.any() else "nothing else is kept"
+    if a.target.kind == "masked word":
+        kept += ", and so is the blank (it is the question)"
     if a.baseline_keeps_first:
         kept += (
             ", and so is the first token: a decoder puts much of its attention on its first position (an "
@@ -335,7 +337,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
     skipped = " The blank itself is not occluded." if t.kind == "masked word" else ""
     occlusion = Note(
         "caption",
-        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.name} compared: "
+        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.shown} compared: "
         f"{unit} with the word − {unit} without it. All tokens of a word share its value.{skipped}",
     )
     ig_abs = np.abs(a.integrated_gradients[real]) if real else np.zeros(0)
@@ -381,7 +383,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         rows=rows,
         legend=Note(
             "caption",
-            f"Purple: pushes towards {t.name}; orange: pushes away; white: nothing. Each row is scaled to its "
+            f"Purple: pushes towards {t.shown}; orange: pushes away; white: nothing. Each row is scaled to its "
             "own largest |value| (hover a token for its number). Dashed grey: padding.",
         ),
         figure=figure(a, values),
@@ -426,7 +428,7 @@ def figure(a: at.Attributions, values: dict[str, np.ndarray]) -> Any:
         )
     fig.update_layout(
         barmode="group",
-        title=f"Each token's contribution to {a.target.name}, per method (scaled to each method's largest |value|)",
+        title=f"Each token's contribution to {visible(a.target.shown, quote=False)}, per method (scaled to each method's largest |value|)",
         xaxis_title="token",
         yaxis_title="scaled contribution",
         height=420,

@@ -121,6 +121,8 @@ def test_attributions_for_every_family(family):
     baseline = [i if s else pad for i, s in zip(ids, special, strict=True)]
     if kind == "next token":  # a decoder's baseline keeps its first token (its attention sink)
         baseline[0] = ids[0]
+    if kind == "masked word":  # and a masked LM's keeps its blank
+        baseline[here] = ids[here]
     direct = _direct_logits(loaded, [ids, baseline], [here, here], types)[:, target.index]
     assert result.logit == pytest.approx(direct[0], abs=1e-3)
     assert result.baseline_logit == pytest.approx(direct[1], abs=1e-3)
