@@ -79,6 +79,9 @@ def test_students_through_the_proxy_each_see_only_their_own_text(room):
         for i in range(len(markers))
     ]
 
+    # a control: a student told to look for its own word must find it in what it receives
+    control = load.Student(9, "canoe", "tokenizer", load.sentences_for("canoe", 9, 1, texts))
+
     async def lesson():
         await asyncio.gather(
             *(
@@ -86,10 +89,12 @@ def test_students_through_the_proxy_each_see_only_their_own_text(room):
                     s, room.url, 0, (0, 0), load.marker_pattern([m for m in markers if m != s.marker])
                 )
                 for s in students
-            )
+            ),
+            load.attend(control, room.url, 0, (0, 0), load.marker_pattern(["canoe"])),
         )
 
     asyncio.run(lesson())
+    assert control.errors == [] and control.leaks, "the scan would not have seen a leak"
     for s in students:
         assert s.errors == [], s.errors  # includes: the websocket went to the cookie's process
         assert s.leaks == [], s.leaks
