@@ -295,7 +295,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         + ".",
     )
     c = a.completeness
-    tried = ", ".join(f"{steps} steps: {error:.1%}" for steps, error in c.history)
+    tried = ", ".join(f"{steps} steps: {error:.2%}" for steps, error in c.history)
     check = (
         f"Completeness: the Integrated Gradients add up to **{c.total:.4f}**; f(input) − f(baseline) = "
         f"{a.logit:.4f} − ({a.baseline_logit:.4f}) = **{c.difference:.4f}**; relative error "
@@ -522,9 +522,15 @@ def why_explanation(
     with_token = f"`{token}`" if token is not None else "nothing"
     parts = [f"The classifier says **{target.name}** ({score:.1%})."]
     if best is not None:
+        if best[0] > 0:
+            first = (
+                f"Replacing one word at a time by {with_token}, **{best[1]}** matters most for "
+                f"{target.name}: without it the probability drops by {best[0]:.1%}"
+            )
+        else:
+            first = f"Replacing one word at a time by {with_token}, no word's absence lowers {target.name}"
         parts.append(
-            f"Replacing one word at a time by {with_token}, **{best[1]}** matters most for {target.name}: "
-            f"without it the probability drops by {best[0]:.1%}"
+            first
             + (f"; without **{worst[1]}** it rises by {-worst[0]:.1%}." if worst and worst[0] < 0 else ".")
         )
         top_grad = max(by_word, key=lambda w: abs(by_word[w]))
@@ -539,3 +545,21 @@ def why_explanation(
 def lesson_settings(settings_cls: type, label: str = "NEGATIVE") -> Any:
     """The page's Settings with the section open on ``label``, Integrated Gradients first."""
     return settings_cls(attr_show=True, attr_method=at.METHODS[0], attr_target=label)
+
+
+LESSON_SENTENCE = "The film was not bad at all."
+LESSON_LABEL = "NEGATIVE"
+
+
+def lesson_explanation(facts: Any) -> str:
+    """For a LessonStep's ``explain`` (``facts``: explorer.lessons.Facts, or anything with
+    ``loaded`` and ``encoding``): :func:`why_explanation` of the first sentence for LESSON_LABEL
+    (the predicted label when the classifier has no such label), or why there is none."""
+    loaded = facts.loaded
+    if loaded.head_class != "AutoModelForSequenceClassification":
+        return (
+            f"{loaded.resolved.label} has no classification head, so there is no label to explain: "
+            "pick the classifier fine-tuned here."
+        )
+    labels = postprocess.label_names(loaded.config, int(getattr(loaded.config, "num_labels", 2)))
+    return why_explanation(loaded, facts.encoding, 0, LESSON_LABEL if LESSON_LABEL in labels else None)
