@@ -103,12 +103,13 @@ ui.note(overview.entropy_caption)
 bertviz(data, sentence)
 
 st.header("Where position comes from")
-ui.note(overview.position_note)
-position = overview.position
-if position is not None:
-    ui.notes(position.notes)
-    own, original = st.columns(2)
-    if position.figure is not None:
-        ui.chart(position.figure, key="att.position", where=own)
-    ui.chart(position.sinusoidal_figure, key="att.position.sinusoidal", where=original)
-    ui.note(position.sinusoidal_text)
+if ui.widget(S, "position"):
+    ui.note(overview.position_note)
+    position = overview.position
+    if position is not None:
+        ui.notes(position.notes)
+        own, original = st.columns(2)
+        if position.figure is not None:
+            ui.chart(position.figure, key="att.position.own", where=own)
+        ui.chart(position.sinusoidal_figure, key="att.position.sinusoidal", where=original)
+        ui.note(position.sinusoidal_text)

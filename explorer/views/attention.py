@@ -85,6 +85,9 @@ class Settings:
     # Step by step is computed only once opened; a link that opened it opens it again (?steps=true).
     steps: bool = setting("bool", "Show attention step by step", False, widget="toggle", url="steps")
     bertviz: str = setting("choice", "View", "head view", choices=BERTVIZ, widget="radio")
+    # The same for the position section (its two large heatmaps cost the browser more than the rest
+    # of the page on every rerun, and do not depend on the text).
+    position: bool = setting("bool", "Show where position comes from", False, widget="toggle", url="position")
     window: int = setting("int", "Window start (token)", 0, widget="slider", linked=False)
 
 
@@ -209,9 +212,9 @@ class Overview:
     entropy: np.ndarray  # [L, H] mean entropy (bits) of each head's rows
     entropy_figure: Any
     entropy_caption: Note
-    position: (
-        Position | None
-    )  # None when this architecture's position scheme is not explained: see position_note
+    # None until asked for (Settings.position), or when this architecture's position scheme is not
+    # explained: see position_note
+    position: Position | None
     position_note: Note | None = None
     part: str | None = None  # encoder-decoders: the attention shown (Settings.part); None otherwise
     part_note: Note | None = None  # what rows and columns are for that part
@@ -898,7 +901,7 @@ def _encoder_decoder_overview(
     L, _, H, Q, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
     L_enc, L_dec = run.attentions.shape[0], run.decoder_attentions.shape[0]
     entropy = part_entropy(run, encoding, part, sentence)  # [L, H]
-    position, position_note = _safe_position(loaded)
+    position, position_note = _safe_position(loaded) if settings.position else (None, None)
     return Overview(
         layers=L,
         heads=H,
@@ -1012,7 +1015,7 @@ def overview(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settin
         entropy=entropy,
         entropy_figure=figures.layer_head_grid(entropy, "Attention entropy per head (low = focused)"),
         entropy_caption=_entropy_caption(loaded),
-        position=_position(loaded),
+        position=_position(loaded) if settings.position else None,
     )
 
 

@@ -76,7 +76,9 @@ def test_decoder_shows_the_causal_mask():
     z = array(heatmap["data"][0]["z"])
     assert np.isnan(z[0, 1])  # the first token cannot see the second
     assert np.isnan(z[np.triu_indices(z.shape[0], 1)]).all()
-    assert any("rotary" in m.value for m in at.markdown)
+    assert not any("rotary" in m.value for m in at.markdown)  # the position section: not opened yet
+    at.toggle(key="att.position").set_value(True).run()
+    assert not at.exception and any("rotary" in m.value for m in at.markdown)
 
 
 def test_a_long_input_draws_every_token_and_says_which_lines_are_left_out():
@@ -93,15 +95,22 @@ def test_a_long_input_draws_every_token_and_says_which_lines_are_left_out():
     assert "first 48" in "\n".join(c.value for c in at.caption)
 
 
-def test_a_link_opens_step_by_step():
+def _titles(at) -> list[str]:
+    return [spec["layout"]["title"]["text"] for spec in plotly_specs(at)]
+
+
+def test_a_link_opens_step_by_step_and_position():
     at = start()
     at.switch_page(ATTENTION).run()
     assert not at.success and at.query_params["steps"] == "0"  # closed: not computed
+    assert not any(t.startswith("Sinusoidal encoding") for t in _titles(at))
     at.toggle(key="att.steps").set_value(True).run()
-    assert at.query_params["steps"] == "1"
+    at.toggle(key="att.position").set_value(True).run()
+    assert at.query_params["steps"] == "1" and at.query_params["position"] == "1"
     linked = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for name, value in at.query_params.items():
         linked.query_params[name] = value
     linked.switch_page(ATTENTION).run()
     assert not linked.exception and linked.toggle(key="att.steps").value
     assert any("the same" in s.value for s in linked.success)  # the link opened step by step
+    assert any(t.startswith("Sinusoidal encoding") for t in _titles(linked))  # and the position section

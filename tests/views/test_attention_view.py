@@ -43,7 +43,7 @@ _VIEWS: dict = {}  # (family, Settings) -> View: tests asking for the same View 
 
 def _build(batch, cache: bool = True, **values):
     loaded, encoding, run = batch
-    settings = attention.Settings(**{"bertviz": "off", "steps": True, **values})
+    settings = attention.Settings(**{"bertviz": "off", "steps": True, "position": True, **values})
     key = (loaded.resolved.location, settings)
     if not cache or key not in _VIEWS:
         view = attention.build(loaded, encoding, run, settings)
@@ -506,12 +506,14 @@ def test_position_section_of_the_view(family, batch):
 # --- Computed only when opened; the page's parts ---------------------------------------------------
 
 
-def test_step_by_step_is_computed_only_once_opened(family, batch, monkeypatch):
+def test_step_by_step_and_position_are_computed_only_once_opened(family, batch, monkeypatch):
     loaded, encoding, run = batch
     calls = []
     monkeypatch.setattr(attention, "attention_steps", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(attention.info, "position_info", lambda *a, **k: calls.append(2))
     closed = attention.build(loaded, encoding, run, attention.Settings(bertviz="off", steps=False))
     assert closed.steps is None and closed.steps_note is None and calls == []
+    assert closed.position is None and closed.position_note is None  # the position section: closed too
     assert (
         attention.head(loaded, encoding, run, attention.Settings(steps=False)).steps is None and calls == []
     )

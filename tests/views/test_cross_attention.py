@@ -99,7 +99,10 @@ def seq2seq(request, tmp_path_factory):
 def _build(seq2seq, **values):
     _, loaded, encoding, run, _ = seq2seq
     return attention.build(
-        loaded, encoding, run, attention.Settings(**{"bertviz": "off", "steps": True, **values})
+        loaded,
+        encoding,
+        run,
+        attention.Settings(**{"bertviz": "off", "steps": True, "position": True, **values}),
     )
 
 
