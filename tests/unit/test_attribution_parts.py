@@ -75,3 +75,19 @@ def test_words_and_the_length_cap(tiny_classifier):
     long = at.row(encode_batch(loaded.batch_tokenizer, ["word " * (at.MAX_TOKENS + 5)], max_length=512), 0)
     with pytest.raises(InputError, match=f"at most {at.MAX_TOKENS} tokens"):
         at.check_length(long)
+
+
+def test_bad_input_is_text_not_markup(tiny_classifier):
+    from explorer.encoding import encode_batch
+    from explorer.views import classification
+
+    loaded = tiny_classifier
+    sentence = "<script>alert(1)</script> 😀 日本語 שלום <b>bold</b>"
+    encoding = at.row(encode_batch(loaded.batch_tokenizer, [sentence], max_length=loaded.max_tokens), 0)
+    target = at.classifier_target(loaded, encoding, None)
+    result = at.compute(loaded, encoding, target)
+    shown = view.build(result, classification.Settings(attr_show=True))
+    for row in shown.rows:
+        assert "<script>" not in row.html and "<b>" not in row.html
+    assert "<script>" not in shown.explained.text and "&lt;script&gt;" in shown.explained.text
+    assert np.all(np.isfinite(result.integrated_gradients))
