@@ -114,3 +114,19 @@ def test_a_link_opens_step_by_step_and_position():
     assert not linked.exception and linked.toggle(key="att.steps").value
     assert any("the same" in s.value for s in linked.success)  # the link opened step by step
     assert any(t.startswith("Sinusoidal encoding") for t in _titles(linked))  # and the position section
+
+
+def test_a_one_layer_bertviz_view_follows_the_chosen_layer(monkeypatch):
+    """When bertviz can show one layer only, choosing a layer redraws it too (the page reruns whole)."""
+    import functools
+
+    from explorer import bertviz_html
+    from explorer.views import attention
+
+    monkeypatch.setattr(attention, "plan_view", functools.partial(bertviz_html.plan_view, budget=3_000))
+    at = open_page(ATTENTION)
+    assert "shows layer 1 only" in messages_of(at)
+    at.selectbox(key="att.layer").select(3).run()
+    assert not at.exception and "shows layer 3 only" in messages_of(at)
+    page = at.get("iframe")[0].proto.srcdoc
+    assert '"include_layers":[3]' in page and at.session_state["att.bertviz_drawn_layer"] == 3
