@@ -19,6 +19,7 @@ from explorer.run import ModelRun
 from explorer.tokenizer_lab import subword_scheme
 from explorer.views import attention as attention_view
 from explorer.views import layer as layer_view
+from explorer.views import model as model_view
 from explorer.views import tokenizer as tokenizer_view
 
 CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.finetune)
@@ -32,6 +33,9 @@ class Facts:
     encoding: Encoding
     run: ModelRun  # with hidden states / attentions when the step asks for them
     settings: Any = None  # the page's Settings as the student has them now
+    # The page's own cached comparison of the attention mask's effect (explorer.ui passes it, so
+    # the banner and the page share one computation); None: the explanation computes it.
+    mask_effect: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,9 @@ def explain_mask_effect(facts: Facts) -> str:
     from explorer.compare import mask_effect
 
     try:
-        effect = mask_effect(facts.loaded, facts.encoding.sentences)
+        effect = (
+            facts.mask_effect() if facts.mask_effect else mask_effect(facts.loaded, facts.encoding.sentences)
+        )
     except ExplorerError as problem:
         return f"This step compares a sentence alone and padded; here it cannot: {problem}"
     alone, masked, unmasked = effect.cases
@@ -531,6 +537,7 @@ LESSON: tuple[LessonStep, ...] = (
         CLASSIFIER,
         explain_mask_effect,
         "Scroll to 'The attention mask's effect'. Which of the three runs gives different numbers, and why?",
+        model_view.Settings(mask=True),
         hidden_states=True,
     ),
     LessonStep(

@@ -8,7 +8,7 @@ import streamlit as st
 from explorer import checkpoints
 from explorer.errors import ExplorerError
 from explorer.settings import from_state, presets
-from explorer.ui.cache import load, pipeline
+from explorer.ui.cache import load, mask_effect, pipeline
 from explorer.ui.routing import page_file, page_spec
 from explorer.ui.state import PICK_KEY, SELECTION_KEY, TEXT_KEY, read_sentences
 
@@ -66,7 +66,10 @@ def lesson_banner(page) -> None:
             )
             cls = page_spec(page).settings
             settings = from_state(cls, st.session_state, current.ref) if cls else None
-            st.markdown(step.explain(Facts(loaded, encoding, run, settings)))
+            facts = Facts(
+                loaded, encoding, run, settings, mask_effect=lambda: mask_effect(current.ref, sentences)
+            )
+            st.markdown(step.explain(facts))
         except ExplorerError as problem:
             st.markdown(f"This step explains what the page shows once it can run: {problem}")
         st.markdown(f"**Try it:** {step.question}")

@@ -124,3 +124,22 @@ def test_steps_using_names_the_classifier_steps():
     assert len(numbers) >= 3
     assert lessons.steps_using(lessons.CLASSIFIER).endswith(f" and {numbers[-1]}")
     assert lessons.steps_using("nothing") == "none"
+
+
+def test_the_mask_lesson_opens_the_comparison_and_reads_the_pages_cached_result(tiny_classifier):
+    import dataclasses
+
+    step = next(s for s in LESSON if s.title == "Why the attention mask matters")
+    assert step.settings.mask is True  # the page's section is closed unless the step opens it
+    f = facts(tiny_classifier, "I hate this so much!\nA much longer second sentence to pad against.")
+    from explorer.compare import mask_effect
+
+    effect = mask_effect(tiny_classifier, f.encoding.sentences)
+    calls = []
+
+    def cached():
+        calls.append(1)
+        return effect
+
+    text = lessons.explain_mask_effect(dataclasses.replace(f, mask_effect=cached))
+    assert calls == [1] and f"**{effect.cases[2].difference:.2g}**" in text
