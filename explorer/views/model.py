@@ -3,7 +3,7 @@ attention mask's effect, and the architecture against the checkpoint (other size
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +20,9 @@ from explorer.settings import setting
 from explorer.views.common import Note, Table, table
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
+# Up to this many tokens the vector lengths are a line per token; above, a heatmap (a legend of 64
+# lines is unreadable, and 64 traces are slow for the browser to draw).
+LINES_AT_MOST = 12
 # Above this size the offer to build a copy with random weights also says what memory it needs
 # (SmolLM2: 135M parameters, about 2 s and 540 MB).
 RANDOM_AUTO_PARAMETERS = 50_000_000
@@ -253,6 +256,23 @@ def _hidden_part(
     return HiddenPart(len(rows), (B, S, D), Note("markdown", text), view_table)
 
 
+def _norms_figure(norms: np.ndarray, tokens: Sequence[str]):
+    """norms: [L + 1, T] each token's vector length after the embeddings and each layer."""
+    title = "Length of each token's vector through the layers"
+    if len(tokens) <= LINES_AT_MOST:
+        return figures.layer_lines(norms, tokens, title, "vector norm")
+    return figures.matrix_heatmap(
+        norms,  # [L + 1, T]
+        ["embeddings", *(f"layer {i}" for i in range(1, norms.shape[0]))],
+        [figures.label(t, token) for t, token in enumerate(tokens)],
+        title,
+        "token",
+        "layer",
+        diverging=False,
+        value_name="vector norm",
+    )
+
+
 def _trajectory_part(run: ModelRun, encoding: Encoding, sentence: int) -> TrajectoryPart:
     path = info.trajectory(run, encoding, sentence)  # norms [L + 1, T], change [L, T]
     T = len(path.tokens)
@@ -269,9 +289,7 @@ def _trajectory_part(run: ModelRun, encoding: Encoding, sentence: int) -> Trajec
             if T > SHOWN_TOKENS
             else None
         ),
-        norms_figure=figures.layer_lines(
-            norms, tokens, "Length of each token's vector through the layers", "vector norm"
-        ),
+        norms_figure=_norms_figure(norms, tokens),
         change_figure=figures.matrix_heatmap(
             change,
             [f"layer {i}" for i in range(1, change.shape[0] + 1)],

@@ -206,9 +206,18 @@ def test_trajectory_figures_and_csv(family, monkeypatch):
     T = int(real.sum())
     path = view.trajectory
     assert (path.sentence, path.tokens, path.shown, path.limit_note) == (1, T, T, None)
-    assert len(path.norms_figure.data) == T
     expected = np.linalg.norm(run.hidden_states[:, 1][:, real], axis=-1)  # [L + 1, T]
-    np.testing.assert_allclose(path.norms_figure.data[0].y, np.round(expected[:, 0], 4), atol=1e-4)
+    if T <= model_view.LINES_AT_MOST:  # a line per token
+        assert len(path.norms_figure.data) == T
+        np.testing.assert_allclose(path.norms_figure.data[0].y, np.round(expected[:, 0], 4), atol=1e-4)
+    else:  # a heatmap: rows embeddings, layer 1 … L; a column per token
+        assert len(path.norms_figure.data) == 1 and list(path.norms_figure.data[0].y)[0] == "embeddings"
+        np.testing.assert_allclose(np.asarray(path.norms_figure.data[0].z), expected, rtol=1e-3, atol=1e-3)
+    monkeypatch.setattr(model_view, "LINES_AT_MOST", 2)  # the other kind of chart, same numbers
+    other = _view(family, sentence=1)[2].trajectory.norms_figure
+    assert len(other.data) == 1 and np.asarray(other.data[0].z).shape == (layers + 1, T)
+    np.testing.assert_allclose(np.asarray(other.data[0].z), expected, rtol=1e-3, atol=1e-3)
+    monkeypatch.setattr(model_view, "LINES_AT_MOST", 100)
     assert np.asarray(path.change_figure.data[0].z).shape == (layers, T)
     assert len(path.csv.strip().splitlines()) == layers + 2  # header + embeddings + each layer
 
