@@ -608,8 +608,13 @@ def write_readme(results: dict) -> None:
             "Cloud mode keeps fewer models and runs in its caches (explorer/deployment.py); Streamlit "
             "Community Cloud's largest tier has 2.7 GB."
         )
+    # `make load` keeps its own block between these markers (bench/load.py): carried over as it is.
+    existing = README.read_text() if README.is_file() else ""
+    begin, end = "<!-- load -->", "<!-- /load -->"
     load_file = ROOT / "bench" / "load.json"
-    if load_file.is_file():
+    if begin in existing and end in existing:
+        lines += ["", existing[existing.index(begin) : existing.index(end) + len(end)]]
+    elif load_file.is_file():
         load = json.loads(load_file.read_text())
         lines += [
             "",
