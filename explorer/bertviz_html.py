@@ -266,9 +266,10 @@ def _page(kind: ViewKind, params: dict, controls: str, vis_id: str, dark: bool) 
         f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
     )
     script = _bertviz_js(kind).replace("PYTHON_PARAMS", f"__explorerDense({payload})", 1)
+    left = 200 if kind == "head" else 4  # the model view's grid is 970 pixels wide: no room to spare
     page = (
         '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body style="margin:0;padding:4px 4px 4px 200px;background:{"#000" if dark else "#fff"}">'
+        f'<body style="margin:0;padding:4px 4px 4px {left}px;background:{"#000" if dark else "#fff"}">'
         f"{_libraries()}{body}<script>{script}</script></body></html>"
     )
     return page, len(payload.encode("utf-8"))
