@@ -62,9 +62,9 @@ def apply_link() -> None:
     st.session_state[LINK_PROBLEMS_KEY] = problems + bad
 
 
-def share_box(page) -> None:
-    """Keep the browser's URL in step with the view, and offer the link to copy (every page)."""
-    spec = page_spec(page)
+def sync_link(spec) -> tuple[str, links.Link]:
+    """Put the view's settings in the browser's URL (when they changed) and return its query
+    string and link: after every full run (share_box) and after a fragment's run."""
     current = st.session_state.get(SELECTION_KEY)
     ref = (
         current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.default_ref())
@@ -73,6 +73,13 @@ def share_box(page) -> None:
     query = "ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")
     if {k: st.query_params[k] for k in st.query_params} != dict(parse_qsl(query)):
         st.query_params.from_dict(dict(parse_qsl(query)))
+    return query, link
+
+
+def share_box(page) -> None:
+    """Keep the browser's URL in step with the view, and offer the link to copy (every page)."""
+    spec = page_spec(page)
+    query, link = sync_link(spec)
     base = urlparse(st.context.url or "http://127.0.0.1:8501/")
     url = f"{base.scheme}://{base.netloc}/{spec.url_path if spec is not PAGES[0] else ''}?{query}"
     with st.sidebar.expander("Share this view"):

@@ -142,19 +142,7 @@ def keep_link_current(url_path: str) -> None:
     """Inside a fragment (``st.fragment``): keep the browser's URL in step with the settings its
     widgets just changed, as ``share_box`` does after every full run (a fragment rerun does not
     reach it). The link shown in the sidebar's 'Share this view' box updates on the next full run."""
-    from urllib.parse import parse_qsl, quote
-
-    from explorer import checkpoints, links
     from explorer.registry import PAGES
-    from explorer.ui.sharing import TEXT_PARAM
-    from explorer.ui.state import PICK_KEY, SELECTION_KEY
+    from explorer.ui.sharing import sync_link
 
-    spec = next(page for page in PAGES if page.url_path == url_path)
-    current = st.session_state.get(SELECTION_KEY)
-    ref = (
-        current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.default_ref())
-    )
-    link = links.encode(st.session_state, (TEXT_PARAM, *spec.params), ref)
-    query = dict(parse_qsl("ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")))
-    if {k: st.query_params[k] for k in st.query_params} != query:
-        st.query_params.from_dict(query)
+    sync_link(next(page for page in PAGES if page.url_path == url_path))
