@@ -49,6 +49,7 @@ FIRST_STEPS = 16
 MAX_STEPS = 256
 STEP_BUDGET = 8192  # steps × tokens at most (the step cap is lower for long sentences)
 MAX_TOKENS = 128  # longest sentence (tokens, specials included) attributed
+MAX_SECONDS = 60.0  # steps are not doubled again when the next round would end after this
 CHUNK_VALUES = 2**23  # tokens × layers × hidden per captum batch (bounds memory)
 
 Progress = Callable[[float, str], None]
@@ -81,6 +82,8 @@ class Completeness:
     converged: bool  # relative_error < TOLERANCE
     history: tuple[tuple[int, float], ...]  # (steps, relative error) for every step count tried
     step_cap: int  # the most steps allowed for this sentence
+    stopped: str = ""  # why the doubling stopped short of TOLERANCE: "steps" (the cap), "time" (MAX_SECONDS)
+    seconds: float = 0.0  # every step count tried, together
 
 
 @dataclass(frozen=True)
@@ -317,8 +320,9 @@ def integrated_gradients(
     chunk = max(1, CHUNK_VALUES // (layers * hidden * length))
     cap = step_cap(int(encoding.attention_mask[0].sum()))
     ig = LayerIntegratedGradients(from_ids, tap)
-    steps, history, values = FIRST_STEPS, [], None
+    steps, history, values, spent, stopped = FIRST_STEPS, [], None, 0.0, ""
     while True:
+        started = time.perf_counter()
         if progress:
             progress(0.0, f"Integrated Gradients: {steps} steps…")
         with torch.enable_grad():
@@ -333,10 +337,20 @@ def integrated_gradients(
         total = float(values.sum())
         error = abs(total - difference) / max(abs(difference), DELTA_FLOOR)
         history.append((steps, error))
-        if error < TOLERANCE or steps * 2 > cap:
+        took = time.perf_counter() - started
+        spent += took
+        if error < TOLERANCE:
+            break
+        if steps * 2 > cap:
+            stopped = "steps"
+            break
+        if spent + 2 * took > MAX_SECONDS:  # twice the steps take about twice as long
+            stopped = "time"
             break
         steps *= 2
-    check = Completeness(steps, total, difference, error, error < TOLERANCE, tuple(history), cap)
+    check = Completeness(
+        steps, total, difference, error, error < TOLERANCE, tuple(history), cap, stopped, spent
+    )
     return values, check, f_input, f_base, base_token
 
 

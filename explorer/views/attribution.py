@@ -304,10 +304,13 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
     if c.converged:
         completeness = Note("success", check)
     else:
+        if c.stopped == "time":
+            why = f"within {at.MAX_SECONDS:.0f} s on this server (the rounds so far took {c.seconds:.0f} s)"
+        else:
+            why = f"within {c.step_cap} steps (the cap for {int(a.real.sum())} tokens)"
         completeness = Note(
             "warning",
-            check + f" It could not get under {at.TOLERANCE:.0%} within {c.step_cap} steps (the cap for "
-            f"{int(a.real.sum())} tokens): read these attributions with care.",
+            check + f" It could not get under {at.TOLERANCE:.0%} {why}: read these attributions with care.",
         )
     kept = "special tokens and padding are kept" if a.special.any() else "nothing else is kept"
     if a.target.kind == "masked word":
@@ -362,7 +365,8 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         "caption",
         f"Bounded for a shared server: one attribution at a time per server process, sentences of at most "
         f"{at.MAX_TOKENS} tokens, Integrated Gradients doubled from {at.FIRST_STEPS} steps up to "
-        f"{at.MAX_STEPS} (at most {at.STEP_BUDGET:,} steps × tokens; {c.step_cap} for this sentence).",
+        f"{at.MAX_STEPS} (at most {at.STEP_BUDGET:,} steps × tokens; {c.step_cap} for this sentence) "
+        f"and not doubled again past {at.MAX_SECONDS:.0f} s.",
     )
     timings = Note(
         "caption",

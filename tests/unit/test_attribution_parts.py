@@ -91,3 +91,24 @@ def test_bad_input_is_text_not_markup(tiny_classifier):
         assert "<script>" not in row.html and "<b>" not in row.html
     assert "<script>" not in shown.explained.text and "&lt;script&gt;" in shown.explained.text
     assert np.all(np.isfinite(result.integrated_gradients))
+
+
+def test_the_page_says_when_completeness_was_not_reached(tiny_classifier):
+    import dataclasses
+
+    from explorer.encoding import encode_batch
+    from explorer.views import classification
+
+    loaded = tiny_classifier
+    encoding = at.row(encode_batch(loaded.batch_tokenizer, ["hello world."], max_length=loaded.max_tokens), 0)
+    result = at.compute(loaded, encoding, at.classifier_target(loaded, encoding, None))
+    c = result.completeness
+    for stopped, phrase in (
+        ("steps", f"within {c.step_cap} steps"),
+        ("time", f"within {at.MAX_SECONDS:.0f} s"),
+    ):
+        failed = dataclasses.replace(c, relative_error=0.2, converged=False, stopped=stopped, seconds=61.0)
+        shown = view.build(dataclasses.replace(result, completeness=failed), classification.Settings())
+        assert shown.completeness.kind == "warning"
+        assert "could not get under 5%" in shown.completeness.text and phrase in shown.completeness.text
+        assert "20.00%" in shown.completeness.text
