@@ -136,10 +136,11 @@ def encode_batch(
     token_type_ids = _as_matrix(types, 0, side) if types is not None else None  # [B, S]
     offsets = None
     if "offset_mapping" in encoded:
-        if padded:  # every row has S (start, end) pairs
-            offsets = np.array(encoded["offset_mapping"], dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
-        else:
-            rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in encoded["offset_mapping"]]
+        mapping = encoded["offset_mapping"]
+        if len({len(row) for row in mapping}) == 1:  # every row has S (start, end) pairs
+            offsets = np.array(mapping, dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
+        else:  # do_not_pad, or padding to a max_length that a row longer than it passes (no truncation)
+            rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in mapping]
             offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
             for b, row in enumerate(rows):
                 if side == "left":

@@ -89,7 +89,7 @@ def test_the_model_view_shapes_are_the_models(bundled):
 
 def test_the_step_by_step_attention_is_the_models(bundled):
     loaded, _, encoding, run = bundled
-    view = attention.build(loaded, encoding, run, attention.Settings(layer=1, head=2, sentence=1))
+    view = attention.build(loaded, encoding, run, attention.Settings(layer=1, head=2, sentence=1, steps=True))
     assert view.steps is not None and view.steps.steps.max_abs_difference < 1e-5
     assert view.steps.same and view.steps.agreement.kind == "success"
 

@@ -117,3 +117,23 @@ def test_unusual_text_encodes_without_error(tiny_bert, tiny_gpt, text):
 def test_byte_level_bpe_round_trips_any_text(tiny_gpt, text):
     encoding = encode_batch(tiny_gpt.batch_tokenizer, [text], max_length=10_000, truncation=False)
     assert tiny_gpt.tokenizer.decode(encoding.input_ids[0]) == text
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_padding_to_a_max_length_a_sentence_passes_without_truncation(tiny_bert, side):
+    """padding="max_length" with truncation off: the longer sentence keeps all its tokens, the
+    shorter is padded to max_length; rows differ in length, and offsets follow each row."""
+    tokenizer = tiny_bert.batch_tokenizer
+    direct = tokenizer(
+        BATCH, padding="max_length", max_length=6, truncation=False, return_offsets_mapping=True
+    )
+    lengths = [len(row) for row in direct["input_ids"]]
+    assert lengths[0] > 6 and lengths[1] == max(6, lengths[1]) and len(set(lengths)) == 2
+    e = encode_batch(
+        tokenizer, BATCH, padding="max_length", max_length=6, truncation=False, padding_side=side
+    )
+    assert e.offsets.shape == (*e.input_ids.shape, 2)
+    for b, (ids, offsets) in enumerate(zip(direct["input_ids"], direct["offset_mapping"], strict=True)):
+        real = slice(None, len(ids)) if side == "right" else slice(e.shape[1] - len(ids), None)
+        assert e.input_ids[b, real].tolist() == ids
+        assert [tuple(o) for o in e.offsets[b, real].tolist()] == [tuple(o) for o in offsets]

@@ -192,7 +192,7 @@ def test_the_pairs_lesson_reads_the_tokenizers_own_pair_encoding(family):
     from explorer.encoding import encode_batch
     from explorer.views import tokenizer as tokenizer_view
 
-    step = lessons.LESSON[-1]
+    step = next(s for s in lessons.LESSON if s.explain is lessons.explain_pairs)
     assert step.explain is lessons.explain_pairs and step.page == "pages/tokenizer.py"
     tokenizer = family.loaded.tokenizer
     first, second = step.text, step.settings.pairs
