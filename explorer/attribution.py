@@ -153,13 +153,15 @@ def ids_encoding(
     rows: Sequence[Sequence[int]],
     sentences: Sequence[str] | None = None,
     token_type_ids: bool = False,
+    padding_side: str | None = None,
 ) -> Encoding:
     """A padded batch made from token ids (e.g. a prompt in its chat template, or occluded copies
     of a sentence), padded on the tokenizer's side with its pad token."""
     if tokenizer.pad_token_id is None:
         raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
     width = max(len(r) for r in rows)
-    pad, left = int(tokenizer.pad_token_id), tokenizer.padding_side == "left"
+    side = padding_side or tokenizer.padding_side
+    pad, left = int(tokenizer.pad_token_id), side == "left"
     ids = np.full((len(rows), width), pad, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
     special = np.ones((len(rows), width), dtype=np.int64)
@@ -190,7 +192,7 @@ def ids_encoding(
         truncated=(0,) * len(rows),
         pad_token=tokenizer.pad_token,
         pad_token_id=pad,
-        padding_side=tokenizer.padding_side,
+        padding_side=side,
         max_length=None,
         padded=True,
     )
@@ -414,7 +416,13 @@ def occlusion(
     chunk = max(1, 4096 // max(len(ids), 1))
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
-        batch = ids_encoding(tokenizer, part, token_type_ids=encoding.token_type_ids is not None)
+        batch = ids_encoding(
+            tokenizer,
+            part,
+            token_type_ids=encoding.token_type_ids is not None,
+            # a decoder's rows padded on the left all end at the last column: its LM head runs once per row
+            padding_side="left" if target.kind == "next token" else None,
+        )
         left = batch.padding_side == "left"
         width = batch.shape[1]
         where = [

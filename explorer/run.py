@@ -665,11 +665,16 @@ def target_logits(loaded: LoadedCheckpoint, encoding: Encoding, positions: Seque
 
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
+    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    classifier = loaded.head_class == "AutoModelForSequenceClassification"
+    one_position = not classifier and "logits_to_keep" in accepted and len(set(positions)) == 1
+    if one_position:  # e.g. left-padded rows that all end at the last column: the LM head once per row
+        extra["logits_to_keep"] = torch.tensor([int(positions[0])])
     with torch.inference_mode():
-        output = model(
-            **inputs, return_dict=True, **({"use_cache": False} if "use_cache" in accepted else {})
-        )
+        output = model(**inputs, return_dict=True, **extra)
     logits = output.logits
-    if loaded.head_class != "AutoModelForSequenceClassification":
+    if one_position:
+        logits = logits[:, -1]  # [B, vocab]
+    elif not classifier:
         logits = logits[torch.arange(len(positions)), torch.tensor(list(positions))]  # [B, vocab]
     return logits.double().numpy()
