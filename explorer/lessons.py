@@ -18,6 +18,8 @@ from explorer.postprocess import classify
 from explorer.run import ModelRun
 from explorer.tokenizer_lab import subword_scheme
 from explorer.views import attention as attention_view
+from explorer.views import attribution as attribution_view
+from explorer.views import classification as classification_view
 from explorer.views import layer as layer_view
 from explorer.views import model as model_view
 from explorer.views import tokenizer as tokenizer_view
@@ -594,6 +596,15 @@ LESSON: tuple[LessonStep, ...] = (
         CLASSIFIER,
         explain_probabilities,
         "Write a sentence the classifier gets wrong. What makes it hard?",
+    ),
+    LessonStep(
+        "Why this prediction?",
+        "pages/classification.py",
+        attribution_view.LESSON_SENTENCE,
+        CLASSIFIER,
+        attribution_view.lesson_explanation,
+        "Pick the Occlusion method, then change 'not bad' to 'good'. Which word now matters most, and do the three methods agree?",
+        attribution_view.lesson_settings(classification_view.Settings, attribution_view.LESSON_LABEL),
     ),
     LessonStep(
         "Fine-tuning",

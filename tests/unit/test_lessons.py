@@ -32,6 +32,7 @@ def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
         "Attention",
         "Logits",
         "Probabilities",
+        "Why this prediction?",
         "Fine-tuning",
         "Sentence pairs: [SEP] and token_type_ids",
         "Encoders, decoders and encoder-decoders",
