@@ -478,6 +478,16 @@ def page_latency(repeats: int) -> dict:
     return results
 
 
+def attribution_times() -> dict:
+    """bench/attributions.py: each method at 16 and 128 tokens on the bundled classifier and decoder."""
+    from attributions import measure
+
+    found = measure()
+    for run in found["runs"]:
+        print(f"attributions: {run['checkpoint']} {run['tokens']} tokens: {run['seconds']}", flush=True)
+    return found
+
+
 def versions() -> dict:
     from importlib import metadata
 
@@ -608,24 +618,20 @@ def write_readme(results: dict) -> None:
             "Cloud mode keeps fewer models and runs in its caches (explorer/deployment.py); Streamlit "
             "Community Cloud's largest tier has 2.7 GB."
         )
+    if results.get("attributions"):
+        from attributions import markdown as attribution_table  # bench/attributions.py
+
+        lines += [
+            "",
+            "## Why this prediction? Each attribution method (one sentence; goal: Integrated Gradients at 16 tokens under 2 s)",
+            "",
+            attribution_table(results["attributions"]),
+        ]
     # `make load` keeps its own block between these markers (bench/load.py): carried over as it is.
     existing = README.read_text() if README.is_file() else ""
     begin, end = "<!-- load -->", "<!-- /load -->"
-    load_file = ROOT / "bench" / "load.json"
     if begin in existing and end in existing:
         lines += ["", existing[existing.index(begin) : existing.index(end) + len(end)]]
-    elif load_file.is_file():
-        load = json.loads(load_file.read_text())
-        lines += [
-            "",
-            "## A classroom (`make load`, last run)",
-            "",
-            f"{load['students']} simulated students (Chromium contexts driven concurrently) against one app process, "
-            f"each typing {load['sentences_each']} sentences on the Pipeline, Tokenizer lab or Attention page: "
-            f"{load['sentences_done']} sentences shown in {load['seconds']} s ({load['throughput_sentences_per_s']} per second), "
-            f"latency median {load['latency_median_s']} s, p95 {load['latency_p95_s']} s; errors: {len(load['errors'])}; "
-            f"sessions that ever saw another student's words: {len(load['sessions_that_saw_another_students_text'])}.",
-        ]
     lines.append("")
     README.write_text("\n".join(lines))
 
@@ -651,6 +657,7 @@ def main() -> None:
         "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
         "memory": memory(10 if args.quick else 50),
         "page_latency": page_latency(3 if args.quick else 7),
+        "attributions": attribution_times(),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_readme(results)

@@ -121,7 +121,6 @@ if training_data is not None:
             ui.show_error(problem)
 
 
-@st.fragment(run_every=1.0)
 def training_progress() -> None:
     if (job := st.session_state.get("cls.job")) is None:
         return
@@ -146,7 +145,9 @@ def training_progress() -> None:
         st.rerun(scope="app")  # refresh the checkpoint picker with the new classifier
 
 
-training_progress()
+# Redrawn every second only while a job runs (an idle timer would rerun it in every open session).
+ticking = st.session_state.get("cls.job") is not None and not st.session_state.get("cls.announced")
+st.fragment(run_every=1.0 if ticking else None)(training_progress)()
 if (job := st.session_state.get("cls.job")) is not None and (done := cls.training_progress(job)).saved:
     ui.note(done.saved)
     st.button("Use it now", on_click=ui.use_checkpoint, args=(done.saved_ref,), key="cls.use_new")
