@@ -17,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.bundled
 
 
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright (sync API) keeps an event
+    loop running in this thread for the whole session, and asyncio.run refuses to nest in it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _module(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -93,7 +102,7 @@ def test_students_through_the_proxy_each_see_only_their_own_text(room):
             load.attend(control, room.url, 0, (0, 0), load.marker_pattern(["canoe"])),
         )
 
-    asyncio.run(lesson())
+    run_async(lesson())
     assert control.errors == [] and control.leaks, "the scan would not have seen a leak"
     for s in students:
         assert s.errors == [], s.errors  # includes: the websocket went to the cookie's process
@@ -127,7 +136,7 @@ def test_a_reconnection_finds_its_session_only_on_its_own_process(room):
             resumed[name] = again.session_id
         return resumed
 
-    resumed = asyncio.run(scenario())
+    resumed = run_async(scenario())
     other = ({"app1", "app2"} - {owner.replica}).pop()
     assert resumed[owner.replica] == owner.session_id  # its own process gave the session back
     assert resumed[other] not in (None, owner.session_id)  # the other one could only start afresh
