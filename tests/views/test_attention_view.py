@@ -20,6 +20,8 @@ from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.views import attention
 from explorer.views.common import Note
+from tests.views.bertviz_expected import dense as _dense
+from tests.views.bertviz_expected import visible as _visible
 
 # The first is shorter: it is padded (right or left, as the checkpoint's batch tokenizer pads).
 SENTENCES = ("The cat sat.", "Attention lets every token look at every other token.")
@@ -299,27 +301,6 @@ def _figure_labels(figure) -> list[str]:
             if values is not None:
                 labels += [str(v) for v in values]
     return labels
-
-
-def _dense(part: dict) -> np.ndarray:
-    """A part's weights as bertviz reads them once our page has expanded its sparse rows: each row
-    lists (key, weight in thousandths) pairs; keys not listed are 0 (written here, not imported)."""
-    right = len(part["right_text"])
-    layers = []
-    for layer in part["sparse"]:
-        heads = []
-        for head in layer:
-            rows = np.zeros((len(head), right))
-            for i, row in enumerate(head):
-                rows[i, row[0::2]] = np.array(row[1::2]) / 1000
-            heads.append(rows)
-        layers.append(heads)
-    return np.array(layers)
-
-
-def _visible(weights: np.ndarray) -> np.ndarray:
-    """The weights a bertviz line is drawn for (at or above the threshold); 0 elsewhere."""
-    return np.where(weights >= THRESHOLD, weights, 0.0)
 
 
 def _bertviz_params(html: str) -> dict:
