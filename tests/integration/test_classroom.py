@@ -6,14 +6,12 @@ session back only on its own process, which is why the proxy must be sticky."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.scripts import script_module
+
 pytestmark = pytest.mark.bundled
 
 
@@ -26,17 +24,9 @@ def run_async(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-classroom = _module("deploy_classroom", ROOT / "deploy" / "classroom.py")
-load = _module("bench_load", ROOT / "bench" / "load.py")
-e2e = _module("e2e_conftest", ROOT / "tests" / "e2e" / "conftest.py")
+classroom = script_module("deploy_classroom", "deploy/classroom.py")
+load = script_module("bench_load", "bench/load.py")
+e2e = script_module("e2e_conftest", "tests/e2e/conftest.py")
 
 
 @pytest.fixture(scope="module")

@@ -3,26 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.scripts import script_module
 
-
-def _module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _module("bench_load", ROOT / "bench" / "load.py")
-classroom = _module("deploy_classroom", ROOT / "deploy" / "classroom.py")
+load = script_module("bench_load", "bench/load.py")
+classroom = script_module("deploy_classroom", "deploy/classroom.py")
 
 
 @pytest.mark.parametrize("count", [1, 2, 7, 20, 101])
