@@ -17,6 +17,7 @@ from explorer.finetune import default_classifier_folder
 from explorer.loading import load_checkpoint
 from explorer.run import pipeline_scores, run_model
 from explorer.views import attention, classification, generation, model, pipeline, save_load, tokenizer
+from tests.view_contents import strings
 
 pytestmark = pytest.mark.bundled
 TEXT = "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
@@ -37,29 +38,12 @@ def bundled(request):
     return loaded, sentences, encoding, run
 
 
-def _texts(value, found=None) -> list[str]:
-    """Every string inside a (nested) frozen View."""
-    found = [] if found is None else found
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _texts(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _texts(item, found)
-    elif hasattr(value, "__dataclass_fields__"):
-        for name in value.__dataclass_fields__:
-            _texts(getattr(value, name), found)
-    return found
-
-
 BRACKETED = re.compile(r"\[(?:CLS|SEP|PAD|MASK|UNK)\]")
 
 
 def _no_foreign_special_tokens(view, tokenizer) -> None:
     own = set(tokenizer.all_special_tokens)
-    for text in _texts(view):
+    for text in strings(view):
         for token in BRACKETED.findall(text):
             assert token in own, f"{token!r} is not a special token of this tokenizer: {text[:200]}"
 

@@ -6,7 +6,6 @@ config and the weights, or from the family's facts in tests/families.py, never f
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 
@@ -19,7 +18,7 @@ from explorer.bertviz_html import THRESHOLD
 from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.views import attention
-from explorer.views.common import Note
+from tests.view_contents import note_texts
 from tests.views.bertviz_expected import dense as _dense
 from tests.views.bertviz_expected import visible as _visible
 
@@ -61,24 +60,6 @@ def _allowed(encoding, sentence, causal):
     keys = encoding.attention_mask[sentence].astype(bool)  # [S]
     allowed = np.tile(keys, (S, 1))  # [S, S]
     return allowed & np.tri(S, dtype=bool) if causal else allowed
-
-
-def _notes(view) -> list[str]:
-    """Every sentence of the View (its Notes, nested ones included)."""
-    found = []
-
-    def walk(value):
-        if isinstance(value, Note):
-            found.append(value.text)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for field in dataclasses.fields(value):
-                walk(getattr(value, field.name))
-        elif isinstance(value, tuple):
-            for item in value:
-                walk(item)
-
-    walk(view)
-    return found
 
 
 def _heads_and_head_dim(loaded):
@@ -230,7 +211,7 @@ def test_no_false_arithmetic_or_foreign_special_tokens(family, batch):
     specials = set(loaded.tokenizer.all_special_tokens) | set(loaded.batch_tokenizer.all_special_tokens)
     views = [_build(batch, sentence=0, layer=2, head=1), _build(batch, sentence=1, layer=1, head=1)]
     for sentence, view in enumerate(views):
-        for text in _notes(view) + _notes(_build(batch, sentence=1, bertviz="head view")):
+        for text in note_texts(view) + note_texts(_build(batch, sentence=1, bertviz="head view")):
             for a, b, c in re.findall(r"(\d+) × (\d+) = (\d+)", text):
                 assert int(a) * int(b) == int(c), text
             for name in SPECIAL_NAMES:
@@ -319,7 +300,7 @@ def test_layers_are_numbered_from_1_everywhere(family, batch):
     assert attention.Settings().layer == 1
     for layer in range(1, L + 1):
         view = _build(batch, sentence=1, layer=layer, head=0, bertviz="head view")
-        texts = _notes(view)
+        texts = note_texts(view)
         figures_ = [view.heatmap.figure, view.entropy_figure]
         if view.steps is not None:
             figures_ += [f for _, f in view.steps.projections] + [view.steps.weights_figure]

@@ -21,6 +21,7 @@ from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.views import attention
 from tests.families import NAMES, build_and_load
+from tests.view_contents import note_texts
 from tests.views.bertviz_expected import dense as _dense
 from tests.views.bertviz_expected import visible as _visible
 
@@ -244,26 +245,6 @@ def test_downloads_hold_the_rectangular_matrix(seq2seq):
     assert len(csv_text.strip().splitlines()) == T + 1
 
 
-def _notes(view) -> list[str]:
-    """Every sentence of the View (its Notes, nested ones included)."""
-    from explorer.views.common import Note
-
-    found = []
-
-    def walk(value):
-        if isinstance(value, Note):
-            found.append(value.text)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for field in dataclasses.fields(value):
-                walk(getattr(value, field.name))
-        elif isinstance(value, tuple):
-            for item in value:
-                walk(item)
-
-    walk(view)
-    return found
-
-
 def _bertviz_params(html: str) -> dict:
     start = html.index('{"attention"')
     params, _ = json.JSONDecoder().raw_decode(html, start)
@@ -378,7 +359,7 @@ def test_sentences_number_layers_from_1_and_name_only_this_tokenizers_tokens(seq
     for part in attention.PARTS:
         for kind in ("head view", "model view"):
             view = _build(seq2seq, part=part, sentence=0, layer=1, bertviz=kind)
-            texts = _notes(view) + [view.heatmap.figure.layout.title.text]
+            texts = note_texts(view) + [view.heatmap.figure.layout.title.text]
             texts.append(view.entropy_figure.layout.title.text)
             for text in texts:
                 assert not re.search(r"\blayer 0\b", text, re.IGNORECASE), text

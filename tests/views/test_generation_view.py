@@ -20,6 +20,7 @@ from explorer.run import run_model
 from explorer.views import generation
 from explorer.views.common import Note
 from explorer.views.generation import Settings
+from tests.view_contents import notes
 
 PROMPT = "The quick brown fox jumps over"
 # Special tokens some tokenizer has; a sentence may name one only if its tokenizer has it.
@@ -34,17 +35,6 @@ def minilm():
     """The encoder the causal-mask section compares with, and whose tokenizer shows the masking
     recipe for tokenizers without a mask token."""
     return load_checkpoint(resolve(checkpoints.MINILM))
-
-
-def _notes(obj) -> list[Note]:
-    """Every Note inside a (nested) frozen dataclass."""
-    if isinstance(obj, Note):
-        return [obj]
-    if isinstance(obj, tuple | list):
-        return [n for item in obj for n in _notes(item)]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return [n for f in dataclasses.fields(obj) for n in _notes(getattr(obj, f.name))]
-    return []
 
 
 def _assert_names_only_its_special_tokens(notes: list[Note], tokenizer) -> None:
@@ -86,7 +76,7 @@ def test_generation_view_for_every_family(family, minilm):
         fill = generation.build_fill_mask(loaded, None)
         if facts.head != "AutoModelForMaskedLM":
             assert "has no masked-LM head" in fill.notes[0].text and not fill.predictions
-        _assert_names_only_its_special_tokens(_notes(view) + _notes(fill), loaded.tokenizer)
+        _assert_names_only_its_special_tokens(notes(view) + notes(fill), loaded.tokenizer)
     _check_recipe(loaded, facts, minilm)
 
 
@@ -194,7 +184,7 @@ def _check_decoder(loaded, intro, view, minilm):
     fill = generation.build_fill_mask(loaded, None)
     assert "causal language model" in fill.notes[0].text and not fill.predictions
     assert decoder.quantized is None  # a tiny float checkpoint, not de-quantized
-    _assert_names_only_its_special_tokens(_notes(view) + _notes(after) + _notes(fill), tokenizer)
+    _assert_names_only_its_special_tokens(notes(view) + notes(after) + notes(fill), tokenizer)
 
 
 def _check_recipe(loaded, facts, minilm):
@@ -212,7 +202,7 @@ def _check_recipe(loaded, facts, minilm):
     for p in recipe.positions:
         if p.action == "masked":
             assert p.shown == tokenizer.mask_token
-    _assert_names_only_its_special_tokens(_notes(recipe), tokenizer)
+    _assert_names_only_its_special_tokens(notes(recipe), tokenizer)
 
 
 def test_fill_mask_equals_pipeline(family):
