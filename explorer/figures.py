@@ -40,25 +40,7 @@ def attention_heatmap(
 ) -> go.Figure:
     """[T, T] attention weights: query rows (y), key columns (x); NaN cells are masked."""
     labels = [label(int(p), t) for p, t in zip(positions, tokens, strict=True)]
-    z = np.round(matrix.astype(np.float32), 4)  # [T, T]; float32 halves what the browser receives
-    figure = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=labels,
-            zmin=0.0,
-            zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
-            colorscale=SEQUENTIAL,
-            colorbar={"title": {"text": "weight"}},
-            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
-            hoverongaps=False,
-        )
-    )
-    size = max(360, min(900, 18 * len(labels) + 160))
-    _layout(figure, title, "key (attended to)", "query (attending)", size)
-    figure.update_yaxes(autorange="reversed", showticklabels=len(labels) <= max_labels)
-    figure.update_xaxes(showticklabels=len(labels) <= max_labels, tickangle=-60)
-    return figure
+    return part_heatmap(matrix, labels, labels, title, "key (attended to)", "query (attending)", max_labels)
 
 
 def entropy_grid(entropy: np.ndarray, title: str) -> go.Figure:
