@@ -159,7 +159,7 @@ def read_labelled_csv(raw: bytes, max_rows: int = MAX_ROWS, seed: int = 0) -> La
                 f"{' and '.join(repr(m) for m in missing)} {'is' if len(missing) == 1 else 'are'} missing "
                 f"(found: {found}). Labels are 0/1 or not_paraphrase/paraphrase."
             )
-        return _read_pairs(reader, pair_columns[0], pair_columns[1], label_column, max_rows, seed)
+        return _read_rows(reader, tuple(pair_columns), label_column, PAIR_ROWS, max_rows, seed)
     text_column = columns.get("text") or columns.get("sentence")
     if not text_column or not label_column:
         found = ", ".join(repr(c) for c in columns) or "none"
@@ -167,38 +167,7 @@ def read_labelled_csv(raw: bytes, max_rows: int = MAX_ROWS, seed: int = 0) -> La
             f"The CSV needs a 'text' column and a 'label' column (found: {found}). "
             "Labels are 0/1 or negative/positive."
         )
-    texts, labels, empty, unknown, cut = [], [], 0, set(), 0
-    try:
-        for row in reader:
-            sentence = (row.get(text_column) or "").strip()
-            label = (row.get(label_column) or "").strip().lower()
-            if not sentence or not label:
-                empty += 1
-                continue
-            if label not in _LABEL_WORDS:
-                unknown.add(label)
-                continue
-            if len(sentence) > MAX_TEXT_CHARS:
-                sentence, cut = sentence[:MAX_TEXT_CHARS], cut + 1
-            texts.append(sentence)
-            labels.append(_LABEL_WORDS[label])
-    except csv.Error as error:
-        raise InputError(f"The CSV could not be read past row {len(texts) + empty + 1}: {error}.") from error
-    if unknown:
-        shown = ", ".join(repr(u) for u in sorted(unknown)[:5])
-        raise InputError(f"Unknown labels: {shown}. Use 0/1 or negative/positive.")
-    notes = []
-    if empty:
-        notes.append(f"Skipped {empty} row(s) with an empty text or label.")
-    if cut:
-        notes.append(f"Cut {cut} text(s) longer than {MAX_TEXT_CHARS} characters.")
-    if len(texts) > max_rows:
-        order = list(range(len(texts)))
-        random.Random(seed).shuffle(order)
-        keep = sorted(order[:max_rows])
-        notes.append(f"The file has {len(texts):,} rows; a random sample of {max_rows:,} is used.")
-        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    return _checked(LabelledData(tuple(texts), tuple(labels), tuple(notes)))
+    return _read_rows(reader, (text_column,), label_column, SINGLE_ROWS, max_rows, seed)
 
 
 def _checked(data: LabelledData) -> LabelledData:
@@ -212,44 +181,75 @@ def _checked(data: LabelledData) -> LabelledData:
     return data
 
 
-def _read_pairs(
-    reader: csv.DictReader, first: str, second: str, label_column: str, max_rows: int, seed: int
+@dataclass(frozen=True)
+class _RowKind:
+    """How a CSV of single sentences or of sentence pairs names its labels and its problems."""
+
+    words: dict[str, int]  # label spellings -> 0 / 1
+    hint: str  # the spellings, for an unknown label
+    empty: str  # what a skipped row lacked
+    cut: str  # the note on texts cut to MAX_TEXT_CHARS ({cut}: how many)
+
+
+SINGLE_ROWS = _RowKind(
+    _LABEL_WORDS,
+    "0/1 or negative/positive",
+    "text or label",
+    "Cut {cut} text(s) longer than {limit} characters.",
+)
+PAIR_ROWS = _RowKind(
+    _PAIR_LABEL_WORDS,
+    "0/1 or not_paraphrase/paraphrase",
+    "sentence1, sentence2 or label",
+    "Cut {cut} pair(s) with a sentence longer than {limit} characters.",
+)
+
+
+def _read_rows(
+    reader: csv.DictReader,
+    text_columns: tuple[str, ...],
+    label_column: str,
+    kind: _RowKind,
+    max_rows: int,
+    seed: int,
 ) -> LabelledData:
-    """The rows of a pair CSV, checked like the single-sentence one."""
-    firsts, seconds, labels, empty, unknown, cut = [], [], [], 0, set(), 0
+    """The rows of an uploaded CSV (one text column, or two for sentence pairs), checked row by
+    row: empty rows skipped, unknown labels refused, long texts cut, a random sample of at most
+    ``max_rows``."""
+    rows, labels, empty, unknown, cut = [], [], 0, set(), 0
     try:
         for row in reader:
-            a = (row.get(first) or "").strip()
-            b = (row.get(second) or "").strip()
+            values = [(row.get(column) or "").strip() for column in text_columns]
             label = (row.get(label_column) or "").strip().lower()
-            if not a or not b or not label:
+            if not all(values) or not label:
                 empty += 1
                 continue
-            if label not in _PAIR_LABEL_WORDS:
+            if label not in kind.words:
                 unknown.add(label)
                 continue
-            if len(a) > MAX_TEXT_CHARS or len(b) > MAX_TEXT_CHARS:
-                a, b, cut = a[:MAX_TEXT_CHARS], b[:MAX_TEXT_CHARS], cut + 1
-            firsts.append(a)
-            seconds.append(b)
-            labels.append(_PAIR_LABEL_WORDS[label])
+            if any(len(value) > MAX_TEXT_CHARS for value in values):
+                values, cut = [value[:MAX_TEXT_CHARS] for value in values], cut + 1
+            rows.append(values)
+            labels.append(kind.words[label])
     except csv.Error as error:
-        raise InputError(f"The CSV could not be read past row {len(firsts) + empty + 1}: {error}.") from error
+        raise InputError(f"The CSV could not be read past row {len(rows) + empty + 1}: {error}.") from error
     if unknown:
         shown = ", ".join(repr(u) for u in sorted(unknown)[:5])
-        raise InputError(f"Unknown labels: {shown}. Use 0/1 or not_paraphrase/paraphrase.")
+        raise InputError(f"Unknown labels: {shown}. Use {kind.hint}.")
     notes = []
     if empty:
-        notes.append(f"Skipped {empty} row(s) with an empty sentence1, sentence2 or label.")
+        notes.append(f"Skipped {empty} row(s) with an empty {kind.empty}.")
     if cut:
-        notes.append(f"Cut {cut} pair(s) with a sentence longer than {MAX_TEXT_CHARS} characters.")
-    data = LabelledData(tuple(firsts), tuple(labels), (), tuple(seconds))
-    if len(firsts) > max_rows:
-        order = list(range(len(firsts)))
+        notes.append(kind.cut.format(cut=cut, limit=MAX_TEXT_CHARS))
+    if len(rows) > max_rows:
+        order = list(range(len(rows)))
         random.Random(seed).shuffle(order)
-        notes.append(f"The file has {len(firsts):,} rows; a random sample of {max_rows:,} is used.")
-        data = data.pick(sorted(order[:max_rows]))
-    return _checked(LabelledData(data.texts, data.labels, tuple(notes), data.pairs))
+        keep = sorted(order[:max_rows])
+        notes.append(f"The file has {len(rows):,} rows; a random sample of {max_rows:,} is used.")
+        rows, labels = [rows[i] for i in keep], [labels[i] for i in keep]
+    texts = tuple(tuple(row[c] for row in rows) for c in range(len(text_columns)))  # per column
+    pairs = texts[1] if len(text_columns) == 2 else None
+    return _checked(LabelledData(texts[0], tuple(labels), tuple(notes), pairs))
 
 
 def split(

@@ -178,3 +178,16 @@ def test_a_short_pair_fine_tune_reports_accuracy_and_f1_of_its_predictions(tiny_
     assert meta["test"]["examples"] == len(test.labels) and "predictions" not in meta["test"]
     config_json = json.loads((output / "config.json").read_text())
     assert config_json["id2label"] == {"0": "NOT_PARAPHRASE", "1": "PARAPHRASE"}
+
+
+def test_pair_csv_notes_say_what_was_skipped_and_cut():
+    long = "word " * (ft.MAX_TEXT_CHARS // 5 + 10)
+    rows = [(f"first {i}", f"second {i}", str(i % 2)) for i in range(10)]
+    rows += [("", "no first sentence", "1"), (long, "short", "0")]
+    data = ft.read_labelled_csv(csv_bytes(rows))
+    assert data.notes == (
+        "Skipped 1 row(s) with an empty sentence1, sentence2 or label.",
+        f"Cut 1 pair(s) with a sentence longer than {ft.MAX_TEXT_CHARS} characters.",
+    )
+    assert data.texts[-1] == long.strip()[: ft.MAX_TEXT_CHARS] and data.pairs[-1] == "short"
+    assert len(data.texts) == len(data.pairs) == len(data.labels) == 11
