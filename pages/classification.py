@@ -121,33 +121,7 @@ if training_data is not None:
             ui.show_error(problem)
 
 
-def training_progress() -> None:
-    if (job := st.session_state.get("cls.job")) is None:
-        return
-    shown = cls.training_progress(job)
-    st.progress(shown.fraction, text=shown.text)
-    ui.note(shown.message)
-    if shown.can_stop and st.button("Stop", key="cls.stop"):
-        job.stop()
-    if shown.loss is not None:
-        ui.chart(shown.loss, key="cls.loss")
-    if shown.batches:
-        st.caption(shown.batches_caption)
-        ui.table(shown.batches)
-    if shown.evaluations:
-        ui.table(shown.evaluations)
-    ui.note(shown.test)
-    if shown.comparison:
-        st.subheader(shown.comparison_title)
-        ui.table(shown.comparison)
-    if shown.finished and not st.session_state.get("cls.announced"):
-        st.session_state["cls.announced"] = True
-        st.rerun(scope="app")  # refresh the checkpoint picker with the new classifier
-
-
-# Redrawn every second only while a job runs (an idle timer would rerun it in every open session).
-ticking = st.session_state.get("cls.job") is not None and not st.session_state.get("cls.announced")
-st.fragment(run_every=1.0 if ticking else None)(training_progress)()
+ui.training_job("cls", details=True)
 if (job := st.session_state.get("cls.job")) is not None and (done := cls.training_progress(job)).saved:
     ui.note(done.saved)
     st.button("Use it now", on_click=ui.use_checkpoint, args=(done.saved_ref,), key="cls.use_new")

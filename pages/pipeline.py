@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import ui
 from explorer.errors import ExplorerError
-from explorer.views import classification, pipeline
+from explorer.views import pipeline
 
 st.title("Transformer Explorer")
 st.markdown(
@@ -19,20 +19,6 @@ ui.note(view.example)
 
 
 # The default classifier: use it, or build it (one build per server, shared by every session).
-def default_classifier_progress() -> None:
-    if (job := st.session_state.get("home.job")) is None:
-        return
-    shown = classification.training_progress(job)
-    st.progress(shown.fraction, text=shown.text)
-    ui.note(shown.message)
-    if shown.comparison:
-        st.subheader(shown.comparison_title)
-        ui.table(shown.comparison)
-    if shown.finished and not st.session_state.get("home.announced"):
-        st.session_state["home.announced"] = True
-        st.rerun(scope="app")  # the picker lists the new classifier, and the button below uses it
-
-
 if (offer := view.classifier) is not None:
     ui.note(offer.note)
     if offer.use_ref:
@@ -43,10 +29,7 @@ if (offer := view.classifier) is not None:
             st.session_state["home.announced"] = False
         except ExplorerError as problem:
             ui.show_error(problem)
-    # Redrawn every second only while a build runs: an idle timer would rerun this part (and
-    # send its messages) every second for every open session.
-    ticking = st.session_state.get("home.job") is not None and not st.session_state.get("home.announced")
-    st.fragment(run_every=1.0 if ticking else None)(default_classifier_progress)()
+    ui.training_job("home", details=False)
     st.page_link(ui.page_file("pages/classification.py"), label="Fine-tuning, explained", icon="🏷️")
 
 # ① Tokenizer --------------------------------------------------------------------------------

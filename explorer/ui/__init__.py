@@ -109,9 +109,9 @@ from explorer.ui.cache import mask_effect, random_comparison  # noqa: E402
 __all__ += ["mask_effect", "random_comparison"]
 
 # Fragments (st.fragment) keep the browser's URL in step with the settings they change.
-from explorer.ui.widgets import keep_link_current  # noqa: E402
+from explorer.ui.widgets import keep_link_current, training_job  # noqa: E402
 
-__all__ += ["keep_link_current"]
+__all__ += ["keep_link_current", "training_job"]
 
 # "Why this prediction?": token attributions (Classification and Generation pages).
 from explorer.ui.attribution import attribution_section  # noqa: E402

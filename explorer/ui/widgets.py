@@ -146,3 +146,41 @@ def keep_link_current(url_path: str) -> None:
     from explorer.ui.sharing import sync_link
 
     sync_link(next(page for page in PAGES if page.url_path == url_path))
+
+
+def training_job(prefix: str, *, details: bool) -> None:
+    """A fine-tuning job started by this session (session keys ``{prefix}.job`` and
+    ``{prefix}.announced``): its progress, and with ``details`` its Stop button, loss curve, padded
+    batches, evaluations and held-out test. Redrawn every second only while the job runs (an idle
+    timer would rerun it, and send its messages, every second in every open session); when it
+    finishes, the whole app reruns once so the checkpoint picker lists what it saved."""
+    from explorer.views.classification import training_progress
+
+    job_key, announced_key = f"{prefix}.job", f"{prefix}.announced"
+
+    def draw() -> None:
+        if (job := st.session_state.get(job_key)) is None:
+            return
+        shown = training_progress(job)
+        st.progress(shown.fraction, text=shown.text)
+        note(shown.message)
+        if details:
+            if shown.can_stop and st.button("Stop", key=f"{prefix}.stop"):
+                job.stop()
+            if shown.loss is not None:
+                chart(shown.loss, key=f"{prefix}.loss")
+            if shown.batches:
+                st.caption(shown.batches_caption)
+                table(shown.batches)
+            if shown.evaluations:
+                table(shown.evaluations)
+            note(shown.test)
+        if shown.comparison:
+            st.subheader(shown.comparison_title)
+            table(shown.comparison)
+        if shown.finished and not st.session_state.get(announced_key):
+            st.session_state[announced_key] = True
+            st.rerun(scope="app")
+
+    running = st.session_state.get(job_key) is not None and not st.session_state.get(announced_key)
+    st.fragment(run_every=1.0 if running else None)(draw)()
