@@ -37,29 +37,27 @@ models: $(VENV)/.installed
 	$(BIN)/python -m explorer.bundled
 	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.finetune
 
-# Browser tests drive Debian's Chromium (never a downloaded browser build).
-browser:
-	@if command -v chromium >/dev/null; then exit 0; fi; \
+# A Debian package the project needs: installed with apt-get when running as root, else what to do.
+# $(call debian_package,command,package,Name,what it is for,the sentence when it cannot be installed)
+define debian_package
+	@if command -v $(1) >/dev/null || [ -x /usr/sbin/$(1) ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Chromium for the browser tests (apt-get)…"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installing $(3) for $(4) (apt-get)…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	else \
-		echo "The browser tests need Chromium. Install it with: sudo apt-get install chromium"; \
-		echo "(or another package manager's chromium), then run 'make test' again."; \
+		echo "$(5) Install it with: sudo apt-get install $(2)"; \
+		echo "(or another package manager's $(2)), then run 'make $(or $(MAKECMDGOALS),test)' again."; \
 		exit 1; \
 	fi
+endef
+
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+browser:
+	$(call debian_package,chromium,chromium,Chromium,the browser tests,The browser tests need Chromium.)
 
 # The classroom server and its loopback test use Debian's HAProxy, installed the same way.
 haproxy:
-	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing HAProxy for the classroom server (apt-get)…"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
-	else \
-		echo "The classroom server needs HAProxy. Install it with: sudo apt-get install haproxy"; \
-		echo "(or another package manager's haproxy), then run 'make $(MAKECMDGOALS)' again."; \
-		exit 1; \
-	fi
+	$(call debian_package,haproxy,haproxy,HAProxy,the classroom server,The classroom server needs HAProxy.)
 
 # Measurements on this machine -> bench/results.json and bench/README.md (a few minutes).
 bench: models browser
