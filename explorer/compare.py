@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explorer import postprocess
+from explorer import postprocess, tasks
 from explorer.encoding import Encoding, encode_batch
 from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
@@ -101,7 +101,7 @@ def _pick(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> tuple[str, str,
 
 
 def _values(loaded: LoadedCheckpoint, outputs: Outputs, row: int, real: np.ndarray) -> np.ndarray:
-    if loaded.head_class == "AutoModelForSequenceClassification":
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         return outputs.logits[row]  # [labels]
     return outputs.last_hidden_state[row][real]  # [T, D]
 
@@ -151,7 +151,7 @@ def mask_effect(
                 float(np.abs(hidden - base_hidden).max()),
             )
         )
-    classifier = loaded.head_class == "AutoModelForSequenceClassification"
+    classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
     return MaskEffect(
         sentence=sentence,
         other=other,
@@ -343,13 +343,13 @@ def random_vs_pretrained(
     random_out = forward(loaded, encoding, model=random)
     name, difference = _first_weight(loaded.model, random)
     similarity = classifications = next_tokens = None
-    if loaded.head_class == "AutoModelForSequenceClassification":
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         kind = "labels"
         classifications = (
             postprocess.classify(pretrained_out.logits, loaded.config),
             postprocess.classify(random_out.logits, loaded.config),
         )
-    elif loaded.head_class == "AutoModelForCausalLM":
+    elif loaded.head_class == tasks.CAUSAL_LM:
         kind = "next token"
         ends = np.array(
             [(b, int(np.flatnonzero(row)[-1])) for b, row in enumerate(encoding.attention_mask)],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from explorer import tasks
 from explorer.checkpoints import ResolvedCheckpoint
 from explorer.deployment import cloud_mode, max_hub_bytes
 from explorer.errors import CheckpointError
@@ -24,27 +25,10 @@ from explorer.errors import CheckpointError
 # decoder's 8,192 positions would need tens of GB of attention weights.
 MAX_TOKENS = 512
 
-# config.architectures[0] suffix -> the Auto class that loads that head.
-_HEADS: tuple[tuple[str, str], ...] = (
-    ("ForSequenceClassification", "AutoModelForSequenceClassification"),
-    ("ForCausalLM", "AutoModelForCausalLM"),
-    ("LMHeadModel", "AutoModelForCausalLM"),
-    ("ForMaskedLM", "AutoModelForMaskedLM"),
-    ("ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
-)
-SEQ2SEQ_HEAD = "AutoModelForSeq2SeqLM"
-BASE_HEAD = "AutoModel"
-
-HEAD_DESCRIPTIONS = {
-    "AutoModel": "no task head: returns hidden states, one vector per token",
-    "AutoModelForSequenceClassification": "a classification head: one logit per label per sentence",
-    "AutoModelForCausalLM": "a causal language-model head: scores for the next token at each position",
-    "AutoModelForMaskedLM": "a masked language-model head: scores for the hidden word at each position",
-    "AutoModelForSeq2SeqLM": (
-        "an encoder-decoder with a language-model head: the encoder reads the text, the decoder "
-        "scores the next output token at each of its positions"
-    ),
-}
+SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
+BASE_HEAD = tasks.BASE
+HEAD_DESCRIPTIONS = tasks.HEAD_DESCRIPTIONS
+head_class_for = tasks.head_class_for
 
 
 @dataclass(frozen=True)
@@ -57,12 +41,17 @@ class LoadedCheckpoint:
     batch_tokenizer: Any  # `tokenizer`, or a private copy that has a pad token for batching
     pad_note: str | None  # says which pad token the app chose, when the checkpoint has none
     model: Any  # transformers.PreTrainedModel, eval(), eager attention
-    head_class: str  # the Auto class used, e.g. "AutoModelForCausalLM"
+    head_class: str  # the Auto class used, e.g. tasks.CAUSAL_LM
     max_tokens: int  # longest sentence (tokens, specials included) the app runs
 
     @property
     def model_class(self) -> str:
         return type(self.model).__name__
+
+    @property
+    def task(self) -> tasks.Task:
+        """The task this checkpoint's head does (explorer.tasks chooses it, from the head)."""
+        return tasks.task_for(self.head_class, self.config)
 
     @property
     def num_parameters(self) -> int:
@@ -74,7 +63,7 @@ class LoadedCheckpoint:
         its encoder, the part that reads the text, attends both ways (see is_encoder_decoder)."""
         if self.is_encoder_decoder:
             return False
-        return self.head_class == "AutoModelForCausalLM" or bool(getattr(self.config, "is_decoder", False))
+        return self.head_class == tasks.CAUSAL_LM or bool(getattr(self.config, "is_decoder", False))
 
     @property
     def is_encoder_decoder(self) -> bool:
@@ -90,15 +79,6 @@ def encoder_decoder_note(loaded: LoadedCheckpoint, view: str) -> str:
         f"{loaded.resolved.label} is an encoder-decoder ({kind}): an encoder reads the text and a "
         f"separate decoder writes the output, attending to the encoder. {view}"
     )
-
-
-def head_class_for(architectures: list[str] | None) -> str:
-    """The Auto class for the head named by ``config.architectures`` (AutoModel if none fits)."""
-    for architecture in architectures or []:
-        for suffix, auto_class in _HEADS:
-            if architecture.endswith(suffix):
-                return auto_class
-    return BASE_HEAD
 
 
 # --- Hub reachability ---------------------------------------------------------------------------

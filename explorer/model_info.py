@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from explorer import tasks
 from explorer.encoding import Encoding
 from explorer.loading import LoadedCheckpoint
 from explorer.run import ModelRun
@@ -498,37 +499,37 @@ def head_shapes(
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
     return (
         HeadShape(
-            "AutoModel",
+            tasks.BASE,
             "last_hidden_state",
             (B, S, card.hidden_size),
             "[batch, sequence, hidden]",
-            loaded.head_class == "AutoModel",
+            loaded.head_class == tasks.BASE,
         ),
         HeadShape(
-            "AutoModelForSequenceClassification",
+            tasks.SEQUENCE_CLASSIFICATION,
             "logits",
             (B, labels),
             "[batch, labels]",
-            loaded.head_class == "AutoModelForSequenceClassification",
+            loaded.head_class == tasks.SEQUENCE_CLASSIFICATION,
         ),
         HeadShape(
-            "AutoModelForMaskedLM",
+            tasks.MASKED_LM,
             "logits",
             (B, S, card.vocab_size),
             "[batch, sequence, vocab]",
-            loaded.head_class == "AutoModelForMaskedLM",
+            loaded.head_class == tasks.MASKED_LM,
         ),
         HeadShape(
-            "AutoModelForCausalLM",
+            tasks.CAUSAL_LM,
             "logits",
             (B, S, card.vocab_size),
             "[batch, sequence, vocab]",
-            loaded.head_class == "AutoModelForCausalLM",
+            loaded.head_class == tasks.CAUSAL_LM,
         ),
     ) + (
         (
             HeadShape(
-                "AutoModelForSeq2SeqLM",
+                tasks.SEQ2SEQ_LM,
                 "logits",
                 (B, decoder_length, card.vocab_size),
                 "[batch, decoder sequence, vocab]: one row per decoder token",

@@ -20,12 +20,13 @@ Turning logits into probabilities is ``explorer.postprocess``'s job, never this 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from explorer import tasks
 from explorer.encoding import Encoding
 from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
@@ -49,7 +50,7 @@ class ModelRun:
 
     Arrays are float32 and read-only; the optional ones are None unless requested."""
 
-    head_class: str  # the Auto class, e.g. "AutoModel"
+    head_class: str  # the Auto class, e.g. tasks.BASE
     model_class: str  # the concrete class, e.g. "BertModel"
     outputs: tuple[OutputInfo, ...]  # every tensor the model returned, with its shape
     hidden_states: np.ndarray | None  # [L + 1, B, S, D]: embeddings, then each layer's output
@@ -72,6 +73,14 @@ class ModelRun:
     decoder_hidden_states: np.ndarray | None = None  # [L_dec + 1, B, T, D] on request
     decoder_attentions: np.ndarray | None = None  # [L_dec, B, H, T, T] causal, on request
     cross_attentions: np.ndarray | None = None  # [L_dec, B, H, T, S]: decoder queries, encoder keys
+    # Every model but encoder-decoders: the last layer's token vectors (a decoder's after its final
+    # norm), what feature extraction pools. [B, S, D]
+    last_hidden_state: np.ndarray | None = None
+    # Token classification (NER): one logit per label per token. [B, S, labels]
+    token_logits: np.ndarray | None = None
+    # Question answering: a logit per token for "the answer starts here" / "ends here". [B, S] each
+    start_logits: np.ndarray | None = None
+    end_logits: np.ndarray | None = None
 
 
 # Longest greedy output run_model generates for an encoder-decoder (new tokens after the start token).
@@ -98,10 +107,16 @@ def _describe(name: str, shape: tuple[int, ...], head_class: str) -> str:
         return "[batch, heads, decoder query, encoder key]"
     if name == "pooler_output":
         return "[batch, hidden]"
+    if name in ("start_logits", "end_logits"):
+        return "[batch, sequence]"
     if name == "logits":
-        if head_class == "AutoModelForSequenceClassification":
+        if head_class == tasks.SEQUENCE_CLASSIFICATION:
             return "[batch, labels]"
-        if head_class == "AutoModelForSeq2SeqLM":
+        if head_class == tasks.TOKEN_CLASSIFICATION:
+            return "[batch, sequence, labels]"
+        if head_class == tasks.MULTIPLE_CHOICE:
+            return "[batch, choices]"
+        if head_class == tasks.SEQ2SEQ_LM:
             return "[batch, decoder sequence, vocab]"
         return "[batch, sequence, vocab]"
     if name.startswith("past_key_values"):
@@ -130,7 +145,7 @@ def _output_infos(output: Any, head_class: str) -> tuple[OutputInfo, ...]:
 
 def _token_positions(loaded: LoadedCheckpoint, encoding: Encoding) -> np.ndarray:
     """[N, 2] (sentence, position) rows whose logits postprocessing needs."""
-    if loaded.head_class == "AutoModelForCausalLM":
+    if loaded.head_class == tasks.CAUSAL_LM:
         # The next token follows each sentence's last real token (padding may be on either side).
         rows = []
         for b, mask in enumerate(encoding.attention_mask):
@@ -324,6 +339,10 @@ def run_model(
         return _run_seq2seq(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
+    if loaded.head_class == tasks.MULTIPLE_CHOICE:
+        # A multiple-choice head reads [batch, choices, sequence]: each sentence as its one choice
+        # (the task itself, with real choices, is explorer.tasks.multiple_choice).
+        inputs = {name: value[:, None] for name, value in inputs.items()}  # each [B, 1, S]
     with torch.inference_mode():
         output = model(
             **inputs,
@@ -342,13 +361,19 @@ def run_model(
             raise RuntimeError("The model returned no attention weights; load it with eager attention.")
         kept_attentions = _readonly(torch.stack(output.attentions).float().numpy())  # [L, B, H, S, S]
     logits = positions = None
-    if loaded.head_class == "AutoModelForSequenceClassification":
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         logits = _readonly(output.logits.float().numpy().copy())  # [B, labels]
-    elif loaded.head_class in ("AutoModelForCausalLM", "AutoModelForMaskedLM"):
+    elif loaded.head_class in (tasks.CAUSAL_LM, tasks.MASKED_LM):
         positions = _readonly(_token_positions(loaded, encoding))  # [N, 2]
         index = torch.from_numpy(positions.copy())
         picked = output.logits[index[:, 0], index[:, 1]]  # [N, vocab]
         logits = _readonly(picked.float().numpy().copy())
+
+    def kept(name: str) -> np.ndarray | None:
+        value = output.get(name)
+        return None if value is None else _readonly(value.float().numpy().copy())
+
+    token_classifier = loaded.head_class == tasks.TOKEN_CLASSIFICATION
     return ModelRun(
         head_class=loaded.head_class,
         model_class=loaded.model_class,
@@ -357,7 +382,50 @@ def run_model(
         attentions=kept_attentions,
         logits=logits,
         logit_positions=positions,
+        last_hidden_state=_readonly(output.hidden_states[-1].float().numpy().copy()),  # [B, S, D]
+        token_logits=kept("logits") if token_classifier else None,  # [B, S, labels]
+        start_logits=kept("start_logits"),  # [B, S] question answering only
+        end_logits=kept("end_logits"),  # [B, S]
     )
+
+
+def task_forward(
+    loaded: LoadedCheckpoint, inputs: Mapping[str, np.ndarray], names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """One forward pass of the loaded model on a batch a task module built (e.g. a multiple-choice
+    batch [B, C, S], or a question with its context windows [W, S]): ``inputs`` maps the forward's
+    parameter names to integer arrays (those it does not accept are dropped); returns the outputs
+    named in ``names`` as read-only float32 arrays ("hidden_states" stacked: [L + 1, …])."""
+    import torch
+
+    model = loaded.model
+    accepted = inspect.signature(model.forward).parameters
+    tensors = {
+        name: torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64))
+        for name, value in inputs.items()
+        if name in accepted
+    }
+    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    with torch.inference_mode():
+        output = model(**tensors, output_hidden_states="hidden_states" in names, return_dict=True, **extra)
+    results = {}
+    for name in names:
+        value = output.get(name)
+        if value is None:
+            raise KeyError(f"{loaded.model_class} returned no '{name}'")
+        if isinstance(value, tuple):
+            value = torch.stack(value)
+        results[name] = _readonly(value.float().numpy().copy())
+    return results
+
+
+def transformers_pipeline(task: str, loaded: LoadedCheckpoint, *args: Any, **kwargs: Any) -> Any:
+    """transformers' own ``pipeline(task)`` on the same shared model and tokenizer (it only reads
+    them), called with ``args`` / ``kwargs``: what the app checks its task numbers against."""
+    from transformers import pipeline
+
+    runner = pipeline(task, model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
+    return runner(*args, **kwargs)
 
 
 def next_token_logits(loaded: LoadedCheckpoint, ids: Sequence[int]) -> np.ndarray:
@@ -460,7 +528,7 @@ def lens_logits(loaded: LoadedCheckpoint, ids: Sequence[int], reduce: Callable[[
     (the whole [L + 1, T, vocab] array would be hundreds of MB); returns [L + 1] of its results."""
     import torch
 
-    if loaded.head_class != "AutoModelForCausalLM":
+    if loaded.head_class != tasks.CAUSAL_LM:
         raise InputError("The logit lens is for causal language models.")
     model = loaded.model
     norm, head = _final_norm(model), model.get_output_embeddings()
@@ -542,9 +610,9 @@ def forward(
         )
     last = _readonly(output.hidden_states[-1].float().numpy().copy())  # [B, S, D]
     logits = None
-    if loaded.head_class == "AutoModelForSequenceClassification":
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         logits = _readonly(output.logits.float().numpy().copy())  # [B, labels]
-    elif loaded.head_class == "AutoModelForCausalLM":
+    elif loaded.head_class == tasks.CAUSAL_LM:
         ends = torch.tensor([int(np.flatnonzero(row)[-1]) for row in encoding.attention_mask])  # [B]
         picked = output.logits[torch.arange(len(ends)), ends]  # [B, vocab]
         logits = _readonly(picked.float().numpy().copy())
@@ -638,7 +706,7 @@ def gradient_forward(
             row["position_ids"] = torch.arange(ids.shape[1])[None, :]  # [1, S]
     embedding = model.get_input_embeddings()
     extra = {"use_cache": False} if "use_cache" in accepted else {}
-    classifier = loaded.head_class == "AutoModelForSequenceClassification"
+    classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
 
     def embed(batch_ids: Any) -> Any:
         return embedding(batch_ids)  # [n, S, E]
@@ -666,7 +734,7 @@ def target_logits(loaded: LoadedCheckpoint, encoding: Encoding, positions: Seque
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
     extra = {"use_cache": False} if "use_cache" in accepted else {}
-    classifier = loaded.head_class == "AutoModelForSequenceClassification"
+    classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
     one_position = not classifier and "logits_to_keep" in accepted and len(set(positions)) == 1
     if one_position:  # e.g. left-padded rows that all end at the last column: the LM head once per row
         extra["logits_to_keep"] = torch.tensor([int(positions[0])])

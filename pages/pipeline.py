@@ -13,7 +13,7 @@ st.markdown(
 )
 
 data = ui.page_data()
-view = pipeline.build(data.loaded, data.encoding, data.run)
+view = pipeline.build(data.loaded, data.encoding, data.run, settings=ui.settings(pipeline.Settings))
 st.caption(view.caption)
 ui.note(view.example)
 
@@ -80,6 +80,7 @@ for block in view.predictions:
         st.html(block.bars_html)
     ui.note(block.score)
 ui.note(view.quantized)
+ui.task_section(pipeline.Settings, view.task, view.task_inputs)
 
 # Where to go deeper ---------------------------------------------------------------------------
 st.header("Go deeper")

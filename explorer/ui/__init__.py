@@ -117,3 +117,8 @@ __all__ += ["keep_link_current", "training_job"]
 from explorer.ui.attribution import attribution_section  # noqa: E402
 
 __all__ += ["attribution_section"]
+
+# Step ③ for the tasks with a module of their own (feature extraction, NER, zero-shot, QA, …).
+from explorer.ui.tasks import task_section  # noqa: E402
+
+__all__ += ["task_section"]

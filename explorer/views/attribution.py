@@ -24,7 +24,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer import attribution as at
-from explorer import postprocess
+from explorer import postprocess, tasks
 from explorer import run as runner
 from explorer.encoding import Encoding
 from explorer.loading import LoadedCheckpoint
@@ -123,7 +123,7 @@ def not_available(loaded: LoadedCheckpoint, kind: str) -> Note | None:
             "answer depends on the encoder's input and on the decoder's own tokens, and this section "
             "attributes one input sequence.",
         )
-    if kind == "label" and loaded.head_class != "AutoModelForSequenceClassification":
+    if kind == "label" and loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
         return Note("info", f"{loaded.resolved.label} has no classification head: no label to explain.")
     return None
 
@@ -560,7 +560,7 @@ def lesson_explanation(facts: Any) -> str:
     ``loaded`` and ``encoding``): :func:`why_explanation` of the first sentence for LESSON_LABEL
     (the predicted label when the classifier has no such label), or why there is none."""
     loaded = facts.loaded
-    if loaded.head_class != "AutoModelForSequenceClassification":
+    if loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
         return (
             f"{loaded.resolved.label} has no classification head, so there is no label to explain: "
             "pick the classifier fine-tuned here."

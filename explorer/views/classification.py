@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from explorer import checkpoints, exports, figures, postprocess
+from explorer import checkpoints, exports, figures, postprocess, tasks
 from explorer import finetune as ft
 from explorer import pairs as pair_io
 from explorer.encoding import Encoding, encode_batch
@@ -276,7 +276,7 @@ def _no_head(loaded: LoadedCheckpoint, run: ModelRun) -> NoHead:
     )
     what = (
         "hidden states, one vector per token, not logits per label."
-        if loaded.head_class == "AutoModel"
+        if loaded.head_class == tasks.BASE
         else "scores over the vocabulary, not labels."
     )
     warning = Note(
@@ -703,9 +703,7 @@ def build_nsp(
 
 def is_pair_classifier(loaded: LoadedCheckpoint) -> bool:
     """Whether the loaded checkpoint is a classifier fine-tuned here on sentence pairs."""
-    return loaded.head_class == "AutoModelForSequenceClassification" and pair_io.is_pair_classifier(
-        loaded.resolved
-    )
+    return loaded.head_class == tasks.SEQUENCE_CLASSIFICATION and pair_io.is_pair_classifier(loaded.resolved)
 
 
 @dataclass(frozen=True)

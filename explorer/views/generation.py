@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explorer import checkpoints, exports, figures
+from explorer import checkpoints, exports, figures, tasks
 from explorer import generation as gen
 from explorer.attention import attention_view
 from explorer.encoding import Encoding, Sentences
@@ -35,8 +35,8 @@ from explorer.views.common import Download, Note, Table, table
 
 MODES = ("greedy (most likely)", "sampling")
 GREEDY = MODES[0]
-CAUSAL_LM = "AutoModelForCausalLM"
-MASKED_LM = "AutoModelForMaskedLM"
+CAUSAL_LM = tasks.CAUSAL_LM
+MASKED_LM = tasks.MASKED_LM
 CANDIDATES = 10  # next-token candidates shown
 RUNNERS_UP = 5  # alternatives listed per generated step
 LENS_POSITIONS = 24  # last positions the logit lens shows

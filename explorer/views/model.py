@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer import compare, exports, figures
+from explorer import compare, exports, figures, tasks
 from explorer import model_info as info
 from explorer.encoding import Encoding
 from explorer.errors import InputError
@@ -330,7 +330,7 @@ def _heads_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | No
         "The same body with a different head: a classifier reads one vector per sentence, language-model "
         "heads score every vocabulary token at every position."
     )
-    if loaded.head_class == "AutoModelForSequenceClassification":
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         labels = getattr(loaded.config, "id2label", None) or {}
         text += " This classifier's labels: " + ", ".join(str(v) for v in labels.values()) + "."
     return HeadsPart(shapes, rows, Note("caption", text))

@@ -6,18 +6,20 @@ holding every sentence, number, table and HTML fragment the page shows. Postproc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from explorer import checkpoints, postprocess
+from explorer import checkpoints, postprocess, tasks
 from explorer import finetune as ft
 from explorer.encoding import Encoding
 from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import ModelRun
+from explorer.settings import setting
 from explorer.tokenizer_lab import encoding_json
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
@@ -28,8 +30,8 @@ COURSE_SENTENCES = (
     "I've been waiting for a HuggingFace course my whole life.",
     "I hate this so much!",
 )
-CLASSIFIER_HEAD = "AutoModelForSequenceClassification"
-SEQ2SEQ_HEAD = "AutoModelForSeq2SeqLM"
+CLASSIFIER_HEAD = tasks.SEQUENCE_CLASSIFICATION
+SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
 # The course's T5 task prefixes (chapter 1, "Transformer models"; chapter 7): T5 reads the task from
 # the start of the text. Offered as examples on an encoder-decoder's page.
 T5_PREFIXES = (
@@ -38,11 +40,63 @@ T5_PREFIXES = (
 )
 
 
+_DEFAULT_INPUTS = tasks.TaskInputs()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The home page has no settings of its own: it shows the sidebar's text and checkpoint."""
+    """The home page shows the sidebar's text and checkpoint; these are the inputs of the tasks
+    that need more than sentences (only the loaded task's are drawn, in step ③)."""
 
     PREFIX: ClassVar[str] = "home"
+    labels: str = setting(
+        "str",
+        "Candidate labels (comma-separated)",
+        _DEFAULT_INPUTS.labels,
+        widget="text_input",
+        help="Zero-shot classification scores each sentence against each of these labels.",
+    )
+    template: str = setting(
+        "str",
+        "Hypothesis template",
+        _DEFAULT_INPUTS.template,
+        widget="text_input",
+        help="Each label is put in place of {} to make the hypothesis the NLI head reads.",
+    )
+    multi_label: bool = setting(
+        "bool",
+        "Several labels can be true (multi-label)",
+        _DEFAULT_INPUTS.multi_label,
+        widget="toggle",
+        help="Off: a softmax over the labels (they compete). On: each label scored on its own.",
+    )
+    question: str = setting(
+        "str",
+        "Question",
+        _DEFAULT_INPUTS.question,
+        widget="text_input",
+        help="The sentences in the sidebar are the context the answer is taken from.",
+    )
+    choices: str = setting(
+        "str",
+        "Choices (separated by |)",
+        _DEFAULT_INPUTS.choices,
+        widget="text_input",
+        help="Each sentence in the sidebar is a prompt; the model scores each choice as its continuation.",
+    )
+    aggregation: str = setting(
+        "choice",
+        "Aggregation strategy",
+        _DEFAULT_INPUTS.aggregation,
+        widget="radio",
+        choices=("none", "simple", "first", "average", "max"),
+        help="How token labels are merged into entities (pipeline's aggregation_strategy).",
+    )
+
+    def task_inputs(self) -> tasks.TaskInputs:
+        return tasks.TaskInputs(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(tasks.TaskInputs)}
+        )
 
 
 @dataclass(frozen=True)
@@ -137,6 +191,10 @@ class View:
     # Go deeper
     links: tuple[Link, ...]
     seq2seq: Seq2SeqPart | None = None  # encoder-decoders only
+    # ③ for the tasks with a module of their own (explorer.tasks.<module>.View): feature extraction,
+    # token classification, zero-shot, question answering, multiple choice
+    task: Any = None
+    task_inputs: tuple[str, ...] = ()  # the Settings fields that task reads (its widgets)
 
 
 def config_value(config: Any, *names: str) -> int | None:
@@ -230,7 +288,7 @@ def _postprocess_intro(loaded: LoadedCheckpoint, run: ModelRun) -> Note | None:
             f'For this head `pipeline("text-classification")` applies {postprocess.FUNCTION_TEXT[function]}. '
             "The config's `id2label` names the labels.",
         )
-    if loaded.head_class == "AutoModelForCausalLM":
+    if loaded.head_class == tasks.CAUSAL_LM:
         return Note(
             "markdown",
             "A softmax over the vocabulary turns the logits after each sentence's last token into "
@@ -261,7 +319,7 @@ def _block(prediction: postprocess.Prediction, loaded: LoadedCheckpoint) -> Pred
         return PredictionBlock(f"**Sentence {b}: the regression score**", None, note, prediction)
     if position is None:
         where = f"Sentence {b}: label probabilities"
-    elif loaded.head_class == "AutoModelForCausalLM":
+    elif loaded.head_class == tasks.CAUSAL_LM:
         where = f"Sentence {b}: the next token after position {position}"
     elif loaded.is_encoder_decoder:
         where = f"Sentence {b}: the decoder's next token after decoder position {position}"
@@ -272,7 +330,7 @@ def _block(prediction: postprocess.Prediction, loaded: LoadedCheckpoint) -> Pred
 
 
 def _no_predictions(loaded: LoadedCheckpoint, predictions: tuple) -> Note | None:
-    if loaded.head_class == "AutoModel":
+    if loaded.head_class == tasks.BASE:
         return Note(
             "info",
             "This checkpoint has no task head, so there are no logits to turn into probabilities: its "
@@ -282,7 +340,7 @@ def _no_predictions(loaded: LoadedCheckpoint, predictions: tuple) -> Note | None
     if predictions:
         return None
     mask = loaded.tokenizer.mask_token
-    if loaded.head_class == "AutoModelForMaskedLM":
+    if loaded.head_class == tasks.MASKED_LM:
         if mask:
             return Note(
                 "info",
@@ -326,9 +384,9 @@ def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
         }[function]
         return Note("markdown", f"{course} With this classifier, {steps}")
     if run_kind := {
-        "AutoModelForCausalLM": "a language model, not a classifier: it gives the probabilities of the "
+        tasks.CAUSAL_LM: "a language model, not a classifier: it gives the probabilities of the "
         "next token after each sentence instead of labels",
-        "AutoModelForMaskedLM": "a masked language model, not a classifier: it guesses hidden words "
+        tasks.MASKED_LM: "a masked language model, not a classifier: it guesses hidden words "
         "instead of labelling sentences",
         SEQ2SEQ_HEAD: "an encoder-decoder, not a classifier: its decoder writes text (below) instead "
         "of labelling sentences",
@@ -357,7 +415,7 @@ def _build_estimate() -> str:
 
 def _classifier_offer(loaded: LoadedCheckpoint, built: bool) -> ClassifierOffer | None:
     """How to get the default classifier, on a checkpoint with no task head."""
-    if loaded.head_class != "AutoModel":
+    if loaded.head_class != tasks.BASE:
         return None
     if built:
         return ClassifierOffer(
@@ -510,10 +568,15 @@ def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) ->
 
 
 def build(
-    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, classifier_built: bool | None = None
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    run: ModelRun,
+    classifier_built: bool | None = None,
+    settings: Settings | None = None,
 ) -> View:
     """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
-    the default classifier exists (None: look in the saved checkpoints folder)."""
+    the default classifier exists (None: look in the saved checkpoints folder); ``settings``: the
+    task inputs (None: the defaults)."""
     from explorer.registry import PAGES  # the registry imports this module for its Settings
 
     if classifier_built is None:
@@ -553,4 +616,6 @@ def build(
         quantized=quantized_note(loaded) if predictions else None,
         links=tuple(Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:]),
         seq2seq=seq2seq_part(loaded, encoding, run),
+        task=tasks.build_section(loaded, encoding, run, (settings or Settings()).task_inputs()),
+        task_inputs=loaded.task.inputs,
     )

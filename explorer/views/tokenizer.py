@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from explorer import tasks
 from explorer import tokenizer_lab as lab
 from explorer.encoding import Encoding, Sentences, encode_batch
 from explorer.errors import ExplorerError, InputError
@@ -356,27 +357,23 @@ def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
             "this is a decoder: each token sees only the tokens before it, so the first token's vector "
             "has seen nothing else and cannot summarise the sentence"
         )
-    elif (
-        loaded.head_class == "AutoModelForSequenceClassification"
-        and first
-        and model_type in CLS_THROUGH_POOLER
-    ):
+    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION and first and model_type in CLS_THROUGH_POOLER:
         purpose = (
             "the classification head reads this token's final vector through the pooler (a dense layer "
             "and tanh: pooler_output), so fine-tuning this classifier taught it to summarise the sentence for "
             "this task"
         )
-    elif loaded.head_class == "AutoModelForSequenceClassification" and first and model_type in CLS_DIRECTLY:
+    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION and first and model_type in CLS_DIRECTLY:
         purpose = (
             "the classification head reads this token's final vector (last_hidden_state[:, 0]), so "
             "fine-tuning this classifier taught it to summarise the sentence for this task"
         )
-    elif loaded.head_class == "AutoModelForSequenceClassification":
+    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         purpose = (
             f"{loaded.model_class} reads one vector per sentence for its logits; which one depends on "
             "the architecture"
         )
-    elif loaded.head_class == "AutoModelForMaskedLM":
+    elif loaded.head_class == tasks.MASKED_LM:
         purpose = (
             "the masked-LM head predicts a token at every position and does not read this one "
             "specially; whether its vector summarises the sentence depends on pre-training"

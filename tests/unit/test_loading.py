@@ -17,7 +17,10 @@ from explorer.loading import head_class_for, load_checkpoint
         (["GPT2LMHeadModel"], "AutoModelForCausalLM"),
         (["LlamaForCausalLM"], "AutoModelForCausalLM"),
         (["BertForMaskedLM"], "AutoModelForMaskedLM"),
-        (["BertForQuestionAnswering"], "AutoModel"),
+        (["BertForQuestionAnswering"], "AutoModelForQuestionAnswering"),
+        (["DistilBertForTokenClassification"], "AutoModelForTokenClassification"),
+        (["RobertaForMultipleChoice"], "AutoModelForMultipleChoice"),
+        (["BertForPreTraining"], "AutoModel"),
     ],
 )
 def test_head_class_follows_config_architectures(architectures, head):
