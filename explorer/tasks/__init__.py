@@ -43,6 +43,9 @@ class Task:
     # its widgets are drawn in step ③ and a shared link carries them.
     inputs: tuple[str, ...] = ()
     module: str = ""  # explorer.tasks.<module> builds its section of step ③ ("" = none yet)
+    step_title: str = ""  # step ③'s title for this task ("" = the Pipeline view names the function)
+    # What the model is, said beside the course's first example (which classifies sentences)
+    instead: str = ""
 
 
 FEATURE_EXTRACTION = Task(
@@ -54,6 +57,12 @@ FEATURE_EXTRACTION = Task(
     pipeline="feature-extraction",
     inputs=("labels",),  # the embedding way of zero-shot: cosine between sentence and label
     module="feature_extraction",
+    step_title="③ Postprocessing: token vectors → pooling → sentence embeddings",
+    instead=(
+        "a model with no classification head (no task head at all): instead of labels, step ③ pools "
+        "its token vectors into one vector per sentence (feature extraction), and those vectors can be "
+        "compared with each other"
+    ),
 )
 TEXT_CLASSIFICATION = Task(
     name="text-classification",
@@ -75,6 +84,11 @@ ZERO_SHOT = Task(
     pipeline="zero-shot-classification",
     inputs=("labels", "template", "multi_label"),
     module="zero_shot",
+    step_title="③ Postprocessing: entailment logits → softmax → labels you name",
+    instead=(
+        "a natural-language-inference model: it reads sentence pairs; as zero-shot classification it "
+        "labels your sentences with any labels you name (below)"
+    ),
 )
 TEXT_GENERATION = Task(
     name="text-generation",
@@ -83,6 +97,10 @@ TEXT_GENERATION = Task(
     suffixes=("ForCausalLM", "LMHeadModel"),
     head_description="a causal language-model head: scores for the next token at each position",
     pipeline="text-generation",
+    instead=(
+        "a language model, not a classifier: it gives the probabilities of the next token after each "
+        "sentence instead of labels"
+    ),
 )
 FILL_MASK = Task(
     name="fill-mask",
@@ -91,6 +109,7 @@ FILL_MASK = Task(
     suffixes=("ForMaskedLM",),
     head_description="a masked language-model head: scores for the hidden word at each position",
     pipeline="fill-mask",
+    instead="a masked language model, not a classifier: it guesses hidden words instead of labelling sentences",
 )
 TEXT2TEXT = Task(
     name="text2text-generation",
@@ -103,6 +122,9 @@ TEXT2TEXT = Task(
     ),
     pipeline=None,
     removed_in_v5=True,
+    instead=(
+        "an encoder-decoder, not a classifier: its decoder writes text (below) instead of labelling sentences"
+    ),
 )
 TOKEN_CLASSIFICATION_TASK = Task(
     name="token-classification",
@@ -113,6 +135,8 @@ TOKEN_CLASSIFICATION_TASK = Task(
     pipeline="token-classification",
     inputs=("aggregation",),
     module="token_classification",
+    step_title="③ Postprocessing: token logits → softmax → labels per token → entities",
+    instead="a token classifier: it labels each token (entities such as names and places), not each sentence",
 )
 QUESTION_ANSWERING_TASK = Task(
     name="question-answering",
@@ -126,6 +150,8 @@ QUESTION_ANSWERING_TASK = Task(
     removed_in_v5=True,
     inputs=("question",),
     module="question_answering",
+    step_title="③ Postprocessing: start and end logits → softmax → the answer span",
+    instead="a question-answering model: it finds the answer to a question in your text (below)",
 )
 MULTIPLE_CHOICE_TASK = Task(
     name="multiple-choice",
@@ -136,6 +162,8 @@ MULTIPLE_CHOICE_TASK = Task(
     pipeline=None,
     inputs=("choices",),
     module="multiple_choice",
+    step_title="③ Postprocessing: one logit per choice → softmax over the choices",
+    instead="a multiple-choice model: it scores choices as continuations of each sentence (below)",
 )
 
 # In the order heads are matched: the first task whose suffix ends config.architectures[i] wins.

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from explorer import checkpoints, postprocess, tasks
 from explorer import finetune as ft
 from explorer.encoding import Encoding
-from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint
+from explorer.loading import LoadedCheckpoint
 from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.run import ModelRun
 from explorer.settings import setting
@@ -279,7 +279,7 @@ def _metrics(loaded: LoadedCheckpoint) -> tuple[tuple[Metric, ...], Note | None]
 
 
 def _postprocess_intro(loaded: LoadedCheckpoint, run: ModelRun) -> Note | None:
-    if run.logits is None:
+    if run.logits is None or loaded.task.module:
         return None
     if run.logit_positions is None:
         function = postprocess.classification_function(loaded.config)
@@ -330,13 +330,8 @@ def _block(prediction: postprocess.Prediction, loaded: LoadedCheckpoint) -> Pred
 
 
 def _no_predictions(loaded: LoadedCheckpoint, predictions: tuple) -> Note | None:
-    if loaded.head_class == tasks.BASE:
-        return Note(
-            "info",
-            "This checkpoint has no task head, so there are no logits to turn into probabilities: its "
-            "output is the hidden states above, one vector per token. A classification head would map "
-            "them to one logit per label; a language-model head to one score per vocabulary token.",
-        )
+    if loaded.task.module:  # the task's own section (below) is step ③
+        return None
     if predictions:
         return None
     mask = loaded.tokenizer.mask_token
@@ -355,6 +350,8 @@ def _no_predictions(loaded: LoadedCheckpoint, predictions: tuple) -> Note | None
 
 def postprocess_header(loaded: LoadedCheckpoint, run: ModelRun) -> str:
     """The step's title, naming the function this head's postprocessing applies."""
+    if loaded.task.step_title:
+        return loaded.task.step_title
     if run.logits is None:
         return "③ Postprocessing: logits → probabilities"
     if run.logit_positions is not None:  # a language-model head: a softmax over the vocabulary
@@ -373,7 +370,7 @@ def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
         "These are the two sentences of the course's first example (chapter 2, *Behind the pipeline*), "
         'where `pipeline("sentiment-analysis")` labels each one POSITIVE or NEGATIVE.'
     )
-    if loaded.head_class == CLASSIFIER_HEAD:
+    if loaded.task is tasks.TEXT_CLASSIFICATION:
         function = postprocess.classification_function(loaded.config)
         steps = {
             "softmax": "the tokenizer turns them into input IDs, the model into one logit per label, and a "
@@ -383,20 +380,7 @@ def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
             "none": "here the head is a regression head, so its raw score is the answer (no softmax).",
         }[function]
         return Note("markdown", f"{course} With this classifier, {steps}")
-    if run_kind := {
-        tasks.CAUSAL_LM: "a language model, not a classifier: it gives the probabilities of the "
-        "next token after each sentence instead of labels",
-        tasks.MASKED_LM: "a masked language model, not a classifier: it guesses hidden words "
-        "instead of labelling sentences",
-        SEQ2SEQ_HEAD: "an encoder-decoder, not a classifier: its decoder writes text (below) instead "
-        "of labelling sentences",
-    }.get(loaded.head_class):
-        return Note("markdown", f"{course} This checkpoint is {run_kind}.")
-    return Note(
-        "markdown",
-        f"{course} This checkpoint has no classification head, so the example stops at the model's "
-        "hidden states below.",
-    )
+    return Note("markdown", f"{course} This checkpoint is {loaded.task.instead}.")
 
 
 def _build_estimate() -> str:
@@ -582,10 +566,12 @@ def build(
     if classifier_built is None:
         classifier_built = checkpoints.classifier_built()
     B, S = encoding.shape  # input_ids is [B, S]
-    description = HEAD_DESCRIPTIONS.get(loaded.head_class, "a task head")
+    description = loaded.task.head_description
     metrics, heads_note = _metrics(loaded)
     limit = limits(loaded)
-    predictions = postprocess.postprocess(run, loaded)  # best first, per sentence (and position)
+    # Best first, per sentence (and position). An NLI head reads sentence pairs: its labels for a
+    # sentence alone mean nothing, so step ③ is its zero-shot section instead.
+    predictions = () if loaded.task is tasks.ZERO_SHOT else postprocess.postprocess(run, loaded)
     return View(
         caption=(
             f"**{loaded.resolved.label}** · loaded as `{loaded.head_class}` → `{loaded.model_class}` "

@@ -167,8 +167,10 @@ def test_view_for_every_family(family):
 
     # ③ postprocessing, against transformers (below) or the model's logits
     if facts.head == "AutoModel":
-        assert view.predictions == () and view.no_predictions.kind == "info"
+        # no logits: step ③ is feature extraction (its own section), never "no task head"
+        assert view.predictions == () and view.no_predictions is None
         assert view.postprocess_intro is None
+        assert "pooling" in view.postprocess_header and "sentence embeddings" in view.postprocess_header
     elif facts.head == "AutoModelForCausalLM":
         assert len(view.predictions) == len(sentences)
         real = inputs["attention_mask"].sum(dim=1)  # right padding: the last real token is at real - 1
