@@ -138,14 +138,17 @@ def _limit(loaded: Any) -> int:
     return int(loaded.max_tokens)
 
 
-def _encode(tokenizer: Any, premises: list[str], hypotheses: list[str], limit: int) -> Any:
-    """The pipeline's tokenizer call on pairs (padded on the right, so positions count from 0)."""
+def encode_pairs(
+    tokenizer: Any, firsts: list[str], seconds: list[str], limit: int, truncation: str = "only_first"
+) -> Any:
+    """``tokenizer(firsts, seconds)`` padded on the right (positions count from 0) and truncated to
+    ``limit`` tokens: "only_first" as the zero-shot pipeline (only the first text is cut)."""
     return tokenizer(
-        premises,
-        hypotheses,
+        firsts,
+        seconds,
         padding=True,
         padding_side="right",
-        truncation="only_first",
+        truncation=truncation,
         max_length=limit,
         return_special_tokens_mask=True,
     )
@@ -157,7 +160,7 @@ def pair_logits(loaded: Any, premises: list[str], hypotheses: list[str]) -> np.n
     limit = _limit(loaded)
     chunks = []
     for start in range(0, len(premises), PAIRS_PER_FORWARD):
-        encoded = _encode(
+        encoded = encode_pairs(
             tokenizer,
             premises[start : start + PAIRS_PER_FORWARD],
             hypotheses[start : start + PAIRS_PER_FORWARD],
@@ -199,7 +202,11 @@ _CHIP_STYLE = """
 
 
 def pair_chips_html(
-    tokens: list[str], ids: list[int], segments: list[int | None], type_ids: list[int] | None
+    tokens: list[str],
+    ids: list[int],
+    segments: list[int | None],
+    type_ids: list[int] | None,
+    names: tuple[str, str] = ("sentence", "hypothesis"),
 ) -> str:
     """A pair as chips: token, id (and token_type_id); the second text's tokens green, special
     tokens yellow. Every token is escaped (user text can contain HTML)."""
@@ -207,7 +214,7 @@ def pair_chips_html(
     for position, (token, token_id, segment) in enumerate(zip(tokens, ids, segments, strict=True)):
         kind = "zs-special" if segment is None else ("zs-b" if segment == 1 else "")
         sub = f"{token_id}" + (f" · type {type_ids[position]}" if type_ids is not None else "")
-        where = "special token" if segment is None else ("sentence", "hypothesis")[segment]
+        where = "special token" if segment is None else names[segment]
         chips.append(
             f'<span class="zs-chip {kind}" title="position {position} · {where}">'
             f"<span>{visible(token)}</span><span class='zs-sub'>{sub}</span></span>"
@@ -215,45 +222,59 @@ def pair_chips_html(
     return _CHIP_STYLE + f'<div class="zs-chips" data-testid="pair-chips">{"".join(chips)}</div>'
 
 
-def _segments(tokenizer: Any, encoded: Any, hypothesis: str) -> list[int | None]:
+def pair_segments(tokenizer: Any, encoded: Any, second: str) -> list[int | None]:
     """0 / 1 / None per token of one encoded pair: the fast tokenizer's sequence ids, else the
-    last non-special tokens are the hypothesis (truncation only_first never cuts it)."""
+    last non-special tokens are the second text (truncation only_first never cuts it)."""
     try:
         return list(encoded.sequence_ids(0))
     except (AttributeError, ValueError):
         pass
     special = list(encoded["special_tokens_mask"][0])
-    hypothesis_tokens = len(tokenizer(hypothesis, add_special_tokens=False)["input_ids"])
+    hypothesis_tokens = len(tokenizer(second, add_special_tokens=False)["input_ids"])
     real = [p for p, flag in enumerate(special) if not flag]
     second = set(real[len(real) - hypothesis_tokens :])
     return [None if flag else (1 if p in second else 0) for p, flag in enumerate(special)]
 
 
-def _chips(loaded: Any, premise: str, hypothesis: str, accepts_types: bool) -> str:
+def pair_chips(
+    loaded: Any,
+    first: str,
+    second: str,
+    accepts_types: bool,
+    truncation: str = "only_first",
+    names: tuple[str, str] = ("sentence", "hypothesis"),
+) -> str:
+    """One pair as the model receives it, as chips (token_type_ids only if the model reads them)."""
     tokenizer = loaded.batch_tokenizer
-    encoded = _encode(tokenizer, [premise], [hypothesis], _limit(loaded))
+    encoded = encode_pairs(tokenizer, [first], [second], _limit(loaded), truncation)
     ids = [int(i) for i in encoded["input_ids"][0]]
     types = encoded.get("token_type_ids")
     type_ids = [int(t) for t in types[0]] if types is not None and accepts_types else None
-    segments = _segments(tokenizer, encoded, hypothesis)
-    return pair_chips_html(tokenizer.convert_ids_to_tokens(ids), ids, segments, type_ids)
+    segments = pair_segments(tokenizer, encoded, second)
+    return pair_chips_html(tokenizer.convert_ids_to_tokens(ids), ids, segments, type_ids, names)
 
 
-def layout_note(loaded: Any, premise: str, hypothesis: str, accepts_types: bool) -> Note:
-    """How this tokenizer joins the sentence and the hypothesis, read from its own encoding."""
-    layout = pair_layout(loaded.batch_tokenizer, premise, hypothesis)
+def layout_note(
+    loaded: Any,
+    first: str,
+    second: str,
+    accepts_types: bool,
+    names: tuple[str, str] = ("sentence", "hypothesis"),
+) -> Note:
+    """How this tokenizer joins the two texts of a pair, read from its own encoding."""
+    layout = pair_layout(loaded.batch_tokenizer, first, second)
     parts = " ".join(
-        {"A": "*sentence*", "B": "*hypothesis*"}.get(part, code_span(part)) for part in layout.parts
+        {"A": f"*{names[0]}*", "B": f"*{names[1]}*"}.get(part, code_span(part)) for part in layout.parts
     )
     shape = f"Each pair reads {parts}."
     between = " ".join(code_span(token) for token in layout.between)
     if layout.token_type_ids is not None and accepts_types and layout.types_of(0) != layout.types_of(1):
-        first = ", ".join(str(t) for t in layout.types_of(0))
-        second = ", ".join(str(t) for t in layout.types_of(1))
+        first_types = ", ".join(str(t) for t in layout.types_of(0))
+        second_types = ", ".join(str(t) for t in layout.types_of(1))
         return Note(
             "markdown",
-            f"{shape} `token_type_ids` (under each chip) are **{first}** for the sentence and "
-            f"**{second}** for the hypothesis"
+            f"{shape} `token_type_ids` (under each chip) are **{first_types}** for the {names[0]} and "
+            f"**{second_types}** for the {names[1]}"
             + (f"; the tokenizer also puts {between} between them." if between else "."),
         )
     why = (
@@ -262,10 +283,10 @@ def layout_note(loaded: Any, premise: str, hypothesis: str, accepts_types: bool)
         else f"`token_type_ids` do not tell the two texts apart for {loaded.model_class}"
     )
     joined = (
-        f"the model tells the sentence from the hypothesis only by {between}, which the tokenizer puts "
-        "between them."
+        f"the model tells the {names[0]} from the {names[1]} only by {between}, which the tokenizer "
+        "puts between them."
         if between
-        else "nothing marks where the hypothesis starts: the tokenizer just joins the two texts."
+        else f"nothing marks where the {names[1]} starts: the tokenizer just joins the two texts."
     )
     return Note("markdown", f"{shape} {why}: {joined}")
 
@@ -297,7 +318,7 @@ def _sentence(
     chips = tuple(
         PairChips(
             caption=f"Pair {i + 1}: the sentence + {code_span(hypotheses[i])}",
-            html=_chips(loaded, premise, hypotheses[i], accepts_types),
+            html=pair_chips(loaded, premise, hypotheses[i], accepts_types),
         )
         for i in range(shown)
     )
