@@ -22,7 +22,18 @@ from typing import Any, Literal
 
 from tests.conftest import CORPUS, _bert_config, _bpe_tokenizer, _save, _wordpiece_tokenizer
 
-Kind = Literal["encoder", "decoder", "encoder-decoder", "classifier"]
+# What the checkpoint is, by its head: a bare body ("encoder", "decoder", "encoder-decoder": the
+# last two with a language-model head), a sequence "classifier" (any body), or one of the course's
+# other task heads on an encoder body.
+Kind = Literal[
+    "encoder",
+    "decoder",
+    "encoder-decoder",
+    "classifier",
+    "token-classifier",
+    "question-answering",
+    "multiple-choice",
+]
 TokenizerFamily = Literal["WordPiece", "BPE", "Unigram"]
 
 HIDDEN = 32
@@ -60,10 +71,27 @@ class Family:
     labels: tuple[str, ...] = ()  # classifiers: id2label in id order
     # What pipeline("text-classification") applies to the logits: "softmax", "sigmoid" or "none".
     pipeline_function: str | None = None
+    # The body's self-attention is causal (each token sees only itself and the tokens before it):
+    # decoders, and a decoder body under a classification head (LlamaForSequenceClassification).
+    causal: bool = False
+    # A natural-language-inference head: its labels are contradiction / neutral / entailment.
+    nli: bool = False
 
     @property
     def is_classifier(self) -> bool:
         return self.kind == "classifier"
+
+    @property
+    def has_labels(self) -> bool:
+        """The head scores labels named in config.id2label (sequence and token classifiers)."""
+        return self.kind in ("classifier", "token-classifier")
+
+
+SENTIMENT = ("NEGATIVE", "NEUTRAL", "POSITIVE")
+TOPICS = ("SPORTS", "POLITICS", "SCIENCE")
+SCORE = ("SCORE",)
+NER = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")  # the CoNLL-2003 tags, no MISC
+NLI = ("contradiction", "neutral", "entailment")  # roberta-large-mnli's order
 
 
 # --- Tokenizers trained here ------------------------------------------------------------------
@@ -232,12 +260,82 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _build_bert(folder: Path) -> Path:
-    from transformers import BertModel
+def _labelled(labels: tuple[str, ...]) -> dict[str, Any]:
+    """Config arguments of a head that scores these labels, in id order."""
+    return dict(
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
 
-    _seed(10)
-    tokenizer = _wordpiece_tokenizer()
-    return _save(BertModel(_bert_config(len(tokenizer))), tokenizer, folder)
+
+def _bert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
+    """BERT's body (WordPiece, token_type_ids) under ``model_class``; ``extra`` goes to the config."""
+
+    def build(folder: Path) -> Path:
+        import transformers
+
+        _seed(seed)
+        tokenizer = _wordpiece_tokenizer()
+        model = getattr(transformers, model_class)(_bert_config(len(tokenizer), **extra))
+        return _save(model, tokenizer, folder)
+
+    return build
+
+
+def _distilbert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
+    """DistilBERT's body (learned positions, no token_type_ids) under ``model_class``."""
+
+    def build(folder: Path) -> Path:
+        import transformers
+        from transformers import DistilBertConfig
+
+        _seed(seed)
+        tokenizer = _distilbert_tokenizer()
+        config = DistilBertConfig(
+            vocab_size=len(tokenizer),
+            dim=HIDDEN,
+            n_layers=LAYERS,
+            n_heads=HEADS,
+            hidden_dim=2 * HIDDEN,
+            max_position_embeddings=MAX_POSITIONS,
+            pad_token_id=tokenizer.pad_token_id,
+            **extra,
+        )
+        return _save(getattr(transformers, model_class)(config), tokenizer, folder)
+
+    return build
+
+
+def _roberta_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
+    """RoBERTa's body (byte-level BPE, positions from padding_idx + 1) under ``model_class``."""
+
+    def build(folder: Path) -> Path:
+        import transformers
+        from transformers import RobertaConfig
+
+        _seed(seed)
+        tokenizer = _roberta_tokenizer()
+        config = RobertaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=HIDDEN,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            intermediate_size=2 * HIDDEN,
+            # Positions start at padding_idx + 1 = 2, so 64 tokens need 66 position embeddings.
+            max_position_embeddings=MAX_POSITIONS + 2,
+            type_vocab_size=1,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **extra,
+        )
+        return _save(getattr(transformers, model_class)(config), tokenizer, folder)
+
+    return build
+
+
+_build_bert = _bert_builder(10, "BertModel")
 
 
 def _build_bert_mlm(folder: Path) -> Path:
@@ -248,42 +346,10 @@ def _build_bert_mlm(folder: Path) -> Path:
     return _save(BertForMaskedLM(_bert_config(len(tokenizer))), tokenizer, folder)
 
 
-def _build_distilbert(folder: Path) -> Path:
-    from transformers import DistilBertConfig, DistilBertModel
-
-    _seed(12)
-    tokenizer = _distilbert_tokenizer()
-    config = DistilBertConfig(
-        vocab_size=len(tokenizer),
-        dim=HIDDEN,
-        n_layers=LAYERS,
-        n_heads=HEADS,
-        hidden_dim=2 * HIDDEN,
-        max_position_embeddings=MAX_POSITIONS,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return _save(DistilBertModel(config), tokenizer, folder)
+_build_distilbert = _distilbert_builder(12, "DistilBertModel")
 
 
-def _build_roberta(folder: Path) -> Path:
-    from transformers import RobertaConfig, RobertaModel
-
-    _seed(13)
-    tokenizer = _roberta_tokenizer()
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=2 * HIDDEN,
-        # Positions start at padding_idx + 1 = 2, so 64 tokens need 66 position embeddings.
-        max_position_embeddings=MAX_POSITIONS + 2,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return _save(RobertaModel(config), tokenizer, folder)
+_build_roberta = _roberta_builder(13, "RobertaModel")
 
 
 def _build_albert(folder: Path) -> Path:
@@ -341,6 +407,31 @@ def _build_llama(folder: Path) -> Path:
         eos_token_id=tokenizer.eos_token_id,
     )
     return _save(LlamaForCausalLM(config), tokenizer, folder)
+
+
+def _build_llama_classifier(folder: Path) -> Path:
+    """A decoder used as a classifier: LlamaForSequenceClassification reads the logits at each
+    sentence's last non-pad token, so its config names a pad token id (the end-of-sequence token,
+    which is also what the app pads with: the tokenizer, as GPT-2's, has no pad token)."""
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    _seed(35)
+    tokenizer = _bpe_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        intermediate_size=2 * HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=2,
+        max_position_embeddings=MAX_POSITIONS,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
+        problem_type="single_label_classification",
+        **_labelled(SENTIMENT),
+    )
+    return _save(LlamaForSequenceClassification(config), tokenizer, folder)
 
 
 def _build_qwen3(folder: Path) -> Path:
@@ -420,21 +511,11 @@ def _classifier_builder(seed: int, labels: tuple[str, ...], problem_type: str) -
 
         _seed(seed)
         tokenizer = _wordpiece_tokenizer()
-        config = _bert_config(
-            len(tokenizer),
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            problem_type=problem_type,
-        )
+        config = _bert_config(len(tokenizer), problem_type=problem_type, **_labelled(labels))
         return _save(BertForSequenceClassification(config), tokenizer, folder)
 
     return build
 
-
-SENTIMENT = ("NEGATIVE", "NEUTRAL", "POSITIVE")
-TOPICS = ("SPORTS", "POLITICS", "SCIENCE")
-SCORE = ("SCORE",)
 
 _WORDPIECE = dict(
     tokenizer_family="WordPiece",
@@ -498,6 +579,7 @@ FAMILIES: tuple[Family, ...] = (
         has_separator=False,
         has_mask_token=False,
         pair_template="A B",
+        causal=True,
     ),
     Family(
         "llama",
@@ -512,6 +594,7 @@ FAMILIES: tuple[Family, ...] = (
         has_separator=False,
         has_mask_token=False,
         pair_template="A B",
+        causal=True,
         kv_heads=2,
     ),
     Family(
@@ -527,6 +610,7 @@ FAMILIES: tuple[Family, ...] = (
         has_separator=False,
         has_mask_token=False,
         pair_template="A B",
+        causal=True,
         kv_heads=2,
         head_dim=16,
     ),
@@ -611,15 +695,189 @@ FAMILIES: tuple[Family, ...] = (
     ),
 )
 
+_ROBERTA = dict(
+    tokenizer_family="BPE",
+    has_pad_token=True,
+    has_token_type_ids=False,
+    has_separator=True,
+    has_mask_token=True,
+    pair_template="<s> A </s> </s> B </s>",
+    position_offset=2,
+)
+_DISTILBERT = {**_WORDPIECE, "has_token_type_ids": False}
+_NER_FACTS = dict(num_labels=len(NER), labels=NER)
+_NLI_FACTS = dict(
+    num_labels=3,
+    problem_type="single_label_classification",
+    labels=NLI,
+    pipeline_function="softmax",
+    nli=True,
+)
+
+# The course's other heads on the three encoder bodies (issue 19), and a decoder as a classifier.
+TASK_HEADS: tuple[Family, ...] = (
+    Family(
+        "bert-ner",
+        _bert_builder(23, "BertForTokenClassification", **_labelled(NER)),
+        "token-classifier",
+        "BertForTokenClassification",
+        "bert",
+        "AutoModelForTokenClassification",
+        **_NER_FACTS,
+        **_WORDPIECE,
+    ),
+    Family(
+        "distilbert-ner",
+        _distilbert_builder(24, "DistilBertForTokenClassification", **_labelled(NER)),
+        "token-classifier",
+        "DistilBertForTokenClassification",
+        "distilbert",
+        "AutoModelForTokenClassification",
+        **_NER_FACTS,
+        **_DISTILBERT,
+    ),
+    Family(
+        "roberta-ner",
+        _roberta_builder(25, "RobertaForTokenClassification", **_labelled(NER)),
+        "token-classifier",
+        "RobertaForTokenClassification",
+        "roberta",
+        "AutoModelForTokenClassification",
+        **_NER_FACTS,
+        **_ROBERTA,
+    ),
+    Family(
+        "bert-qa",
+        _bert_builder(26, "BertForQuestionAnswering"),
+        "question-answering",
+        "BertForQuestionAnswering",
+        "bert",
+        "AutoModelForQuestionAnswering",
+        **_WORDPIECE,
+    ),
+    Family(
+        "distilbert-qa",
+        _distilbert_builder(27, "DistilBertForQuestionAnswering"),
+        "question-answering",
+        "DistilBertForQuestionAnswering",
+        "distilbert",
+        "AutoModelForQuestionAnswering",
+        **_DISTILBERT,
+    ),
+    Family(
+        "roberta-qa",
+        _roberta_builder(28, "RobertaForQuestionAnswering"),
+        "question-answering",
+        "RobertaForQuestionAnswering",
+        "roberta",
+        "AutoModelForQuestionAnswering",
+        **_ROBERTA,
+    ),
+    Family(
+        "bert-mc",
+        _bert_builder(29, "BertForMultipleChoice"),
+        "multiple-choice",
+        "BertForMultipleChoice",
+        "bert",
+        "AutoModelForMultipleChoice",
+        **_WORDPIECE,
+    ),
+    Family(
+        "distilbert-mc",
+        _distilbert_builder(30, "DistilBertForMultipleChoice"),
+        "multiple-choice",
+        "DistilBertForMultipleChoice",
+        "distilbert",
+        "AutoModelForMultipleChoice",
+        **_DISTILBERT,
+    ),
+    Family(
+        "roberta-mc",
+        _roberta_builder(31, "RobertaForMultipleChoice"),
+        "multiple-choice",
+        "RobertaForMultipleChoice",
+        "roberta",
+        "AutoModelForMultipleChoice",
+        **_ROBERTA,
+    ),
+    Family(
+        "bert-nli",
+        _bert_builder(
+            32, "BertForSequenceClassification", problem_type="single_label_classification", **_labelled(NLI)
+        ),
+        "classifier",
+        "BertForSequenceClassification",
+        "bert",
+        "AutoModelForSequenceClassification",
+        **_NLI_FACTS,
+        **_WORDPIECE,
+    ),
+    Family(
+        "distilbert-nli",
+        _distilbert_builder(
+            33,
+            "DistilBertForSequenceClassification",
+            problem_type="single_label_classification",
+            **_labelled(NLI),
+        ),
+        "classifier",
+        "DistilBertForSequenceClassification",
+        "distilbert",
+        "AutoModelForSequenceClassification",
+        **_NLI_FACTS,
+        **_DISTILBERT,
+    ),
+    Family(
+        "roberta-nli",
+        _roberta_builder(
+            34,
+            "RobertaForSequenceClassification",
+            problem_type="single_label_classification",
+            **_labelled(NLI),
+        ),
+        "classifier",
+        "RobertaForSequenceClassification",
+        "roberta",
+        "AutoModelForSequenceClassification",
+        **_NLI_FACTS,
+        **_ROBERTA,
+    ),
+    Family(
+        "llama-cls",
+        _build_llama_classifier,
+        "classifier",
+        "LlamaForSequenceClassification",
+        "llama",
+        "AutoModelForSequenceClassification",
+        tokenizer_family="BPE",
+        has_pad_token=False,
+        has_token_type_ids=False,
+        has_separator=False,
+        has_mask_token=False,
+        pair_template="A B",
+        kv_heads=2,
+        num_labels=3,
+        problem_type="single_label_classification",
+        labels=SENTIMENT,
+        pipeline_function="softmax",
+        causal=True,
+    ),
+)
+
+# Every family; FAMILIES (above) is the matrix the per-view tests run over, TASK_HEADS the families
+# added for issue 19, which tests/views/test_task_heads_pages.py opens every page on.
+ALL_FAMILIES: tuple[Family, ...] = FAMILIES + TASK_HEADS
 NAMES: tuple[str, ...] = tuple(family.name for family in FAMILIES)
-BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
+TASK_HEAD_NAMES: tuple[str, ...] = tuple(family.name for family in TASK_HEADS)
+ALL_NAMES: tuple[str, ...] = NAMES + TASK_HEAD_NAMES
+BY_NAME: dict[str, Family] = {family.name: family for family in ALL_FAMILIES}
 
 
 def family(name: str) -> Family:
     try:
         return BY_NAME[name]
     except KeyError:
-        raise KeyError(f"No family {name!r}; the families are {', '.join(NAMES)}") from None
+        raise KeyError(f"No family {name!r}; the families are {', '.join(ALL_NAMES)}") from None
 
 
 @dataclass(frozen=True)

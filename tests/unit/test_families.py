@@ -15,12 +15,27 @@ import torch
 
 from explorer.encoding import encode_batch
 from explorer.run import run_model
-from tests.families import FAMILIES, NAMES, build_and_load, build_family, family
+from tests.families import (
+    ALL_FAMILIES,
+    ALL_NAMES,
+    FAMILIES,
+    NAMES,
+    NER,
+    NLI,
+    TASK_HEAD_NAMES,
+    build_and_load,
+    build_family,
+    family,
+)
 
 SENTENCES = ("a short sentence", "another one here")
 PAIRS = ("the quick brown fox", "tokens turn into vectors, layer by layer")
-CLASSIFIERS = tuple(f.name for f in FAMILIES if f.kind == "classifier")
-RUNNABLE = NAMES  # every family loads (encoder-decoders with AutoModelForSeq2SeqLM)
+CLASSIFIERS = tuple(f.name for f in ALL_FAMILIES if f.kind == "classifier")
+TOKEN_CLASSIFIERS = tuple(f.name for f in ALL_FAMILIES if f.kind == "token-classifier")
+QUESTION_ANSWERING = tuple(f.name for f in ALL_FAMILIES if f.kind == "question-answering")
+MULTIPLE_CHOICE = tuple(f.name for f in ALL_FAMILIES if f.kind == "multiple-choice")
+NLI_HEADS = tuple(f.name for f in ALL_FAMILIES if f.nli)
+RUNNABLE = ALL_NAMES  # every family loads (encoder-decoders with AutoModelForSeq2SeqLM)
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +85,24 @@ def test_the_matrix_covers_every_family_and_head_kind():
         "cls-regression",
         "bert-mlm",
     )
+    # Issue 19: the course's other heads on BERT, DistilBERT and RoBERTa, and a decoder classifier.
+    assert TASK_HEAD_NAMES == tuple(
+        f"{body}-{head}" for head in ("ner", "qa", "mc", "nli") for body in ("bert", "distilbert", "roberta")
+    ) + ("llama-cls",)
+    assert ALL_NAMES == NAMES + TASK_HEAD_NAMES and len(set(ALL_NAMES)) == len(ALL_NAMES)
     assert {f.kind for f in FAMILIES} == {"encoder", "decoder", "encoder-decoder", "classifier"}
+    assert {f.kind for f in ALL_FAMILIES} - {f.kind for f in FAMILIES} == {
+        "token-classifier",
+        "question-answering",
+        "multiple-choice",
+    }
     assert {f.tokenizer_family for f in FAMILIES} == {"WordPiece", "BPE", "Unigram"}
+    assert family("roberta-qa").head == "AutoModelForQuestionAnswering"
     with pytest.raises(KeyError, match="the families are"):
         family("gpt-5")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_each_family_writes_a_checkpoint_folder(tmp_path, name):
     folder = build_family(name, tmp_path / name)
     fam = family(name)
@@ -139,7 +165,7 @@ def test_t5_needs_decoder_inputs_which_run_model_does_not_give(checkpoint):
     assert len(out.cross_attentions) == 2
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_config_has_the_sizes_the_family_claims(checkpoint, name):
     tokenizer, config = _reloaded(checkpoint, name)
     fam = family(name)
@@ -154,15 +180,20 @@ def test_config_has_the_sizes_the_family_claims(checkpoint, name):
     offset = 0 if fam.kind == "encoder-decoder" else fam.position_offset
     expected = None if fam.max_positions is None else fam.max_positions + offset
     assert positions == expected
-    if fam.is_classifier:
-        assert config.num_labels == fam.num_labels
-        assert config.problem_type == fam.problem_type
+    if fam.has_labels:
+        assert config.num_labels == fam.num_labels == len(fam.labels)
         assert tuple(config.id2label[i] for i in range(config.num_labels)) == fam.labels
+        assert {label: i for i, label in enumerate(fam.labels)} == config.label2id
     else:
-        assert fam.num_labels is None and fam.problem_type is None and fam.pipeline_function is None
+        assert fam.num_labels is None and not fam.labels
+    if fam.is_classifier:
+        assert config.problem_type == fam.problem_type
+    else:
+        assert fam.problem_type is None and fam.pipeline_function is None
+    assert fam.nli == ("entailment" in fam.labels)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_tokenizer_reloads_with_its_algorithm_and_special_tokens(checkpoint, name):
     tokenizer, config = _reloaded(checkpoint, name)
     fam = family(name)
@@ -183,7 +214,7 @@ def test_tokenizer_reloads_with_its_algorithm_and_special_tokens(checkpoint, nam
         assert unk not in ids  # the trained vocabulary covers plain English letters
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_pair_encoding_follows_the_family_template(checkpoint, name):
     tokenizer, _ = _reloaded(checkpoint, name)
     encoded = tokenizer(SENTENCES[0], PAIRS[0])
@@ -230,8 +261,17 @@ def test_run_model_shapes_match_the_config(checkpoint, name):
     real = encoding.attention_mask.astype(bool)  # [B, S]
     rows = run.attentions.sum(axis=-1).transpose(0, 2, 1, 3)  # [L, H, B, S]
     np.testing.assert_allclose(rows[:, :, real], 1.0, atol=1e-5)  # each real query's row sums to 1
+    returned = {o.name: o.shape for o in run.outputs}
     if fam.kind == "classifier":
         assert run.logits.shape == (B, fam.num_labels)
+    elif fam.kind == "token-classifier":  # [batch, sequence, labels]
+        assert run.token_logits.shape == returned["logits"] == (B, S, fam.num_labels)
+        assert run.logits is None
+    elif fam.kind == "question-answering":  # a start and an end score per token
+        assert run.start_logits.shape == run.end_logits.shape == returned["start_logits"] == (B, S)
+        assert run.logits is None
+    elif fam.kind == "multiple-choice":  # run_model reads each sentence as its one choice
+        assert returned["logits"] == (B, 1) and run.logits is None
     elif fam.kind in ("decoder", "encoder-decoder"):
         # the next token after each sentence (encoder-decoders: after each decoder sequence)
         assert run.logits.shape == (B, config.vocab_size)
@@ -239,6 +279,28 @@ def test_run_model_shapes_match_the_config(checkpoint, name):
         assert run.logits.shape == (0, config.vocab_size)  # no [MASK] in the sentences
     else:
         assert run.logits is None
+    if fam.kind not in ("token-classifier", "question-answering"):
+        assert run.token_logits is None and run.start_logits is None
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_attention_is_causal_exactly_where_the_family_says(checkpoint, name):
+    """The body's self-attention sees only earlier tokens (decoders, and a decoder under a
+    classification head) or the whole text: read from the attention weights the model returns."""
+    loaded = _loaded(checkpoint, name)
+    encoding = encode_batch(loaded.batch_tokenizer, SENTENCES[:1], max_length=loaded.max_tokens)
+    run = run_model(loaded, encoding, attentions=True)
+    S = encoding.shape[1]
+    later = np.triu(np.ones((S, S), dtype=bool), k=1)  # key after query
+    reads_later = bool((run.attentions[..., later] > 0).any())
+    assert reads_later == (not family(name).causal)
+    if family(name).causal:
+        assert family(name).kind in ("decoder", "classifier") and name in (
+            "gpt2",
+            "llama",
+            "qwen3",
+            "llama-cls",
+        )
 
 
 @pytest.mark.parametrize("name", RUNNABLE)
@@ -392,3 +454,102 @@ def test_text_classification_pipeline_scores(checkpoint, name):
         assert len(result) == fam.num_labels
         matching = [f for f, apply in FUNCTIONS.items() if np.allclose(scores, apply(logits), atol=1e-5)]
         assert matching == [fam.pipeline_function], (name, logits, scores)
+
+
+# --- The course's other heads (issue 19): what each checkpoint really returns ------------------
+
+
+@pytest.mark.parametrize("name", TOKEN_CLASSIFIERS)
+def test_token_classifiers_label_every_token_as_the_pipeline_does(checkpoint, name):
+    """pipeline("token-classification") (aggregation "none") gives each non-special token's best
+    label and its softmax probability, from the NER labels the family claims."""
+    from transformers import pipeline
+
+    loaded = _loaded(checkpoint, name)
+    assert family(name).labels == NER
+    text = SENTENCES[1]
+    inputs = loaded.tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        logits = loaded.model(**inputs).logits[0].double().numpy()  # [S, labels]
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)  # [S, labels]
+    tagger = pipeline("token-classification", model=loaded.model, tokenizer=loaded.tokenizer)
+    entities = tagger(text, ignore_labels=[])  # "O" kept: every non-special token
+    special = loaded.tokenizer(text, return_special_tokens_mask=True)["special_tokens_mask"]
+    assert [e["index"] for e in entities] == [i for i, flag in enumerate(special) if not flag]
+    for entity in entities:
+        best = int(np.argmax(probabilities[entity["index"]]))
+        assert entity["entity"] == NER[best]
+        assert entity["score"] == pytest.approx(probabilities[entity["index"], best], abs=1e-5)
+
+
+@pytest.mark.parametrize("name", QUESTION_ANSWERING)
+def test_question_answering_heads_score_each_token_as_start_and_end(checkpoint, name):
+    loaded = _loaded(checkpoint, name)
+    inputs = loaded.tokenizer("where is the fox", PAIRS[0], return_tensors="pt")
+    with torch.no_grad():
+        output = loaded.model(**inputs)
+    S = inputs["input_ids"].shape[1]
+    assert output.start_logits.shape == output.end_logits.shape == (1, S)
+    assert loaded.model.qa_outputs.out_features == 2  # one linear layer: [hidden] -> (start, end)
+    from transformers.pipelines import SUPPORTED_TASKS
+
+    assert "question-answering" not in SUPPORTED_TASKS  # transformers 5 removed the pipeline
+
+
+@pytest.mark.parametrize("name", MULTIPLE_CHOICE)
+def test_multiple_choice_heads_give_one_logit_per_choice(checkpoint, name):
+    """The head reads [batch, choices, sequence] and returns [batch, choices]; each choice's logit
+    does not depend on the other choices."""
+    loaded = _loaded(checkpoint, name)
+    prompt, choices = SENTENCES[0], list(PAIRS)
+    batch = loaded.tokenizer([prompt] * len(choices), choices, padding=True, return_tensors="pt")
+    together = {key: value[None] for key, value in batch.items()}  # each [1, C, S]
+    with torch.no_grad():
+        logits = loaded.model(**together).logits  # [1, C]
+        alone = [
+            loaded.model(**{k: v[None] for k, v in loaded.tokenizer(prompt, c, return_tensors="pt").items()})
+            .logits[0, 0]
+            .item()
+            for c in choices
+        ]
+    assert logits.shape == (1, len(choices))
+    np.testing.assert_allclose(logits[0].numpy(), alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NLI_HEADS)
+def test_nli_heads_serve_the_zero_shot_pipeline(checkpoint, name):
+    """pipeline("zero-shot-classification") finds the entailment label by name and scores each
+    candidate label with the (sentence, "This example is {label}.") pair: entailment against
+    contradiction, softmax over the labels."""
+    from transformers import pipeline
+
+    loaded = _loaded(checkpoint, name)
+    assert family(name).labels == NLI and loaded.config.label2id["entailment"] == 2
+    labels = ["sports", "science"]
+    zero_shot = pipeline("zero-shot-classification", model=loaded.model, tokenizer=loaded.tokenizer)
+    result = zero_shot(SENTENCES[0], candidate_labels=labels)
+    entailment = []
+    for label in labels:
+        inputs = loaded.tokenizer(SENTENCES[0], f"This example is {label}.", return_tensors="pt")
+        with torch.no_grad():
+            entailment.append(loaded.model(**inputs).logits[0, 2].item())
+    expected = _softmax(np.array(entailment))
+    scores = dict(zip(result["labels"], result["scores"], strict=True))
+    np.testing.assert_allclose([scores[label] for label in labels], expected, atol=1e-5)
+
+
+def test_llama_classifier_reads_the_last_real_token_so_batches_work(checkpoint):
+    """LlamaForSequenceClassification scores the last token that is not the pad token id: with the
+    config's pad token id (the end-of-sequence token) a padded batch gives each sentence's own logits."""
+    loaded = _loaded(checkpoint, "llama-cls")
+    assert loaded.config.pad_token_id == loaded.tokenizer.eos_token_id is not None
+    assert loaded.tokenizer.pad_token is None  # as shipped: the app pads with EOS on a private copy
+    assert family("llama-cls").causal and family("llama-cls").kv_heads == loaded.config.num_key_value_heads
+    texts = ("a short one", "a much longer sentence than the first")
+    alone = np.stack([_direct_logits(loaded.model, loaded.tokenizer, t) for t in texts])  # [2, labels]
+    for side in ("left", "right"):
+        encoding = encode_batch(loaded.batch_tokenizer, texts, max_length=64, padding_side=side)
+        assert encoding.attention_mask[0].sum() < encoding.shape[1]  # the first is padded
+        batch = run_model(loaded, encoding)
+        np.testing.assert_allclose(batch.logits, alone, atol=1e-4)
