@@ -363,7 +363,7 @@ def answer_question(loaded: Any, question: str, context: str, max_windows: int =
         raise InputError("Type a question: the answer is looked for in the sentences of the sidebar.")
     if not context.strip():
         raise InputError("The context is empty: type the text to search in the sidebar.")
-    tokenizer = loaded.tokenizer
+    tokenizer = loaded.batch_tokenizer  # the shipped one, or a copy with a pad token (windows are padded)
     if not getattr(tokenizer, "is_fast", False):
         raise InputError(
             f"{type(tokenizer).__name__} gives no character offsets, which finding the answer in the "
@@ -448,11 +448,24 @@ def _pair_note(loaded: Any, result: Result) -> Note:
         )
     else:
         names = ", ".join(loaded.tokenizer.model_input_names)
-        text += (
-            f" This tokenizer gives {loaded.model_class} no `token_type_ids` (its model inputs: {names}): "
+        how = (
             "the model tells the question from the context by the special tokens between them."
+            if _between(first)
+            else "nothing marks where one text ends and the other starts: the tokenizer just joins them."
         )
+        text += f" This tokenizer gives {loaded.model_class} no `token_type_ids` (its model inputs: {names}): {how}"
     return Note("markdown", text)
+
+
+def _between(window: WindowResult) -> tuple[str, ...]:
+    """The special tokens between the pair's two texts."""
+    texts = [i for i, segment in enumerate(window.segments) if segment != SPECIAL]
+    if not texts:
+        return ()
+    first_text = window.segments[texts[0]]
+    end_of_first = max(i for i in texts if window.segments[i] == first_text)
+    start_of_second = min((i for i in texts if window.segments[i] != first_text), default=end_of_first + 1)
+    return window.tokens[end_of_first + 1 : start_of_second]
 
 
 def _window_note(loaded: Any, result: Result) -> Note:
@@ -463,18 +476,25 @@ def _window_note(loaded: Any, result: Result) -> Note:
         if loaded.max_tokens > PIPELINE_MAX_LENGTH
         else f"{windows.max_length} tokens (this checkpoint's limit)"
     )
+    texts, side = (
+        ("question, context", "only_second")
+        if windows.context_sequence == 1
+        else ("context, question", "only_first")
+    )
+    call = (
+        f'tokenizer({texts}, truncation="{side}", max_length={windows.max_length}, '
+        f"stride={windows.stride}, return_overflowing_tokens=True)"
+    )
     if windows.total == 1:
         return Note(
             "markdown",
-            f"Question, context and special tokens take {windows.pair_tokens} tokens, within a window of "
+            f"As one pair, question and context take {windows.pair_tokens} tokens, within a window of "
             f"{limit}: one window, one pass through the model.",
         )
     return Note(
         "markdown",
-        f"Question, context and special tokens would take {windows.pair_tokens} tokens, more than a window "
-        f"of {limit}. As the course's chapter 6 does, `tokenizer(question, context, truncation="
-        f'"only_second", max_length={windows.max_length}, stride={windows.stride}, '
-        "return_overflowing_tokens=True)` cuts the context into "
+        f"As one pair, question and context would take {windows.pair_tokens} tokens, more than a window "
+        f"of {limit}. As the course's chapter 6 does, `{call}` cuts the context into "
         f"**{windows.total} overlapping windows**: each repeats the question and shares {windows.stride} "
         "context tokens with the window before it, so an answer cut at one window's edge is whole in the "
         "next. Each window goes through the model; the answer is the best over all windows.",
@@ -500,23 +520,31 @@ def _mask_note(result: Result) -> Note:
     question = sum(1 for s in best.segments if s == QUESTION)
     specials = [t for t, s in zip(best.tokens, best.segments, strict=True) if s == SPECIAL]
     kept = [t for t, s, a in zip(best.tokens, best.segments, best.allowed, strict=True) if s == SPECIAL and a]
-    masked_specials = " ".join(code_span(t) for t in dict.fromkeys(t for t in specials if t not in kept))
+    masked = " ".join(code_span(t) for t in dict.fromkeys(t for t in specials if t not in kept))
+    which = f"the {question} question tokens" + (f" and the special tokens {masked}" if masked else "")
     text = (
-        f"Only context tokens can be the answer: before the softmax, the {question} question tokens and "
-        f"the special tokens {masked_specials} get the logit {MASKED_LOGIT:g} (grey in the chart), so their "
-        "probability is 0."
+        f"Only context tokens can be the answer: before the softmax, {which} get the logit "
+        f"{MASKED_LOGIT:g} (grey in the chart), so their probability is 0."
     )
+    if result.windows.context_sequence == 0:
+        text += (
+            " (This tokenizer pads on the left, so the context comes first; version 4's pipeline then "
+            "masked no token at all, a bug the app does not copy.)"
+        )
     if kept:
         text += (
             f" The {code_span(kept[0])} token stays in the softmax (models trained with unanswerable "
             "questions point at it when the context holds no answer), then its probability is set to 0 "
-            "(`handle_impossible_answer=False`)"
+            "(`handle_impossible_answer=False`)."
         )
-    else:
-        text += " The first token's probability is then set to 0 (`handle_impossible_answer=False`)"
+    elif best.segments[0] == CONTEXT:
+        text += (
+            " The pipeline then sets the first token's probability to 0 (its rule for a CLS token, "
+            "which this tokenizer does not add: here the first token is the context's first)."
+        )
     start_sum, end_sum = best.start_probabilities.sum(), best.end_probabilities.sum()
     text += (
-        f": in window {best.index + 1} the context tokens' start probabilities add up to {start_sum:.4f} "
+        f" In window {best.index + 1} the context tokens' start probabilities add up to {start_sum:.4f} "
         f"and their end probabilities to {end_sum:.4f}."
     )
     return Note("markdown", text)

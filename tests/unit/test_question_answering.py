@@ -227,3 +227,32 @@ def test_pipeline_page_draws_the_section(tmp_path):
     assert 'data-testid="qa-answer"' in html
     assert any('removed `pipeline("question-answering")`' in m.value for m in at.info)
     assert len(at.get("plotly_chart")) >= 1
+
+
+def test_a_decoder_with_a_qa_head_and_no_pad_token(tmp_path):
+    """GPT2ForQuestionAnswering: no pad token (windows padded with the app's stand-in), no special
+    tokens, no CLS: nothing said about tokens it does not have; probabilities by hand still match."""
+    import torch
+    from transformers import GPT2Config, GPT2ForQuestionAnswering
+
+    from tests.conftest import _bpe_tokenizer, _save
+
+    torch.manual_seed(7)
+    tokenizer = _bpe_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=4)
+    loaded = load_local(_save(GPT2ForQuestionAnswering(config), tokenizer, tmp_path / "gpt2-qa"))
+    assert loaded.task is tasks.QUESTION_ANSWERING_TASK and loaded.tokenizer.pad_token is None
+    view = section(loaded, LONG * 2, "What jumps?")
+    assert view.problem is None and view.result.windows.total >= 2
+    text = " ".join(note.text for note in view.steps)
+    assert "*question* *context*" in text and "nothing marks where one text ends" in text
+    assert "special tokens" not in text.replace("As one pair", "") and "CLS" not in text
+    question, context = "What jumps?", "The quick brown fox jumps over the lazy dog."
+    window = qa.answer_question(loaded, question, context).results[0]
+    encoded = loaded.tokenizer(question, context, return_tensors="pt")
+    with torch.inference_mode():
+        output = loaded.model(**encoded)
+    context_tokens = np.array([s == 1 for s in encoded.sequence_ids(0)])
+    logits = np.where(context_tokens, output.start_logits[0].double().numpy(), -np.inf)
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(window.start_probabilities, expected, atol=1e-6)
