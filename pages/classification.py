@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer import checkpoints, ui
 from explorer.errors import ExplorerError
+from explorer.ui import transfer as transfer_cache
 from explorer.views import classification as cls
 
 
@@ -125,3 +126,26 @@ ui.training_job("cls", details=True)
 if (job := st.session_state.get("cls.job")) is not None and (done := cls.training_progress(job)).saved:
     ui.note(done.saved)
     st.button("Use it now", on_click=ui.use_checkpoint, args=(done.saved_ref,), key="cls.use_new")
+
+# --- Transfer learning, two ways ---------------------------------------------------------------
+st.header(cls.TRANSFER_TITLE)
+st.markdown(cls.TRANSFER_INTRO)
+if ui.widget(cls.Settings, "transfer"):
+    try:
+        encoder = transfer_cache.encoder()
+        heads = transfer_cache.feature_heads(encoder)
+        fine_tuned = transfer_cache.fine_tuned()
+    except ExplorerError as problem:
+        ui.show_error(problem)
+    else:
+        tv = cls.build_transfer(encoder, heads, fine_tuned, data.encoding.sentences, pairs_text)
+        ui.note(tv.pooling)
+        for part in tv.kinds:
+            st.subheader(part.title)
+            ui.table(part.comparison)
+            ui.note(part.recommendation)
+            ui.note(part.problem)
+            ui.note(part.sources)
+            if part.predictions is not None:
+                st.markdown(f"**{part.predictions_title}**")
+                ui.table(part.predictions)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from explorer import checkpoints, exports, figures, postprocess, tasks
+from explorer import checkpoints, exports, figures, postprocess, tasks, transfer
 from explorer import finetune as ft
 from explorer import pairs as pair_io
 from explorer.encoding import Encoding, encode_batch
@@ -91,6 +91,13 @@ class Settings(AttributionSettings):
         widget="text_area",
         linked=False,
         height=130,
+    )
+    transfer: bool = setting(
+        "bool",
+        "Transfer learning, two ways: train a feature-based classifier (MiniLM frozen) and compare",
+        False,
+        widget="toggle",
+        url="transfer",
     )
 
 
@@ -761,3 +768,186 @@ def probe_pairs(pairs_text: str) -> tuple[tuple[str, ...], tuple[str, ...] | Non
         return pair_io.split_pairs(pairs_text)
     except ExplorerError:
         return (), None
+
+
+# --- Transfer learning, two ways ----------------------------------------------------------------
+
+TRANSFER_TITLE = "Transfer learning, two ways"
+TRANSFER_INTRO = (
+    "The course names two ways to reuse a pretrained model. **Feature-based**: keep the encoder frozen, "
+    "take its pooled sentence vectors as features and train only a small classifier on them (here a "
+    "logistic regression, scikit-learn). **Fine-tuning**: train the whole model with a new head (the "
+    "classifiers fine-tuned on this page). Both below learn from the same bundled training data and "
+    "are scored on the same held-out examples."
+)
+TRANSFER_TITLES = {
+    "sentences": "Single sentences (sentiment)",
+    "pairs": "Sentence pairs (paraphrase or not)",
+}
+
+
+@dataclass(frozen=True)
+class TransferKind:
+    """One kind of input (single sentences or pairs): both ways side by side."""
+
+    title: str
+    comparison: Table  # one row per way: held-out accuracy, F1, training time, weights trained
+    recommendation: Note  # which way, computed from the measured numbers
+    sources: Note  # where each row's numbers come from, how the head's weights are counted
+    predictions_title: str
+    predictions: Table | None  # the user's sentences (or pairs): each way's probability and label
+    problem: Note | None  # the fine-tuned classifier is missing, or the pair box cannot be read
+
+
+@dataclass(frozen=True)
+class TransferView:
+    title: str
+    intro: str
+    pooling: Note  # how the frozen encoder's sentence vectors are pooled
+    kinds: tuple[TransferKind, ...]  # sentences, then pairs
+
+
+def _comparison_row(score: transfer.Score, detail: str) -> dict[str, Any]:
+    return {
+        "way": detail,
+        "held-out accuracy": f"{score.accuracy:.1%}",
+        "F1": round(score.f1, 3),
+        "held-out examples": score.examples,
+        "trained on": f"{score.train_examples} {score.kind}",
+        "training time": f"{score.seconds:.1f} s",
+        "weights trained": "—" if score.parameters is None else f"{score.parameters:,}",
+    }
+
+
+def _weights_note(encoder: LoadedCheckpoint, head: transfer.FeatureHead) -> str:
+    rows, width = head.head.coef_.shape  # [1, F]: one weight vector for two classes
+    per = (
+        "[u, v, |u − v|, u ∗ v] of the two sentence vectors"
+        if head.kind == "pairs"
+        else "the sentence vector"
+    )
+    return (
+        f"The logistic regression reads {per} ({head.features} numbers, D = {head.dimension}) and trains "
+        f"{rows} × {width} weights + {head.head.intercept_.size} bias = {head.score.parameters:,}: with two "
+        f"classes it keeps one weight vector (the softmax form, D·K + K with K = 2, is the same model with a "
+        f"redundant row). {encoder.resolved.label}'s {encoder.num_parameters:,} weights stay frozen. "
+        f"C = {transfer.C:g} (scikit-learn's default, not tuned on the held-out examples)."
+    )
+
+
+def _prediction_rows(
+    shown: Sequence[str],
+    column: str,
+    labels: Sequence[str],
+    feature: Any,
+    fine: Any | None,
+    fine_labels: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One row per input: each way's P(label 1) and predicted label ([N, 2] probabilities each)."""
+    rows = []
+    for i, text in enumerate(shown):
+        row: dict[str, Any] = {
+            column: text,
+            f"feature-based P({labels[1]})": round(float(feature[i, 1]), 3),
+            "feature-based label": labels[int(feature[i].argmax())],
+        }
+        if fine is not None:
+            row[f"fine-tuned P({fine_labels[1]})"] = round(float(fine[i, 1]), 3)
+            row["fine-tuned label"] = fine_labels[int(fine[i].argmax())]
+        rows.append(row)
+    return rows
+
+
+def _fine_probabilities(fine: LoadedCheckpoint, firsts: Sequence[str], seconds: Sequence[str] | None) -> Any:
+    """[N, labels] the fine-tuned classifier's probabilities (its head's function, postprocess)."""
+    from explorer.run import classifier_logits, pair_logits
+
+    if seconds is None:
+        logits = classifier_logits(fine.model, fine.tokenizer, firsts, max_length=fine.max_tokens)  # [N, K]
+    else:
+        encoding = encode_batch(fine.batch_tokenizer, firsts, seconds, max_length=fine.max_tokens)
+        logits = pair_logits(fine.model, encoding)  # [N, K]
+    return postprocess.apply(postprocess.classification_function(fine.config), logits)
+
+
+def _transfer_kind(
+    encoder: LoadedCheckpoint,
+    head: transfer.FeatureHead,
+    fine: LoadedCheckpoint | None,
+    sentences: Sequence[str],
+    pairs_text: str,
+) -> TransferKind:
+    kind = head.kind
+    folder = Path(fine.resolved.location) if fine is not None else transfer.fine_tuned_folder(kind)
+    fine_score, fine_source = transfer.fine_tuned_score(
+        folder, kind, fine.num_parameters if fine is not None else None
+    )
+    if fine_score is None:
+        fine = None  # its predictions are not shown next to numbers that are missing
+    rows = [
+        _comparison_row(head.score, f"feature-based: {encoder.resolved.label} frozen + logistic regression")
+    ]
+    if fine_score is not None and fine is not None:
+        rows.append(_comparison_row(fine_score, f"fine-tuned: {fine.resolved.label}, every weight trained"))
+    choice = transfer.recommend(head.score, fine_score)
+    sources = Note(
+        "caption",
+        f"Feature-based: {head.score.source} Fine-tuned: {fine_source} "
+        f"Held-out: the bundled {transfer.HELD_OUT[kind]} split, never trained on by either. "
+        + _weights_note(encoder, head),
+    )
+    problem = None if fine_score is not None else Note("info", fine_source)
+    firsts, seconds = tuple(sentences), None
+    if kind == "pairs":
+        try:
+            firsts, seconds = pair_io.split_pairs(pairs_text)
+        except ExplorerError as error:
+            firsts, problem = (), Note("warning", f"The pair box cannot be read: {error}")
+    predictions = None
+    if firsts:
+        feature = transfer.feature_probabilities(encoder, head, firsts, seconds)  # [N, 2]
+        fine_probs = _fine_probabilities(fine, firsts, seconds) if fine is not None else None  # [N, 2]
+        fine_labels = postprocess.label_names(fine.config, 2) if fine is not None else head.labels
+        shown = (
+            [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(firsts, seconds, strict=True)]
+            if seconds is not None
+            else [s[:SHOWN_CHARACTERS] for s in firsts]
+        )
+        column = "pair" if seconds is not None else "sentence"
+        predictions = table(
+            _prediction_rows(shown, column, head.labels, feature, fine_probs, fine_labels), index=column
+        )
+    where = "the pair box above" if kind == "pairs" else "the sidebar"
+    return TransferKind(
+        title=TRANSFER_TITLES[kind],
+        comparison=table(rows, index="way"),
+        recommendation=Note("success" if choice.clear else "info", choice.text),
+        sources=sources,
+        predictions_title=f"Your {'pairs' if kind == 'pairs' else 'sentences'} ({where}), both ways",
+        predictions=predictions,
+        problem=problem,
+    )
+
+
+def build_transfer(
+    encoder: LoadedCheckpoint,
+    heads: dict[str, transfer.FeatureHead],
+    fine_tuned: dict[str, LoadedCheckpoint | None],
+    sentences: Sequence[str],
+    pairs_text: str,
+) -> TransferView:
+    """Both ways side by side for each kind in ``heads`` (transfer.feature_based's results for
+    ``encoder``, the frozen MiniLM), with the fine-tuned classifiers ``fine_tuned`` (None: not
+    built), predicting the sidebar's ``sentences`` and the pair box."""
+    kinds = tuple(
+        _transfer_kind(encoder, heads[kind], fine_tuned.get(kind), sentences, pairs_text)
+        for kind in transfer.KINDS
+        if kind in heads
+    )
+    pooling = next(iter(heads.values())).pooling if heads else ""
+    return TransferView(
+        title=TRANSFER_TITLE,
+        intro=TRANSFER_INTRO,
+        pooling=Note("caption", f"Sentence vectors of {encoder.resolved.label}: {pooling}"),
+        kinds=kinds,
+    )
