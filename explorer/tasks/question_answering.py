@@ -28,7 +28,7 @@ import html
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -40,6 +40,12 @@ from explorer.figures import label as axis_label
 from explorer.render import visible
 from explorer.views.common import Note, Table, table
 from explorer.views.tokenizer import code_span
+
+if TYPE_CHECKING:
+    from explorer.encoding import Encoding
+    from explorer.loading import LoadedCheckpoint
+    from explorer.run import ModelRun
+    from explorer.tasks import TaskInputs
 
 MAX_ANSWER_TOKENS = 15  # the pipeline's max_answer_len
 SPANS_PER_WINDOW = 12  # the pipeline's pre_topk = top_k * 2 + 10 with top_k = 1 (align_to_words)
@@ -76,7 +82,7 @@ class Windows:
     stride: int  # K: tokens a window shares with the one before it
 
 
-def window_settings(loaded: Any) -> tuple[int, int]:
+def window_settings(loaded: LoadedCheckpoint) -> tuple[int, int]:
     """(max_length, stride) as the pipeline chooses them: M = min(limit, 384), K = min(M // 2, 128)."""
     max_length = min(int(loaded.max_tokens), PIPELINE_MAX_LENGTH)
     return max_length, min(max_length // 2, PIPELINE_MAX_STRIDE)
@@ -142,7 +148,7 @@ def split_windows(
     )
 
 
-def forward(loaded: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+def forward(loaded: LoadedCheckpoint, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
     """(start_logits [W, S], end_logits [W, S]) float32, WINDOWS_PER_FORWARD windows per call."""
     starts, ends = [], []
     for first in range(0, len(windows.input_ids), WINDOWS_PER_FORWARD):
@@ -356,7 +362,9 @@ def merge(results: Sequence[WindowResult]) -> tuple[Answer, ...]:
     return tuple(sorted(answers, key=lambda a: a.score, reverse=True))
 
 
-def answer_question(loaded: Any, question: str, context: str, max_windows: int = MAX_WINDOWS) -> Result:
+def answer_question(
+    loaded: LoadedCheckpoint, question: str, context: str, max_windows: int = MAX_WINDOWS
+) -> Result:
     """The whole task: windows, the model, postprocess. Raises InputError for an empty question
     or context, or a question too long for a window."""
     if not question.strip():
@@ -727,7 +735,7 @@ def _problem_view(problem: str) -> View:
     )
 
 
-def build(loaded: Any, encoding: Any, run: Any, inputs: Any) -> View:
+def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | None, inputs: TaskInputs) -> View:
     """Step ③ for a question-answering checkpoint: the question from ``inputs``, the context the
     sidebar's sentences joined with a space (``run``, the sentences' own pass, is not needed)."""
     context = " ".join(encoding.sentences)

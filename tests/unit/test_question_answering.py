@@ -227,6 +227,16 @@ def test_pipeline_page_draws_the_section(tmp_path):
     assert 'data-testid="qa-answer"' in html
     assert any('removed `pipeline("question-answering")`' in m.value for m in at.info)
     assert len(at.get("plotly_chart")) >= 1
+    from explorer.settings import state_key
+    from explorer.views.pipeline import Settings
+
+    at.text_input(key=state_key(Settings, "question")).input("   ")
+    at._finished_page_script_hash = ""
+    at.run()
+    assert not at.exception
+    assert any("Type a question" in w.value for w in at.warning)
+    html = "\n".join(element.proto.body for element in at.get("html"))
+    assert 'data-testid="qa-answer"' not in html
 
 
 def test_a_decoder_with_a_qa_head_and_no_pad_token(tmp_path):
