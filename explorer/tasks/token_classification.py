@@ -496,6 +496,17 @@ def _sentence(
         )
     elif not entities:
         notes.append(Note("caption", "No entity: every token's label is `O` (outside any entity)."))
+    typed = sorted(
+        {t.token for t in token_labels if not t.special and t.token in loaded.tokenizer.all_special_tokens}
+    )
+    if typed:
+        notes.append(
+            Note(
+                "caption",
+                f"Typed in the text, {', '.join(f'`{token}`' for token in typed)} became that special token; "
+                "the tokenizer does not flag it as special there, so the pipeline labels it like a word.",
+            )
+        )
     if encoding.truncated[b]:
         notes.append(
             Note(

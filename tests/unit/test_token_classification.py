@@ -298,3 +298,20 @@ def test_mismatch_is_reported():
         ours, [[{"entity_group": "PER", "score": 0.25, "word": "paris", "start": 0, "end": 5}]]
     )
     assert largest == pytest.approx(0.25) and rows == []
+
+
+def test_typed_special_tokens_are_said(checkpoints):
+    view = _view(checkpoints["bert"], ["[CLS] [SEP] Paris"], "simple")
+    assert any("`[CLS]`, `[SEP]` became that special token" in note.text for note in view.sentences[0].notes)
+
+
+def test_a_sentence_longer_than_the_model(checkpoints, folders):
+    """Truncated at the model's 64 tokens, as the pipeline truncates: the same entities, and the
+    highlight says how much of the sentence was cut."""
+    long = " ".join(["Sylvain works at Hugging Face in Brooklyn."] * 20)
+    view = _view(checkpoints["bert"], [long], "simple")
+    _assert_same(view, _reference(folders["bert"], [long], "simple"), "simple")
+    section = view.sentences[0]
+    assert len(section.tokens) == 64
+    assert "more characters cut by truncation" in section.highlight_html
+    assert any(note.kind == "warning" and "Truncation cut" in note.text for note in section.notes)
