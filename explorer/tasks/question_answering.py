@@ -54,6 +54,9 @@ PIPELINE_MAX_STRIDE = 128  # its doc_stride: min(max_seq_len // 2, 128)
 MASKED_LOGIT = -10000.0  # what the pipeline writes over the logits of tokens that cannot answer
 MAX_WINDOWS = 16  # windows searched (each one is a forward pass of up to max_length tokens)
 WINDOWS_PER_FORWARD = 8  # windows per call of the model
+# Characters of context tokenized: far more than MAX_WINDOWS windows hold (16 x 384 tokens), so
+# only a pasted book is cut, and tokenizing it stays well under a second.
+MAX_CONTEXT_CHARACTERS = 100_000
 SHOWN_CONTEXT = 1500  # characters of context shown around the answer
 QUESTION, CONTEXT, SPECIAL = "question", "context", "special"
 # Colours readable by colour-blind viewers (Okabe-Ito): candidates blue, the answer orange.
@@ -378,7 +381,8 @@ def answer_question(
             "text needs (a fast tokenizer does)."
         )
     max_length, stride = window_settings(loaded)
-    windows = split_windows(tokenizer, question, context, max_length, stride, max_windows)
+    searched = context[:MAX_CONTEXT_CHARACTERS]  # offsets into a prefix are offsets into the context
+    windows = split_windows(tokenizer, question, searched, max_length, stride, max_windows)
     start_logits, end_logits = forward(loaded, windows)  # [W, S] each
     cls_id = tokenizer.cls_token_id
     results = tuple(
@@ -512,13 +516,19 @@ def _window_note(loaded: Any, result: Result) -> Note:
 def _cap_note(result: Result) -> Note | None:
     windows = result.windows
     searched = len(result.results)
-    if windows.total <= searched:
+    cut = len(result.context) > MAX_CONTEXT_CHARACTERS
+    if windows.total <= searched and not cut:
         return None
     last = result.results[-1].context_span[1]
+    made = (
+        f"The first {MAX_CONTEXT_CHARACTERS:,} characters of the context (the rest was not tokenized) make"
+        if cut
+        else "The context makes"
+    )
     return Note(
         "warning",
-        f"The context makes {windows.total} windows; only the first {searched} were searched (each is "
-        f"a pass through the model), so the answer comes from the first {last:,} characters of "
+        f"{made} {windows.total} windows; only the first {searched} were searched (each is a pass "
+        f"through the model), so the answer comes from the first {last:,} characters of "
         f"{len(result.context):,}. Shorten the text to search all of it.",
     )
 

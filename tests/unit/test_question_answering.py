@@ -266,3 +266,11 @@ def test_a_decoder_with_a_qa_head_and_no_pad_token(tmp_path):
     logits = np.where(context_tokens, output.start_logits[0].double().numpy(), -np.inf)
     expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(window.start_probabilities, expected, atol=1e-6)
+
+
+def test_a_pasted_book_is_cut_before_tokenizing(bert):
+    context = "The quick brown fox jumps over the lazy dog. " * 3000  # 135,000 characters
+    view = section(bert, [context], "What jumps?")
+    warning = next(n.text for n in view.steps if n.kind == "warning")
+    assert f"The first {qa.MAX_CONTEXT_CHARACTERS:,} characters" in warning and "135,000" in warning
+    assert len(view.result.results) == qa.MAX_WINDOWS
