@@ -4,10 +4,12 @@ Two steps, in two environments:
 
 1. ``build`` (the app's venv, transformers 5): writes three tiny question-answering checkpoints
    (BERT, DistilBERT, RoBERTa; random weights from fixed seeds, tokenizers trained on the tests'
-   corpus, 64 positions) into ``qa_checkpoints/``. They are committed (about 0.2 MB each), so the
-   references never depend on two versions initialising weights alike::
+   corpus, 64 positions) into ``qa_checkpoints/``. They are committed (about 0.15 MB each): a
+   rebuild is not the same bit for bit (the WordPiece trainer orders its vocabulary differently
+   from run to run), and the references must not depend on two versions initialising weights
+   alike. After a rebuild, run step 2 again::
 
-       .venv/bin/python -m tests.reference.make_qa_reference build
+       .venv/bin/python tests/reference/make_qa_reference.py build
 
 2. ``reference`` (a separate venv with transformers 4)::
 
