@@ -370,10 +370,11 @@ def parse_strategy(text: str, fast: bool) -> tuple[str, tuple[Note, ...]]:
     with a slow tokenizer (which the pipeline refuses), becomes "simple"."""
     strategy = (text or "").strip().lower()
     if strategy not in STRATEGIES:
+        shown = strategy[:30].replace("`", "'")
         return "simple", (
             Note(
                 "warning",
-                f"`{strategy[:30]}` is not an aggregation strategy ({', '.join(STRATEGIES)}): using simple.",
+                f"`{shown}` is not an aggregation strategy ({', '.join(STRATEGIES)}): using simple.",
             ),
         )
     if strategy in WORD_STRATEGIES and not fast:
@@ -387,11 +388,17 @@ def parse_strategy(text: str, fast: bool) -> tuple[str, tuple[Note, ...]]:
     return strategy, ()
 
 
+def _label_list(labels: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(f"`{label}`" for label in labels[:most])
+    return shown + (f" and {len(labels) - most} more" if len(labels) > most else "")
+
+
 def _intro(loaded: Any, run: Any, labels: Sequence[str], special: Sequence[str]) -> Note:
     B, S, K = run.token_logits.shape
     prefixed = any(label.startswith(("B-", "I-")) for label in labels)
+    outside = " `O` is outside any entity." if "O" in labels else ""
     scheme = (
-        "A `B-` label begins an entity, `I-` continues one, `O` is outside any entity."
+        "A `B-` label begins an entity, `I-` continues one." + outside
         if prefixed
         else "These labels have no `B-`/`I-` prefixes: as the pipeline reads them, adjacent tokens with "
         "the same label continue one entity."
@@ -401,10 +408,27 @@ def _intro(loaded: Any, run: Any, labels: Sequence[str], special: Sequence[str])
         "markdown",
         f"`{loaded.model_class}` returned `logits` of shape [{B}, {S}, {K}]: one logit per label for every "
         f"token. A softmax over the {K} labels of `config.id2label` "
-        f"({', '.join(f'`{label}`' for label in labels)}) gives each token's probabilities; its label is "
+        f"({_label_list(labels)}) gives each token's probabilities; its label is "
         f"the most probable one. {scheme} Special tokens ({specials}) get labels too, but the pipeline "
-        "skips them.",
+        "skips them." + _causal_note(loaded),
     )
+
+
+def _causal_note(loaded: Any) -> str:
+    """For a decoder body (GPT-2, Llama… under a token-classification head): what a token's label
+    can depend on. A model type with a causal-LM head and no masked-LM head is a decoder."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    kind = getattr(loaded.config, "model_type", "")
+    if kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return (
+            f" `{loaded.model_class}` is a decoder: each token's label comes from that token and the ones "
+            "before it only, never from the words after it."
+        )
+    return ""
 
 
 def _how_words(loaded: Any) -> str:

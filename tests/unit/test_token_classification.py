@@ -315,3 +315,41 @@ def test_a_sentence_longer_than_the_model(checkpoints, folders):
     assert len(section.tokens) == 64
     assert "more characters cut by truncation" in section.highlight_html
     assert any(note.kind == "warning" and "Truncation cut" in note.text for note in section.notes)
+
+
+def _gpt2(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
+    """A decoder under a token-classification head: byte-level BPE, no pad token (the app batches
+    with its own pad), causal attention."""
+    import torch
+    from transformers import GPT2Config, GPT2ForTokenClassification
+
+    from tests.conftest import _bpe_tokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = _bpe_tokenizer()
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **_labelled(labels),
+    )
+    model = GPT2ForTokenClassification(config)
+    _sharpen(model)
+    return _save(model, tokenizer, folder)
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple", "average"])
+def test_a_decoder_token_classifier(tmp_path_factory, strategy):
+    folder = _gpt2(tmp_path_factory.mktemp(f"ner-gpt2-{strategy}"), NER, 60)
+    view = _view(load_local(folder), SENTENCES, strategy)
+    _assert_same(view, _reference(folder, SENTENCES, strategy), strategy)
+    assert "is a decoder" in view.intro.text and "none in this batch" in view.intro.text
+
+
+def test_an_encoder_is_not_called_a_decoder(checkpoints):
+    for family in BUILDERS:
+        assert "decoder" not in _view(checkpoints[family], SENTENCES[:1], "simple").intro.text
