@@ -120,7 +120,7 @@ def train_feature_head(
         seconds=fitted - started,
         parameters=int(head.coef_.size + head.intercept_.size),
         source=(
-            f"Measured now: {loaded.resolved.label} encoded {len(train.labels)} + {len(held_out.labels)} "
+            f"Measured when this server first trained it: {loaded.resolved.label} encoded {len(train.labels)} + {len(held_out.labels)} "
             f"{kind} in {encoded - started:.1f} s, the head fitted in {fitted - encoded:.2f} s."
         ),
     )
@@ -168,6 +168,11 @@ def fine_tuned_score(folder: Path, kind: Kind, parameters: int | None) -> tuple[
     try:
         meta = json.loads((folder / checkpoints.TRAINING_METADATA).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        if (folder / "config.json").is_file():
+            return (
+                None,
+                f"{folder.name} has no readable {checkpoints.TRAINING_METADATA}: its scores are unknown.",
+            )
         return None, (
             f"The fine-tuned {kind} classifier ({FOLDER_NAME[kind]}) is not built on this server yet: "
             f"fine-tune it below on the bundled {kind}, or run `{build}`."

@@ -169,3 +169,27 @@ def test_the_toggle_is_carried_by_a_link():
     params = {p.name: p for p in settings.link_params(cls.Settings)}
     assert params["transfer"].kind == "bool" and params["transfer"].key == "cls.transfer"
     assert cls.Settings().transfer is False  # off until the user opens it: the section trains a head
+
+
+@pytest.mark.bundled
+def test_the_page_section_opens_on_the_bundled_minilm():
+    """The Classification page with the toggle on (AppTest): both kinds drawn, a recommendation
+    each, no exception; what it says about the pair classifier depends on whether it is built."""
+    from streamlit.testing.v1 import AppTest
+
+    from explorer import ui
+
+    root = Path(__file__).resolve().parents[2]
+    at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=600)
+    at.session_state[ui.TEXT_KEY] = "What a lovely surprise.\nI want my money back."
+    at.run()
+    at.switch_page("pages/classification.py").run()
+    assert not at.exception
+    at.toggle(key="cls.transfer").set_value(True).run()
+    assert not at.exception
+    subheaders = [h.value for h in at.subheader]
+    assert all(title in subheaders for title in cls.TRANSFER_TITLES.values())
+    notes = [n.value for kind in ("success", "info") for n in getattr(at, kind)]
+    assert sum("Use the **" in n or "Only the feature-based" in n for n in notes) == 2
+    assert any("1_Pooling/config.json" in c.value for c in at.caption)  # MiniLM pools as its files say
+    assert any("What a lovely surprise." in str(frame.value) for frame in at.table)
