@@ -413,6 +413,7 @@ class View:
     answer_html: str  # the context with the answer highlighted (escaped)
     parts: Table | None  # the spans whose scores make the answer's score
     others: Table | None  # the next best answers
+    others_title: str  # Markdown above them: which spans their totals come from
     windows: Table | None  # one row per window (two or more windows)
     window_labels: tuple[str, ...]  # [W] for a window picker
     figures: tuple[go.Figure, ...]  # [W] start and end logits over each window's tokens
@@ -737,6 +738,7 @@ def _problem_view(problem: str) -> View:
         answer_html="",
         parts=None,
         others=None,
+        others_title="",
         windows=None,
         window_labels=(),
         figures=(),
@@ -772,6 +774,10 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | None, in
         answer_html=answer_html(result),
         parts=_parts_table(result),
         others=_others_table(result),
+        others_title=(
+            f"**The next best answers**: totals over the {SPANS_PER_WINDOW} best spans per window that "
+            f"`top_k=1` looks at (`top_k=k` looks at 2k + 10, so with `top_k=3` the totals can differ)."
+        ),
         windows=_windows_table(result),
         window_labels=tuple(
             f"window {w.index + 1}: context characters {w.context_span[0]}–{w.context_span[1]}"

@@ -40,5 +40,5 @@ def draw(view: View) -> None:
         st.markdown("**The spans that make the answer's score** (same text, ignoring case: scores added)")
         table(view.parts)
     if view.others is not None:
-        st.markdown("**The next best answers**")
+        st.markdown(view.others_title)
         table(view.others)
