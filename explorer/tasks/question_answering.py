@@ -652,11 +652,12 @@ def _parts_table(result: Result) -> Table | None:
 
 
 def _others_table(result: Result, shown: int = 5) -> Table | None:
-    if len(result.answers) < 2:
+    scored = [a for a in result.answers if a.score > 0.0]  # spans with start > end score 0
+    if len(scored) < 2:
         return None
     rows = [
         {"rank": rank, "answer": a.text, "score": _fmt(a.score), "spans added": len(a.parts)}
-        for rank, a in enumerate(result.answers[:shown], start=1)
+        for rank, a in enumerate(scored[:shown], start=1)
     ]
     return table(rows, index="rank")
 
