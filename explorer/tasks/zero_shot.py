@@ -35,6 +35,9 @@ from explorer.views.tokenizer import code_span
 
 MAX_LABELS = 100  # candidate labels scored (each one is a forward pass per sentence)
 PAIRS_PER_FORWARD = 32  # pairs per call of the model
+# Tokens of (sentence, hypothesis) pairs one run reads: 8 sentences × 100 labels × 80 tokens. A
+# 512-token sentence with 100 labels is 51,200 tokens: the first sentence always fits.
+MAX_PAIR_TOKENS = 64_000
 CHECK_PAIRS = 100  # pairs transformers' pipeline re-runs for the check (it runs one pair per forward)
 CHIP_PAIRS = 3  # pairs per sentence shown as token chips
 SAME = 1e-5  # largest difference still called "the same" as the pipeline
@@ -481,12 +484,34 @@ def _too_long(loaded: Any, hypotheses: list[str]) -> list[int]:
     return [i for i, n in enumerate(lengths) if n + specials + 1 > _limit(loaded)]
 
 
-def _cut_notes(loaded: Any, sentences: tuple[str, ...], hypotheses: list[str]) -> list[Note]:
+def _token_counts(loaded: Any, texts: list[str]) -> list[int]:
+    """[N] tokens of each text alone (no special tokens)."""
+    return [len(ids) for ids in loaded.batch_tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def _room(loaded: Any, hypotheses: list[str]) -> int:
+    """Tokens of a sentence that fit beside the longest hypothesis and the special tokens."""
+    specials = loaded.batch_tokenizer.num_special_tokens_to_add(pair=True)
+    return _limit(loaded) - specials - max(_token_counts(loaded, hypotheses))
+
+
+def sentences_within_budget(loaded: Any, lengths: list[int], hypotheses: list[str]) -> int:
+    """How many sentences (from the first) the run scores: each is paired with every label, and
+    the pairs' tokens together stay within MAX_PAIR_TOKENS (the first sentence always runs)."""
+    room = _room(loaded, hypotheses)
+    pair_tokens = _limit(loaded) - room  # the hypothesis and special tokens of the longest pair
+    total, kept = 0, 0
+    for n in lengths:
+        total += (min(n, room) + pair_tokens) * len(hypotheses)
+        if kept and total > MAX_PAIR_TOKENS:
+            break
+        kept += 1
+    return kept
+
+
+def _cut_notes(loaded: Any, lengths: list[int], hypotheses: list[str]) -> list[Note]:
     """Which sentences truncation (only_first) cut to fit beside the longest hypothesis."""
-    tokenizer = loaded.batch_tokenizer
-    room = _limit(loaded) - tokenizer.num_special_tokens_to_add(pair=True)
-    room -= max(len(ids) for ids in tokenizer(hypotheses, add_special_tokens=False)["input_ids"])
-    lengths = [len(ids) for ids in tokenizer(list(sentences), add_special_tokens=False)["input_ids"]]
+    room = _room(loaded, hypotheses)
     notes = [
         Note(
             "warning",
@@ -496,7 +521,7 @@ def _cut_notes(loaded: Any, sentences: tuple[str, ...], hypotheses: list[str]) -
         for b, n in enumerate(lengths)
         if n > room
     ]
-    model_max = getattr(tokenizer, "model_max_length", None)
+    model_max = getattr(loaded.batch_tokenizer, "model_max_length", None)
     if notes and model_max != _limit(loaded):
         notes.append(
             Note(
@@ -542,7 +567,19 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: tasks.TaskInputs) -> Vie
                 ),
             ]
         )
-    notes.extend(_cut_notes(loaded, sentences, hypotheses))
+    lengths = _token_counts(loaded, list(sentences))  # [B]
+    kept = sentences_within_budget(loaded, lengths, hypotheses)
+    if kept < len(sentences):
+        notes.append(
+            Note(
+                "warning",
+                f"Only the first {kept} of {len(sentences)} sentences are scored: each sentence is paired "
+                f"with all {len(labels)} labels, and one run reads at most {MAX_PAIR_TOKENS:,} tokens of "
+                "pairs. Use fewer labels or shorter sentences to score them all.",
+            )
+        )
+        sentences, lengths = sentences[:kept], lengths[:kept]
+    notes.extend(_cut_notes(loaded, lengths, hypotheses))
     num_labels = int(loaded.config.num_labels)
     entailment = entailment_index(loaded.config)
     if entailment < 0:

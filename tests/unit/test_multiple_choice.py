@@ -187,3 +187,24 @@ def test_a_long_prompt_is_cut_and_said(bert_mc):
     view = _build(bert_mc, prompts=(long,), choices="It was fun. | I hate this.")
     assert any("truncation cut it" in text for text in note_texts(view))
     assert len(view.prompts[0].choices.rows) == 2
+
+
+def test_the_pipeline_page_draws_the_section(tmp_path):
+    """The app itself (AppTest): a note until choices are typed, then the rows and probabilities."""
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.checkpoints import local_ref
+    from tests.app.app_helpers import APP, TIMEOUT, html_of
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["text"] = "\n".join(PROMPTS)
+    at.query_params["ckpt"] = local_ref(str(_build_roberta(tmp_path / "mc")))
+    at.run()
+    assert not at.exception
+    choices = next(t for t in at.text_input if t.label == "Choices (separated by |)")
+    if not choices.value:  # the default may be empty: the note shows how to type them
+        assert any(mc.EXAMPLE in i.value for i in at.info)
+    choices.set_value(TYPED).run()
+    assert not at.exception
+    assert html_of(at).count('data-testid="pair-chips"') == len(PROMPTS) * len(CHOICES)
+    assert html_of(at).count('data-testid="probabilities"') >= len(PROMPTS)

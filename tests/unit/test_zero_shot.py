@@ -285,3 +285,35 @@ def test_a_hypothesis_too_long_for_the_model_is_refused_with_a_note(bert_nli):
     view = _build(bert_nli, labels="fox " * 80 + ", dog")
     assert view.sentences == ()
     assert any("too long" in text for text in note_texts(view))
+
+
+def test_sentences_past_the_token_budget_are_left_out_and_said(bert_nli, monkeypatch):
+    monkeypatch.setattr(zero_shot, "MAX_PAIR_TOKENS", 100)  # about one sentence's 3 pairs of ~20 tokens
+    sentences = (*SENTENCES, "The quick brown fox jumps over the lazy dog.")
+    view = _build(bert_nli, sentences=sentences, labels=LABELS)
+    assert len(view.sentences) == 1
+    assert any("first 1 of 3 sentences" in text for text in note_texts(view))
+    theirs = _pipeline_scores(bert_nli, sentences[:1], ["education", "politics", "business"])
+    assert np.abs(_shown_scores(view, ["education", "politics", "business"]) - theirs).max() < 1e-4
+
+
+def test_the_pipeline_page_draws_the_section(tmp_path):
+    """The app itself (AppTest): the NLI checkpoint's step ③ with its inputs, chips and check."""
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.checkpoints import local_ref
+    from tests.app.app_helpers import APP, TIMEOUT, html_of
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["text"] = "I love this course.\nThe <b>market</b> fell."
+    at.query_params["ckpt"] = local_ref(str(_build_roberta(tmp_path / "nli", ROBERTA_ORDER)))
+    at.run()
+    assert not at.exception
+    assert [t.label for t in at.text_input][:2] == [
+        "Candidate labels (comma-separated)",
+        "Hypothesis template",
+    ]
+    assert html_of(at).count('data-testid="pair-chips"') == 6  # 3 pairs per sentence
+    assert any("zero-shot-classification" in s.value for s in at.success)
+    at.text_input[1].set_value("No braces here.").run()
+    assert not at.exception and any("has no `{}`" in w.value for w in at.warning)
