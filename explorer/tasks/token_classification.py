@@ -19,7 +19,9 @@ transformers' own pipeline through :func:`explorer.run.transformers_pipeline`.
 from __future__ import annotations
 
 import html
-import warnings
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -598,15 +600,37 @@ def compare(
     return (None if differ else largest), differ
 
 
+# The pipeline's answers, kept for a page rerun that asks again (another widget changed): the same
+# model object (held weakly: an evicted checkpoint is not kept alive), sentences and strategy.
+_ANSWERS: OrderedDict[tuple[int, tuple[str, ...], str], tuple[Any, list]] = OrderedDict()
+_ANSWERS_LOCK = threading.Lock()
+MAX_ANSWERS = 32
+
+
+def pipeline_entities(loaded: Any, sentences: tuple[str, ...], strategy: str) -> list[list[dict[str, Any]]]:
+    """[B] what ``pipeline("token-classification", aggregation_strategy=strategy)`` returns for
+    each sentence, run through :func:`explorer.run.transformers_pipeline` (remembered per model,
+    sentences and strategy)."""
+    key = (id(loaded.model), sentences, strategy)
+    with _ANSWERS_LOCK:
+        if key in _ANSWERS and _ANSWERS[key][0]() is loaded.model:
+            _ANSWERS.move_to_end(key)
+            return _ANSWERS[key][1]
+    answer = runner.transformers_pipeline(
+        "token-classification", loaded, list(sentences), aggregation_strategy=strategy
+    )
+    with _ANSWERS_LOCK:
+        _ANSWERS[key] = (weakref.ref(loaded.model), answer)
+        while len(_ANSWERS) > MAX_ANSWERS:
+            _ANSWERS.popitem(last=False)
+    return answer
+
+
 def _check(loaded: Any, encoding: Any, strategy: str, ours: Sequence[Sequence[Entity]]) -> tuple:
     """(Note, Table | None, largest difference | None) against transformers' own pipeline."""
     call = f'`pipeline("token-classification", aggregation_strategy="{strategy}")`'
     try:
-        with warnings.catch_warnings():  # its "fallback heuristic" warning is said on the page already
-            warnings.simplefilter("ignore")
-            theirs = runner.transformers_pipeline(
-                "token-classification", loaded, list(encoding.sentences), aggregation_strategy=strategy
-            )  # [B] lists of entity dicts
+        theirs = pipeline_entities(loaded, tuple(encoding.sentences), strategy)  # [B] lists of dicts
     except Exception as error:  # the library refuses this checkpoint: say so, do not hide it
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         return (
