@@ -24,8 +24,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +283,13 @@ class EmbeddingMap:
     """The bundled labelled sentences, PCA to 2-D, the user's sentences placed on the same axes."""
 
     intro: Note
-    timing: Note  # how long the bundled vectors took (computed once per checkpoint)
-    figure: go.Figure | None
+    timing: Note  # how long the bundled vectors took (computed once per checkpoint), or what it costs
+    figure: go.Figure | None  # None until the bundled vectors are computed
     nearest: Table | None  # semantic search: the most similar bundled sentences per user sentence
+    # Not computed yet for this checkpoint: a button's label, and what it runs (fills the cache the
+    # next build reads). None once computed.
+    offer: str | None = None
+    compute: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -652,18 +657,31 @@ _BUNDLED_LOCK = threading.Lock()
 BUNDLED_CACHE_SIZE = 3  # checkpoints whose bundled vectors are kept (each N × D floats, < 2 MB for MiniLM)
 
 
-def bundled_vectors(loaded: Any, pooling: Pooling) -> tuple[BundledVectors, bool]:
-    """(the bundled sentences' vectors, whether they were already in memory): computed once per
-    checkpoint (keyed by its ref, the fingerprint of its files and the pooling) and kept in a small
-    bounded cache shared by every session."""
+def _bundled_key(loaded: Any, pooling: Pooling) -> tuple[str, str, str]:
     from explorer import checkpoints
-    from explorer.finetune import LABELS, bundled_dataset
 
-    key = (loaded.resolved.ref, checkpoints.fingerprint(loaded.resolved), repr(pooling))
+    return (loaded.resolved.ref, checkpoints.fingerprint(loaded.resolved), repr(pooling))
+
+
+def cached_bundled_vectors(loaded: Any, pooling: Pooling) -> BundledVectors | None:
+    """The bundled sentences' vectors for this checkpoint if already computed, else None."""
+    key = _bundled_key(loaded, pooling)
     with _BUNDLED_LOCK:
         if key in _BUNDLED_CACHE:
             _BUNDLED_CACHE.move_to_end(key)
-            return _BUNDLED_CACHE[key], True
+            return _BUNDLED_CACHE[key]
+    return None
+
+
+def bundled_vectors(loaded: Any, pooling: Pooling) -> BundledVectors:
+    """The bundled labelled sentences (train + validation) embedded by ``loaded``: computed once
+    per checkpoint (keyed by its ref, the fingerprint of its files and the pooling) and kept in a
+    small bounded cache shared by every session."""
+    from explorer.finetune import LABELS, bundled_dataset
+
+    found = cached_bundled_vectors(loaded, pooling)
+    if found is not None:
+        return found
     train, validation = bundled_dataset()
     texts = train.texts + validation.texts
     started = time.perf_counter()
@@ -673,10 +691,10 @@ def bundled_vectors(loaded: Any, pooling: Pooling) -> tuple[BundledVectors, bool
     names = tuple(LABELS[i] for i in train.labels + validation.labels)
     entry = BundledVectors(texts, names, vectors, seconds)
     with _BUNDLED_LOCK:
-        _BUNDLED_CACHE[key] = entry
+        _BUNDLED_CACHE[_bundled_key(loaded, pooling)] = entry
         while len(_BUNDLED_CACHE) > BUNDLED_CACHE_SIZE:
             _BUNDLED_CACHE.popitem(last=False)
-    return entry, False
+    return entry
 
 
 def pca_2d(vectors: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -768,20 +786,31 @@ def _nearest(bundled: BundledVectors, embeddings: np.ndarray, sentences: Sequenc
 def _embedding_map(
     loaded: Any, embeddings: np.ndarray, sentences: Sequence[str], pooling: Pooling
 ) -> EmbeddingMap:
-    bundled, cached = bundled_vectors(loaded, pooling)
-    points, users, kept = pca_2d(bundled.vectors, embeddings)  # [N, 2], [B, 2]
+    from explorer.finetune import bundled_dataset
+
+    train, validation = bundled_dataset()
+    count = len(train.texts) + len(validation.texts)
     intro = Note(
         "markdown",
-        f"**Embedding map and semantic search.** The app's {len(bundled.texts)} labelled sentences (the ones "
-        "the default classifier is fine-tuned on), embedded the same way and drawn on their two main "
+        f"**Embedding map and semantic search.** The app's {count} labelled sentences (the ones the "
+        "default classifier is fine-tuned on), embedded the same way and drawn on their two main "
         "directions (PCA). Your sentences are the stars; below, the bundled sentences closest to each "
         "(cosine similarity), a semantic search. The labels are the dataset's, not this model's: it never saw them.",
     )
-    when = "computed earlier, kept in memory" if cached else "computed just now; later runs reuse them"
+    bundled = cached_bundled_vectors(loaded, pooling)
+    if bundled is None:
+        cost = Note(
+            "caption",
+            f"Not computed yet for this checkpoint: {count} sentences through the model, once; then every "
+            "session reuses them.",
+        )
+        offer = f"Embed the {count} bundled sentences"
+        return EmbeddingMap(intro, cost, None, None, offer, partial(bundled_vectors, loaded, pooling))
+    points, users, kept = pca_2d(bundled.vectors, embeddings)  # [N, 2], [B, 2]
     timing = Note(
         "caption",
-        f"The {len(bundled.texts)} bundled sentence embeddings took {bundled.seconds:.2f} s to compute, once "
-        f"for this checkpoint ({when}).",
+        f"The {count} bundled sentence embeddings took {bundled.seconds:.2f} s to compute, once for this "
+        "checkpoint; they are kept in memory for every session.",
     )
     return EmbeddingMap(
         intro,

@@ -75,9 +75,14 @@ def loaded_families(folders) -> dict:
     return {name: load_local(folder) for name, folder in folders.items()}
 
 
-def _view(loaded, sentences=SENTENCES, labels="sports, politics, cooking"):
+def _view(loaded, sentences=SENTENCES, labels="sports, politics, cooking", with_map=False):
     encoding = encode_batch(loaded.batch_tokenizer, sentences, max_length=loaded.max_tokens)
-    return fe.build(loaded, encoding, run_model(loaded, encoding), TaskInputs(labels=labels))
+    run = run_model(loaded, encoding)
+    view = fe.build(loaded, encoding, run, TaskInputs(labels=labels))
+    if with_map and view.embedding_map.compute is not None:  # what the page's button does
+        view.embedding_map.compute()
+        view = fe.build(loaded, encoding, run, TaskInputs(labels=labels))
+    return view
 
 
 # --- pooling, by hand ---------------------------------------------------------------------------
@@ -292,9 +297,9 @@ def test_label_part_is_the_embedding_way_never_the_pipelines(loaded_families):
 # --- bad input ------------------------------------------------------------------------------------
 
 
-def test_unusual_text_is_shown_escaped(loaded_families):
+def test_unusual_text_is_shown_escaped(loaded_families, few_bundled):
     hostile = ["<script>alert(1)</script> <b>bold</b>", "🙂🙂 emoji", "漢字のテキスト", "שלום עולם", "x"]
-    view = _view(loaded_families["bert"], hostile, labels="<img src=x onerror=alert(1)>, fine")
+    view = _view(loaded_families["bert"], hostile, labels="<img src=x onerror=alert(1)>, fine", with_map=True)
     for figure in (view.similarity, view.labels.heatmap, view.embedding_map.figure):
         payload = figure.to_json()
         assert "<script>" not in payload and "<img" not in payload and "<b>" not in payload
@@ -320,29 +325,55 @@ def test_pca_matches_scikit_learn():
     assert kept == pytest.approx(reference.explained_variance_ratio_.sum())
 
 
-def test_bundled_vectors_are_computed_once_per_checkpoint_files(folders, tmp_path):
+@pytest.fixture
+def few_bundled(monkeypatch):
+    """A smaller bundled set (every 9th sentence of each split: both labels), so the tests stay quick."""
+    from explorer import finetune
+
+    train, validation = finetune.bundled_dataset()
+    few = tuple(finetune.LabelledData(part.texts[::9], part.labels[::9]) for part in (train, validation))
+    monkeypatch.setattr(finetune, "bundled_dataset", lambda: few)
+    return few
+
+
+def test_bundled_vectors_are_computed_once_per_checkpoint_files(folders, tmp_path, few_bundled):
     from explorer.finetune import bundled_dataset
 
     folder = shutil.copytree(folders["bert"], tmp_path / "cached")
     loaded = load_local(folder)
     pooling = fe.pooling_for(loaded)
-    first, cached = fe.bundled_vectors(loaded, pooling)
-    again, cached_again = fe.bundled_vectors(loaded, pooling)
-    assert (cached, cached_again) == (False, True) and again is first
+    assert fe.cached_bundled_vectors(loaded, pooling) is None
+    first = fe.bundled_vectors(loaded, pooling)
+    assert fe.cached_bundled_vectors(loaded, pooling) is first
+    assert fe.bundled_vectors(loaded, pooling) is first
     train, validation = bundled_dataset()
     assert first.vectors.shape == (len(train.texts) + len(validation.texts), 32)
     assert first.seconds > 0 and not first.vectors.flags.writeable
-    # The same sentences, independently: the app's mean pooling of a few of them.
-    assert np.abs(first.vectors[:5] - fe.sentence_embeddings(loaded, train.texts[:5])).max() <= 1e-5
-    # Saved again (new files): computed again.
+    # The same sentences, independently: the mean of transformers' pipeline vectors.
+    from transformers import pipeline
+
+    extractor = pipeline("feature-extraction", model=str(folder), device="cpu")
+    expected = np.stack([np.array(extractor(t)[0]).mean(axis=0) for t in train.texts[:5]])
+    assert np.abs(first.vectors[:5] - expected).max() <= 1e-5
+    # Saved again (new files): not served from memory.
     (folder / "config.json").write_text((folder / "config.json").read_text() + "\n")
-    _, cached_after_save = fe.bundled_vectors(load_local(folder), pooling)
-    assert cached_after_save is False
-    assert len(fe._BUNDLED_CACHE) <= fe.BUNDLED_CACHE_SIZE
+    assert fe.cached_bundled_vectors(load_local(folder), pooling) is None
+    for _ in range(fe.BUNDLED_CACHE_SIZE + 1):
+        fe.bundled_vectors(load_local(folder), pooling)
+        (folder / "config.json").write_text((folder / "config.json").read_text() + "\n")
+    assert len(fe._BUNDLED_CACHE) == fe.BUNDLED_CACHE_SIZE
 
 
-def test_embedding_map_places_the_users_sentences_and_finds_neighbours(loaded_families):
-    view = _view(loaded_families["albert"])
+def test_embedding_map_is_offered_then_places_the_users_sentences(folders, tmp_path, few_bundled):
+    loaded = load_local(shutil.copytree(folders["albert"], tmp_path / "map"))
+    offered = _view(loaded)
+    assert offered.embedding_map.figure is None and offered.embedding_map.nearest is None
+    assert (
+        offered.embedding_map.offer.startswith("Embed the ")
+        and "Not computed yet" in offered.embedding_map.timing.text
+    )
+    view = _view(loaded, with_map=True)
+    assert view.embedding_map.compute is None and view.embedding_map.offer is None
     figure = view.embedding_map.figure
     names = [trace.name for trace in figure.data]
     assert names == ["bundled: NEGATIVE", "bundled: POSITIVE", "your sentences"]
@@ -352,4 +383,4 @@ def test_embedding_map_places_the_users_sentences_and_finds_neighbours(loaded_fa
     for b in range(len(SENTENCES)):
         cosines = [row["cosine"] for row in rows if row["sentence"].startswith(f"{b} ·")]
         assert cosines == sorted(cosines, reverse=True)
-    assert "s to compute" in view.embedding_map.timing.text
+    assert "s to compute, once for this checkpoint" in view.embedding_map.timing.text

@@ -28,6 +28,10 @@ def _labels(part: LabelPart) -> None:
 
 def _map(part: EmbeddingMap) -> None:
     note(part.intro)
+    if part.compute is not None and st.button(part.offer or "Compute", key=f"{KEY}.map_button"):
+        with st.spinner("Embedding the bundled sentences (once for this checkpoint)…"):
+            part.compute()
+        st.rerun()
     if part.figure is not None:
         chart(part.figure, key=f"{KEY}.map", filename="embedding-map")
     note(part.timing)
