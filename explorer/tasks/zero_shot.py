@@ -17,6 +17,7 @@ Then the same sentences through transformers' own pipeline, and the largest diff
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import inspect
 from dataclasses import dataclass
@@ -157,16 +158,22 @@ def encode_pairs(
     )
 
 
+def pairs_per_forward(loaded: Any) -> int:
+    """PAIRS_PER_FORWARD, or 1 for a model whose config names no pad token: a decoder's
+    classifier (GPT-2 style) finds each row's last token by the pad id and refuses padded batches."""
+    return PAIRS_PER_FORWARD if getattr(loaded.config, "pad_token_id", None) is not None else 1
+
+
 def pair_logits(loaded: Any, premises: list[str], hypotheses: list[str]) -> np.ndarray:
-    """[N, K] float32 NLI logits of N (premise, hypothesis) pairs, PAIRS_PER_FORWARD at a time."""
+    """[N, K] float32 NLI logits of N (premise, hypothesis) pairs, pairs_per_forward at a time."""
     tokenizer = loaded.batch_tokenizer
-    limit = _limit(loaded)
+    limit, step = _limit(loaded), pairs_per_forward(loaded)
     chunks = []
-    for start in range(0, len(premises), PAIRS_PER_FORWARD):
+    for start in range(0, len(premises), step):
         encoded = encode_pairs(
             tokenizer,
-            premises[start : start + PAIRS_PER_FORWARD],
-            hypotheses[start : start + PAIRS_PER_FORWARD],
+            premises[start : start + step],
+            hypotheses[start : start + step],
             limit,
         )
         inputs = {
@@ -342,7 +349,8 @@ def _sentence(
 def _steps(loaded: Any, labels: tuple[str, ...], B: int, entailment: int, against: int, how: str) -> list:
     names = postprocess.label_names(loaded.config, loaded.config.num_labels)
     L, N = len(labels), B * len(labels)
-    forwards = -(-N // PAIRS_PER_FORWARD)
+    step = pairs_per_forward(loaded)
+    forwards = -(-N // step)
     steps = [
         Note(
             "markdown",
@@ -350,7 +358,8 @@ def _steps(loaded: Any, labels: tuple[str, ...], B: int, entailment: int, agains
             f"hypothesis: {B} sentence(s) × {L} label(s) = **{N} pairs**, tokenized as "
             '`tokenizer(sentence, hypothesis, truncation="only_first")` (only the sentence is cut when a '
             f"pair is longer than {_limit(loaded)} tokens) and run through the head in {forwards} "
-            f"batch(es) of at most {PAIRS_PER_FORWARD} pairs.",
+            f"batch(es) of at most {step} pair(s)"
+            + ("." if step > 1 else " (this model's config names no pad token, so pairs are not padded)."),
         ),
         Note(
             "markdown",
@@ -436,9 +445,11 @@ def check(
     """Our scores [B, L] against transformers' pipeline on the first sentences (CHECK_PAIRS pairs)."""
     checked = max(1, min(len(sentences), CHECK_PAIRS // len(labels)))
     try:
+        # With the batch tokenizer (a private copy with a pad token where the checkpoint has none):
+        # the pipeline would otherwise set a pad token on the tokenizer every session shares.
         results = runner.transformers_pipeline(
             PIPELINE,
-            loaded,
+            dataclasses.replace(loaded, tokenizer=loaded.batch_tokenizer),
             list(sentences[:checked]),
             candidate_labels=list(labels),
             hypothesis_template=template,

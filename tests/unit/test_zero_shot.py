@@ -317,3 +317,47 @@ def test_the_pipeline_page_draws_the_section(tmp_path):
     assert any("zero-shot-classification" in s.value for s in at.success)
     at.text_input[1].set_value("No braces here.").run()
     assert not at.exception and any("has no `{}`" in w.value for w in at.warning)
+
+
+def test_a_decoder_nli_head_without_a_pad_token_runs_one_pair_at_a_time(tmp_path):
+    """GPT-2's classifier finds each row's last token by the pad id and refuses padded batches when
+    its config has none; the shared tokenizer must not get a pad token from the pipeline check."""
+    import copy
+
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    from tests.conftest import _bpe_tokenizer
+
+    torch.manual_seed(23)
+    tokenizer = _bpe_tokenizer()
+    order = ("entailment", "contradiction")
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **_nli_config(order),
+    )
+    loaded = load_local(_save(GPT2ForSequenceClassification(config), tokenizer, tmp_path / "gpt-nli"))
+    assert loaded.task is tasks.ZERO_SHOT and loaded.tokenizer.pad_token is None
+    view = _build(loaded, labels=LABELS, multi_label=True)
+    assert loaded.tokenizer.pad_token is None  # the shared tokenizer is left as it was
+    assert view.check.kind == "success"
+    assert any("names no pad token" in text for text in note_texts(view))
+    labels = ["education", "politics", "business"]
+    from transformers import pipeline
+
+    own = pipeline(
+        "zero-shot-classification",
+        model=loaded.model,
+        tokenizer=copy.deepcopy(loaded.tokenizer),
+        device="cpu",
+    )
+    results = own(list(SENTENCES), candidate_labels=labels, multi_label=True)
+    theirs = np.array(
+        [[dict(zip(r["labels"], r["scores"], strict=True))[n] for n in labels] for r in results]
+    )
+    assert np.abs(_shown_scores(view, labels) - theirs).max() < 1e-4
