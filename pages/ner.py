@@ -45,6 +45,8 @@ ui.table(shown.sample)
 st.header("② Labels for sub-tokens")
 tokenizer = ner_ui.minilm_tokenizer()
 choices = ner.sentence_choices(data)
+if st.session_state.get("ner.sentence", 0) >= len(choices):  # another file, with fewer sentences
+    del st.session_state["ner.sentence"]
 index = st.selectbox(
     "Sentence",
     range(len(choices)),

@@ -144,3 +144,16 @@ def test_a_built_model_is_described_with_its_scores(empty_cache):
     assert any("natural (40 names) F1 0.900" in s.value for s in at.success)
     at.button(key="ner.use_saved").click().run()
     assert at.session_state[ui.PICK_KEY] == ner.REF
+
+
+def test_a_good_upload_is_split_and_aligned(empty_cache):
+    rows = "\n".join(f"Anna{i} lives in Paris .,B-PER O O B-LOC O" for i in range(12))
+    at = open_page()
+    at.selectbox(key="ner.sentence").set_value(25).run()  # a sentence the upload does not have
+    at.radio(key="ner.source").set_value(ner_view.SOURCES[1]).run()
+    at.get("file_uploader")[0].set_value(("good.csv", f"tokens,tags\n{rows}\n".encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    counts = next(t for t in _tables(at) if "PER names" in t.columns)
+    assert counts.loc["train", "sentences"] == 10 and counts.loc["validation", "sentences"] == 2
+    aligned = next(t for t in _tables(at) if "word id" in t.columns)
+    assert "paris" in set(aligned["sub-token"])
