@@ -522,9 +522,8 @@ def _sentence(
         )
     elif not entities:
         notes.append(Note("caption", "No entity: every token's label is `O` (outside any entity)."))
-    typed = sorted(
-        {t.token for t in token_labels if not t.special and t.token in loaded.tokenizer.all_special_tokens}
-    )
+    specials = set(loaded.tokenizer.all_special_tokens)
+    typed = sorted({t.token for t in token_labels if not t.special and t.token in specials})
     if typed:
         notes.append(
             Note(
