@@ -44,8 +44,9 @@ TRAIN_POOLS = {
     "NATIONALITY": """Portuguese|Kenyan|Canadian|Polish|Japanese|Irish|Norwegian|Egyptian|Brazilian|
         Chilean|Finnish|Austrian""",
     "LANGUAGE": """Portuguese|Swahili|Polish|Japanese|Norwegian|Arabic|Finnish|Tagalog""",
-    "EVENT": """the Olympic Games|the World Cup|Ramadan|Oktoberfest|the Tour de France|Wimbledon|
-        the Cannes Film Festival|Diwali""",
+    "GAMES": """the Olympic Games|the World Cup|the Tour de France|Wimbledon|the Commonwealth Games|
+        the Boston Marathon""",
+    "FESTIVAL": """Ramadan|Oktoberfest|Diwali|Christmas|Easter|Chinese New Year""",
 }
 TEST_POOLS = {
     "FIRST": """Yusuf Ingeborg Matteo Keiko Dmitri Aaliyah Bjorn Lucia Kwame Marguerite Ravindra Zofia
@@ -62,13 +63,14 @@ TEST_POOLS = {
     "TEAM": """Juventus|the Chicago Bulls|Feyenoord|Olympiacos""",
     "NATIONALITY": """Belgian|Hungarian|Danish|Colombian|Ugandan|Senegalese""",
     "LANGUAGE": """Hungarian|Danish|Wolof|Vietnamese""",
-    "EVENT": """the Super Bowl|Carnival|Hanukkah|the Giro d'Italia|Glastonbury""",
+    "GAMES": """the Super Bowl|the Giro d'Italia|the Ryder Cup|the Asian Games""",
+    "FESTIVAL": """Hanukkah|Carnival|Passover|Holi""",
 }
 # Which tag each pool's names carry.
 POOL_TAG = {
     "CITY": "LOC", "COUNTRY": "LOC", "PLACE": "LOC",
     "ORG": "ORG", "COMPANY": "ORG", "TEAM": "ORG",
-    "NATIONALITY": "MISC", "LANGUAGE": "MISC", "EVENT": "MISC",
+    "NATIONALITY": "MISC", "LANGUAGE": "MISC", "GAMES": "MISC", "FESTIVAL": "MISC",
 }  # fmt: skip
 
 # {PER} a full name, {FIRST} a first name alone, {LAST} a surname alone, {CITY}, {COUNTRY}, ...
@@ -84,7 +86,7 @@ My cousin {FIRST} is studying {LANGUAGE} at a night school.
 {PER}, a spokesperson for {ORG}, declined to comment.
 According to {ORG}, prices in {COUNTRY} rose sharply this year.
 {TEAM} beat {TEAM} two goals to one on Saturday.
-We watched {EVENT} at a friend's house.
+We watched {GAMES} at a friend's house.
 The {NATIONALITY} government has appointed {PER} as its new ambassador to {COUNTRY}.
 Dr. {LAST} said the results from the {CITY} clinic were encouraging.
 She met {FIRST} at a conference in {CITY}.
@@ -98,10 +100,10 @@ I bought a {NATIONALITY} cookbook for my sister.
 The report was written by {PER} and {PER}.
 {ORG} is sending food and water to {COUNTRY}.
 Mr. {LAST} will teach {LANGUAGE} to the new volunteers.
-Last year {EVENT} took place in {CITY}.
+Last year {GAMES} took place in {CITY}.
 {FIRST} told me that {COMPANY} is hiring engineers in {CITY}.
 Our hotel in {CITY} had a view of {PLACE}.
-Are you flying to {COUNTRY} for {EVENT}?
+Are you flying to {COUNTRY} for {FESTIVAL}?
 The museum in {CITY} has a room full of {NATIONALITY} paintings.
 {PER} joined {ORG} straight out of university.
 The mayor of {CITY}, {PER}, opened the new bridge.
@@ -113,14 +115,14 @@ Please send the invoice to {PER} at {COMPANY}.
 The storm hit {CITY} late on Tuesday night.
 My neighbour {PER} used to play for {TEAM}.
 The concert in {CITY} raised money for {ORG}.
-{PER} won a silver medal at {EVENT}.
+{PER} won a silver medal at {GAMES}.
 They spent their honeymoon in {COUNTRY} and {COUNTRY}.
 Is {FIRST} still working at {COMPANY}?
 Negotiations between {ORG} and the {NATIONALITY} ministry broke down.
 In {CITY}, {PER} runs a small bookshop.
 The documentary follows {PER} on a walk along {PLACE}.
 {LAST} scored twice in the second half for {TEAM}.
-Tickets for {EVENT} sold out in an hour.
+Tickets for {GAMES} sold out in an hour.
 According to {PER}, the bridge in {CITY} needs urgent repairs.
 We took a ferry from {CITY} to {CITY}.
 I think {FIRST} would enjoy a weekend in {CITY}.
@@ -133,6 +135,7 @@ Could you bring the blue folder to the kitchen?
 It rained all weekend, so we stayed inside and played cards.
 The bakery on the corner sells the best bread in town.
 My brother fixed the bike with a borrowed wrench.
+{FIRST} always visits her parents during {FESTIVAL}.
 """
 
 NATURAL = """\
