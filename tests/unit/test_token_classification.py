@@ -349,8 +349,10 @@ def _gpt2(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
 @pytest.mark.parametrize("strategy", ["none", "simple", "average"])
 def test_a_decoder_token_classifier(tmp_path_factory, strategy):
     folder = _gpt2(tmp_path_factory.mktemp(f"ner-gpt2-{strategy}"), NER, 60)
-    view = _view(load_local(folder), SENTENCES, strategy)
+    loaded = load_local(folder)
+    view = _view(loaded, SENTENCES, strategy)
     _assert_same(view, _reference(folder, SENTENCES, strategy), strategy)
+    assert loaded.tokenizer.pad_token is None  # the check ran the pipeline without changing the shared one
     assert "is a decoder" in view.intro.text and "none in this batch" in view.intro.text
 
 
