@@ -196,10 +196,14 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> View:
     probabilities = postprocess.apply("softmax", logits)  # [B, C]
     accepts_types = "token_type_ids" in inspect.signature(loaded.model.forward).parameters
     B, C = logits.shape
+    # The layout is shown on a prompt and a choice that have tokens (a zero-width space has none).
+    counts = loaded.batch_tokenizer([*prompts, *choices], add_special_tokens=False)["input_ids"]
+    first = next((b for b in range(B) if counts[b]), 0)
+    shown = next((c for c in range(C) if counts[B + c]), 0)
     return View(
         notes=notes,
         steps=_steps(loaded, B, C, batch["input_ids"].shape),
-        layout=layout_note(loaded, prompts[0], choices[0], accepts_types, NAMES),
+        layout=layout_note(loaded, prompts[first], choices[shown], accepts_types, NAMES),
         prompts=tuple(
             _prompt(loaded, prompts[b], choices, logits[b], probabilities[b], accepts_types) for b in range(B)
         ),

@@ -277,6 +277,13 @@ def layout_note(
         {"A": f"*{names[0]}*", "B": f"*{names[1]}*"}.get(part, code_span(part)) for part in layout.parts
     )
     shape = f"Each pair reads {parts}."
+    empty = [name for letter, name in zip("AB", names, strict=True) if letter not in layout.parts]
+    if empty:
+        return Note(
+            "info",
+            f"{shape} Here the {' and the '.join(empty)} has no tokens at all (this tokenizer drops its "
+            "characters), so the model reads only the special tokens in its place.",
+        )
     between = " ".join(code_span(token) for token in layout.between)
     if layout.token_type_ids is not None and accepts_types and layout.types_of(0) != layout.types_of(1):
         first_types = ", ".join(str(t) for t in layout.types_of(0))
@@ -612,10 +619,11 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: tasks.TaskInputs) -> Vie
     if inputs.multi_label is False and L == 1:
         notes.append(Note("caption", "One label: it is scored on its own (as with multi-label)."))
     accepts_types = "token_type_ids" in inspect.signature(loaded.model.forward).parameters
+    example = next((b for b, n in enumerate(lengths) if n), 0)  # a sentence with tokens shows the layout
     return View(
         notes=tuple(notes),
         steps=tuple(_steps(loaded, labels, B, entailment, against, how)),
-        layout=layout_note(loaded, sentences[0], hypotheses[0], accepts_types),
+        layout=layout_note(loaded, sentences[example], hypotheses[0], accepts_types),
         sentences=tuple(
             _sentence(loaded, sentences[b], labels, hypotheses, logits[b], scores[b], accepts_types)
             for b in range(B)

@@ -208,3 +208,10 @@ def test_the_pipeline_page_draws_the_section(tmp_path):
     assert not at.exception
     assert html_of(at).count('data-testid="pair-chips"') == len(PROMPTS) * len(CHOICES)
     assert html_of(at).count('data-testid="probabilities"') >= len(PROMPTS)
+
+
+def test_a_choice_without_tokens_runs_and_the_layout_uses_one_with_tokens(bert_mc):
+    view = _build(bert_mc, prompts=("\u200b", PROMPTS[0]), choices="\u200b | It was fun.")
+    assert len(view.prompts) == 2 and "*prompt*" in view.layout.text and "*choice*" in view.layout.text
+    logits, _ = _reference(bert_mc, "\u200b", ["\u200b", "It was fun."])
+    assert np.abs(_shown(view.prompts[0], ["\u200b", "It was fun."], "logit") - logits).max() < 1e-4

@@ -361,3 +361,10 @@ def test_a_decoder_nli_head_without_a_pad_token_runs_one_pair_at_a_time(tmp_path
         [[dict(zip(r["labels"], r["scores"], strict=True))[n] for n in labels] for r in results]
     )
     assert np.abs(_shown_scores(view, labels) - theirs).max() < 1e-4
+
+
+def test_a_sentence_without_tokens_runs_and_says_so(bert_nli):
+    view = _build(bert_nli, sentences=("\u200b",), labels=LABELS)
+    assert "no tokens at all" in view.layout.text and view.check.kind == "success"
+    view = _build(bert_nli, sentences=("\u200b", "I hate this so much!"), labels=LABELS)
+    assert "*sentence*" in view.layout.text and "no tokens" not in view.layout.text
