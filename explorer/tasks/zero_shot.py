@@ -100,13 +100,14 @@ def parse_labels(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
     return labels, tuple(notes)
 
 
-def template_problem(template: str, label: str) -> str | None:
-    """Why ``template`` cannot hold a label (None when it can): the pipeline refuses a template
-    that ``format`` leaves unchanged; other ``{…}`` fields would raise in ``format``."""
+def template_problem(template: str, labels: tuple[str, ...]) -> str | None:
+    """Why ``template`` cannot hold the labels (None when it can): the pipeline refuses a template
+    that ``format`` leaves unchanged (read on the first label); other ``{…}`` fields raise in
+    ``format`` (for some labels only, e.g. ``{0[3]}``: every label is tried)."""
     example = code_span("This example is {}.")
     try:
-        filled = template.format(label)
-    except (IndexError, KeyError, ValueError) as error:
+        filled = [template.format(label) for label in labels][0]
+    except (IndexError, KeyError, ValueError, AttributeError, TypeError) as error:
         return (
             f"The hypothesis template {code_span(template)} cannot be filled in ({type(error).__name__}: "
             f"{html.escape(str(error))}). Put exactly one `{{}}` where the label goes, e.g. {example}; "
@@ -567,7 +568,7 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: tasks.TaskInputs) -> Vie
                 ),
             ]
         )
-    problem = template_problem(inputs.template, labels[0])
+    problem = template_problem(inputs.template, labels)
     if problem:
         return _refused([*notes, Note("warning", problem)])
     hypotheses = [inputs.template.format(name) for name in labels]  # [L]

@@ -246,6 +246,8 @@ def test_a_custom_template_and_the_batched_logits_match_one_pair_at_a_time(bert_
         ("a, b", "{0} or {1}", "cannot be filled in"),
         ("a, b", "About {topic}.", "cannot be filled in"),
         ("a, b", "Unbalanced { brace {}", "cannot be filled in"),
+        ("a, b", "{0.real}", "cannot be filled in"),
+        ("abcd, b", "{0[2]}", "cannot be filled in"),  # fine for the first label, not the second
     ],
 )
 def test_bad_labels_or_templates_give_a_note_not_an_exception(bert_nli, labels, template, expected):
