@@ -38,8 +38,7 @@ MAX_LABELS = 100  # candidate labels scored (each one is a forward pass per sent
 PAIRS_PER_FORWARD = 32  # pairs per call of the model
 # Tokens of (sentence, hypothesis) pairs one run reads: 8 sentences × 100 labels of 20-token pairs
 # (800 such pairs through MiniLM took 61 s here, 2 CPU cores under a load of 11). The first
-# sentence always runs: at worst
-# 100 pairs of the model's limit (51,200 tokens for 512).
+# sentence always runs: at worst 100 pairs of the model's limit (51,200 tokens for 512).
 MAX_PAIR_TOKENS = 16_000
 CHECK_PAIRS = 100  # pairs transformers' pipeline re-runs for the check (it runs one pair per forward)
 CHIP_PAIRS = 3  # pairs per sentence shown as token chips
