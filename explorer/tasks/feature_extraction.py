@@ -20,13 +20,13 @@ choice, said as such.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from explorer import figures
 from explorer import run as runner
 from explorer.encoding import encode_batch
 from explorer.render import visible
-from explorer.tasks import TaskInputs
+from explorer.tasks import BASE, TaskInputs
 from explorer.views.common import Note, Table, table
 
 # Pooling modes sentence-transformers names, that this module computes.
@@ -78,7 +78,8 @@ class Pooling:
 
 
 def _checkpoint_file(loaded: Any, relative: str) -> Path | None:
-    """A file of the checkpoint: in its folder, or (a Hub checkpoint) in the local Hub cache."""
+    """A file of the checkpoint: in its folder, or (a Hub checkpoint) in the local Hub cache, or
+    fetched from the Hub when it is reachable (from_pretrained does not fetch these files)."""
     location = Path(loaded.resolved.location)
     if location.is_dir():
         path = location / relative
@@ -91,7 +92,24 @@ def _checkpoint_file(loaded: Any, relative: str) -> Path | None:
         cached = try_to_load_from_cache(loaded.resolved.location, relative)
     except Exception:  # a malformed id or cache: the file is simply not available
         return None
-    return Path(cached) if isinstance(cached, str) else None
+    if isinstance(cached, str):
+        return Path(cached)
+    if cached is not None:  # the cache knows the Hub has no such file
+        return None
+    from explorer.loading import hub_reachable
+
+    return _hub_file(loaded.resolved.location, relative) if hub_reachable() else None
+
+
+@functools.lru_cache(maxsize=64)
+def _hub_file(model_id: str, relative: str) -> Path | None:
+    """One small file of a Hub checkpoint, downloaded into the Hub cache (None: it has none)."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(model_id, relative))
+    except Exception:  # no such file, gated, network: pooling falls back to the app's choice
+        return None
 
 
 def _read_json(path: Path | None) -> Any:
@@ -331,31 +349,58 @@ def _is_causal(loaded: Any) -> bool:
     return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
-def _real_vectors(run: Any, encoding: Any, b: int) -> np.ndarray:
-    """[n, D] sentence b's token vectors without its padding."""
-    return run.last_hidden_state[b][encoding.attention_mask[b] == 1]
+def token_vectors(loaded: Any, encoding: Any, run: Any) -> np.ndarray:
+    """[B, S, D] the last layer's token vectors: the run's, or an encoder-decoder's encoder's (its
+    run keeps the decoder's side; one more forward pass reads the encoder's)."""
+    if run.last_hidden_state is not None:
+        return run.last_hidden_state
+    return runner.forward(loaded, encoding).last_hidden_state  # [B, S, D] the encoder's
 
 
-def _intro(loaded: Any, encoding: Any, run: Any) -> Note:
-    B, S, D = run.last_hidden_state.shape
-    decoder = (
-        " It is a decoder: each token's vector has seen only the tokens before it, so the last token's "
-        "vector is the only one that has read the whole sentence."
-        if _is_causal(loaded)
-        else " It is an encoder: each token's vector has read the whole sentence, both ways."
+def _pipeline_returns_them(loaded: Any) -> bool:
+    """Whether pipeline("feature-extraction") returns these token vectors: its first output is the
+    last hidden state only for a headless model that is not an encoder-decoder."""
+    return loaded.head_class == BASE and not loaded.is_encoder_decoder
+
+
+def _intro(loaded: Any, tokens: np.ndarray) -> Note:
+    B, S, D = tokens.shape
+    if loaded.is_encoder_decoder:
+        kind = (
+            " It is an encoder-decoder: these are its **encoder's** vectors (each has read the whole "
+            "sentence, both ways); its decoder, which writes text, is not used here."
+        )
+    elif _is_causal(loaded):
+        kind = (
+            " It is a decoder: each token's vector has seen only the tokens before it, so the last token's "
+            "vector is the only one that has read the whole sentence."
+        )
+    else:
+        kind = " It is an encoder: each token's vector has read the whole sentence, both ways."
+    returned = (
+        ' This is what `pipeline("feature-extraction")` returns.' if _pipeline_returns_them(loaded) else ""
+    )
+    headless = (
+        "has no task head: its output is "
+        if loaded.head_class == BASE
+        else "has a task head; feature extraction reads the layer below it: "
     )
     return Note(
         "markdown",
-        f"`{loaded.model_class}` has no task head: its output is one vector per token, "
-        f"`last_hidden_state` of shape **[{B}, {S}, {D}]** (sentences × tokens, padding included × "
-        f'hidden size). This is what `pipeline("feature-extraction")` returns.{decoder} To compare '
-        "whole sentences, step ③ pools each sentence's token vectors into one vector of "
-        f"{D} numbers: a **sentence embedding**.",
+        f"`{loaded.model_class}` {headless}one vector per token, `last_hidden_state` of shape "
+        f"**[{B}, {S}, {D}]** (sentences × tokens, padding included × hidden size).{returned}{kind} To compare whole sentences, step ③ pools each sentence's token "
+        f"vectors into one vector of {D} numbers: a **sentence embedding**.",
     )
 
 
-def _token_check(loaded: Any, encoding: Any, run: Any) -> Note:
-    """The largest |difference| between the token vectors and pipeline("feature-extraction")'s."""
+def _token_check(loaded: Any, encoding: Any, tokens: np.ndarray) -> Note:
+    """The largest |difference| between the token vectors [B, S, D] and pipeline("feature-extraction")'s."""
+    if not _pipeline_returns_them(loaded):
+        return Note(
+            "info",
+            'Not checked against `pipeline("feature-extraction")`: it returns the model\'s first output, '
+            "which for this model is not these vectors (a head's logits, or an encoder-decoder's decoder side).",
+        )
     limit = encoding.max_length or loaded.max_tokens
     try:
         outputs = runner.transformers_pipeline(
@@ -375,7 +420,7 @@ def _token_check(loaded: Any, encoding: Any, run: Any) -> Note:
     largest = 0.0
     for b, output in enumerate(outputs):
         theirs = output[0].float().numpy()  # [n_b, D]
-        ours = _real_vectors(run, encoding, b)  # [n_b, D]
+        ours = tokens[b][encoding.attention_mask[b] == 1]  # [n_b, D] without padding
         if theirs.shape != ours.shape:
             return Note(
                 "warning",
@@ -409,7 +454,7 @@ def _pooling_note(pooling: Pooling) -> Note:
 
 
 def _page_embeddings(
-    loaded: Any, encoding: Any, run: Any, pooling: Pooling
+    loaded: Any, encoding: Any, tokens: np.ndarray, pooling: Pooling
 ) -> tuple[np.ndarray, np.ndarray, tuple[Note, ...]]:
     """([B, D] sentence embeddings, [B] tokens pooled per sentence, notes): pooled from the run,
     unless a sentence is longer than the checkpoint's max_seq_length (then cut there, as
@@ -417,7 +462,7 @@ def _page_embeddings(
     lengths = encoding.lengths  # [B]
     limit = token_limit(loaded, pooling)
     if int(lengths.max()) <= limit:
-        return pool(run.last_hidden_state, encoding.attention_mask, pooling), lengths, ()
+        return pool(tokens, encoding.attention_mask, pooling), lengths, ()
     longer = [str(b) for b in range(len(lengths)) if lengths[b] > limit]
     note = Note(
         "info",
@@ -805,7 +850,9 @@ def _embedding_map(
             "session reuses them.",
         )
         offer = f"Embed the {count} bundled sentences"
-        return EmbeddingMap(intro, cost, None, None, offer, partial(bundled_vectors, loaded, pooling))
+        return EmbeddingMap(
+            intro, cost, None, None, offer, functools.partial(bundled_vectors, loaded, pooling)
+        )
     points, users, kept = pca_2d(bundled.vectors, embeddings)  # [N, 2], [B, 2]
     timing = Note(
         "caption",
@@ -825,12 +872,13 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> View:
     the checkpoint says, compare them, and place them among the bundled sentences."""
     pooling = pooling_for(loaded)
     sentences = tuple(encoding.sentences)
-    embeddings, pooled, notes = _page_embeddings(loaded, encoding, run, pooling)  # [B, D], [B]
+    tokens = token_vectors(loaded, encoding, run)  # [B, S, D]
+    embeddings, pooled, notes = _page_embeddings(loaded, encoding, tokens, pooling)  # [B, D], [B]
     figure, pairs, similarity_note = _similarity(embeddings, sentences, pooling)
     B, D = embeddings.shape
     return View(
-        intro=_intro(loaded, encoding, run),
-        check=_token_check(loaded, encoding, run),
+        intro=_intro(loaded, tokens),
+        check=_token_check(loaded, encoding, tokens),
         pooling=_pooling_note(pooling),
         notes=notes,
         embeddings_title=f"Sentence embeddings: shape [{B}, {D}]",

@@ -177,6 +177,40 @@ def test_a_dense_module_is_named_as_not_applied(folders, tmp_path):
     assert "does not apply" in pooling.source
 
 
+def test_a_hub_checkpoint_reads_its_files_from_the_hub(folders, tmp_path, monkeypatch):
+    """From the Hub, from_pretrained does not fetch modules.json: pooling_for asks for it (wired to
+    a local folder here, as this machine has no Hub)."""
+    import huggingface_hub
+
+    from explorer import loading
+    from explorer.checkpoints import ResolvedCheckpoint
+
+    folder = _with_sentence_transformers_files(folders["bert"], tmp_path / "hub", "cls", True)
+    hub = ResolvedCheckpoint("hub:someone/model", "someone/model (Hub)", "hub", "someone/model")
+    loaded = dataclasses.replace(load_local(folder), resolved=hub)
+
+    def download(model_id: str, name: str) -> str:
+        assert model_id == "someone/model"
+        if not (folder / name).is_file():
+            raise FileNotFoundError(name)
+        return str(folder / name)
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda model_id, name: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(loading, "hub_reachable", lambda: True)
+    fe._hub_file.cache_clear()
+    pooling = fe.pooling_for(loaded)
+    assert (pooling.mode, pooling.normalize, pooling.from_checkpoint, pooling.max_tokens) == (
+        "cls",
+        True,
+        True,
+        16,
+    )
+    monkeypatch.setattr(loading, "hub_reachable", lambda: False)  # offline, not in the cache
+    fe._hub_file.cache_clear()
+    assert fe.pooling_for(loaded).from_checkpoint is False
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_without_files_mean_pooling_is_the_apps_choice(loaded_families, family):
     loaded = loaded_families[family]
@@ -241,6 +275,25 @@ def test_similarity_is_the_cosine_of_the_pipelines_mean_vectors(folders, loaded_
         (str(i), str(j)): round(float(expected[i, j]), 4) for i in range(3) for j in range(i + 1, 3)
     }
     assert len(view.similarity.data[0].z) == 3
+
+
+@pytest.mark.parametrize("family", ["bart", "cls-single"])
+def test_a_headed_model_reads_the_layer_below_its_head(tmp_path, family):
+    """The registry sends only headless checkpoints here; called directly on a headed one (an
+    encoder-decoder, a classifier), nothing says "no task head" or compares with the pipeline."""
+    loaded = load_local(build_family(family, tmp_path / family))
+    view = _view(loaded)
+    assert "has a task head" in view.intro.text and "no task head" not in view.intro.text
+    assert view.check.kind == "info" and "Not checked" in view.check.text
+    assert ("encoder's" in view.intro.text) == loaded.is_encoder_decoder
+    assert view.mask.conclusion.kind == "success"
+    expected = (
+        loaded.model.get_encoder()(**loaded.tokenizer(SENTENCES[1], return_tensors="pt")).last_hidden_state
+        if loaded.is_encoder_decoder
+        else loaded.model.base_model(**loaded.tokenizer(SENTENCES[1], return_tensors="pt")).last_hidden_state
+    )  # [1, n, D], the sentence alone
+    ours = fe.sentence_embeddings(loaded, [SENTENCES[1]])
+    assert np.abs(ours[0] - expected[0].detach().numpy().mean(axis=0)).max() <= 1e-5
 
 
 def test_the_check_says_the_same_only_when_it_is(loaded_families):
