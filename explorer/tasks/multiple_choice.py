@@ -29,7 +29,7 @@ SEPARATOR = "|"
 # Choices scored per prompt: the batch is [B, C, S], so 8 sentences × 16 choices = 128 rows of the
 # model's limit; SWAG has 4 choices, and more than 16 no longer fits a readable bar chart.
 MAX_CHOICES = 16
-EXAMPLE = "at home. | at the office. | on the moon."
+EXAMPLE = "Now it is finally here. | So I will never take it. | The sky is blue."
 NAMES = ("prompt", "choice")
 
 
