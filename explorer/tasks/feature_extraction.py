@@ -47,7 +47,9 @@ MODE_TEXT = {
     MEAN: "mean pooling: the average of the real tokens' vectors (the attention mask leaves padding out)",
     CLS: "CLS pooling: the first real token's vector",
     MAX: "max pooling: for each dimension, the largest value over the real tokens",
-    MEAN_SQRT_LEN: "mean pooling divided by √length instead of length: the sum of the real tokens' vectors / √n",
+    MEAN_SQRT_LEN: (
+        "mean pooling divided by √length instead of length: the sum of the real tokens' vectors / √n"
+    ),
     LAST_TOKEN: "last-token pooling: the last real token's vector",
 }
 # The legacy keys of 1_Pooling/config.json (sentence-transformers < 5 writes these booleans).
@@ -185,7 +187,10 @@ def pooling_for(loaded: Any) -> Pooling:
         + (", then each vector is normalised to length 1." if normalize else " (no normalisation).")
     )
     if ignored:
-        source += f" It also lists {', '.join(ignored)}, which the app does not apply: these vectors stop before it."
+        source += (
+            f" It also lists {', '.join(ignored)}, which the app does not apply: these vectors stop "
+            "before it."
+        )
     return Pooling(
         mode="+".join(modes),
         normalize=normalize,
@@ -319,7 +324,7 @@ class View:
     pooling: Note  # which pooling, and who chose it
     notes: tuple[Note, ...]  # sentences cut at the checkpoint's max_seq_length, …
     embeddings_title: str  # "Sentence embeddings: shape [B, D]"
-    embeddings: Table  # per sentence: tokens pooled, length, the first values
+    embeddings: Table  # per sentence: real tokens (cut at the limit), length, the first values
     similarity_title: str
     similarity: go.Figure | None  # [B, B] cosine heatmap
     similarity_table: Table | None  # every pair once, with its cosine
@@ -388,7 +393,8 @@ def _intro(loaded: Any, tokens: np.ndarray) -> Note:
     return Note(
         "markdown",
         f"`{loaded.model_class}` {headless}one vector per token, `last_hidden_state` of shape "
-        f"**[{B}, {S}, {D}]** (sentences × tokens, padding included × hidden size).{returned}{kind} To compare whole sentences, step ③ pools each sentence's token "
+        f"**[{B}, {S}, {D}]** (sentences × tokens, padding included × hidden size).{returned}{kind} "
+        "To compare whole sentences, step ③ pools each sentence's token "
         f"vectors into one vector of {D} numbers: a **sentence embedding**.",
     )
 
@@ -399,7 +405,8 @@ def _token_check(loaded: Any, encoding: Any, tokens: np.ndarray) -> Note:
         return Note(
             "info",
             'Not checked against `pipeline("feature-extraction")`: it returns the model\'s first output, '
-            "which for this model is not these vectors (a head's logits, or an encoder-decoder's decoder side).",
+            "which for this model is not these vectors (a head's logits, or an encoder-decoder's "
+            "decoder side).",
         )
     limit = encoding.max_length or loaded.max_tokens
     try:
@@ -456,8 +463,8 @@ def _pooling_note(pooling: Pooling) -> Note:
 def _page_embeddings(
     loaded: Any, encoding: Any, tokens: np.ndarray, pooling: Pooling
 ) -> tuple[np.ndarray, np.ndarray, tuple[Note, ...]]:
-    """([B, D] sentence embeddings, [B] tokens pooled per sentence, notes): pooled from the run,
-    unless a sentence is longer than the checkpoint's max_seq_length (then cut there, as
+    """([B, D] sentence embeddings, [B] real tokens per sentence, notes): pooled from the run, unless
+    a sentence is longer than the checkpoint's max_seq_length (then cut there, as
     sentence-transformers does, with one more forward pass)."""
     lengths = encoding.lengths  # [B]
     limit = token_limit(loaded, pooling)
@@ -480,7 +487,7 @@ def _page_embeddings(
 def _embeddings_table(embeddings: np.ndarray, pooled: np.ndarray, sentences: Sequence[str]) -> Table:
     rows = []
     for b, vector in enumerate(embeddings):
-        row = {"sentence": f"{b} · {_short(sentences[b])}", "tokens pooled": int(pooled[b])}
+        row = {"sentence": f"{b} · {_short(sentences[b])}", "real tokens": int(pooled[b])}
         row["length (L2 norm)"] = round(float(np.linalg.norm(vector)), 4)
         for d in range(min(SHOWN_DIMENSIONS, len(vector))):
             row[f"dim {d}"] = round(float(vector[d]), 4)
@@ -572,7 +579,7 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
     rows = [
         {
             "way": "alone, no padding (the reference)",
-            "tokens pooled": n,
+            "positions treated as real": n,
             "cosine vs alone": 1.0,
             "largest |difference|": 0.0,
         }
@@ -586,7 +593,7 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
         rows.append(
             {
                 "way": name,
-                "tokens pooled": int(pooled.sum()),
+                "positions treated as real": int(pooled.sum()),
                 "cosine vs alone": round(similarity, 6),
                 "largest |difference|": float(f"{difference:.2e}"),
             }
@@ -595,7 +602,8 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
     intro = Note(
         "markdown",
         f"**Why pooling needs the attention mask.** Sentence {b} has {n} tokens; in a batch it gets "
-        f"{target - n} × `{pad}` ({padded.padding_side} padding) to make {target}. The padding positions still "
+        f"{target - n} × `{pad}` ({padded.padding_side} padding) to make {target}. The padding "
+        "positions still "
         "come out of the model with vectors. Below, the sentence alone and padded, pooled three ways "
         f"({pooling.mode} pooling).",
     )
@@ -800,7 +808,10 @@ def _map_figure(
     )
     figure.update_layout(
         title={
-            "text": f"Embedding map: {len(bundled.texts)} bundled sentences, PCA to 2-D ({kept:.0%} of the variance)"
+            "text": (
+                f"Embedding map: {len(bundled.texts)} bundled sentences, PCA to 2-D "
+                f"({kept:.0%} of the variance)"
+            )
         },
         xaxis_title="principal component 1",
         yaxis_title="principal component 2",
@@ -840,7 +851,8 @@ def _embedding_map(
         f"**Embedding map and semantic search.** The app's {count} labelled sentences (the ones the "
         "default classifier is fine-tuned on), embedded the same way and drawn on their two main "
         "directions (PCA). Your sentences are the stars; below, the bundled sentences closest to each "
-        "(cosine similarity), a semantic search. The labels are the dataset's, not this model's: it never saw them.",
+        "(cosine similarity), a semantic search. The labels are the dataset's, not this model's: it "
+        "never saw them.",
     )
     bundled = cached_bundled_vectors(loaded, pooling)
     if bundled is None:

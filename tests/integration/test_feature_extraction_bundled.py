@@ -94,7 +94,7 @@ def test_a_long_sentence_is_cut_where_sentence_transformers_cuts(minilm, referen
     view = _view(minilm, (COURSE[0], UNUSUAL[-1]))
     assert any("max_seq_length" in text and "256" in text for text in note_texts(view))
     shown = view.embeddings.rows[1]
-    assert shown["tokens pooled"] == 256
+    assert shown["real tokens"] == 256
     expected = reference.encode([UNUSUAL[-1]])[0]
     assert [shown[f"dim {d}"] for d in range(fe.SHOWN_DIMENSIONS)] == [
         round(float(expected[d]), 4) for d in range(fe.SHOWN_DIMENSIONS)
