@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer import postprocess
+from explorer import postprocess, tasks
 from explorer import run as runner
 from explorer.encoding import Encoding
 from explorer.errors import InputError
@@ -267,12 +267,44 @@ def _baseline_ids(
     return ids, str(token)
 
 
+def reads_last_token(loaded: LoadedCheckpoint) -> bool:
+    """A classifier on a causal body (LlamaForSequenceClassification and its kin): its head reads
+    the last token that is not the pad token id. Given embeddings instead of ids (the gradient
+    methods) it cannot tell padding apart and reads the last position, so a row must not end with
+    padding. Read from the model: its attention modules say they are causal."""
+    if loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
+        return False
+    return any(getattr(module, "is_causal", False) is True for module in loaded.model.modules())
+
+
+def without_end_padding(encoding: Encoding) -> Encoding:
+    """The one-sentence ``encoding`` without the padding after its last real token."""
+    end = int(np.flatnonzero(encoding.attention_mask[0])[-1]) + 1
+
+    def cut(array: np.ndarray | None) -> np.ndarray | None:
+        if array is None:
+            return None
+        part = np.array(array[:, :end])
+        part.setflags(write=False)
+        return part
+
+    return dataclasses.replace(
+        encoding,
+        tokens=(encoding.tokens[0][:end],),
+        input_ids=cut(encoding.input_ids),
+        attention_mask=cut(encoding.attention_mask),
+        token_type_ids=cut(encoding.token_type_ids),
+        special_tokens_mask=cut(encoding.special_tokens_mask),
+        offsets=cut(encoding.offsets),
+    )
+
+
 def keeps_first_token(loaded: LoadedCheckpoint) -> bool:
     """Whether the baseline keeps the first real token: a decoder puts much of its attention on its
     first position (an "attention sink"), so replacing it changes every layer's attention at once
     and the straight path from such a baseline is too curved for the integral to converge (on the
     bundled SmolLM2 the relative error stays above 100% at 256 steps; keeping it: about 1% at 32)."""
-    return loaded.is_decoder or hasattr(loaded.model, "score")
+    return loaded.is_decoder or reads_last_token(loaded)
 
 
 def usable(loaded: LoadedCheckpoint, choice: str) -> str:
@@ -445,7 +477,7 @@ def attention_position(loaded: LoadedCheckpoint, encoding: Encoding, target: Tar
     if target.kind != "label":
         return target.position
     real = np.flatnonzero(encoding.attention_mask[0])
-    return int(real[-1]) if hasattr(loaded.model, "score") else int(real[0])
+    return int(real[-1]) if reads_last_token(loaded) else int(real[0])
 
 
 def rollout(attentions: np.ndarray, position: int) -> np.ndarray:
@@ -477,7 +509,7 @@ def classifier_target(loaded: LoadedCheckpoint, encoding: Encoding, label: str |
     result = postprocess.classify(logits, loaded.config)[0]
     name = label if label in result.labels else result.predicted
     real = np.flatnonzero(encoding.attention_mask[0])
-    position = int(real[-1]) if hasattr(loaded.model, "score") else int(real[0])
+    position = int(real[-1]) if reads_last_token(loaded) else int(real[0])
     return Target("label", position, result.labels.index(name), name, result.function)
 
 
@@ -521,6 +553,8 @@ def compute(
     if loaded.is_encoder_decoder:
         raise InputError("Attributions are not available for encoder-decoders here.")
     check_length(encoding)
+    if reads_last_token(loaded):
+        encoding = without_end_padding(encoding)
     seconds: dict[str, float] = {}
     baseline, occlusion_mode = usable(loaded, baseline), usable(loaded, occlusion_mode)
 

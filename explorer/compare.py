@@ -14,6 +14,7 @@ Every forward pass goes through ``explorer.run.forward``; probabilities come fro
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer import postprocess, tasks
+from explorer import run as runner
 from explorer.encoding import Encoding, encode_batch
 from explorer.errors import InputError
 from explorer.loading import LoadedCheckpoint
-from explorer.run import Outputs, forward
+from explorer.run import Outputs
 
 SAME = 1e-5  # "the same numbers" means within this (relative to the largest value when it is above 1)
 DIFFERENT = 1e-4  # a difference above this is called a difference
@@ -98,6 +100,28 @@ def _pick(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> tuple[str, str,
     while _length(loaded, other) <= length:  # at most max_tokens / a few repetitions
         other += " " + OTHER_SENTENCE
     return first, other, True
+
+
+def forward(
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    *,
+    attention_mask: np.ndarray | None = None,
+    model: Any = None,
+) -> Outputs:
+    """``run.forward``, and for a multiple-choice head (which reads [batch, choices, sequence]) the
+    same batch with each sentence as its one choice, through ``run.task_forward``: its last hidden
+    state [B, S, D] and no logits (one logit per choice says nothing about one sentence)."""
+    if loaded.head_class != tasks.MULTIPLE_CHOICE:
+        return runner.forward(loaded, encoding, attention_mask=attention_mask, model=model)
+    if model is not None:  # the same checkpoint, another model built from its config
+        loaded = dataclasses.replace(loaded, model=model)
+    _, inputs = runner.model_inputs(loaded.model, encoding)  # each [B, S]
+    if attention_mask is not None:
+        inputs["attention_mask"] = np.array(attention_mask)  # a writable copy
+    choices = {name: np.array(value)[:, None] for name, value in inputs.items()}  # each [B, 1, S]
+    hidden = runner.task_forward(loaded, choices, ("hidden_states",))["hidden_states"]  # [L + 1, B, S, D]
+    return Outputs(hidden[-1], None)
 
 
 def _values(loaded: LoadedCheckpoint, outputs: Outputs, row: int, real: np.ndarray) -> np.ndarray:

@@ -492,40 +492,42 @@ class HeadShape:
 def head_shapes(
     loaded: LoadedCheckpoint, encoding: Encoding, decoder_length: int = 1
 ) -> tuple[HeadShape, ...]:
-    """What each head class returns for this batch (from the config's sizes). Encoder-decoders add
-    their seq2seq head, whose logits have one row per decoder token (``decoder_length`` of them)."""
+    """What each head class the course names returns for this batch (from the config's sizes);
+    ``loaded`` marks the rows of the head this checkpoint has (a question-answering head has two
+    outputs, so two rows). Encoder-decoders add their seq2seq head, whose logits have one row per
+    decoder token (``decoder_length`` of them)."""
     B, S = encoding.shape
     card = config_card(loaded)
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
+
+    def shape(head: str, output: str, dims: tuple[int, ...], axes: str) -> HeadShape:
+        return HeadShape(head, output, dims, axes, loaded.head_class == head)
+
     return (
-        HeadShape(
-            tasks.BASE,
-            "last_hidden_state",
-            (B, S, card.hidden_size),
-            "[batch, sequence, hidden]",
-            loaded.head_class == tasks.BASE,
+        shape(tasks.BASE, "last_hidden_state", (B, S, card.hidden_size), "[batch, sequence, hidden]"),
+        shape(tasks.SEQUENCE_CLASSIFICATION, "logits", (B, labels), "[batch, labels]"),
+        shape(tasks.TOKEN_CLASSIFICATION, "logits", (B, S, labels), "[batch, sequence, labels]"),
+        shape(
+            tasks.QUESTION_ANSWERING,
+            "start_logits",
+            (B, S),
+            "[batch, sequence]: a score per token for the answer starting there",
         ),
-        HeadShape(
-            tasks.SEQUENCE_CLASSIFICATION,
+        shape(
+            tasks.QUESTION_ANSWERING,
+            "end_logits",
+            (B, S),
+            "[batch, sequence]: a score per token for the answer ending there",
+        ),
+        # The head reads [batch, choices, sequence]; here each sentence is its one choice.
+        shape(
+            tasks.MULTIPLE_CHOICE,
             "logits",
-            (B, labels),
-            "[batch, labels]",
-            loaded.head_class == tasks.SEQUENCE_CLASSIFICATION,
+            (B, 1),
+            "[batch, choices]: each sentence read as its only choice (the input is [batch, choices, sequence])",
         ),
-        HeadShape(
-            tasks.MASKED_LM,
-            "logits",
-            (B, S, card.vocab_size),
-            "[batch, sequence, vocab]",
-            loaded.head_class == tasks.MASKED_LM,
-        ),
-        HeadShape(
-            tasks.CAUSAL_LM,
-            "logits",
-            (B, S, card.vocab_size),
-            "[batch, sequence, vocab]",
-            loaded.head_class == tasks.CAUSAL_LM,
-        ),
+        shape(tasks.MASKED_LM, "logits", (B, S, card.vocab_size), "[batch, sequence, vocab]"),
+        shape(tasks.CAUSAL_LM, "logits", (B, S, card.vocab_size), "[batch, sequence, vocab]"),
     ) + (
         (
             HeadShape(

@@ -3,15 +3,18 @@ back, and the reloaded model gives exactly the same outputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from explorer import tasks
 from explorer.encoding import Encoding
 from explorer.loading import LoadedCheckpoint
-from explorer.run import main_output
+from explorer.run import main_output, model_inputs, task_forward
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,26 @@ def reload_and_compare(loaded: LoadedCheckpoint, folder: Path, encoding: Encodin
         .from_pretrained(folder, attn_implementation="eager", dtype=torch.float32, trust_remote_code=False)
         .eval()
     )
-    name, original = main_output(loaded.model, encoding)
-    _, again = main_output(reloaded, encoding)
-    return RoundTrip(name, tuple(original.shape), float(np.abs(original - again).max()))
+    name, original = head_output(loaded, loaded.model, encoding)
+    _, again = head_output(loaded, reloaded, encoding)
+    shape = original.shape[1:] if name == QA_OUTPUTS else original.shape  # QA: each output's [B, S]
+    return RoundTrip(name, tuple(shape), float(np.abs(original - again).max()))
+
+
+QA_OUTPUTS = "start_logits and end_logits"
+
+
+def head_output(loaded: LoadedCheckpoint, model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
+    """(name, array) of ``model``'s head output on the batch (``model`` has ``loaded``'s head):
+    ``run.main_output``, but a question-answering head's two outputs ([2, B, S]: start, end) and a
+    multiple-choice head's logits with each sentence as its one choice ([B, 1])."""
+    if loaded.head_class not in (tasks.QUESTION_ANSWERING, tasks.MULTIPLE_CHOICE):
+        return main_output(model, encoding)
+    twin = dataclasses.replace(loaded, model=model)
+    _, inputs = model_inputs(model, encoding)  # each [B, S]
+    arrays = {name: np.array(value) for name, value in inputs.items()}  # writable copies
+    if loaded.head_class == tasks.QUESTION_ANSWERING:
+        out = task_forward(twin, arrays, ("start_logits", "end_logits"))  # each [B, S]
+        return QA_OUTPUTS, np.stack([out["start_logits"], out["end_logits"]])  # [2, B, S]
+    choices = {name: value[:, None] for name, value in arrays.items()}  # each [B, 1, S]
+    return "logits", task_forward(twin, choices, ("logits",))["logits"]  # [B, 1]

@@ -123,8 +123,46 @@ def not_available(loaded: LoadedCheckpoint, kind: str) -> Note | None:
             "answer depends on the encoder's input and on the decoder's own tokens, and this section "
             "attributes one input sequence.",
         )
-    if kind == "label" and loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
-        return Note("info", f"{loaded.resolved.label} has no classification head: no label to explain.")
+    if kind == "label":
+        return _no_label(loaded)
+    return None
+
+
+# Heads that score something other than one label per sentence: why this section cannot explain them.
+_OTHER_HEADS = {
+    tasks.TOKEN_CLASSIFICATION: (
+        "its token-classification head gives a label to every token, not one label to the sentence, and "
+        "this section explains one label of a whole sentence"
+    ),
+    tasks.QUESTION_ANSWERING: (
+        "its question-answering head scores each token as the start and the end of an answer to a "
+        "question (start_logits and end_logits), not a label of the sentence"
+    ),
+    tasks.MULTIPLE_CHOICE: (
+        "its multiple-choice head gives one score per (prompt, choice) pair, compared across the choices, "
+        "not a label of one sentence"
+    ),
+}
+
+
+def _no_label(loaded: LoadedCheckpoint) -> Note | None:
+    """Why a checkpoint has no sentence label this section can explain (None when it has one)."""
+    name = loaded.resolved.label
+    if loaded.head_class in _OTHER_HEADS:
+        return Note(
+            "info",
+            f"{name} (`{loaded.model_class}`): no sentence label to explain: {_OTHER_HEADS[loaded.head_class]}.",
+        )
+    if loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
+        return Note("info", f"{name} has no classification head: no label to explain.")
+    if tasks.is_nli(loaded.config):
+        labels = ", ".join(str(v) for v in (getattr(loaded.config, "id2label", None) or {}).values())
+        return Note(
+            "info",
+            f"{name} is a natural-language-inference head ({labels}): it was trained on sentence pairs "
+            "(a premise and a hypothesis), so its label for one sentence alone is not a prediction worth "
+            "explaining. Zero-shot classification (the Pipeline page) is how it labels single sentences.",
+        )
     return None
 
 

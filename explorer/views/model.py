@@ -154,11 +154,13 @@ def _final_norm(model: Any) -> str | None:
     return None
 
 
-def _config_sentence(card: info.ConfigCard) -> str:
-    """What the card's numbers mean; every equation in it holds for this config."""
+def _config_sentence(card: info.ConfigCard, head_description: str | None = None) -> str:
+    """What the card's numbers mean; every equation in it holds for this config. ``head_description``
+    says what the head does (the checkpoint's task: an NLI classifier reads sentence pairs)."""
     head, model = card.head_class, card.model_class
     article = "an" if model[:1].lower() in "aeiou" else "a"
-    first = f"`{head}` loaded {article} `{model}`: {HEAD_DESCRIPTIONS.get(head, 'a model')}."
+    description = head_description or HEAD_DESCRIPTIONS.get(head, "a model")
+    first = f"`{head}` loaded {article} `{model}`: {description}."
     seq2seq_notes: list[str] = []
     if card.is_encoder_decoder:
         lead = f"Each of the {card.layers or '?'} encoder layers and {card.decoder_layers or '?'} decoder layers has"
@@ -219,7 +221,7 @@ def _config_sentence(card: info.ConfigCard) -> str:
 def _config_part(loaded: LoadedCheckpoint) -> ConfigPart:
     card = info.config_card(loaded)
     rows = table([{"": label, "value": value} for label, value in card.rows()], index="")
-    return ConfigPart(card, rows, Note("markdown", _config_sentence(card)))
+    return ConfigPart(card, rows, Note("markdown", _config_sentence(card, loaded.task.head_description)))
 
 
 def _hidden_part(
@@ -324,16 +326,30 @@ def _heads_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | No
             }
             for h in shapes
         ],
-        index="head class",
+        index=["head class", "output"],
     )
+    return HeadsPart(shapes, rows, Note("caption", _heads_caption(loaded)))
+
+
+def _heads_caption(loaded: LoadedCheckpoint) -> str:
+    """The course's point (one body, many heads) and which head this checkpoint has, with its labels."""
     text = (
-        "The same body with a different head: a classifier reads one vector per sentence, language-model "
+        "The same body with a different head: a sequence classifier reads one vector per sentence, a token "
+        "classifier scores every label at every token, a question-answering head scores every token as the "
+        "answer's start and as its end, a multiple-choice head gives one score per choice, and language-model "
         "heads score every vocabulary token at every position."
     )
-    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
+    if loaded.head_class == tasks.BASE:
+        return (
+            text
+            + f" This checkpoint (`{loaded.model_class}`) has no head: its output is `last_hidden_state`."
+        )
+    text += f" This checkpoint's head (`{loaded.model_class}`): {loaded.task.head_description}."
+    if loaded.head_class in (tasks.SEQUENCE_CLASSIFICATION, tasks.TOKEN_CLASSIFICATION):
         labels = getattr(loaded.config, "id2label", None) or {}
-        text += " This classifier's labels: " + ", ".join(str(v) for v in labels.values()) + "."
-    return HeadsPart(shapes, rows, Note("caption", text))
+        kind = "classifier" if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION else "token classifier"
+        text += f" This {kind}'s labels: " + ", ".join(str(v) for v in labels.values()) + "."
+    return text
 
 
 # --- The attention mask's effect -------------------------------------------------------------

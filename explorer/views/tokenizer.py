@@ -329,6 +329,31 @@ def sentence_pooling(loaded: LoadedCheckpoint) -> tuple[str, tuple[str, ...]] | 
     return (name, modes) if modes else None
 
 
+# Multiple-choice heads that read the first token through the pooler (BertForMultipleChoice,
+# RobertaForMultipleChoice, AlbertForMultipleChoice…) or directly (DistilBertForMultipleChoice).
+MULTIPLE_CHOICE_POOLER = frozenset({"bert", "albert", "roberta", "xlm-roberta", "camembert", "megatron-bert"})
+MULTIPLE_CHOICE_DIRECTLY = frozenset({"distilbert"})
+
+
+def _multiple_choice_purpose(loaded: LoadedCheckpoint, first: bool, model_type: str) -> str:
+    """What a multiple-choice head does with the first token: it reads one vector per (prompt,
+    choice) pair, the first token's, through the pooler where the model has one."""
+    pooler = getattr(loaded.model.base_model, "pooler", None) is not None
+    if first and model_type in MULTIPLE_CHOICE_POOLER and pooler:
+        via = "through the pooler (a dense layer and tanh: pooler_output)"
+    elif first and model_type in MULTIPLE_CHOICE_DIRECTLY:
+        via = "directly (last_hidden_state[:, 0])"
+    else:
+        return (
+            f"{loaded.model_class} reads one vector per (prompt, choice) pair for its one logit per choice; "
+            "which one depends on the architecture"
+        )
+    return (
+        f"the multiple-choice head reads this token's final vector {via} once per (prompt, choice) pair and "
+        "turns it into that choice's one logit, so fine-tuning taught it to summarise the pair"
+    )
+
+
 def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
     """What this checkpoint's classification token is for, read from its tokenizer, model and
     files (None: the tokenizer has no cls_token). Its vector summarises the sentence only where
@@ -372,6 +397,20 @@ def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
         purpose = (
             f"{loaded.model_class} reads one vector per sentence for its logits; which one depends on "
             "the architecture"
+        )
+    elif loaded.head_class == tasks.MULTIPLE_CHOICE:
+        purpose = _multiple_choice_purpose(loaded, first, model_type)
+    elif loaded.head_class == tasks.TOKEN_CLASSIFICATION:
+        purpose = (
+            "the token-classification head labels every token's final vector, this one included, and "
+            '`pipeline("token-classification")` drops the labels of special tokens such as this one: no '
+            "vector here has to summarise the sentence"
+        )
+    elif loaded.head_class == tasks.QUESTION_ANSWERING:
+        purpose = (
+            "the question-answering head scores every token's final vector as the answer's start and as its "
+            "end; the course's question-answering pipeline never puts this token in an answer, and uses its "
+            'two scores as the score of "no answer" (`handle_impossible_answer=True`)'
         )
     elif loaded.head_class == tasks.MASKED_LM:
         purpose = (
