@@ -573,7 +573,7 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
     reference = pool(runner.forward(loaded, alone).last_hidden_state, alone.attention_mask, pooling)  # [1, D]
     ways = (
         ("padded; the mask in attention and in pooling (sentence-transformers' way)", mask, mask),
-        ("padded; the mask in attention, pooling averages the padding too", mask, ones),
+        ("padded; the mask in attention, but pooling counts the padding as real", mask, ones),
         ("padded; no mask at all: attention and pooling both see the padding", ones, ones),
     )
     rows = [
@@ -599,13 +599,15 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
             }
         )
     pad = tokenizer.pad_token or "the pad token"
+    where = (
+        "in this batch it gets" if target == encoding.shape[1] else "beside a longer sentence it would get"
+    )
     intro = Note(
         "markdown",
-        f"**Why pooling needs the attention mask.** Sentence {b} has {n} tokens; in a batch it gets "
+        f"**Why pooling needs the attention mask.** Sentence {b} has {n} tokens; {where} "
         f"{target - n} × `{pad}` ({padded.padding_side} padding) to make {target}. The padding "
-        "positions still "
-        "come out of the model with vectors. Below, the sentence alone and padded, pooled three ways "
-        f"({pooling.mode} pooling).",
+        "positions still come out of the model with vectors. Below, the sentence alone and padded, "
+        f"pooled three ways ({pooling.mode} pooling).",
     )
     return MaskDemo(intro, table(rows, index="way"), _mask_conclusion(results))
 

@@ -253,9 +253,13 @@ def test_view_on_every_headless_family(loaded_families, family):
         ]
         <= 1e-5
     )
-    assert rows["padded; the mask in attention, pooling averages the padding too"]["cosine vs alone"] < 0.9999
+    assert (
+        rows["padded; the mask in attention, but pooling counts the padding as real"]["cosine vs alone"]
+        < 0.9999
+    )
     pad = loaded.batch_tokenizer.pad_token
-    assert f"`{pad}`" in view.mask.intro.text
+    assert f"`{pad}`" in view.mask.intro.text and "in this batch it gets" in view.mask.intro.text
+    assert f"({loaded.batch_tokenizer.padding_side} padding)" in view.mask.intro.text
     # Nothing about BERT's specials or segments is said of a checkpoint that lacks them.
     text = " ".join(note_texts(view))
     for word in ("[CLS]", "[SEP]", "token_type_ids"):
@@ -309,7 +313,9 @@ def test_the_check_says_the_same_only_when_it_is(loaded_families):
 def test_one_sentence_asks_for_a_second_and_still_shows_the_mask(loaded_families):
     view = _view(loaded_families["bert"], ["Only one sentence here."])
     assert view.similarity is None and "second sentence" in view.similarity_note.text
-    assert "1 × `[PAD]`" not in view.mask.intro.text  # padded with as many pad tokens as it has tokens
+    assert "beside a longer sentence it would get" in view.mask.intro.text
+    n = len(loaded_families["bert"].tokenizer("Only one sentence here.")["input_ids"])
+    assert f"{n} × `[PAD]`" in view.mask.intro.text  # as many pad tokens as it has tokens
     assert view.mask.table is not None and view.mask.conclusion.kind == "success"
 
 
