@@ -108,7 +108,11 @@ def test_model_page_lists_the_real_heads_outputs(built, name):
     assert f"`{facts.architecture}`" in caption and loaded.task.head_description in caption
     for label in facts.labels:
         assert label in caption
-    assert f"`{facts.head}` loaded a `{facts.architecture}`" in view.config.sentence.text
+    # What the head does, from the task registry: an NLI head reads sentence pairs.
+    assert f"`{facts.head}` loaded a `{facts.architecture}`: {loaded.task.head_description}." in (
+        view.config.sentence.text
+    )
+    assert ("natural-language-inference" in view.config.sentence.text) == facts.nli
     # The two costly sections ran: the mask comparison and random weights, without an exception.
     assert view.mask.effect is not None and view.mask.with_mask.kind == "success"
     assert view.random.comparison is not None
