@@ -8,7 +8,7 @@ import pytest
 from app_helpers import DEFAULT_PAGE, PAGES, messages_of, rerun, start
 
 from explorer import checkpoints, ui
-from tests.families import build_family
+from tests.families import build_family, family
 
 SHOWN = ("bert-mc", "roberta-qa", "llama-cls")
 
@@ -26,3 +26,6 @@ def test_every_page_opens_on_a_task_head(name, tmp_path):
             at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert at.session_state[ui.PICK_KEY] == checkpoints.LOCAL_FOLDER.ref, page
+        if page == "pages/model.py":  # the page is about this checkpoint and its head
+            shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+            assert f"`{family(name).architecture}`" in shown and f"`{family(name).head}`" in shown
