@@ -218,3 +218,23 @@ def test_the_default_classifiers_recorded_accuracy_is_its_accuracy_on_the_split(
     logits = classifier_logits(loaded.model, loaded.tokenizer, validation.texts, max_length=64)  # [N, 2]
     right = int((logits.argmax(-1) == np.array(validation.labels)).sum())
     assert score is not None and score.accuracy == pytest.approx(right / len(validation.labels), abs=1e-9)
+
+
+@pytest.mark.bundled
+def test_the_pair_classifiers_recorded_accuracy_is_its_accuracy_on_the_held_out_pairs():
+    """The same for the pair classifier: its metadata's test accuracy against the saved model's
+    predictions on the held-out pairs, encoded as tokenizer(sentence1, sentence2) and run here."""
+    from explorer.encoding import encode_batch
+    from explorer.loading import load_checkpoint
+    from explorer.run import pair_logits
+
+    folder = ft.pair_classifier_folder()
+    if not (folder / "config.json").is_file():
+        pytest.skip("the pair classifier is not built (python -m explorer.finetune --pairs)")
+    loaded = load_checkpoint(checkpoints.resolve(transfer.fine_tuned_ref("pairs")))
+    score, _ = transfer.fine_tuned_score(folder, "pairs", loaded.num_parameters)
+    _, _, test = ft.bundled_pairs()
+    encoding = encode_batch(loaded.batch_tokenizer, test.texts, test.pairs, max_length=ft.PAIR_MAX_LENGTH)
+    predicted = pair_logits(loaded.model, encoding).argmax(-1)  # [N]
+    right = int((predicted == np.array(test.labels)).sum())
+    assert score is not None and score.accuracy == pytest.approx(right / len(test.labels), abs=1e-9)
