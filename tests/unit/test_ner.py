@@ -270,3 +270,12 @@ def test_a_job_stopped_before_it_starts_saves_nothing(tiny_encoder, tmp_path):
     assert job.progress.status == "stopped" and not (tmp_path / "never").exists()
     shown = ner_view.training_progress(job)
     assert shown.finished and shown.saved is None and not shown.can_stop
+
+
+def test_build_default_is_skipped_when_the_model_is_there(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    folder = tmp_path / "checkpoints" / ner.NAME
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    assert ner.build_default() == folder
+    assert "already built" in capsys.readouterr().out
