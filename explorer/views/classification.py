@@ -893,7 +893,12 @@ def _transfer_kind(
     sources = Note(
         "caption",
         f"Feature-based: {head.score.source} Fine-tuned: {fine_source} "
-        f"Held-out: the bundled {transfer.HELD_OUT[kind]} split, never trained on by either. "
+        f"Held-out: the bundled {transfer.HELD_OUT[kind]} split, never trained on by either"
+        + (
+            " (the fine-tune scored it after each epoch but chose nothing with it: fixed settings, no early stopping). "
+            if transfer.HELD_OUT[kind] == "validation"
+            else ". "
+        )
         + _weights_note(encoder, head),
     )
     problem = None if fine_score is not None else Note("info", fine_source)
