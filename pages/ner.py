@@ -69,9 +69,9 @@ ui.note(batch.explanation)
 # --- ④ Fine-tuning -------------------------------------------------------------------------------
 st.header("④ Fine-tune and score")
 columns = st.columns(2)
-epochs = columns[0].select_slider("Epochs", ner.EPOCHS, value=6, key="ner.epochs")
+epochs = columns[0].select_slider("Epochs", ner.EPOCHS, value=ner.DEFAULTS.epochs, key="ner.epochs")
 learning_rate = columns[1].select_slider(
-    "Learning rate", ner.LEARNING_RATES, value=1e-4, format_func=str, key="ner.lr"
+    "Learning rate", ner.LEARNING_RATES, value=ner.DEFAULTS.learning_rate, format_func=str, key="ner.lr"
 )
 st.caption(ner.estimate(data, epochs))
 running = (job := st.session_state.get("ner.job")) is not None and not job.finished

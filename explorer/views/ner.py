@@ -23,7 +23,8 @@ from explorer.views.common import Note, Table, table
 SOURCES = ("Sentences written for this app", "Upload a CSV")
 FORMAT_HELP = ner_data.FORMAT_HELP  # the two CSV layouts a user can upload
 EPOCHS = (1, 2, 3, 4, 5, 6, 8)
-LEARNING_RATES = (2e-5, 5e-5, 1e-4, 2e-4)
+LEARNING_RATES = (2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
+DEFAULTS = ner_data.NerConfig()  # the epochs and learning rate the page starts from (measured)
 SAMPLE_ROWS = 8  # sentences shown as a sample of the data
 CHOICES = 30  # training sentences offered for the alignment
 SECONDS_PER_STEP = 0.23  # one step of 16 sentences on an idle 2-core machine (as the sentiment classifier)

@@ -112,7 +112,8 @@ def test_fine_tune_button_shows_progress_report_and_use_this_model(empty_cache, 
     at = open_page()
     at.button(key="ner.start").click().run()
     assert not at.exception
-    assert started == [(len(ner.bundled_sentences()["train"]), 6, 1e-4)]
+    defaults = ner.NerConfig()
+    assert started == [(len(ner.bundled_sentences()["train"]), defaults.epochs, defaults.learning_rate)]
     assert "seqeval on the held-out sentences" in [s.value for s in at.subheader]
     overall = next(t for t in _tables(at) if "F1" in t.columns and "token accuracy" in t.columns)
     assert overall.loc["test", "F1"] == 0.847
