@@ -279,3 +279,17 @@ def test_build_default_is_skipped_when_the_model_is_there(tmp_path, monkeypatch,
     (folder / "config.json").write_text("{}")
     assert ner.build_default() == folder
     assert "already built" in capsys.readouterr().out
+
+
+def test_a_job_runs_to_the_end_in_the_background(tiny_encoder, tmp_path):
+    data = _tiny_data()
+    output = tmp_path / "tiny-job"
+    job = ner.NerJob(
+        str(tiny_encoder), data, data, output, ner.NerConfig(epochs=1, batch_size=8), {"natural": data}
+    )
+    job.start()
+    assert job._finished.wait(120)
+    assert job.progress.status == "done", job.progress.message
+    shown = ner_view.training_progress(job)
+    assert shown.saved_ref == "saved:tiny-job" and shown.report.overall.rows[0]["split"] == "natural"
+    assert shown.evaluations.rows[0]["epoch"] == 1 and shown.loss is not None
