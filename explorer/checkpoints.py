@@ -162,14 +162,25 @@ SAVED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 def _saved_description(folder: Path) -> str:
+    """What a checkpoint this app fine-tuned is, from its own files: its task, labels and scores."""
     try:
         metadata = json.loads((folder / TRAINING_METADATA).read_text())
+        config = json.loads((folder / "config.json").read_text())
+        labels = " / ".join(str(label) for label in (config.get("id2label") or {}).values())
+        examples = metadata["train_examples"]
+        if metadata.get("task") == "token-classification":
+            held_out = metadata.get("held_out") or {}
+            scores = ", ".join(f"{name} entity F1 {result['f1']:.3f}" for name, result in held_out.items())
+            return (
+                f"NER fine-tuned here from MiniLM on {examples} tagged sentences ({scores}); tags {labels}."
+            )
         accuracy = metadata["validation"]["accuracy"]
+        what = "sentence pairs" if metadata.get("pairs") else "labelled sentences"
         return (
-            f"Fine-tuned here from MiniLM on {metadata['train_examples']} labelled sentences "
-            f"(validation accuracy {accuracy:.1%}); labels NEGATIVE / POSITIVE."
+            f"Fine-tuned here from MiniLM on {examples} {what} (validation accuracy {accuracy:.1%}); "
+            f"labels {labels}."
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return f"A checkpoint this app saved in {folder}."
 
 

@@ -43,6 +43,7 @@ class LoadedCheckpoint:
     model: Any  # transformers.PreTrainedModel, eval(), eager attention
     head_class: str  # the Auto class used, e.g. tasks.CAUSAL_LM
     max_tokens: int  # longest sentence (tokens, specials included) the app runs
+    causal: bool = False  # its attention modules are causal (read once at load: has_causal_attention)
 
     @property
     def model_class(self) -> str:
@@ -63,12 +64,22 @@ class LoadedCheckpoint:
         its encoder, the part that reads the text, attends both ways (see is_encoder_decoder)."""
         if self.is_encoder_decoder:
             return False
-        return self.head_class == tasks.CAUSAL_LM or bool(getattr(self.config, "is_decoder", False))
+        return (
+            self.head_class == tasks.CAUSAL_LM
+            or bool(getattr(self.config, "is_decoder", False))
+            or self.causal
+        )
 
     @property
     def is_encoder_decoder(self) -> bool:
         """T5, BART…: an encoder reads the text, a separate decoder writes the output."""
         return bool(getattr(self.config, "is_encoder_decoder", False))
+
+
+def has_causal_attention(model: Any) -> bool:
+    """Whether any attention module of ``model`` is causal (each token sees only the tokens before
+    it): a decoder body under any head (LlamaForSequenceClassification) or none (GPT2Model)."""
+    return any(getattr(module, "is_causal", None) is True for module in model.modules())
 
 
 def encoder_decoder_note(loaded: LoadedCheckpoint, view: str) -> str:
@@ -276,4 +287,5 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
         model=model,
         head_class=head_class,
         max_tokens=_max_tokens(tokenizer, config),
+        causal=not getattr(config, "is_encoder_decoder", False) and has_causal_attention(model),
     )

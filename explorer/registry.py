@@ -102,6 +102,14 @@ PAGES: tuple[PageSpec, ...] = (
         classification.Settings,
     ),
     PageSpec(
+        "pages/ner.py",
+        "Token classification (NER)",
+        "🪪",
+        "a named-entity recognizer fine-tuned here: IOB2 data, labels aligned to sub-tokens, padded "
+        "batches, entity-level F1 (seqeval)",
+        "ner",
+    ),
+    PageSpec(
         "pages/save_load.py",
         "Save and load",
         "💾",

@@ -424,7 +424,9 @@ def transformers_pipeline(task: str, loaded: LoadedCheckpoint, *args: Any, **kwa
     them), called with ``args`` / ``kwargs``: what the app checks its task numbers against."""
     from transformers import pipeline
 
-    runner = pipeline(task, model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
+    # The batch tokenizer: some pipelines (zero-shot) set a pad token on the tokenizer they are
+    # given, and the checkpoint's own tokenizer is shared by every session.
+    runner = pipeline(task, model=loaded.model, tokenizer=loaded.batch_tokenizer, device="cpu")
     return runner(*args, **kwargs)
 
 

@@ -229,8 +229,10 @@ class TaskInputs:
     template: str = "This example is {}."  # zero-shot: the hypothesis each label is put into
     multi_label: bool = False  # zero-shot: each label scored on its own
     question: str = "Where do I work?"  # question answering: the sentences are the context
-    choices: str = ""  # multiple choice: separated by "|" (the sentences are the prompts)
-    aggregation: str = "simple"  # token classification: none / simple / first / average / max
+    choices: str = "Now it is finally here. | So I will never take it. | The sky is blue."  # multiple choice: separated by "|" (the sentences are the prompts)
+    # token classification: none / simple / first / average / max. "first" reads each word by its
+    # first sub-token, as the course's fine-tuning trains it (label alignment: the rest are -100).
+    aggregation: str = "first"
 
 
 def build_section(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> Any | None:
@@ -242,8 +244,4 @@ def build_section(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> A
     task = task_for(loaded.head_class, loaded.config)
     if not task.module:
         return None
-    try:
-        module = importlib.import_module(f"explorer.tasks.{task.module}")
-    except ModuleNotFoundError:
-        return None
-    return module.build(loaded, encoding, run, inputs)
+    return importlib.import_module(f"explorer.tasks.{task.module}").build(loaded, encoding, run, inputs)

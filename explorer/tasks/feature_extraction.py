@@ -137,7 +137,7 @@ def _app_choice(loaded: Any, why: str) -> Pooling:
     decoder = (
         " This is a decoder: each token's vector has read only the tokens before it (the last one alone "
         "has read the whole sentence), so mean pooling is a plain choice here, not what it was trained for."
-        if _is_causal(loaded)
+        if loaded.is_decoder
         else ""
     )
     return Pooling(
@@ -339,21 +339,6 @@ def _short(text: str, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_causal(loaded: Any) -> bool:
-    """A decoder (each token sees only the tokens before it), headless ones included."""
-    if loaded.is_decoder:
-        return True
-    if loaded.is_encoder_decoder:
-        return False
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    )
-
-    kind = getattr(loaded.config, "model_type", "")
-    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-
 def token_vectors(loaded: Any, encoding: Any, run: Any) -> np.ndarray:
     """[B, S, D] the last layer's token vectors: the run's, or an encoder-decoder's encoder's (its
     run keeps the decoder's side; one more forward pass reads the encoder's)."""
@@ -375,7 +360,7 @@ def _intro(loaded: Any, tokens: np.ndarray) -> Note:
             " It is an encoder-decoder: these are its **encoder's** vectors (each has read the whole "
             "sentence, both ways); its decoder, which writes text, is not used here."
         )
-    elif _is_causal(loaded):
+    elif loaded.is_decoder:
         kind = (
             " It is a decoder: each token's vector has seen only the tokens before it, so the last token's "
             "vector is the only one that has read the whole sentence."

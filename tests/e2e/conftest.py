@@ -51,17 +51,17 @@ def _free_port() -> int:
 def isolated_cache(folder: Path) -> Path:
     """A cache folder for a test server: the prepared bundled models and the default classifier
     linked from the real cache (read-only use), and an empty place for what the tests save."""
-    from explorer.finetune import DEFAULT_NAME
+    from explorer.finetune import DEFAULT_NAME, PAIR_NAME
+    from explorer.ner import NAME as NER_NAME
     from explorer.paths import cache_dir
 
     real = cache_dir()
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     if (real / "bundled").is_dir():
         (folder / "bundled").symlink_to(real / "bundled", target_is_directory=True)
-    if (real / "checkpoints" / DEFAULT_NAME).is_dir():
-        (folder / "checkpoints" / DEFAULT_NAME).symlink_to(
-            real / "checkpoints" / DEFAULT_NAME, target_is_directory=True
-        )
+    for name in (DEFAULT_NAME, PAIR_NAME, NER_NAME):  # what `make models` built
+        if (real / "checkpoints" / name).is_dir():
+            (folder / "checkpoints" / name).symlink_to(real / "checkpoints" / name, target_is_directory=True)
     return folder
 
 

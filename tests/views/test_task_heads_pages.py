@@ -27,25 +27,10 @@ from tests.families import TASK_HEAD_NAMES, FamilyCheckpoint, build_and_load
 from tests.view_contents import note_texts, strings
 
 BATCH = ("The cat sat on the mat.", "A much longer sentence about the dog that ran in the park today.")
-# What the loader does not know yet: LoadedCheckpoint.is_decoder is False for a decoder body under a
-# classification head, so the pages treat LlamaForSequenceClassification's attention as bidirectional.
-CAUSAL_CLASSIFIER = pytest.mark.xfail(
-    strict=True,
-    reason="explorer/loading.py: LoadedCheckpoint.is_decoder is False for LlamaForSequenceClassification",
-)
 
 
-def _marked(names: tuple[str, ...], *, causal_classifier: bool) -> list:
-    """The family names as parameters; llama-cls marked as an expected failure where the check
-    depends on the pages knowing its attention is causal."""
-    return [
-        pytest.param(name, marks=CAUSAL_CLASSIFIER) if causal_classifier and name == "llama-cls" else name
-        for name in names
-    ]
-
-
-ALL = _marked(TASK_HEAD_NAMES, causal_classifier=False)
-CAUSALITY_KNOWN = _marked(TASK_HEAD_NAMES, causal_classifier=True)
+ALL = list(TASK_HEAD_NAMES)
+CAUSALITY_KNOWN = list(TASK_HEAD_NAMES)
 
 
 @pytest.fixture(scope="module")
