@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer import checkpoints
+from explorer import checkpoints, tasks
 from explorer.encoding import Encoding, encode_batch
 from explorer.errors import ExplorerError
 from explorer.loading import LoadedCheckpoint
@@ -22,6 +22,7 @@ from explorer.views import attribution as attribution_view
 from explorer.views import classification as classification_view
 from explorer.views import layer as layer_view
 from explorer.views import model as model_view
+from explorer.views import pipeline as pipeline_view
 from explorer.views import tokenizer as tokenizer_view
 
 CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.finetune)
@@ -506,6 +507,91 @@ def explain_families(facts: Facts) -> str:
     )
 
 
+# --- The course's other tasks (issue 19): each explanation reads the task's own computation -------
+
+NER = "saved:minilm-ner"  # built by `make models` (explorer.ner)
+NER_SENTENCE = "My name is Sylvain and I work at Hugging Face in Brooklyn."
+ZERO_SHOT_SENTENCE = "This is a course about the Transformers library"
+ZERO_SHOT_LABELS = "education, politics, business"
+
+
+def _needs_task(facts: Facts, task: Any) -> str | None:
+    """The sentence to show when the checkpoint in use does not do ``task``."""
+    if facts.loaded.task is task:
+        return None
+    return (
+        f"{facts.loaded.resolved.label} does {facts.loaded.task.title.lower()}, not "
+        f"{task.title.lower()}: this step needs a checkpoint with that head."
+    )
+
+
+def explain_feature_extraction(facts: Facts) -> str:
+    from explorer.tasks import feature_extraction as fe
+
+    if missing := _needs_task(facts, tasks.FEATURE_EXTRACTION):
+        return missing
+    pooling = fe.pooling_for(facts.loaded)
+    sentences = facts.encoding.sentences
+    vectors = fe.sentence_embeddings(facts.loaded, sentences)  # [B, D]
+    B, S, D = facts.run.last_hidden_state.shape
+    text = (
+        f"The model returned one vector per token, `[{B}, {S}, {D}]`: no labels. {pooling.source} "
+        f"That gives one vector per sentence, `[{B}, {D}]`."
+    )
+    if B < 2:
+        return text + " Add a second sentence to compare two of them."
+    similarity = float(fe.cosine(vectors[:1], vectors[1:2])[0, 0])
+    return (
+        f"{text} The first two sentences' vectors have cosine similarity **{similarity:.3f}** "
+        "(1: the same direction, 0: unrelated); sentences that mean similar things get closer vectors, "
+        "which is what search and clustering use."
+    )
+
+
+def explain_embedding_zero_shot(facts: Facts) -> str:
+    from explorer.tasks import feature_extraction as fe
+
+    if facts.loaded.task is tasks.ZERO_SHOT:
+        return (
+            f"{facts.loaded.resolved.label} has a natural-language-inference head, so step ③ does what "
+            '`pipeline("zero-shot-classification")` does: each label becomes a hypothesis, and the '
+            "entailment scores are compared."
+        )
+    if missing := _needs_task(facts, tasks.FEATURE_EXTRACTION):
+        return missing
+    labels, _ = fe.parse_labels(getattr(facts.settings, "labels", ZERO_SHOT_LABELS))
+    if not labels:
+        return "Type some candidate labels, separated by commas."
+    vectors = fe.sentence_embeddings(facts.loaded, [facts.encoding.sentences[0], *labels])  # [1 + K, D]
+    cosines = fe.cosine(vectors[:1], vectors[1:])[0]  # [K]
+    order = np.argsort(-cosines)
+    ranked = ", ".join(f"{labels[i]} {cosines[i]:.3f}" for i in order)
+    return (
+        f"The course's zero-shot pipeline needs a model trained for natural-language inference (NLI); "
+        f"{facts.loaded.resolved.label} has no such head. Step ③ uses the embedding way instead: the "
+        f"cosine between the sentence's vector and each label's. For the first sentence: {ranked}, so "
+        f"**{labels[order[0]]}** comes first. It is not the pipeline's way, and its numbers are "
+        "similarities, not probabilities."
+    )
+
+
+def explain_ner(facts: Facts) -> str:
+    from explorer.tasks import token_classification as tc
+
+    if missing := _needs_task(facts, tasks.TOKEN_CLASSIFICATION_TASK):
+        return missing
+    aggregation = getattr(facts.settings, "aggregation", "first")
+    view = tc.build(facts.loaded, facts.encoding, facts.run, tasks.TaskInputs(aggregation=aggregation))
+    first = view.sentences[0]
+    found = ", ".join(f"**{e.word}** ({e.label}, {e.score:.0%})" for e in first.entities) or "no entity"
+    K = facts.run.token_logits.shape[-1]
+    return (
+        f"The head gives every token {K} logits, one per tag (B- begins an entity, I- continues it, O "
+        f"is outside any). With aggregation_strategy `{view.strategy}`, the pieces become entities. In "
+        f"the first sentence the model finds: {found}. {view.check.text}"
+    )
+
+
 LESSON: tuple[LessonStep, ...] = (
     LessonStep(
         "Text becomes tokens",
@@ -633,6 +719,32 @@ LESSON: tuple[LessonStep, ...] = (
         attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0, part="cross-attention"),
         hidden_states=True,
         attentions=True,
+    ),
+    LessonStep(
+        "Feature extraction: a vector per sentence",
+        "pages/pipeline.py",
+        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        checkpoints.MINILM,
+        explain_feature_extraction,
+        "Add 'I love this course.' as a third line. Which sentence is its vector closest to?",
+    ),
+    LessonStep(
+        "Zero-shot classification",
+        "pages/pipeline.py",
+        ZERO_SHOT_SENTENCE,
+        checkpoints.MINILM,
+        explain_embedding_zero_shot,
+        "Add the label 'software'. Does it win? What would an NLI head do differently?",
+        pipeline_view.Settings(labels=ZERO_SHOT_LABELS),
+    ),
+    LessonStep(
+        "Named entities (token classification)",
+        "pages/pipeline.py",
+        NER_SENTENCE,
+        NER,
+        explain_ner,
+        "Switch the aggregation strategy to simple. What happens to 'Sylvain', and why does 'first' match how the model was trained?",
+        pipeline_view.Settings(aggregation="first"),
     ),
 )
 

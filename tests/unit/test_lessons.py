@@ -36,6 +36,9 @@ def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():
         "Fine-tuning",
         "Sentence pairs: [SEP] and token_type_ids",
         "Encoders, decoders and encoder-decoders",
+        "Feature extraction: a vector per sentence",
+        "Zero-shot classification",
+        "Named entities (token classification)",
     ]
     assert all(step.page in pages and step.question.endswith("?") for step in LESSON)
 
