@@ -17,8 +17,10 @@ Sections:
 - overhead: encode_batch / run_model against direct tokenizer / forward calls, as ratios.
 - page latency: every page's first render and its time to settle after a new 10- or 128-token
   text, median and p95.
+- tasks: each task section of the Pipeline page (feature extraction, NER, zero-shot, question
+  answering, multiple choice) at 128 tokens: the server's build and typed -> drawn in Chromium.
 
-Run from the repository root: `.venv/bin/python bench/run.py [--quick]`.
+Run from the repository root: `.venv/bin/python bench/run.py [--quick] [--only SECTION ...]`.
 """
 
 from __future__ import annotations
@@ -488,6 +490,13 @@ def attribution_times() -> dict:
     return found
 
 
+def task_sections(repeats: int) -> dict:
+    """bench/tasks.py: each task section of the Pipeline page at 128 tokens, server and Chromium."""
+    from tasks import measure
+
+    return measure(repeats)
+
+
 def versions() -> dict:
     from importlib import metadata
 
@@ -618,6 +627,10 @@ def write_readme(results: dict) -> None:
             "Cloud mode keeps fewer models and runs in its caches (explorer/deployment.py); Streamlit "
             "Community Cloud's largest tier has 2.7 GB."
         )
+    if results.get("tasks"):
+        from tasks import markdown as tasks_table  # bench/tasks.py
+
+        lines += ["", tasks_table(results["tasks"])]
     if results.get("attributions"):
         from attributions import markdown as attribution_table  # bench/attributions.py
 
@@ -639,26 +652,46 @@ def write_readme(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one repeat each (a smoke run)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SECTION",
+        help="measure only these sections (e.g. tasks memory) and keep the others from results.json",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     repeats = 1 if args.quick else 5
-    results = {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-        "python": platform.python_version(),
-        "versions": versions(),
-        "overhead": overhead(30 if not args.quick else 5),
-        "attention_views": attention_views(repeats),
-        "browser_attention_page": browser_attention_page(repeats=1 if args.quick else 3),
-        "browser_attention_page_128": browser_attention_page(tokens=128, repeats=2 if args.quick else 5),
-        "browser_layer_head": browser_layer_head(repeats=2 if args.quick else 7),
-        "model_view_payload": model_view_payload(),
-        "decoder": decoder(repeats),
-        "browser_next_token": browser_next_token(repeats=2 if args.quick else 5),
-        "memory": memory(10 if args.quick else 50),
-        "page_latency": page_latency(3 if args.quick else 7),
-        "attributions": attribution_times(),
+    sections = {
+        "overhead": lambda: overhead(30 if not args.quick else 5),
+        "attention_views": lambda: attention_views(repeats),
+        "browser_attention_page": lambda: browser_attention_page(repeats=1 if args.quick else 3),
+        "browser_attention_page_128": lambda: browser_attention_page(
+            tokens=128, repeats=2 if args.quick else 5
+        ),
+        "browser_layer_head": lambda: browser_layer_head(repeats=2 if args.quick else 7),
+        "model_view_payload": model_view_payload,
+        "decoder": lambda: decoder(repeats),
+        "browser_next_token": lambda: browser_next_token(repeats=2 if args.quick else 5),
+        "memory": lambda: memory(10 if args.quick else 50),
+        "page_latency": lambda: page_latency(3 if args.quick else 7),
+        "tasks": lambda: task_sections(2 if args.quick else 7),
+        "attributions": attribution_times,
     }
+    unknown = set(args.only or ()) - set(sections)
+    if unknown:
+        parser.error(f"no such section: {', '.join(sorted(unknown))} (sections: {', '.join(sections)})")
+    results = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else {}
+    results.update(
+        {
+            "date": datetime.date.today().isoformat(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+            "python": platform.python_version(),
+            "versions": versions(),
+        }
+    )
+    for name, measure in sections.items():
+        if not args.only or name in args.only:
+            results[name] = measure()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_readme(results)
     print(README.read_text())

@@ -358,51 +358,17 @@ class ShapeRecorder:
         return batch
 
 
-def fine_tune(
-    base: str,
-    train: LabelledData,
-    validation: LabelledData,
-    output: Path,
-    config: TrainingConfig = TrainingConfig(),
-    progress: Progress | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-    test: LabelledData | None = None,
-) -> Progress:
-    """Fine-tune ``base`` (a checkpoint folder) and save it to ``output``; blocking. Pairs
-    (``train.is_pairs``) are tokenized as ``tokenizer(sentence1, sentence2, truncation=True)``.
-    ``test``, when given, is scored once after training (never used to train or to choose)."""
-    import numpy as np
-    import torch
-    from datasets import Dataset
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        PrinterCallback,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
-    )
-
-    progress = progress or Progress()
-    started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = _build_model(base, config.seed, train.label_names)
-    text_columns = list(PAIR_COLUMNS) if train.is_pairs else ["text"]
-
-    def tokenize(batch):
-        if train.is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
-            return tokenizer(
-                batch["sentence1"], batch["sentence2"], truncation=True, max_length=config.max_length
-            )
-        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
-
-    parts = (("train", train), ("validation", validation)) + ((("test", test),) if test is not None else ())
-    datasets = {
-        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
-        for name, part in parts
-    }
-
-    recorder = ShapeRecorder(DataCollatorWithPadding(tokenizer), progress.batch_shapes)
+def progress_callback(
+    progress: Progress,
+    recorder: ShapeRecorder,
+    started: float,
+    should_stop: Callable[[], bool],
+    evaluated: Sequence[str],
+):
+    """A Trainer callback that reports into ``progress``: steps and time, the loss, each
+    evaluation's ``evaluated`` metrics (from ``eval_<name>``), and stops when ``should_stop()``.
+    Shared by every fine-tune of the app (sentence classifiers, the NER model)."""
+    from transformers import TrainerCallback
 
     class Report(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -430,11 +396,59 @@ def fine_tune(
                 progress.evaluations.append(
                     {
                         "epoch": round(float(state.epoch or 0), 2),
-                        "accuracy": float(metrics.get("eval_accuracy", float("nan"))),
-                        "f1": float(metrics.get("eval_f1", float("nan"))),
-                        "loss": float(metrics.get("eval_loss", float("nan"))),
+                        **{name: float(metrics.get(f"eval_{name}", float("nan"))) for name in evaluated},
                     }
                 )
+
+    return Report()
+
+
+def fine_tune(
+    base: str,
+    train: LabelledData,
+    validation: LabelledData,
+    output: Path,
+    config: TrainingConfig = TrainingConfig(),
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    test: LabelledData | None = None,
+) -> Progress:
+    """Fine-tune ``base`` (a checkpoint folder) and save it to ``output``; blocking. Pairs
+    (``train.is_pairs``) are tokenized as ``tokenizer(sentence1, sentence2, truncation=True)``.
+    ``test``, when given, is scored once after training (never used to train or to choose)."""
+    import numpy as np
+    import torch
+    from datasets import Dataset
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    progress = progress or Progress()
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = _build_model(base, config.seed, train.label_names)
+    text_columns = list(PAIR_COLUMNS) if train.is_pairs else ["text"]
+
+    def tokenize(batch):
+        if train.is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
+            return tokenizer(
+                batch["sentence1"], batch["sentence2"], truncation=True, max_length=config.max_length
+            )
+        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
+
+    parts = (("train", train), ("validation", validation)) + ((("test", test),) if test is not None else ())
+    datasets = {
+        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
+        for name, part in parts
+    }
+
+    recorder = ShapeRecorder(DataCollatorWithPadding(tokenizer), progress.batch_shapes)
+
+    report = progress_callback(progress, recorder, started, should_stop, evaluated=("accuracy", "f1", "loss"))
 
     with tempfile.TemporaryDirectory(prefix="explorer-trainer-") as scratch:
         arguments = TrainingArguments(
@@ -459,7 +473,7 @@ def fine_tune(
             eval_dataset=datasets["validation"],
             data_collator=recorder,
             compute_metrics=metrics,
-            callbacks=[Report()],
+            callbacks=[report],
         )
         trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
         trainer.train()

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from explorer.checkpoints import TRAINING_METADATA
 from explorer.errors import InputError
-from explorer.finetune import Progress, ShapeRecorder, save_atomically
+from explorer.finetune import Progress, ShapeRecorder, progress_callback, save_atomically
 from explorer.paths import saved_checkpoints_dir
 
 NAME = "minilm-ner"  # the saved checkpoint: saved:minilm-ner
@@ -436,7 +436,6 @@ def fine_tune(
         DataCollatorForTokenClassification,
         PrinterCallback,
         Trainer,
-        TrainerCallback,
         TrainingArguments,
     )
 
@@ -451,35 +450,7 @@ def fine_tune(
     }
     recorder = ShapeRecorder(DataCollatorForTokenClassification(tokenizer), progress.batch_shapes)
 
-    class Report(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            progress.total_steps = state.max_steps
-            progress.status = "running"
-            progress.message = "Training: each step updates the weights on one batch of sentences."
-
-        def on_step_end(self, args, state, control, **kwargs):
-            progress.step = state.global_step
-            progress.seconds = time.perf_counter() - started
-            if should_stop():
-                progress.status = "stopping"
-                control.should_training_stop = True
-            return control
-
-        def on_epoch_end(self, args, state, control, **kwargs):
-            recorder.active = False  # evaluation batches are not training batches
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                progress.losses.append((state.global_step, float(logs["loss"])))
-
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            if metrics:
-                progress.evaluations.append(
-                    {
-                        "epoch": round(float(state.epoch or 0), 2),
-                        **{k: float(metrics.get(f"eval_{k}", float("nan"))) for k in _EVALUATED},
-                    }
-                )
+    report = progress_callback(progress, recorder, started, should_stop, evaluated=_EVALUATED)
 
     with tempfile.TemporaryDirectory(prefix="explorer-ner-") as scratch:
         arguments = TrainingArguments(
@@ -504,7 +475,7 @@ def fine_tune(
             eval_dataset=datasets["validation"],
             data_collator=recorder,
             compute_metrics=metrics,
-            callbacks=[Report()],
+            callbacks=[report],
         )
         trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
         trainer.train()

@@ -269,8 +269,17 @@ def _labelled(labels: tuple[str, ...]) -> dict[str, Any]:
     )
 
 
-def _bert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
-    """BERT's body (WordPiece, token_type_ids) under ``model_class``; ``extra`` goes to the config."""
+def _after(model: Any, after: Callable[[Any], None] | None) -> Any:
+    if after is not None:
+        after(model)
+    return model
+
+
+def bert_builder(
+    seed: int, model_class: str, after: Callable[[Any], None] | None = None, **extra: Any
+) -> Callable[[Path], Path]:
+    """BERT's body (WordPiece, token_type_ids) under ``model_class``; ``extra`` goes to the config,
+    ``after`` (if given) changes the model's weights before it is saved (the same for the others)."""
 
     def build(folder: Path) -> Path:
         import transformers
@@ -278,12 +287,14 @@ def _bert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path],
         _seed(seed)
         tokenizer = _wordpiece_tokenizer()
         model = getattr(transformers, model_class)(_bert_config(len(tokenizer), **extra))
-        return _save(model, tokenizer, folder)
+        return _save(_after(model, after), tokenizer, folder)
 
     return build
 
 
-def _distilbert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
+def distilbert_builder(
+    seed: int, model_class: str, after: Callable[[Any], None] | None = None, **extra: Any
+) -> Callable[[Path], Path]:
     """DistilBERT's body (learned positions, no token_type_ids) under ``model_class``."""
 
     def build(folder: Path) -> Path:
@@ -302,12 +313,14 @@ def _distilbert_builder(seed: int, model_class: str, **extra: Any) -> Callable[[
             pad_token_id=tokenizer.pad_token_id,
             **extra,
         )
-        return _save(getattr(transformers, model_class)(config), tokenizer, folder)
+        return _save(_after(getattr(transformers, model_class)(config), after), tokenizer, folder)
 
     return build
 
 
-def _roberta_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Path], Path]:
+def roberta_builder(
+    seed: int, model_class: str, after: Callable[[Any], None] | None = None, **extra: Any
+) -> Callable[[Path], Path]:
     """RoBERTa's body (byte-level BPE, positions from padding_idx + 1) under ``model_class``."""
 
     def build(folder: Path) -> Path:
@@ -330,12 +343,12 @@ def _roberta_builder(seed: int, model_class: str, **extra: Any) -> Callable[[Pat
             eos_token_id=tokenizer.eos_token_id,
             **extra,
         )
-        return _save(getattr(transformers, model_class)(config), tokenizer, folder)
+        return _save(_after(getattr(transformers, model_class)(config), after), tokenizer, folder)
 
     return build
 
 
-_build_bert = _bert_builder(10, "BertModel")
+_build_bert = bert_builder(10, "BertModel")
 
 
 def _build_bert_mlm(folder: Path) -> Path:
@@ -346,10 +359,10 @@ def _build_bert_mlm(folder: Path) -> Path:
     return _save(BertForMaskedLM(_bert_config(len(tokenizer))), tokenizer, folder)
 
 
-_build_distilbert = _distilbert_builder(12, "DistilBertModel")
+_build_distilbert = distilbert_builder(12, "DistilBertModel")
 
 
-_build_roberta = _roberta_builder(13, "RobertaModel")
+_build_roberta = roberta_builder(13, "RobertaModel")
 
 
 def _build_albert(folder: Path) -> Path:
@@ -718,7 +731,7 @@ _NLI_FACTS = dict(
 TASK_HEADS: tuple[Family, ...] = (
     Family(
         "bert-ner",
-        _bert_builder(23, "BertForTokenClassification", **_labelled(NER)),
+        bert_builder(23, "BertForTokenClassification", **_labelled(NER)),
         "token-classifier",
         "BertForTokenClassification",
         "bert",
@@ -728,7 +741,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "distilbert-ner",
-        _distilbert_builder(24, "DistilBertForTokenClassification", **_labelled(NER)),
+        distilbert_builder(24, "DistilBertForTokenClassification", **_labelled(NER)),
         "token-classifier",
         "DistilBertForTokenClassification",
         "distilbert",
@@ -738,7 +751,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "roberta-ner",
-        _roberta_builder(25, "RobertaForTokenClassification", **_labelled(NER)),
+        roberta_builder(25, "RobertaForTokenClassification", **_labelled(NER)),
         "token-classifier",
         "RobertaForTokenClassification",
         "roberta",
@@ -748,7 +761,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "bert-qa",
-        _bert_builder(26, "BertForQuestionAnswering"),
+        bert_builder(26, "BertForQuestionAnswering"),
         "question-answering",
         "BertForQuestionAnswering",
         "bert",
@@ -757,7 +770,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "distilbert-qa",
-        _distilbert_builder(27, "DistilBertForQuestionAnswering"),
+        distilbert_builder(27, "DistilBertForQuestionAnswering"),
         "question-answering",
         "DistilBertForQuestionAnswering",
         "distilbert",
@@ -766,7 +779,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "roberta-qa",
-        _roberta_builder(28, "RobertaForQuestionAnswering"),
+        roberta_builder(28, "RobertaForQuestionAnswering"),
         "question-answering",
         "RobertaForQuestionAnswering",
         "roberta",
@@ -775,7 +788,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "bert-mc",
-        _bert_builder(29, "BertForMultipleChoice"),
+        bert_builder(29, "BertForMultipleChoice"),
         "multiple-choice",
         "BertForMultipleChoice",
         "bert",
@@ -784,7 +797,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "distilbert-mc",
-        _distilbert_builder(30, "DistilBertForMultipleChoice"),
+        distilbert_builder(30, "DistilBertForMultipleChoice"),
         "multiple-choice",
         "DistilBertForMultipleChoice",
         "distilbert",
@@ -793,7 +806,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "roberta-mc",
-        _roberta_builder(31, "RobertaForMultipleChoice"),
+        roberta_builder(31, "RobertaForMultipleChoice"),
         "multiple-choice",
         "RobertaForMultipleChoice",
         "roberta",
@@ -802,7 +815,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "bert-nli",
-        _bert_builder(
+        bert_builder(
             32, "BertForSequenceClassification", problem_type="single_label_classification", **_labelled(NLI)
         ),
         "classifier",
@@ -814,7 +827,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "distilbert-nli",
-        _distilbert_builder(
+        distilbert_builder(
             33,
             "DistilBertForSequenceClassification",
             problem_type="single_label_classification",
@@ -829,7 +842,7 @@ TASK_HEADS: tuple[Family, ...] = (
     ),
     Family(
         "roberta-nli",
-        _roberta_builder(
+        roberta_builder(
             34,
             "RobertaForSequenceClassification",
             problem_type="single_label_classification",

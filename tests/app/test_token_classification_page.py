@@ -7,14 +7,14 @@ import pytest
 from app_helpers import APP, TIMEOUT, html_of, messages_of
 from streamlit.testing.v1 import AppTest
 
-from tests.unit.test_token_classification import NER, _bert
+from tests.unit.test_token_classification import BUILDERS, NER
 
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> str:
     from explorer.checkpoints import local_ref
 
-    folder: Path = _bert(tmp_path_factory.mktemp("page-ner"), NER, 41)
+    folder: Path = BUILDERS["bert"](tmp_path_factory.mktemp("page-ner"), NER, 41)
     return local_ref(str(folder))
 
 
@@ -30,9 +30,9 @@ def test_the_pipeline_page_shows_entities_and_the_check(ref):
     assert 'data-testid="ner-chips"' in shown and 'data-testid="ner-highlight"' in shown
     assert "<script>alert" not in shown
     assert "no task head" not in messages_of(at)
-    assert any('aggregation_strategy="simple"' in s.value and "the same" in s.value for s in at.success)
+    assert any('aggregation_strategy="first"' in s.value and "the same" in s.value for s in at.success)
 
     radio = next(r for r in at.radio if r.label == "Aggregation strategy")
-    radio.set_value("first").run()
+    radio.set_value("simple").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any('aggregation_strategy="first"' in s.value and "the same" in s.value for s in at.success)
+    assert any('aggregation_strategy="simple"' in s.value and "the same" in s.value for s in at.success)

@@ -5,8 +5,6 @@ course builds it), with the softmax in torch."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,8 +12,12 @@ import torch
 from explorer import tasks
 from explorer.encoding import encode_batch
 from explorer.tasks import multiple_choice as mc
-from tests.conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
-from tests.families import _distilbert_tokenizer, _roberta_tokenizer
+from tests.conftest import load_local
+from tests.families import (
+    bert_builder,
+    distilbert_builder,
+    roberta_builder,
+)
 from tests.view_contents import note_texts, strings
 
 PROMPTS = ("The quick brown fox jumps over the lazy dog.", "I hate this so much!")
@@ -24,55 +26,11 @@ TYPED = " | ".join(CHOICES)
 INIT = 0.5  # large random weights: logits that differ between choices
 
 
-def _build_bert(folder: Path) -> Path:
-    from transformers import BertForMultipleChoice
-
-    torch.manual_seed(30)
-    tokenizer = _wordpiece_tokenizer()
-    model = BertForMultipleChoice(_bert_config(len(tokenizer), initializer_range=INIT))
-    return _save(model, tokenizer, folder)
-
-
-def _build_distilbert(folder: Path) -> Path:
-    from transformers import DistilBertConfig, DistilBertForMultipleChoice
-
-    torch.manual_seed(31)
-    tokenizer = _distilbert_tokenizer()
-    config = DistilBertConfig(
-        vocab_size=len(tokenizer),
-        dim=32,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=64,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        initializer_range=INIT,
-    )
-    return _save(DistilBertForMultipleChoice(config), tokenizer, folder)
-
-
-def _build_roberta(folder: Path) -> Path:
-    from transformers import RobertaConfig, RobertaForMultipleChoice
-
-    torch.manual_seed(32)
-    tokenizer = _roberta_tokenizer()
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        initializer_range=INIT,
-    )
-    return _save(RobertaForMultipleChoice(config), tokenizer, folder)
-
-
-BUILDERS = {"bert": _build_bert, "distilbert": _build_distilbert, "roberta": _build_roberta}
+BUILDERS = {
+    "bert": bert_builder(30, "BertForMultipleChoice", initializer_range=INIT),
+    "distilbert": distilbert_builder(31, "DistilBertForMultipleChoice", initializer_range=INIT),
+    "roberta": roberta_builder(32, "RobertaForMultipleChoice", initializer_range=INIT),
+}
 
 
 @pytest.fixture(scope="module", params=list(BUILDERS), ids=list(BUILDERS))
@@ -83,7 +41,7 @@ def mc_model(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bert_mc(tmp_path_factory):
-    return load_local(_build_bert(tmp_path_factory.mktemp("mc-bert-edge")))
+    return load_local(BUILDERS["bert"](tmp_path_factory.mktemp("mc-bert-edge")))
 
 
 def _build(loaded, prompts=PROMPTS, choices=TYPED):
@@ -198,7 +156,7 @@ def test_the_pipeline_page_draws_the_section(tmp_path):
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["text"] = "\n".join(PROMPTS)
-    at.query_params["ckpt"] = local_ref(str(_build_roberta(tmp_path / "mc")))
+    at.query_params["ckpt"] = local_ref(str(BUILDERS["roberta"](tmp_path / "mc")))
     at.run()
     assert not at.exception
     choices = next(t for t in at.text_input if t.label == "Choices (separated by |)")

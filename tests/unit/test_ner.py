@@ -7,11 +7,11 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
 
 from explorer import ner, tasks
 from explorer.errors import InputError
 from explorer.views import ner as ner_view
+from tests.conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
 
 DATA = Path(__file__).resolve().parents[2] / "explorer" / "data" / "ner_sentences.csv"
 

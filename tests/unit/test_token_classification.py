@@ -14,7 +14,8 @@ import pytest
 from explorer.encoding import encode_batch
 from explorer.run import run_model
 from explorer.tasks import TaskInputs, build_section, token_classification
-from tests.conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
+from tests.conftest import _save, load_local
+from tests.families import bert_builder, distilbert_builder, roberta_builder
 
 # transformers' pipeline warns on tokenizers without a continuing-subword prefix (RoBERTa, GPT-2);
 # the page says how it finds words instead.
@@ -47,67 +48,16 @@ def _sharpen(model) -> None:
         model.classifier.weight.mul_(30.0)
 
 
-def _bert(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
-    import torch
-    from transformers import BertForTokenClassification
-
-    torch.manual_seed(seed)
-    tokenizer = _wordpiece_tokenizer()
-    model = BertForTokenClassification(_bert_config(len(tokenizer), **_labelled(labels)))
-    _sharpen(model)
-    return _save(model, tokenizer, folder)
+def _builder(body, model_class: str):
+    """(folder, labels, seed) -> the saved checkpoint: ``body``'s token classifier, sharpened."""
+    return lambda folder, labels, seed: body(seed, model_class, after=_sharpen, **_labelled(labels))(folder)
 
 
-def _distilbert(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
-    import torch
-    from transformers import DistilBertConfig, DistilBertForTokenClassification
-
-    from tests.families import _distilbert_tokenizer
-
-    torch.manual_seed(seed)
-    tokenizer = _distilbert_tokenizer()
-    config = DistilBertConfig(
-        vocab_size=len(tokenizer),
-        dim=32,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=64,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        **_labelled(labels),
-    )
-    model = DistilBertForTokenClassification(config)
-    _sharpen(model)
-    return _save(model, tokenizer, folder)
-
-
-def _roberta(folder: Path, labels: tuple[str, ...], seed: int) -> Path:
-    import torch
-    from transformers import RobertaConfig, RobertaForTokenClassification
-
-    from tests.families import _roberta_tokenizer
-
-    torch.manual_seed(seed)
-    tokenizer = _roberta_tokenizer()
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **_labelled(labels),
-    )
-    model = RobertaForTokenClassification(config)
-    _sharpen(model)
-    return _save(model, tokenizer, folder)
-
-
-BUILDERS = {"bert": _bert, "distilbert": _distilbert, "roberta": _roberta}
+BUILDERS = {
+    "bert": _builder(bert_builder, "BertForTokenClassification"),
+    "distilbert": _builder(distilbert_builder, "DistilBertForTokenClassification"),
+    "roberta": _builder(roberta_builder, "RobertaForTokenClassification"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +66,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
         name: build(tmp_path_factory.mktemp(f"ner-{name}"), NER, 40 + i)
         for i, (name, build) in enumerate(BUILDERS.items())
     }
-    built["plain"] = _bert(tmp_path_factory.mktemp("ner-plain"), PLAIN, 50)
+    built["plain"] = BUILDERS["bert"](tmp_path_factory.mktemp("ner-plain"), PLAIN, 50)
     return built
 
 

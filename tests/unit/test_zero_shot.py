@@ -14,8 +14,12 @@ import torch
 from explorer import tasks
 from explorer.encoding import encode_batch
 from explorer.tasks import zero_shot
-from tests.conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
-from tests.families import _distilbert_tokenizer, _roberta_tokenizer
+from tests.conftest import _save, load_local
+from tests.families import (
+    bert_builder,
+    distilbert_builder,
+    roberta_builder,
+)
 from tests.view_contents import note_texts, strings
 
 SENTENCES = ("I've been waiting for a HuggingFace course my whole life.", "I hate this so much!")
@@ -34,53 +38,15 @@ def _nli_config(order: tuple[str, ...]) -> dict:
 
 
 def _build_bert(folder: Path, order: tuple[str, ...]) -> Path:
-    from transformers import BertForSequenceClassification
-
-    torch.manual_seed(20)
-    tokenizer = _wordpiece_tokenizer()
-    model = BertForSequenceClassification(_bert_config(len(tokenizer), **_nli_config(order)))
-    return _save(model, tokenizer, folder)
+    return bert_builder(20, "BertForSequenceClassification", **_nli_config(order))(folder)
 
 
 def _build_distilbert(folder: Path, order: tuple[str, ...]) -> Path:
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
-
-    torch.manual_seed(21)
-    tokenizer = _distilbert_tokenizer()
-    config = DistilBertConfig(
-        vocab_size=len(tokenizer),
-        dim=32,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=64,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        **_nli_config(order),
-    )
-    model = DistilBertForSequenceClassification(config)
-    return _save(model, tokenizer, folder)
+    return distilbert_builder(21, "DistilBertForSequenceClassification", **_nli_config(order))(folder)
 
 
 def _build_roberta(folder: Path, order: tuple[str, ...]) -> Path:
-    from transformers import RobertaConfig, RobertaForSequenceClassification
-
-    torch.manual_seed(22)
-    tokenizer = _roberta_tokenizer()
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **_nli_config(order),
-    )
-    model = RobertaForSequenceClassification(config)
-    return _save(model, tokenizer, folder)
+    return roberta_builder(22, "RobertaForSequenceClassification", **_nli_config(order))(folder)
 
 
 BERT_ORDER = ("contradiction", "neutral", "entailment")  # entailment last: "against" is 0 = contradiction
