@@ -279,6 +279,7 @@ CHECK_TOLERANCE = 1e-5  # largest |difference| from pipeline("feature-extraction
 MAX_LABELS = 100  # candidate labels compared with the sentences (the embedding way of zero-shot)
 NEAREST = 3  # bundled sentences listed per user sentence
 SHOWN_DIMENSIONS = 4  # first values of each sentence vector shown in the table
+DEMO_PADDING = 16  # pad tokens the mask demo adds to a sentence the batch does not pad (each costs time)
 SHORT = 48  # characters of a sentence in a chart label or a table cell
 
 
@@ -522,19 +523,11 @@ def _similarity(
 
 def _demo_sentence(encoding: Any) -> tuple[int, int]:
     """(which sentence, padded length): the batch's shortest sentence, padded as in the batch, or
-    (no padding in the batch) with as many pad tokens as it has real tokens."""
+    (no padding in the batch) with as many pad tokens as it has real tokens, at most DEMO_PADDING."""
     lengths = encoding.lengths  # [B]
     b = int(np.argmin(lengths))
     n, S = int(lengths[b]), encoding.shape[1]
-    return b, (S if S > n else 2 * n)
-
-
-def _forward_pooled(
-    loaded: Any, encoding: Any, pooling: Pooling, *, attention: np.ndarray, pooled: np.ndarray
-) -> np.ndarray:
-    """[1, D] one padded sentence: the model given ``attention`` as its mask, pooling ``pooled``."""
-    vectors = runner.forward(loaded, encoding, attention_mask=attention).last_hidden_state  # [1, S, D]
-    return pool(vectors, pooled, pooling)
+    return b, (S if S > n else n + min(n, DEMO_PADDING))
 
 
 def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
@@ -570,8 +563,12 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
         }
     ]
     results = []
+    outputs: dict[bool, np.ndarray] = {}  # one forward per attention mask: masked or all ones
     for name, attention, pooled in ways:
-        vector = _forward_pooled(loaded, padded, pooling, attention=attention, pooled=pooled)  # [1, D]
+        masked = bool((attention == mask).all())
+        if masked not in outputs:
+            outputs[masked] = runner.forward(loaded, padded, attention_mask=attention).last_hidden_state
+        vector = pool(outputs[masked], pooled, pooling)  # [1, D]
         similarity = float(cosine(vector, reference)[0, 0])
         difference = float(np.abs(vector - reference).max())
         results.append((similarity, difference))
