@@ -403,6 +403,40 @@ def progress_callback(
     return Report()
 
 
+def make_trainer(model, config, scratch: str, datasets: dict, collator, metrics, report):
+    """The course's ``Trainer`` for every fine-tune of the app: ``config``'s epochs, learning rate,
+    batch size and seed, evaluation each epoch on ``datasets["validation"]``, a log line per step
+    (into ``report``, a progress_callback, not stdout), nothing saved in ``scratch``, on the CPU."""
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    arguments = TrainingArguments(
+        output_dir=scratch,
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=64,
+        eval_strategy="epoch",
+        logging_strategy="steps",
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=config.seed,
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=datasets["train"],
+        eval_dataset=datasets["validation"],
+        data_collator=collator,
+        compute_metrics=metrics,
+        callbacks=[report],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
+    return trainer
+
+
 def fine_tune(
     base: str,
     train: LabelledData,
@@ -422,9 +456,6 @@ def fine_tune(
     from transformers import (
         AutoTokenizer,
         DataCollatorWithPadding,
-        PrinterCallback,
-        Trainer,
-        TrainingArguments,
     )
 
     progress = progress or Progress()
@@ -451,31 +482,7 @@ def fine_tune(
     report = progress_callback(progress, recorder, started, should_stop, evaluated=("accuracy", "f1", "loss"))
 
     with tempfile.TemporaryDirectory(prefix="explorer-trainer-") as scratch:
-        arguments = TrainingArguments(
-            output_dir=scratch,
-            num_train_epochs=config.epochs,
-            learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=64,
-            eval_strategy="epoch",
-            logging_strategy="steps",
-            logging_steps=1,
-            save_strategy="no",
-            report_to=[],
-            seed=config.seed,
-            use_cpu=True,
-            disable_tqdm=True,
-        )
-        trainer = Trainer(
-            model=model,
-            args=arguments,
-            train_dataset=datasets["train"],
-            eval_dataset=datasets["validation"],
-            data_collator=recorder,
-            compute_metrics=metrics,
-            callbacks=[report],
-        )
-        trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
+        trainer = make_trainer(model, config, scratch, datasets, recorder, metrics, report)
         trainer.train()
         if test is not None and not should_stop():
             logits = trainer.predict(datasets["test"]).predictions  # [N, 2]

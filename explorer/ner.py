@@ -32,7 +32,7 @@ from pathlib import Path
 
 from explorer.checkpoints import TRAINING_METADATA
 from explorer.errors import InputError
-from explorer.finetune import Progress, ShapeRecorder, progress_callback, save_atomically
+from explorer.finetune import Progress, ShapeRecorder, make_trainer, progress_callback, save_atomically
 from explorer.paths import saved_checkpoints_dir
 
 NAME = "minilm-ner"  # the saved checkpoint: saved:minilm-ner
@@ -434,9 +434,6 @@ def fine_tune(
     from transformers import (
         AutoTokenizer,
         DataCollatorForTokenClassification,
-        PrinterCallback,
-        Trainer,
-        TrainingArguments,
     )
 
     progress = progress or Progress()
@@ -453,31 +450,7 @@ def fine_tune(
     report = progress_callback(progress, recorder, started, should_stop, evaluated=_EVALUATED)
 
     with tempfile.TemporaryDirectory(prefix="explorer-ner-") as scratch:
-        arguments = TrainingArguments(
-            output_dir=scratch,
-            num_train_epochs=config.epochs,
-            learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=64,
-            eval_strategy="epoch",
-            logging_strategy="steps",
-            logging_steps=1,
-            save_strategy="no",
-            report_to=[],
-            seed=config.seed,
-            use_cpu=True,
-            disable_tqdm=True,
-        )
-        trainer = Trainer(
-            model=model,
-            args=arguments,
-            train_dataset=datasets["train"],
-            eval_dataset=datasets["validation"],
-            data_collator=recorder,
-            compute_metrics=metrics,
-            callbacks=[report],
-        )
-        trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not stdout
+        trainer = make_trainer(model, config, scratch, datasets, recorder, metrics, report)
         trainer.train()
         if not should_stop():
             progress.test = {}
