@@ -35,10 +35,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-data.txt
 # fine-tuned once from MiniLM on the bundled sentences (about 25 s), the paraphrase pair classifier
 # (about 80 s) and the NER model (about 35 s); each skipped when done.
 models: $(VENV)/.installed
-	$(BIN)/python -m explorer.bundled
-	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.finetune
-	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.finetune --pairs
-	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.ner
+	$(BIN)/python -m explorer.pipeline.bundled
+	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.training.finetune
+	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.training.finetune --pairs
+	HF_HUB_OFFLINE=1 $(BIN)/python -m explorer.training.ner
 
 # A Debian package the project needs: installed with apt-get when running as root, else what to do.
 # $(call debian_package,command,package,Name,what it is for,the sentence when it cannot be installed)

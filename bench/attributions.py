@@ -20,7 +20,7 @@ LENGTHS = (16, 128)
 
 
 def _text(tokenizer, tokens: int, specials: int) -> str:
-    from explorer.tokenizer_lab import sample_corpus
+    from explorer.explain.tokenizer_lab import sample_corpus
 
     corpus = " ".join([sample_corpus().replace("\n", " ")] * 8)
     ids = tokenizer(corpus, add_special_tokens=False)["input_ids"][: tokens - specials]
@@ -28,8 +28,8 @@ def _text(tokenizer, tokens: int, specials: int) -> str:
 
 
 def _one(loaded, tokens: int) -> dict:
-    from explorer import attribution as at
-    from explorer.encoding import encode_batch
+    from explorer.explain import attribution as at
+    from explorer.pipeline.encoding import encode_batch
 
     tokenizer = loaded.batch_tokenizer
     specials = len(tokenizer("a")["input_ids"]) - len(tokenizer("a", add_special_tokens=False)["input_ids"])
@@ -59,8 +59,8 @@ def _one(loaded, tokens: int) -> dict:
 
 def measure() -> dict:
     """{"runs": [one dict per checkpoint and length]}: each method's seconds, IG's steps and error."""
-    from explorer import checkpoints
-    from explorer.loading import load_checkpoint
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.loading import load_checkpoint
 
     runs = []
     for ref in (checkpoints.default_ref(), checkpoints.SMOLLM2):

@@ -492,7 +492,7 @@ def one_token_words(words: Iterable[str]) -> list[str]:
     """The words the bundled tokenizer keeps whole (the default classifier shares it)."""
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
     seen, kept = set(), []

@@ -78,7 +78,7 @@ def median_time(function, repeats: int) -> tuple[float, object]:
 
 def text_of_tokens(tokenizer, tokens: int) -> str:
     """A natural text that is exactly `tokens` long with [CLS] and [SEP] (cut from the sample text)."""
-    from explorer.tokenizer_lab import sample_corpus
+    from explorer.explain.tokenizer_lab import sample_corpus
 
     corpus = " ".join([sample_corpus().replace("\n", " ")] * 4)
     ids = tokenizer(corpus, add_special_tokens=False)["input_ids"][: tokens - 2]
@@ -88,13 +88,13 @@ def text_of_tokens(tokenizer, tokens: int) -> str:
 def attention_views(repeats: int) -> list[dict]:
     import plotly.io
 
-    from explorer import checkpoints
-    from explorer.attention import attention_view
-    from explorer.bertviz_html import bertviz_html, plan_view, stock_head_view
-    from explorer.encoding import encode_batch
-    from explorer.figures import attention_heatmap
-    from explorer.loading import load_checkpoint
-    from explorer.run import run_model
+    from explorer.drawing.bertviz_html import bertviz_html, plan_view, stock_head_view
+    from explorer.drawing.figures import attention_heatmap
+    from explorer.explain.attention import attention_view
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.encoding import encode_batch
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import run_model
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
     rows = []
@@ -148,11 +148,11 @@ def attention_views(repeats: int) -> list[dict]:
 
 def model_view_payload(tokens: int = 64) -> dict:
     """bertviz's model view (every layer and head) of the bundled MiniLM at ``tokens`` tokens."""
-    from explorer import checkpoints
-    from explorer.bertviz_html import bertviz_html, plan_view
-    from explorer.encoding import encode_batch
-    from explorer.loading import load_checkpoint
-    from explorer.run import run_model
+    from explorer.drawing.bertviz_html import bertviz_html, plan_view
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.encoding import encode_batch
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import run_model
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
     encoding = encode_batch(
@@ -183,7 +183,7 @@ def browser_attention_page(tokens: int = 512, repeats: int = 3) -> dict:
     from playwright.sync_api import sync_playwright
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
     texts = [text_of_tokens(tokenizer, tokens - i) for i in range(repeats + 1)]  # distinct: no cache hits
@@ -226,7 +226,7 @@ def browser_layer_head(tokens: int = 128, repeats: int = 7) -> dict:
     from playwright.sync_api import sync_playwright
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
     log = Path(tempfile.mkdtemp()) / "streamlit.log"
@@ -273,10 +273,10 @@ def browser_layer_head(tokens: int = 128, repeats: int = 7) -> dict:
 
 def decoder(repeats: int) -> dict:
     """The bundled SmolLM2 on this machine: time to first token and tokens per second."""
-    from explorer import checkpoints
-    from explorer import generation as gen
-    from explorer.bundled import prepare_smollm2
-    from explorer.loading import load_checkpoint
+    from explorer.explain import generation as gen
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.bundled import prepare_smollm2
+    from explorer.pipeline.loading import load_checkpoint
 
     prepare_smollm2()
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.SMOLLM2))
@@ -396,10 +396,10 @@ def overhead(repeats: int) -> dict:
     """The explorer's cost over raw transformers calls on the same inputs (median of repeats)."""
     import torch
 
-    from explorer import checkpoints
-    from explorer.encoding import encode_batch
-    from explorer.loading import load_checkpoint
-    from explorer.run import run_model
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.encoding import encode_batch
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import run_model
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
     sentences = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
@@ -440,7 +440,7 @@ def page_latency(repeats: int) -> dict:
     from transformers import AutoTokenizer
 
     from explorer import ui
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
     pages = [spec for spec in ui.PAGES if spec.url_path not in ("lessons", "save-load")]

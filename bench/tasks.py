@@ -39,7 +39,7 @@ def _untrained_heads(folder: Path) -> dict[str, str]:
         AutoTokenizer,
     )
 
-    from explorer.checkpoints import local_ref, minilm_folder
+    from explorer.pipeline.checkpoints import local_ref, minilm_folder
 
     base = str(minilm_folder())
     torch.manual_seed(0)
@@ -63,7 +63,7 @@ def _untrained_heads(folder: Path) -> dict[str, str]:
 
 def _checkpoints(folder: Path) -> dict[str, tuple[str, dict[str, str]]]:
     """{task: (checkpoint ref, the link's task inputs)} for every task with a section."""
-    from explorer import checkpoints
+    from explorer.pipeline import checkpoints
 
     found = {"feature-extraction": (checkpoints.MINILM, {"labels": "sports, politics, science"})}
     ner = checkpoints.classifier_folder().parent / "minilm-ner"  # saved checkpoints live side by side
@@ -93,10 +93,10 @@ def _percentiles(times: list[float]) -> dict[str, float]:
 
 def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> dict[str, float]:
     """encode -> run_model -> the task's section, in this process (what one rerun computes)."""
-    from explorer import checkpoints, tasks
-    from explorer.encoding import encode_batch
-    from explorer.loading import load_checkpoint
-    from explorer.run import run_model
+    from explorer.pipeline import checkpoints, tasks
+    from explorer.pipeline.encoding import encode_batch
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import run_model
 
     loaded = load_checkpoint(checkpoints.resolve(ref))
     task_inputs = tasks.TaskInputs(
@@ -115,9 +115,9 @@ def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> d
 
 def _embedding_map_note() -> str:
     """How long the embedding map's bundled sentence vectors take, once per checkpoint and server."""
-    from explorer import checkpoints
-    from explorer.loading import load_checkpoint
-    from explorer.tasks import feature_extraction as fe
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.tasks import feature_extraction as fe
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
     found = fe.bundled_vectors(loaded, fe.pooling_for(loaded))
@@ -134,7 +134,7 @@ def measure(repeats: int = 7) -> dict:
     from run import commit_and_wait, text_of_tokens
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
     folder = Path(tempfile.mkdtemp(prefix="bench-tasks-"))

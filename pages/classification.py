@@ -3,8 +3,9 @@ pairs (a pair classifier, BERT's next-sentence prediction), and a classifier fin
 
 import streamlit as st
 
-from explorer import checkpoints, ui
+from explorer import ui
 from explorer.errors import ExplorerError
+from explorer.pipeline import checkpoints
 from explorer.ui import transfer as transfer_cache
 from explorer.views import classification as cls
 

@@ -3,8 +3,9 @@ lens for causal language models; fill-mask and the masking recipe for masked lan
 
 import streamlit as st
 
-from explorer import checkpoints, ui
+from explorer import ui
 from explorer.errors import ExplorerError
+from explorer.pipeline import checkpoints
 from explorer.views import generation
 from explorer.views.generation import Settings as S
 

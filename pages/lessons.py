@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from explorer import checkpoints, lessons, ui
-from explorer.lessons import LESSON
+from explorer import ui
+from explorer.app import lessons
+from explorer.app.lessons import LESSON
+from explorer.pipeline import checkpoints
 
 ui.ensure_routed()
 st.title("Lessons")

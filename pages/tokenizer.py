@@ -3,8 +3,9 @@ Everything shown comes from explorer.views.tokenizer.build."""
 
 import streamlit as st
 
-from explorer import checkpoints, ui
+from explorer import ui
 from explorer.errors import ExplorerError
+from explorer.pipeline import checkpoints
 from explorer.views import tokenizer as lab_view
 from explorer.views.tokenizer import Settings
 

@@ -146,8 +146,8 @@ def tiny_gpt_dir(tmp_path_factory) -> Path:
 
 
 def load_local(folder: Path):
-    from explorer.checkpoints import local_ref, resolve
-    from explorer.loading import load_checkpoint
+    from explorer.pipeline.checkpoints import local_ref, resolve
+    from explorer.pipeline.loading import load_checkpoint
 
     return load_checkpoint(resolve(local_ref(str(folder))))
 

@@ -900,7 +900,7 @@ class FamilyCheckpoint:
     family: Family
     folder: Path
     ref: str  # "local:<folder>", the reference the checkpoint picker stores
-    loaded: Any | None  # explorer.loading.LoadedCheckpoint, None when loading raised
+    loaded: Any | None  # explorer.pipeline.loading.LoadedCheckpoint, None when loading raised
     load_error: BaseException | None  # what the app's loader raised, None when it loaded
 
 
@@ -915,8 +915,8 @@ def build_and_load(name: str, folder: Path) -> FamilyCheckpoint:
     """Build family ``name`` into ``folder`` and load it the way the app does:
     ``load_checkpoint(resolve(local_ref(folder)))``. A failing build raises; a failing load is
     recorded in ``load_error`` (so a test can assert on it) instead of raised."""
-    from explorer.checkpoints import local_ref, resolve
-    from explorer.loading import load_checkpoint
+    from explorer.pipeline.checkpoints import local_ref, resolve
+    from explorer.pipeline.loading import load_checkpoint
 
     built = build_family(name, folder)
     ref = local_ref(str(built))

@@ -7,10 +7,10 @@
 - widgets: widgets made from a view's Settings, charts, tables;
 - lessons: the guided lesson's flow and banner.
 
-The page registry and the link schema need no Streamlit: explorer.registry, explorer.links.
+The page registry and the link schema need no Streamlit: explorer.app.registry, explorer.views.links.
 """
 
-from explorer.registry import PAGES, PageSpec
+from explorer.app.registry import PAGES, PageSpec
 from explorer.ui.cache import (
     PageData,
     load,

@@ -15,10 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import attribution as at
-from explorer.encoding import Encoding
 from explorer.errors import ExplorerError
-from explorer.loading import LoadedCheckpoint
+from explorer.explain import attribution as at
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.ui.routing import show_error
 from explorer.ui.widgets import chart, download, note, notes, settings, table, widget
 from explorer.views import attribution as view
@@ -46,7 +46,7 @@ def _key(
 def compute(
     loaded: LoadedCheckpoint, encoding: Encoding, target: at.Target, baseline: str, occlusion: str
 ) -> at.Attributions:
-    """explorer.attribution.compute under the process lock, with a progress bar (cached)."""
+    """explorer.explain.attribution.compute under the process lock, with a progress bar (cached)."""
     key = _key(loaded, encoding, target, baseline, occlusion)
     if key in _RESULTS:
         _RESULTS.move_to_end(key)

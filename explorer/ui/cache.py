@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from explorer import checkpoints
-from explorer.bundled import prepare_smollm2
 from explorer.deployment import cache_sizes
-from explorer.encoding import Encoding, Sentences, encode_batch
 from explorer.errors import ExplorerError
-from explorer.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
-from explorer.run import ModelRun, run_model
-from explorer.tokenizer_lab import train_tokenizer
+from explorer.explain.tokenizer_lab import train_tokenizer
+from explorer.pipeline import checkpoints
+from explorer.pipeline.bundled import prepare_smollm2
+from explorer.pipeline.encoding import Encoding, Sentences, encode_batch
+from explorer.pipeline.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
+from explorer.pipeline.run import ModelRun, run_model
 from explorer.ui.routing import selection, show_error, stop
 from explorer.ui.state import Selection, read_sentences
 
@@ -87,7 +87,7 @@ def pipeline(
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _random_model(ref: str, fingerprint: str):
-    from explorer.compare import random_model as build_random
+    from explorer.explain.compare import random_model as build_random
 
     return build_random(_load(ref, fingerprint))
 
@@ -101,13 +101,13 @@ def random_model(ref: str):
 
 
 # The model page's two comparisons depend only on the checkpoint and the first two lines (see
-# explorer.compare); a few are kept (frozen results of read-only arrays, shared by every session).
+# explorer.explain.compare); a few are kept (frozen results of read-only arrays, shared by every session).
 COMPARISONS = max(2, CACHE["light_runs"] // 4)
 
 
 @st.cache_resource(max_entries=COMPARISONS, show_spinner=False)
 def _mask_effect(ref: str, fingerprint: str, first_two: tuple[str, ...], padding_side: str | None):
-    from explorer.compare import mask_effect as compute
+    from explorer.explain.compare import mask_effect as compute
 
     return compute(_load(ref, fingerprint), first_two, padding_side)
 
@@ -122,7 +122,7 @@ def mask_effect(ref: str, sentences: Sentences, padding_side: str | None = None)
 
 @st.cache_resource(max_entries=COMPARISONS, show_spinner=False)
 def _random_comparison(ref: str, fingerprint: str, first_two: tuple[str, ...]):
-    from explorer.compare import random_vs_pretrained
+    from explorer.explain.compare import random_vs_pretrained
 
     return random_vs_pretrained(_load(ref, fingerprint), first_two, model=_random_model(ref, fingerprint))
 
@@ -140,7 +140,7 @@ def next_sentence_model(ref: str, fingerprint: str):
     """BertForNextSentencePrediction from ``ref``'s files (``fingerprint``: checkpoints.fingerprint
     of them, so a re-saved folder is read again), or None when its weights have no NSP head. One is
     kept per process, shared by every session and never mutated. Raises ExplorerError."""
-    from explorer.pairs import load_nsp_model
+    from explorer.explain.pairs import load_nsp_model
 
     loaded = _load(ref, fingerprint)
     return load_nsp_model(loaded.resolved, loaded.config)

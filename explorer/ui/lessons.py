@@ -1,16 +1,16 @@
 """The guided lesson's flow: a step presets text, checkpoint and its page's Settings, opens the
-page, and a banner on that page explains what is on screen (explorer.lessons computes it)."""
+page, and a banner on that page explains what is on screen (explorer.app.lessons computes it)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer import checkpoints
 from explorer.errors import ExplorerError
-from explorer.settings import from_state, presets
+from explorer.pipeline import checkpoints
 from explorer.ui.cache import load, mask_effect, pipeline
 from explorer.ui.routing import page_file, page_spec
 from explorer.ui.state import PICK_KEY, SELECTION_KEY, TEXT_KEY, read_sentences
+from explorer.views.settings import from_state, presets
 
 LESSON_STEP_KEY = "lesson.step"
 LESSON_GOTO_KEY = "lesson.goto"
@@ -19,7 +19,7 @@ LESSON_GOTO_KEY = "lesson.goto"
 def start_step(index: int) -> None:
     """Button callback: preset the text, checkpoint and page settings of a lesson step, and ask
     the entry file to open its page (a callback cannot switch pages itself)."""
-    from explorer.lessons import LESSON
+    from explorer.app.lessons import LESSON
 
     step = LESSON[index]
     ref = step.ref if checkpoints.entry_for(step.ref) else checkpoints.DEFAULT_REF
@@ -47,7 +47,7 @@ def go_to_pending_page() -> None:
 def lesson_banner(page) -> None:
     """On the page of the current lesson step: its explanation of what is on screen, its
     question, and the way on."""
-    from explorer.lessons import LESSON, Facts
+    from explorer.app.lessons import LESSON, Facts
 
     index = st.session_state.get(LESSON_STEP_KEY)
     if index is None or page_spec(page).path != LESSON[index].page:

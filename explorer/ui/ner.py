@@ -14,7 +14,7 @@ def minilm_tokenizer():
     """The bundled MiniLM's tokenizer: the one the NER model is fine-tuned with (shared: never mutated)."""
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import MINILM, resolve
+    from explorer.pipeline.checkpoints import MINILM, resolve
 
     return AutoTokenizer.from_pretrained(resolve(MINILM).location)
 

@@ -1,4 +1,4 @@
-"""The router: one st.Page per page of explorer.registry, early stops, and user-facing errors."""
+"""The router: one st.Page per page of explorer.app.registry, early stops, and user-facing errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.registry import PAGES, PageSpec
+from explorer.app.registry import PAGES, PageSpec
 from explorer.ui.state import SELECTION_KEY, Selection
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """Shareable links: a link's settings applied on a session's first run, and the share box that
 keeps the URL in step with the view. Which settings a page's link carries comes from its view's
-Settings (explorer.registry)."""
+Settings (explorer.app.registry)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from urllib.parse import parse_qsl, quote, urlparse
 
 import streamlit as st
 
-from explorer import checkpoints, links
+from explorer.app.registry import PAGES
 from explorer.deployment import cloud_mode
 from explorer.errors import ExplorerError
-from explorer.links import Param
-from explorer.registry import PAGES
+from explorer.pipeline import checkpoints
 from explorer.ui.routing import page_spec
 from explorer.ui.state import FOLDER_KEY, HUB_ID_KEY, PICK_KEY, SELECTION_KEY, TEXT_KEY
+from explorer.views import links
+from explorer.views.links import Param
 
 TEXT_PARAM = Param("text", TEXT_KEY, "str")
 LINK_APPLIED_KEY = "link.applied"

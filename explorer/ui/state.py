@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from explorer import checkpoints
-from explorer.encoding import Sentences, split_sentences
 from explorer.errors import ExplorerError
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import Sentences, split_sentences
 
 DEFAULT_TEXT = "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
 

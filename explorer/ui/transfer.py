@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import checkpoints, transfer
-from explorer.loading import LoadedCheckpoint
+from explorer.pipeline import checkpoints
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.training import transfer
 from explorer.ui.cache import load
 
 ENCODER = checkpoints.MINILM  # the frozen encoder of the feature-based way, the base of the fine-tuned

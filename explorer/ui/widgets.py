@@ -9,9 +9,9 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import settings as specs
-from explorer.encoding import Encoding
+from explorer.pipeline.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
+from explorer.views import settings as specs
 from explorer.views.common import Download, Note, Table
 
 
@@ -142,7 +142,7 @@ def keep_link_current(url_path: str) -> None:
     """Inside a fragment (``st.fragment``): keep the browser's URL in step with the settings its
     widgets just changed, as ``share_box`` does after every full run (a fragment rerun does not
     reach it). The link shown in the sidebar's 'Share this view' box updates on the next full run."""
-    from explorer.registry import PAGES
+    from explorer.app.registry import PAGES
     from explorer.ui.sharing import sync_link
 
     sync_link(next(page for page in PAGES if page.url_path == url_path))

@@ -26,9 +26,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explorer import exports, figures
-from explorer import model_info as info
-from explorer.attention import (
+from explorer.drawing import exports, figures
+from explorer.drawing.bertviz_html import (
+    MODEL_VIEW_TOKENS,
+    THRESHOLD,
+    EncoderDecoderPart,
+    Plan,
+    bertviz_html,
+    encoder_decoder_html,
+    plan_encoder_decoder,
+    plan_view,
+)
+from explorer.errors import ExplorerError
+from explorer.explain import model_info as info
+from explorer.explain.attention import (
     PARTS,
     AttentionSteps,
     AttentionView,
@@ -46,23 +57,12 @@ from explorer.attention import (
     part_view,
     part_weights,
 )
-from explorer.bertviz_html import (
-    MODEL_VIEW_TOKENS,
-    THRESHOLD,
-    EncoderDecoderPart,
-    Plan,
-    bertviz_html,
-    encoder_decoder_html,
-    plan_encoder_decoder,
-    plan_view,
-)
-from explorer.encoding import Encoding
-from explorer.errors import ExplorerError
-from explorer.loading import LoadedCheckpoint
-from explorer.postprocess import AGREEMENT
-from explorer.run import ModelRun
-from explorer.settings import setting
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.postprocess import AGREEMENT
+from explorer.pipeline.run import ModelRun
 from explorer.views.common import Download, Note
+from explorer.views.settings import setting
 
 AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")

@@ -5,7 +5,7 @@ the Generation page (the next token) and fill-mask (the word at the blank).
   shared link carries the method, the target, the baseline and the occlusion (``?why=true&method=…``);
 - :func:`target_options`: what can be explained (labels, or the most likely tokens) with their
   probabilities;
-- :func:`build` -> :class:`View`: pure, from :class:`explorer.attribution.Attributions`: token chips
+- :func:`build` -> :class:`View`: pure, from :class:`explorer.explain.attribution.Attributions`: token chips
   per method (:func:`chips_html`, colour-blind-safe diverging colours), a bar chart, the
   completeness check, the notes, a table and the CSV / JSON exports;
 - :func:`not_available`: the note for a checkpoint the section does not apply to;
@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer import attribution as at
-from explorer import postprocess, tasks
-from explorer import run as runner
-from explorer.encoding import Encoding
-from explorer.loading import LoadedCheckpoint
-from explorer.render import visible
-from explorer.settings import setting
+from explorer.drawing.render import visible
+from explorer.explain import attribution as at
+from explorer.pipeline import postprocess, tasks
+from explorer.pipeline import run as runner
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.views.common import Download, Note, Table, table
+from explorer.views.settings import setting
 
 ATTENTION = "attention (last layer)"
 ROLLOUT = "attention rollout"
@@ -288,7 +288,7 @@ def _shown_token(token: str) -> str:
 
 
 def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
-    """Pure: the section for ``a`` (from explorer.attribution.compute), ``settings.attr_method`` first."""
+    """Pure: the section for ``a`` (from explorer.explain.attribution.compute), ``settings.attr_method`` first."""
     t = a.target
     unit = "score" if t.function == "none" else "probability"
     values = values_of(a)
@@ -594,7 +594,7 @@ LESSON_LABEL = "NEGATIVE"
 
 
 def lesson_explanation(facts: Any) -> str:
-    """For a LessonStep's ``explain`` (``facts``: explorer.lessons.Facts, or anything with
+    """For a LessonStep's ``explain`` (``facts``: explorer.app.lessons.Facts, or anything with
     ``loaded`` and ``encoding``): :func:`why_explanation` of the first sentence for LESSON_LABEL
     (the predicted label when the classifier has no such label), or why there is none."""
     loaded = facts.loaded

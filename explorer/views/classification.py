@@ -2,10 +2,10 @@
 classifier fine-tuned here, offline.
 
 - :func:`build`: the three steps for the loaded classifier (or why there are none), with the
-  function ``pipeline("text-classification")`` applies for this head (``explorer.postprocess``)
+  function ``pipeline("text-classification")`` applies for this head (``explorer.pipeline.postprocess``)
   and the check against pipeline() itself (:func:`pipeline_check`, pure);
 - :func:`training_data` and :func:`build_training`: the fine-tuning data and settings, described;
-- :func:`training_progress`: what a running or finished :class:`~explorer.finetune.TrainingJob`
+- :func:`training_progress`: what a running or finished :class:`~explorer.training.finetune.TrainingJob`
   has done, for the page's live fragment (pure: it only reads the job's progress);
 - :func:`start_training`: starts a job (the page keeps it in its session);
 - sentence pairs: :func:`build_nsp` (BERT's next-sentence prediction, only from a checkpoint whose
@@ -21,18 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from explorer import checkpoints, exports, figures, postprocess, tasks, transfer
-from explorer import finetune as ft
-from explorer import pairs as pair_io
-from explorer.encoding import Encoding, encode_batch
+from explorer.drawing import exports, figures
+from explorer.drawing.render import probability_bars_html, token_chips_html
 from explorer.errors import ExplorerError
-from explorer.loading import LoadedCheckpoint
-from explorer.render import probability_bars_html, token_chips_html
-from explorer.run import ModelRun
-from explorer.settings import setting
-from explorer.tokenizer_lab import pair_layout
+from explorer.explain import pairs as pair_io
+from explorer.explain.tokenizer_lab import pair_layout
+from explorer.pipeline import checkpoints, postprocess, tasks
+from explorer.pipeline.encoding import Encoding, encode_batch
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.run import ModelRun
+from explorer.training import finetune as ft
+from explorer.training import transfer
 from explorer.views.attribution import AttributionSettings
 from explorer.views.common import Note, Table, table
+from explorer.views.settings import setting
 
 SOURCES = (
     "Sentences written for this app",
@@ -310,14 +312,14 @@ def build(
     pipeline: Sequence[dict[str, float]] | None = None,
 ) -> View:
     """The three steps for the loaded classifier, checked against ``pipeline`` ([B] {label:
-    score}, e.g. from explorer.run.pipeline_scores; run here when not given)."""
+    score}, e.g. from explorer.pipeline.run.pipeline_scores; run here when not given)."""
     if run.logits is None or run.logit_positions is not None:
         return View(intro(None), None, _no_head(loaded, run))
     results = postprocess.classify(run.logits, loaded.config)  # [B], logits [B, labels]
     function = results[0].function
     error = ""
     if pipeline is None:
-        from explorer.run import pipeline_scores
+        from explorer.pipeline.run import pipeline_scores
 
         try:
             pipeline = pipeline_scores(loaded, encoding.sentences)
@@ -477,7 +479,7 @@ class ProgressView:
 
 
 def training_progress(job: Any) -> ProgressView:
-    """What ``job`` (an explorer.finetune.TrainingJob, or anything with the same fields) has done."""
+    """What ``job`` (an explorer.training.finetune.TrainingJob, or anything with the same fields) has done."""
     progress = job.progress
     total = max(progress.total_steps, 1)
     message = None
@@ -666,8 +668,8 @@ def build_nsp(
 ) -> NspView:
     """IsNext / NotNext for each pair of ``pairs_text`` from ``nsp_model``
     (BertForNextSentencePrediction loaded from the same folder, e.g. ui.next_sentence_model),
-    softmax in explorer.postprocess; no rows when the weights lack the head or no model is given."""
-    from explorer.run import pair_logits
+    softmax in explorer.pipeline.postprocess; no rows when the weights lack the head or no model is given."""
+    from explorer.pipeline.run import pair_logits
 
     encoding, problem = _read_pairs(loaded, pairs_text)
     if encoding is not None and encoding.pairs:
@@ -727,7 +729,7 @@ def build_pair_classifier(loaded: LoadedCheckpoint, pairs_text: str) -> PairClas
     """The loaded pair classifier's label probabilities for each pair of ``pairs_text``."""
     import json
 
-    from explorer.run import pair_logits
+    from explorer.pipeline.run import pair_logits
 
     encoding, problem = _read_pairs(loaded, pairs_text)
     rows: tuple[PairRow, ...] = ()
@@ -860,7 +862,7 @@ def _prediction_rows(
 
 def _fine_probabilities(fine: LoadedCheckpoint, firsts: Sequence[str], seconds: Sequence[str] | None) -> Any:
     """[N, labels] the fine-tuned classifier's probabilities (its head's function, postprocess)."""
-    from explorer.run import classifier_logits, pair_logits
+    from explorer.pipeline.run import classifier_logits, pair_logits
 
     if seconds is None:
         logits = classifier_logits(fine.model, fine.tokenizer, firsts, max_length=fine.max_tokens)  # [N, K]

@@ -1,6 +1,6 @@
 """Pieces every View is made of: notes (a sentence with its kind) and tables (rows of plain
-values). Figures are Plotly figures from explorer.figures; HTML fragments come from
-explorer.render and are escaped there."""
+values). Figures are Plotly figures from explorer.drawing.figures; HTML fragments come from
+explorer.drawing.render and are escaped there."""
 
 from __future__ import annotations
 

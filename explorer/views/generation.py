@@ -20,18 +20,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explorer import checkpoints, exports, figures, tasks
-from explorer import generation as gen
-from explorer.attention import attention_view
-from explorer.encoding import Encoding, Sentences
+from explorer.drawing import exports, figures
 from explorer.errors import ExplorerError
-from explorer.generation import MAX_NEW_TOKENS
-from explorer.loading import LoadedCheckpoint
-from explorer.postprocess import postprocess
-from explorer.run import ModelRun
-from explorer.settings import setting
+from explorer.explain import generation as gen
+from explorer.explain.attention import attention_view
+from explorer.explain.generation import MAX_NEW_TOKENS
+from explorer.pipeline import checkpoints, tasks
+from explorer.pipeline.encoding import Encoding, Sentences
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.postprocess import postprocess
+from explorer.pipeline.run import ModelRun
 from explorer.views.attribution import AttributionSettings
 from explorer.views.common import Download, Note, Table, table
+from explorer.views.settings import setting
 
 MODES = ("greedy (most likely)", "sampling")
 GREEDY = MODES[0]
@@ -552,7 +553,7 @@ def attribution_input(loaded: LoadedCheckpoint, decoder: Decoder) -> tuple[Encod
     """(the one-sentence batch the next token follows: the prompt, in its chat template when
     applied, and the tokens generated so far; the position whose logits choose it). (None, None)
     for an encoder-decoder, whose section says why it is not available."""
-    from explorer.attribution import ids_encoding
+    from explorer.explain.attribution import ids_encoding
 
     if loaded.is_encoder_decoder:
         return None, None
@@ -563,6 +564,6 @@ def attribution_input(loaded: LoadedCheckpoint, decoder: Decoder) -> tuple[Encod
 
 def fill_mask_input(encoding: Encoding, prediction: Any) -> tuple[Encoding, int]:
     """(the sentence of a fill-mask prediction as a batch of one, its blank's position)."""
-    from explorer.attribution import row
+    from explorer.explain.attribution import row
 
     return row(encoding, prediction.sentence), int(prediction.position)

@@ -3,7 +3,7 @@ whole transformer layer recomputed from the model's own weights, each tensor wit
 in the layer's output and its difference from the model's own hidden state.
 
 ``layer_options(run)`` gives the layer selector its options (1…L, as the course numbers layers);
-``build(...)`` makes the View. The numbers come from explorer.layer; no Streamlit here."""
+``build(...)`` makes the View. The numbers come from explorer.explain.layer; no Streamlit here."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explorer import figures
-from explorer.attention import attention_mask_2d
-from explorer.encoding import Encoding
+from explorer.drawing import figures
 from explorer.errors import ExplorerError
-from explorer.layer import AGREEMENT, Step, Walk, embedding_steps, layer_steps
-from explorer.loading import LoadedCheckpoint
-from explorer.run import ModelRun
-from explorer.settings import setting
+from explorer.explain.attention import attention_mask_2d
+from explorer.explain.layer import AGREEMENT, Step, Walk, embedding_steps, layer_steps
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.run import ModelRun
 from explorer.views.common import Note, Table, table
+from explorer.views.settings import setting
 
 WINDOW_POSITIONS = 48  # the heatmaps show at most this many positions…
 WINDOW_DIMENSIONS = 64  # …and this many dimensions of each vector

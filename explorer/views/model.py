@@ -10,14 +10,16 @@ from typing import Any, ClassVar
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer import compare, exports, figures, tasks
-from explorer import model_info as info
-from explorer.encoding import Encoding
+from explorer.drawing import exports, figures
 from explorer.errors import InputError
-from explorer.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint, encoder_decoder_note
-from explorer.run import ModelRun
-from explorer.settings import setting
+from explorer.explain import compare
+from explorer.explain import model_info as info
+from explorer.pipeline import tasks
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint, encoder_decoder_note
+from explorer.pipeline.run import ModelRun
 from explorer.views.common import Note, Table, table
+from explorer.views.settings import setting
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
 # Up to this many tokens the vector lengths are a line per token; above, a heatmap (a legend of 64

@@ -4,7 +4,7 @@ recipe, shown step by step.
 - :func:`training_data` / :func:`build_data`: the tagged sentences (bundled, or a user's CSV), counted;
 - :func:`build_alignment`: one sentence's words, sub-tokens, word ids and labels (-100 where ignored);
 - :func:`build_batch`: what DataCollatorForTokenClassification pads a few sentences to;
-- :func:`training_progress`: a running or finished :class:`~explorer.ner.NerJob`, for the live fragment;
+- :func:`training_progress`: a running or finished :class:`~explorer.training.ner.NerJob`, for the live fragment;
 - :func:`build_report`: seqeval's entity scores on the held-out and natural sentences.
 Pure: everything is read from the data, the tokenizer and the job; no Streamlit.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explorer import figures
-from explorer import ner as ner_data
+from explorer.drawing import figures
+from explorer.training import ner as ner_data
 from explorer.views.common import Note, Table, table
 
 SOURCES = ("Sentences written for this app", "Upload a CSV")
@@ -299,7 +299,10 @@ def saved_model(folder: Path | None = None) -> SavedModel:
         return SavedModel(
             ner_data.REF,
             False,
-            Note("info", "No NER model is built yet: fine-tune one below (or run `python -m explorer.ner`)."),
+            Note(
+                "info",
+                "No NER model is built yet: fine-tune one below (or run `python -m explorer.training.ner`).",
+            ),
             None,
         )
     return SavedModel(
@@ -344,7 +347,7 @@ def _loss_figure(progress, epochs: int):
 
 
 def training_progress(job: Any) -> ProgressView:
-    """What ``job`` (an explorer.ner.NerJob, or anything with the same fields) has done."""
+    """What ``job`` (an explorer.training.ner.NerJob, or anything with the same fields) has done."""
     progress = job.progress
     message = None
     if progress.message:

@@ -2,7 +2,7 @@
 
 :func:`build` turns a loaded checkpoint, its encoded batch and its run into a :class:`View`
 holding every sentence, number, table and HTML fragment the page shows. Postprocessing is
-``explorer.postprocess.postprocess`` (what ``pipeline()`` does for the loaded head)."""
+``explorer.pipeline.postprocess.postprocess`` (what ``pipeline()`` does for the loaded head)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from explorer import checkpoints, postprocess, tasks
-from explorer import finetune as ft
-from explorer.encoding import Encoding
-from explorer.loading import LoadedCheckpoint
-from explorer.render import batch_grid_html, probability_bars_html, token_chips_html
-from explorer.run import ModelRun
-from explorer.settings import setting
-from explorer.tokenizer_lab import encoding_json
+from explorer.drawing.render import batch_grid_html, probability_bars_html, token_chips_html
+from explorer.explain.tokenizer_lab import encoding_json
+from explorer.pipeline import checkpoints, postprocess, tasks
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.run import ModelRun
+from explorer.training import finetune as ft
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
+from explorer.views.settings import setting
 from explorer.views.tokenizer import Limits, limits
 
 # The course's first example (chapter 2, "Behind the pipeline"): the sidebar's default text.
@@ -191,7 +191,7 @@ class View:
     # Go deeper
     links: tuple[Link, ...]
     seq2seq: Seq2SeqPart | None = None  # encoder-decoders only
-    # ③ for the tasks with a module of their own (explorer.tasks.<module>.View): feature extraction,
+    # ③ for the tasks with a module of their own (explorer.pipeline.tasks.<module>.View): feature extraction,
     # token classification, zero-shot, question answering, multiple choice
     task: Any = None
     task_inputs: tuple[str, ...] = ()  # the Settings fields that task reads (its widgets)
@@ -561,7 +561,7 @@ def build(
     """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
     the default classifier exists (None: look in the saved checkpoints folder); ``settings``: the
     task inputs (None: the defaults)."""
-    from explorer.registry import PAGES  # the registry imports this module for its Settings
+    from explorer.app.registry import PAGES  # the registry imports this module for its Settings
 
     if classifier_built is None:
         classifier_built = checkpoints.classifier_built()

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from explorer import checkpoints, saving
-from explorer.encoding import Encoding
 from explorer.errors import CheckpointError
-from explorer.loading import LoadedCheckpoint
-from explorer.settings import setting
+from explorer.pipeline import checkpoints, saving
+from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.views.common import Note, Table, table
+from explorer.views.settings import setting
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explorer import tasks
-from explorer import tokenizer_lab as lab
-from explorer.encoding import Encoding, Sentences, encode_batch
+from explorer.drawing.render import batch_grid_html, plain_chips_html, token_chips_html, visible
 from explorer.errors import ExplorerError, InputError
-from explorer.loading import MAX_TOKENS, LoadedCheckpoint
-from explorer.render import batch_grid_html, plain_chips_html, token_chips_html, visible
-from explorer.settings import setting
+from explorer.explain import tokenizer_lab as lab
+from explorer.pipeline import tasks
+from explorer.pipeline.encoding import Encoding, Sentences, encode_batch
+from explorer.pipeline.loading import MAX_TOKENS, LoadedCheckpoint
 from explorer.views.common import Download, Note, Table, shown_sentence, table
+from explorer.views.settings import setting
 
 PADDING = ("longest", "max_length", "do_not_pad")
 VOCAB_SIZES = (100, 300, 1000, 3000)
@@ -103,7 +103,7 @@ class Limits:
     positions: int | None  # config.max_position_embeddings / n_positions (None: not in the config)
     positions_field: str | None  # which config field gave ``positions``
     tokenizer_limit: int | None  # tokenizer.model_max_length, when it is a real limit
-    app_cap: int  # explorer.loading.MAX_TOKENS: the most the app runs through any model
+    app_cap: int  # explorer.pipeline.loading.MAX_TOKENS: the most the app runs through any model
     applies: str  # "model", "tokenizer" or "app": whose limit max_tokens is
     help: str  # the max_length widget's help
 
@@ -120,7 +120,7 @@ class SentenceView:
     header: str  # "**Sentence 0** · 16 tokens"
     text: str  # the sentence as typed (cut when very long)
     pair: str | None  # "pair: <second sentence>"
-    chips_html: str  # its tokens and input IDs (explorer.render)
+    chips_html: str  # its tokens and input IDs (explorer.drawing.render)
     truncation: Note | None  # how many tokens truncation cut, if any
 
 
@@ -204,7 +204,7 @@ class View:
 
 def limits(loaded: LoadedCheckpoint) -> Limits:
     """This checkpoint's maximum positions (config), its tokenizer's model_max_length and the
-    app's cap (explorer.loading.MAX_TOKENS), and which one applies."""
+    app's cap (explorer.pipeline.loading.MAX_TOKENS), and which one applies."""
     config, tokenizer = loaded.config, loaded.tokenizer
     positions, field = None, None
     for name in ("max_position_embeddings", "n_positions"):

@@ -3,7 +3,8 @@
 import pytest
 from app_helpers import DEFAULT_PAGE, PAGES, html_of, messages_of, rerun, start
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 
 
 def test_every_page_runs_without_exception():

@@ -2,7 +2,8 @@
 
 from app_helpers import html_of, messages_of, rerun, start
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 
 CLASSIFICATION = "pages/classification.py"
 SAVE_LOAD = "pages/save_load.py"

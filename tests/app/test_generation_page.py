@@ -2,7 +2,8 @@
 
 from app_helpers import messages_of, rerun, start
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 
 PAGE = "pages/generation.py"
 

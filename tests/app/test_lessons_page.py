@@ -4,7 +4,7 @@ from app_helpers import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 from explorer import ui
-from explorer.lessons import LESSON
+from explorer.app.lessons import LESSON
 
 
 def test_starting_a_step_presets_its_text_settings_and_page():

@@ -7,7 +7,8 @@ import pytest
 from app_helpers import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 
 CASES = {
     "pages/tokenizer.py": (

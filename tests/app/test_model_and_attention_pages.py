@@ -7,7 +7,7 @@ import numpy as np
 from app_helpers import APP, TIMEOUT, messages_of, start
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints
+from explorer.pipeline import checkpoints
 
 MODEL = "pages/model.py"
 ATTENTION = "pages/attention.py"
@@ -120,7 +120,7 @@ def test_a_one_layer_bertviz_view_follows_the_chosen_layer(monkeypatch):
     """When bertviz can show one layer only, choosing a layer redraws it too (the page reruns whole)."""
     import functools
 
-    from explorer import bertviz_html
+    from explorer.drawing import bertviz_html
     from explorer.views import attention
 
     monkeypatch.setattr(attention, "plan_view", functools.partial(bertviz_html.plan_view, budget=3_000))

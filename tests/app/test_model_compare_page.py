@@ -5,7 +5,7 @@ toggle, or a shared link that opened them)."""
 from app_helpers import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints
+from explorer.pipeline import checkpoints
 
 MODEL = "pages/model.py"
 

@@ -11,8 +11,10 @@ import pytest
 from app_helpers import ROOT, TIMEOUT, messages_of
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints, ner, ui
-from explorer.finetune import Progress
+from explorer import ui
+from explorer.pipeline import checkpoints
+from explorer.training import ner
+from explorer.training.finetune import Progress
 from explorer.views import ner as ner_view
 
 PAGE = str(ROOT / "pages" / "ner.py")

@@ -8,8 +8,9 @@ import shutil
 import pytest
 from app_helpers import html_of, messages_of, rerun
 
-from explorer import checkpoints, ui
-from explorer.checkpoints import TRAINING_METADATA
+from explorer import ui
+from explorer.pipeline import checkpoints
+from explorer.pipeline.checkpoints import TRAINING_METADATA
 from explorer.views import classification as cls
 from tests.conftest import _bert_config, _save, _wordpiece_tokenizer
 

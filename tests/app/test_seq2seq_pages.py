@@ -13,7 +13,7 @@ TEXT = "translate English to German: the cat sat on the mat.\nsummarize: tokens 
 
 @pytest.fixture(scope="module", params=["t5", "bart"])
 def ref(request, tmp_path_factory):
-    from explorer.checkpoints import local_ref
+    from explorer.pipeline.checkpoints import local_ref
 
     folder = build_family(request.param, tmp_path_factory.mktemp(f"pages-{request.param}"))
     return local_ref(str(folder))

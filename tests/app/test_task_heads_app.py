@@ -7,7 +7,8 @@ page's View for all thirteen."""
 import pytest
 from app_helpers import DEFAULT_PAGE, PAGES, messages_of, rerun, start
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 from tests.families import build_family, family
 
 SHOWN = ("bert-mc", "roberta-qa", "llama-cls")

@@ -12,7 +12,7 @@ from tests.unit.test_token_classification import BUILDERS, NER
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> str:
-    from explorer.checkpoints import local_ref
+    from explorer.pipeline.checkpoints import local_ref
 
     folder: Path = BUILDERS["bert"](tmp_path_factory.mktemp("page-ner"), NER, 41)
     return local_ref(str(folder))

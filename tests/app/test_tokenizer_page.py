@@ -5,7 +5,8 @@ import re
 import pytest
 from app_helpers import html_of, messages_of, start
 
-from explorer import checkpoints, ui
+from explorer import ui
+from explorer.pipeline import checkpoints
 
 PAGE = "pages/tokenizer.py"
 

@@ -51,9 +51,9 @@ def _free_port() -> int:
 def isolated_cache(folder: Path) -> Path:
     """A cache folder for a test server: the prepared bundled models and the default classifier
     linked from the real cache (read-only use), and an empty place for what the tests save."""
-    from explorer.finetune import DEFAULT_NAME, PAIR_NAME
-    from explorer.ner import NAME as NER_NAME
     from explorer.paths import cache_dir
+    from explorer.training.finetune import DEFAULT_NAME, PAIR_NAME
+    from explorer.training.ner import NAME as NER_NAME
 
     real = cache_dir()
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)

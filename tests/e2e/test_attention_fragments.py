@@ -68,7 +68,7 @@ def test_attention_bertviz_draws_all_128_tokens(visit):
     visit.settle()
     from transformers import AutoTokenizer
 
-    from explorer.checkpoints import minilm_folder
+    from explorer.pipeline.checkpoints import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))  # the default checkpoint's vocabulary
     text = tokenizer.decode(tokenizer(" ".join(WORDS * 10), add_special_tokens=False)["input_ids"][:126])

@@ -11,7 +11,7 @@ SENTENCE = "The film was not bad at all."
 
 
 def test_a_link_opens_the_attributions_and_keeps_method_and_target(visit):
-    from explorer import checkpoints
+    from explorer.pipeline import checkpoints
 
     if not checkpoints.classifier_built():
         pytest.skip("the default classifier is built by `make models`")

@@ -40,7 +40,7 @@ def test_home_page_renders_the_pipeline(visit):
     assert page.get_by_role("heading", name="② Model: input IDs → hidden states → head").is_visible()
     # The default checkpoint: the default classifier when built (the test server's cache links
     # the real one), else the bundled encoder with a button that builds the classifier.
-    from explorer import checkpoints
+    from explorer.pipeline import checkpoints
 
     if checkpoints.classifier_built():
         header = "③ Postprocessing: logits → softmax → labelled probabilities"
@@ -255,7 +255,7 @@ def test_a_shared_link_opens_the_same_view(visit):
 
 
 def test_a_lesson_walks_from_page_to_page(visit):
-    from explorer.lessons import LESSON
+    from explorer.app.lessons import LESSON
 
     steps = len(LESSON)
     visit.page.goto(f"{visit.url}/lessons")

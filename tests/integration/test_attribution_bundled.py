@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import attribution as at
-from explorer import checkpoints
-from explorer import finetune as ft
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
+from explorer.explain import attribution as at
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.training import finetune as ft
 from explorer.views import attribution as view
 from explorer.views import classification
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-from explorer import checkpoints
-from explorer.bundled import prepare_smollm2
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
-from explorer.postprocess import postprocess
-from explorer.run import run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.bundled import prepare_smollm2
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.postprocess import postprocess
+from explorer.pipeline.run import run_model
 
 pytestmark = pytest.mark.bundled
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]

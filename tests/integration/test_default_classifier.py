@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from explorer import checkpoints
-from explorer import finetune as ft
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
-from explorer.postprocess import classify, compare_with_pipeline
-from explorer.run import pipeline_scores, run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.postprocess import classify, compare_with_pipeline
+from explorer.pipeline.run import pipeline_scores, run_model
+from explorer.training import finetune as ft
 
 pytestmark = pytest.mark.bundled
 EVERYDAY = Path(__file__).resolve().parents[2] / "bench" / "everyday_sentences.csv"

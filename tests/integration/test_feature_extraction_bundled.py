@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.checkpoints import MINILM, resolve
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
-from explorer.tasks import TaskInputs
-from explorer.tasks import feature_extraction as fe
+from explorer.pipeline.checkpoints import MINILM, resolve
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
+from explorer.pipeline.tasks import TaskInputs
+from explorer.pipeline.tasks import feature_extraction as fe
 from tests.view_contents import note_texts
 
 COURSE = ("I've been waiting for a HuggingFace course my whole life.", "I hate this so much!")
@@ -72,7 +72,7 @@ def test_the_course_sentences_at_cosine_0172(minilm):
 
 
 def test_nearest_bundled_sentences_equal_a_search_with_sentence_transformers(minilm, reference):
-    from explorer.finetune import bundled_dataset
+    from explorer.training.finetune import bundled_dataset
 
     train, validation = bundled_dataset()
     texts = train.texts + validation.texts

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from explorer import checkpoints
-from explorer.bundled import prepare_smollm2
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.bundled import prepare_smollm2
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
 from explorer.views import pipeline as home
 from explorer.views import tokenizer as tok_view
 

@@ -2,11 +2,12 @@ import re
 
 import pytest
 
-from explorer import checkpoints, lessons
-from explorer.encoding import encode_batch
-from explorer.lessons import LESSON, Facts
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.app import lessons
+from explorer.app.lessons import LESSON, Facts
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
 
 pytestmark = pytest.mark.bundled
 

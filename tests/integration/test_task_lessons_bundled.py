@@ -5,11 +5,13 @@ transformers' own pipeline)."""
 import numpy as np
 import pytest
 
-from explorer import checkpoints, lessons, ner
-from explorer.encoding import encode_batch
-from explorer.lessons import LESSON, Facts
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.app import lessons
+from explorer.app.lessons import LESSON, Facts
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
+from explorer.training import ner
 from explorer.views import pipeline as pipeline_view
 
 pytestmark = pytest.mark.bundled
@@ -57,7 +59,7 @@ def test_zero_shot_step_ranks_labels_as_sentence_transformers_does():
 
 def test_ner_step_names_the_entities_transformers_pipeline_finds():
     if not (ner.ner_folder() / "config.json").is_file():
-        pytest.fail("saved:minilm-ner is not built: run `make models` (python -m explorer.ner)")
+        pytest.fail("saved:minilm-ner is not built: run `make models` (python -m explorer.training.ner)")
     from transformers import pipeline
 
     step = _step("Named entities (token classification)")

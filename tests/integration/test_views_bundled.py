@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import checkpoints
-from explorer.bundled import prepare_smollm2
-from explorer.encoding import encode_batch, split_sentences
-from explorer.finetune import default_classifier_folder
-from explorer.loading import load_checkpoint
-from explorer.run import pipeline_scores, run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.bundled import prepare_smollm2
+from explorer.pipeline.encoding import encode_batch, split_sentences
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import pipeline_scores, run_model
+from explorer.training.finetune import default_classifier_folder
 from explorer.views import attention, classification, generation, model, pipeline, save_load, tokenizer
 from tests.view_contents import strings
 

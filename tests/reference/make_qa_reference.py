@@ -21,7 +21,7 @@ Two steps, in two environments:
    the answers (answer, start, end, score) to ``qa_reference.json``.
 
 ``tests/unit/test_question_answering.py`` loads the same checkpoints through the app's loader and
-compares explorer.tasks.question_answering with these answers.
+compares explorer.pipeline.tasks.question_answering with these answers.
 """
 
 from __future__ import annotations

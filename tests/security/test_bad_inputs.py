@@ -12,12 +12,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from app_helpers import html_of, messages_of, rerun, start  # noqa: E402
 
-from explorer import checkpoints, ui  # noqa: E402
-from explorer.checkpoints import hub_ref, local_ref, resolve  # noqa: E402
-from explorer.encoding import encode_batch, split_sentences  # noqa: E402
+from explorer import ui
+from explorer.drawing.render import batch_grid_html, token_chips_html  # noqa: E402
 from explorer.errors import CheckpointError, ExplorerError, InputError  # noqa: E402
-from explorer.loading import load_checkpoint  # noqa: E402
-from explorer.render import batch_grid_html, token_chips_html  # noqa: E402
+from explorer.pipeline import checkpoints
+from explorer.pipeline.checkpoints import hub_ref, local_ref, resolve  # noqa: E402
+from explorer.pipeline.encoding import encode_batch, split_sentences  # noqa: E402
+from explorer.pipeline.loading import load_checkpoint  # noqa: E402
 
 TEXTS = {
     "empty": "",

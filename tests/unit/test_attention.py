@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from explorer.attention import attention_steps, attention_view, head_entropy
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.explain.attention import attention_steps, attention_view, head_entropy
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 

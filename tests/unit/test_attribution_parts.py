@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from explorer import attribution as at
 from explorer.errors import InputError
+from explorer.explain import attribution as at
 from explorer.views import attribution as view
 
 
@@ -64,7 +64,7 @@ def test_spearman():
 
 
 def test_words_and_the_length_cap(tiny_classifier):
-    from explorer.encoding import encode_batch
+    from explorer.pipeline.encoding import encode_batch
 
     loaded = tiny_classifier
     encoding = at.row(encode_batch(loaded.batch_tokenizer, ["hello world.", "a b c d e"]), 0)
@@ -78,7 +78,7 @@ def test_words_and_the_length_cap(tiny_classifier):
 
 
 def test_bad_input_is_text_not_markup(tiny_classifier):
-    from explorer.encoding import encode_batch
+    from explorer.pipeline.encoding import encode_batch
     from explorer.views import classification
 
     loaded = tiny_classifier
@@ -96,7 +96,7 @@ def test_bad_input_is_text_not_markup(tiny_classifier):
 def test_the_page_says_when_completeness_was_not_reached(tiny_classifier):
     import dataclasses
 
-    from explorer.encoding import encode_batch
+    from explorer.pipeline.encoding import encode_batch
     from explorer.views import classification
 
     loaded = tiny_classifier

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from explorer.bertviz_html import (
+from explorer.drawing.bertviz_html import (
     THRESHOLD,
     WEIGHT_BUDGET,
     bertviz_html,

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from explorer import checkpoints
-from explorer.checkpoints import hub_ref, local_ref, resolve
 from explorer.errors import CheckpointError
-from explorer.loading import load_checkpoint
+from explorer.pipeline import checkpoints
+from explorer.pipeline.checkpoints import hub_ref, local_ref, resolve
+from explorer.pipeline.loading import load_checkpoint
 
 
 def test_catalog_offers_bundled_course_and_free_form_choices():
@@ -81,7 +81,7 @@ def test_uncached_hub_checkpoint_fails_fast_and_clearly_offline(monkeypatch):
 
 
 def test_unreachable_hub_is_detected_without_the_offline_flag(monkeypatch):
-    from explorer import loading
+    from explorer.pipeline import loading
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from explorer import checkpoints
-from explorer.encoding import encode_batch
 from explorer.errors import CheckpointError
-from explorer.postprocess import classify, compare_with_pipeline
-from explorer.run import pipeline_scores, run_model
-from explorer.saving import config_json, reload_and_compare, save_checkpoint
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.postprocess import classify, compare_with_pipeline
+from explorer.pipeline.run import pipeline_scores, run_model
+from explorer.pipeline.saving import config_json, reload_and_compare, save_checkpoint
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 
@@ -52,11 +52,11 @@ def test_saved_names_are_checked():
 
 
 def test_saved_checkpoints_are_listed_with_their_training_summary(tmp_path, monkeypatch, tiny_classifier):
-    from explorer import finetune as ft
+    from explorer.pipeline.saving import save_atomically
 
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
     root = tmp_path / "checkpoints"
-    ft.save_atomically(
+    save_atomically(
         tiny_classifier.model,
         tiny_classifier.tokenizer,
         root / "tuned",

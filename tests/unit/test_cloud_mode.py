@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from explorer import checkpoints, deployment, loading
-from explorer.checkpoints import resolve
+from explorer import deployment
 from explorer.errors import CheckpointError
+from explorer.pipeline import checkpoints, loading
+from explorer.pipeline.checkpoints import resolve
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.encoding import MAX_SENTENCES, encode_batch, split_sentences
 from explorer.errors import InputError
+from explorer.pipeline.encoding import MAX_SENTENCES, encode_batch, split_sentences
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 

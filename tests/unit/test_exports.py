@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 
-from explorer import exports
-from explorer import generation as gen
-from explorer.attention import attention_view
-from explorer.encoding import encode_batch
-from explorer.model_info import trajectory
-from explorer.postprocess import classify
-from explorer.run import run_model
+from explorer.drawing import exports
+from explorer.explain import generation as gen
+from explorer.explain.attention import attention_view
+from explorer.explain.model_info import trajectory
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.postprocess import classify
+from explorer.pipeline.run import run_model
 
 BATCH = ["attention lets every token look", "hello"]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from tests.families import (
     ALL_FAMILIES,
     ALL_NAMES,

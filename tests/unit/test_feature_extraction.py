@@ -1,4 +1,4 @@
-"""Feature extraction (explorer.tasks.feature_extraction) on tiny checkpoints of every headless
+"""Feature extraction (explorer.pipeline.tasks.feature_extraction) on tiny checkpoints of every headless
 family: pooling as the checkpoint's sentence-transformers files say (checked against
 sentence-transformers itself), mean pooling as the app's choice otherwise (checked against the
 mean of transformers' own pipeline("feature-extraction") vectors), and the step ③ View."""
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.encoding import encode_batch
-from explorer.run import run_model
-from explorer.tasks import TaskInputs
-from explorer.tasks import feature_extraction as fe
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
+from explorer.pipeline.tasks import TaskInputs
+from explorer.pipeline.tasks import feature_extraction as fe
 from tests.conftest import _bpe_tokenizer, _save, load_local
 from tests.families import build_family
 from tests.view_contents import note_texts, notes, strings
@@ -182,8 +182,8 @@ def test_a_hub_checkpoint_reads_its_files_from_the_hub(folders, tmp_path, monkey
     a local folder here, as this machine has no Hub)."""
     import huggingface_hub
 
-    from explorer import loading
-    from explorer.checkpoints import ResolvedCheckpoint
+    from explorer.pipeline import loading
+    from explorer.pipeline.checkpoints import ResolvedCheckpoint
 
     folder = _with_sentence_transformers_files(folders["bert"], tmp_path / "hub", "cls", True)
     hub = ResolvedCheckpoint("hub:someone/model", "someone/model (Hub)", "hub", "someone/model")
@@ -388,7 +388,7 @@ def test_pca_matches_scikit_learn():
 @pytest.fixture
 def few_bundled(monkeypatch):
     """A smaller bundled set (every 9th sentence of each split: both labels), so the tests stay quick."""
-    from explorer import finetune
+    from explorer.training import finetune
 
     train, validation = finetune.bundled_dataset()
     few = tuple(finetune.LabelledData(part.texts[::9], part.labels[::9]) for part in (train, validation))
@@ -397,7 +397,7 @@ def few_bundled(monkeypatch):
 
 
 def test_bundled_vectors_are_computed_once_per_checkpoint_files(folders, tmp_path, few_bundled):
-    from explorer.finetune import bundled_dataset
+    from explorer.training.finetune import bundled_dataset
 
     folder = shutil.copytree(folders["bert"], tmp_path / "cached")
     loaded = load_local(folder)

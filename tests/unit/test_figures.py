@@ -1,6 +1,6 @@
 import numpy as np
 
-from explorer import figures
+from explorer.drawing import figures
 
 
 def test_attention_heatmap_labels_are_unique_escaped_and_masked_cells_empty():

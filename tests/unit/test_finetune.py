@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import finetune as ft
 from explorer.errors import InputError
+from explorer.pipeline import saving
+from explorer.training import finetune as ft
 
 TINY_TRAIN = ft.LabelledData(
     (
@@ -178,7 +179,7 @@ def test_a_finished_job_scores_probes_before_and_after(tiny_bert_dir, tmp_path):
 
 def test_save_atomically_replaces_an_existing_checkpoint(tiny_bert, tmp_path):
     folder = tmp_path / "copy"
-    ft.save_atomically(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": True})
-    ft.save_atomically(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": False})
+    saving.save_atomically(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": True})
+    saving.save_atomically(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": False})
     assert json.loads((folder / "explorer_training.json").read_text()) == {"first": False}
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from explorer.checkpoints import fingerprint, local_ref, resolve
+from explorer.pipeline.checkpoints import fingerprint, local_ref, resolve
 
 
 def test_saving_again_changes_the_fingerprint(tiny_bert, tmp_path):

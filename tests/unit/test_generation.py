@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import generation as gen
 from explorer.errors import InputError
+from explorer.explain import generation as gen
 
 
 def test_greedy_next_token_equals_generate(tiny_gpt, tiny_llama):

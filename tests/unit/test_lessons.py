@@ -5,10 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from explorer import lessons
-from explorer.encoding import encode_batch
-from explorer.lessons import LESSON, Facts
-from explorer.run import run_model
+from explorer.app import lessons
+from explorer.app.lessons import LESSON, Facts
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 
 
 def facts(loaded, text: str, hidden_states: bool = True, attentions: bool = True) -> Facts:
@@ -94,7 +94,7 @@ def test_every_explanation_runs_on_a_model_of_the_right_kind(index, tiny_bert, t
 
 
 def test_the_mask_lesson_reports_the_pages_comparison(tiny_classifier):
-    from explorer.compare import mask_effect
+    from explorer.explain.compare import mask_effect
 
     f = facts(
         tiny_classifier, "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
@@ -136,7 +136,7 @@ def test_the_mask_lesson_opens_the_comparison_and_reads_the_pages_cached_result(
     step = next(s for s in LESSON if s.title == "Why the attention mask matters")
     assert step.settings.mask is True  # the page's section is closed unless the step opens it
     f = facts(tiny_classifier, "I hate this so much!\nA much longer second sentence to pad against.")
-    from explorer.compare import mask_effect
+    from explorer.explain.compare import mask_effect
 
     effect = mask_effect(tiny_classifier, f.encoding.sentences)
     calls = []

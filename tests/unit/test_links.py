@@ -2,8 +2,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from explorer import links
-from explorer.links import Param
+from explorer.views import links
+from explorer.views.links import Param
 
 PARAMS = (
     Param("text", "shared.text", "str"),

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from explorer.checkpoints import local_ref, resolve
 from explorer.errors import CheckpointError
-from explorer.loading import head_class_for, load_checkpoint
+from explorer.pipeline.checkpoints import local_ref, resolve
+from explorer.pipeline.loading import head_class_for, load_checkpoint
 
 
 @pytest.mark.parametrize(

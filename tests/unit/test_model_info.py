@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from explorer import model_info as info
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.explain import model_info as info
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 

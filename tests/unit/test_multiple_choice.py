@@ -1,4 +1,4 @@
-"""Multiple choice (explorer.tasks.multiple_choice) on tiny BERT, DistilBERT and RoBERTa
+"""Multiple choice (explorer.pipeline.tasks.multiple_choice) on tiny BERT, DistilBERT and RoBERTa
 ``*ForMultipleChoice`` heads built here. transformers has no multiple-choice pipeline, so the
 reference is the model's own forward computed in the test, one prompt at a time ([1, C, S], as the
 course builds it), with the softmax in torch."""
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import tasks
-from explorer.encoding import encode_batch
-from explorer.tasks import multiple_choice as mc
+from explorer.pipeline import tasks
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.tasks import multiple_choice as mc
 from tests.conftest import load_local
 from tests.families import (
     bert_builder,
@@ -151,7 +151,7 @@ def test_the_pipeline_page_draws_the_section(tmp_path):
     """The app itself (AppTest): a note until choices are typed, then the rows and probabilities."""
     from streamlit.testing.v1 import AppTest
 
-    from explorer.checkpoints import local_ref
+    from explorer.pipeline.checkpoints import local_ref
     from tests.app.app_helpers import APP, TIMEOUT, html_of
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)

@@ -1,4 +1,4 @@
-"""NER fine-tuning (explorer.ner, explorer.views.ner): the bundled data, the label alignment, the
+"""NER fine-tuning (explorer.training.ner, explorer.views.ner): the bundled data, the label alignment, the
 collator's batches, a user's CSV, seqeval's scores, and a tiny fine-tune that pipeline() reads."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer import ner, tasks
 from explorer.errors import InputError
+from explorer.pipeline import tasks
+from explorer.training import ner
 from explorer.views import ner as ner_view
 from tests.conftest import _bert_config, _save, _wordpiece_tokenizer, load_local
 
@@ -30,7 +31,7 @@ def _rows() -> list[dict[str, str]]:
 
 
 def _names(row: dict[str, str]) -> set[str]:
-    """Entity strings of one CSV row, read independently of explorer.ner: a B- tag opens a name,
+    """Entity strings of one CSV row, read independently of explorer.training.ner: a B- tag opens a name,
     following I- tags of the same type extend it."""
     names, current = [], None
     for word, tag in zip(row["tokens"].split(" "), row["tags"].split(" "), strict=True):

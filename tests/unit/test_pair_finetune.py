@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import finetune as ft
 from explorer.errors import InputError
+from explorer.training import finetune as ft
 
 
 def csv_bytes(rows, header=("sentence1", "sentence2", "label")) -> bytes:

@@ -1,4 +1,4 @@
-"""Question answering (explorer.tasks.question_answering) against transformers 4's
+"""Question answering (explorer.pipeline.tasks.question_answering) against transformers 4's
 pipeline("question-answering"), which version 5 removed.
 
 The references (tests/reference/qa_reference.json) were made by tests/reference/make_qa_reference.py
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import tasks
-from explorer.encoding import encode_batch
 from explorer.errors import InputError
-from explorer.run import run_model
-from explorer.tasks import TaskInputs
-from explorer.tasks import question_answering as qa
+from explorer.pipeline import tasks
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
+from explorer.pipeline.tasks import TaskInputs
+from explorer.pipeline.tasks import question_answering as qa
 from tests.conftest import load_local
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
@@ -210,7 +210,8 @@ def test_pipeline_page_draws_the_section(tmp_path):
 
     from streamlit.testing.v1 import AppTest
 
-    from explorer import checkpoints, ui
+    from explorer import ui
+    from explorer.pipeline import checkpoints
 
     folder = tmp_path / "bert-qa"
     shutil.copytree(REFERENCE_DIR / "qa_checkpoints" / "bert", folder)
@@ -227,8 +228,8 @@ def test_pipeline_page_draws_the_section(tmp_path):
     assert 'data-testid="qa-answer"' in html
     assert any('removed `pipeline("question-answering")`' in m.value for m in at.info)
     assert len(at.get("plotly_chart")) >= 1
-    from explorer.settings import state_key
     from explorer.views.pipeline import Settings
+    from explorer.views.settings import state_key
 
     at.text_input(key=state_key(Settings, "question")).input("   ")
     at._finished_page_script_hash = ""

@@ -1,7 +1,7 @@
 import re
 
-from explorer.encoding import encode_batch
-from explorer.render import batch_grid_html, probability_bars_html, token_chips_html, visible
+from explorer.drawing.render import batch_grid_html, probability_bars_html, token_chips_html, visible
+from explorer.pipeline.encoding import encode_batch
 
 
 def test_visible_escapes_html_and_shows_invisible_characters():

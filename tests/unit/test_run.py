@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import encode_batch
-from explorer.postprocess import postprocess, softmax
-from explorer.run import run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.postprocess import postprocess, softmax
+from explorer.pipeline.run import run_model
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 
@@ -120,8 +120,8 @@ def test_softmax_is_stable_and_normalised():
 
 
 def test_attention_runs_that_would_not_fit_memory_are_refused(tiny_bert, monkeypatch):
-    from explorer import run as run_module
     from explorer.errors import InputError
+    from explorer.pipeline import run as run_module
 
     encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH)
     B, S = encoding.shape

@@ -1,4 +1,4 @@
-"""Encoder-decoders (T5, BART) through explorer.run: the greedy output equals generate(), and one
+"""Encoder-decoders (T5, BART) through explorer.pipeline.run: the greedy output equals generate(), and one
 forward pass returns the encoder's, the decoder's and the cross-attention weights the model itself
 returns for the same inputs (checked against the model called here, not against the app)."""
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import encode_batch
-from explorer.run import SEQ2SEQ_NEW_TOKENS, forward, main_output, run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import SEQ2SEQ_NEW_TOKENS, forward, main_output, run_model
 from tests.families import build_and_load
 
 SENTENCES = ("translate English to German: the cat sat on the mat.", "summarize: tokens turn into vectors")
@@ -115,9 +115,9 @@ def test_encoder_decoder_forward_and_main_output_run(seq2seq):
 
 @pytest.mark.parametrize("ref", ["hub:google-t5/t5-small", "hub:facebook/bart-base"])
 def test_the_catalog_offers_the_course_encoder_decoders_with_the_offline_message(ref):
-    from explorer.checkpoints import COURSE_HUB, resolve
     from explorer.errors import CheckpointError
-    from explorer.loading import load_checkpoint
+    from explorer.pipeline.checkpoints import COURSE_HUB, resolve
+    from explorer.pipeline.loading import load_checkpoint
 
     assert ref in {entry.ref for entry in COURSE_HUB}
     with pytest.raises(CheckpointError, match="needs the Hugging Face Hub, which this machine cannot reach"):

@@ -8,10 +8,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from explorer import links
-from explorer.registry import PAGES
-from explorer.settings import from_state, link_params, presets, spec, specs, state_key
-from explorer.views import attention, generation, tokenizer
+from explorer.app.registry import PAGES
+from explorer.views import attention, generation, links, tokenizer
+from explorer.views.settings import from_state, link_params, presets, spec, specs, state_key
 
 # What shared links carried before the typed views (URL name -> session-state key): links that
 # people already shared must keep opening the same view.

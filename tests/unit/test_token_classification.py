@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.encoding import encode_batch
-from explorer.run import run_model
-from explorer.tasks import TaskInputs, build_section, token_classification
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
+from explorer.pipeline.tasks import TaskInputs, build_section, token_classification
 from tests.conftest import _save, load_local
 from tests.families import bert_builder, distilbert_builder, roberta_builder
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer import tokenizer_lab as lab
-from explorer.encoding import encode_batch
+from explorer.explain import tokenizer_lab as lab
+from explorer.pipeline.encoding import encode_batch
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 

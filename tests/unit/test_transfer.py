@@ -1,4 +1,4 @@
-"""Transfer learning, two ways (explorer.transfer): the feature-based head against scikit-learn fitted
+"""Transfer learning, two ways (explorer.training.transfer): the feature-based head against scikit-learn fitted
 in the test on sentence vectors computed here by hand (AutoModel + mean pooling with the mask), the
 fine-tuned numbers read from the metadata finetune writes, and the recommendation's arithmetic."""
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import checkpoints, transfer
-from explorer import finetune as ft
+from explorer.pipeline import checkpoints
+from explorer.training import finetune as ft
+from explorer.training import transfer
 
 
 def _mean_pooled(folder: Path, sentences: list[str]) -> np.ndarray:
@@ -206,8 +207,8 @@ def test_without_a_fine_tuned_classifier_the_feature_based_one_is_named():
 def test_the_default_classifiers_recorded_accuracy_is_its_accuracy_on_the_split():
     """The number the page shows for the fine-tuned classifier (its metadata) against an evaluation
     of the saved model, here, on the same held-out sentences through run.classifier_logits."""
-    from explorer.loading import load_checkpoint
-    from explorer.run import classifier_logits
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import classifier_logits
 
     folder = ft.default_classifier_folder()
     if not (folder / "config.json").is_file():
@@ -224,13 +225,13 @@ def test_the_default_classifiers_recorded_accuracy_is_its_accuracy_on_the_split(
 def test_the_pair_classifiers_recorded_accuracy_is_its_accuracy_on_the_held_out_pairs():
     """The same for the pair classifier: its metadata's test accuracy against the saved model's
     predictions on the held-out pairs, encoded as tokenizer(sentence1, sentence2) and run here."""
-    from explorer.encoding import encode_batch
-    from explorer.loading import load_checkpoint
-    from explorer.run import pair_logits
+    from explorer.pipeline.encoding import encode_batch
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.pipeline.run import pair_logits
 
     folder = ft.pair_classifier_folder()
     if not (folder / "config.json").is_file():
-        pytest.skip("the pair classifier is not built (python -m explorer.finetune --pairs)")
+        pytest.skip("the pair classifier is not built (python -m explorer.training.finetune --pairs)")
     loaded = load_checkpoint(checkpoints.resolve(transfer.fine_tuned_ref("pairs")))
     score, _ = transfer.fine_tuned_score(folder, "pairs", loaded.num_parameters)
     _, _, test = ft.bundled_pairs()

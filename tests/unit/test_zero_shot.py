@@ -1,4 +1,4 @@
-"""Zero-shot classification (explorer.tasks.zero_shot) on tiny NLI heads built here: BERT, DistilBERT
+"""Zero-shot classification (explorer.pipeline.tasks.zero_shot) on tiny NLI heads built here: BERT, DistilBERT
 and RoBERTa, each with contradiction / neutral / entailment in a different order, against
 transformers' own pipeline("zero-shot-classification") built in the test and against a hand
 computation (one pair per forward pass, softmax in torch)."""
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import tasks
-from explorer.encoding import encode_batch
-from explorer.tasks import zero_shot
+from explorer.pipeline import tasks
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.tasks import zero_shot
 from tests.conftest import _save, load_local
 from tests.families import (
     bert_builder,
@@ -269,7 +269,7 @@ def test_the_pipeline_page_draws_the_section(tmp_path):
     """The app itself (AppTest): the NLI checkpoint's step ③ with its inputs, chips and check."""
     from streamlit.testing.v1 import AppTest
 
-    from explorer.checkpoints import local_ref
+    from explorer.pipeline.checkpoints import local_ref
     from tests.app.app_helpers import APP, TIMEOUT, html_of
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.bertviz_html import THRESHOLD
+from explorer.drawing.bertviz_html import THRESHOLD
 
 
 def dense(part: dict) -> np.ndarray:

@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from explorer import bertviz_html
-from explorer.attention import attention_steps
-from explorer.bertviz_html import THRESHOLD
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.drawing import bertviz_html
+from explorer.drawing.bertviz_html import THRESHOLD
+from explorer.explain.attention import attention_steps
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from explorer.views import attention
 from tests.view_contents import note_texts
 from tests.views.bertviz_expected import dense as _dense
@@ -393,7 +393,7 @@ def _sinusoids(P: int, d: int) -> np.ndarray:
 
 
 def test_position_info_names_the_kind_and_uses_the_right_rows(family):
-    from explorer import model_info
+    from explorer.explain import model_info
 
     loaded = family.loaded
     assert loaded is not None, family.load_error

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import attribution as at
-from explorer.encoding import encode_batch
 from explorer.errors import InputError
-from explorer.run import run_model
+from explorer.explain import attribution as at
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from explorer.views import attribution as view
 from explorer.views import classification, generation
 

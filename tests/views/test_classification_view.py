@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from explorer import finetune as ft
-from explorer.encoding import encode_batch
 from explorer.errors import ExplorerError
-from explorer.run import run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
+from explorer.training import finetune as ft
 from explorer.views import classification as cls
 from tests.views.test_pipeline_view import SPECIALS, texts
 

@@ -16,9 +16,9 @@ import re
 import numpy as np
 import pytest
 
-from explorer.bertviz_html import THRESHOLD
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.drawing.bertviz_html import THRESHOLD
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from explorer.views import attention
 from tests.families import NAMES, build_and_load
 from tests.view_contents import note_texts
@@ -375,7 +375,7 @@ def test_sentences_number_layers_from_1_and_name_only_this_tokenizers_tokens(seq
 def test_a_long_input_shows_one_layer_or_says_why_bertviz_is_off(seq2seq, monkeypatch):
     import functools
 
-    from explorer import bertviz_html
+    from explorer.drawing import bertviz_html
 
     _, _, encoding, run, _ = seq2seq
     real = encoding.attention_mask[0].astype(bool)

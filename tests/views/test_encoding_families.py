@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer import checkpoints
-from explorer.encoding import encode_batch
 from explorer.errors import ExplorerError
-from explorer.loading import _batch_tokenizer, load_tokenizer
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import _batch_tokenizer, load_tokenizer
 
 SHORT = "The cat sat."
 MEDIUM = "A tokenizer turns text into numbers that a model can read."

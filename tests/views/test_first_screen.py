@@ -9,11 +9,11 @@ import dataclasses
 
 import pytest
 
-from explorer import checkpoints
-from explorer import finetune as ft
-from explorer.encoding import encode_batch
-from explorer.loading import MAX_TOKENS
-from explorer.run import run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import MAX_TOKENS
+from explorer.pipeline.run import run_model
+from explorer.training import finetune as ft
 from explorer.views import pipeline as home
 from explorer.views import tokenizer as tok_view
 

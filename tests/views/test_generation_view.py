@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import checkpoints
-from explorer.checkpoints import resolve
-from explorer.encoding import encode_batch, split_sentences
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.pipeline import checkpoints
+from explorer.pipeline.checkpoints import resolve
+from explorer.pipeline.encoding import encode_batch, split_sentences
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
 from explorer.views import generation
 from explorer.views.common import Note
 from explorer.views.generation import Settings

@@ -14,12 +14,12 @@ import re
 import numpy as np
 import pytest
 
-from explorer import checkpoints
-from explorer import layer as walks
-from explorer.bundled import prepare_smollm2
-from explorer.encoding import encode_batch
-from explorer.loading import load_checkpoint
-from explorer.run import run_model
+from explorer.explain import layer as walks
+from explorer.pipeline import checkpoints
+from explorer.pipeline.bundled import prepare_smollm2
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.run import run_model
 from explorer.views import layer as layer_view
 
 # The first is shorter: it is padded (on the side the fixture asks for).

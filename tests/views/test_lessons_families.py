@@ -14,9 +14,9 @@ import types
 import numpy as np
 import pytest
 
-from explorer import lessons
-from explorer.encoding import encode_batch
-from explorer.lessons import Facts
+from explorer.app import lessons
+from explorer.app.lessons import Facts
+from explorer.pipeline.encoding import encode_batch
 from explorer.views import tokenizer as tokenizer_view
 
 # Words the tiny tokenizers (trained on a few sentences) must cut into pieces, and punctuation.
@@ -160,7 +160,7 @@ def test_the_attention_step_counts_layers_from_1(family):
     tokens = list(encoding.tokens[0])
     tokens[it], tokens[animal] = "it", "animal"
     encoding = dataclasses.replace(encoding, tokens=(tuple(tokens),))
-    from explorer.run import run_model
+    from explorer.pipeline.run import run_model
 
     run = run_model(loaded, encoding, hidden_states=True, attentions=True)
     weights = run.attentions[:, 0, :, it, animal]  # [L, H]
@@ -176,7 +176,7 @@ def test_the_attention_step_counts_layers_from_1(family):
 def test_the_families_step_shows_each_familys_attention(family):
     """Encoders attend both ways, decoders only backwards, encoder-decoders add cross-attention:
     the step's numbers are this model's own attention weights, recomputed here."""
-    from explorer.run import run_model
+    from explorer.pipeline.run import run_model
 
     loaded = family.loaded
     text = "translate English to German: The house is wonderful."

@@ -12,9 +12,9 @@ import pytest
 import torch
 import transformers
 
-from explorer import compare
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.explain import compare
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from explorer.views import model as model_view
 
 SHORT = "The cat sat on the mat."

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.encoding import encode_batch
-from explorer.run import run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.run import run_model
 from explorer.views import model as model_view
 from explorer.views.common import Note
 

@@ -10,10 +10,10 @@ import json
 import pytest
 import torch
 
-from explorer import pairs as pair_io
-from explorer.checkpoints import TRAINING_METADATA, local_ref, resolve
 from explorer.errors import InputError
-from explorer.loading import load_checkpoint
+from explorer.explain import pairs as pair_io
+from explorer.pipeline.checkpoints import TRAINING_METADATA, local_ref, resolve
+from explorer.pipeline.loading import load_checkpoint
 from explorer.views import classification as cls
 from tests.conftest import _bert_config, _save, _wordpiece_tokenizer
 
@@ -188,8 +188,8 @@ def test_the_pairs_lesson_reads_the_tokenizers_own_pair_encoding(family):
     template's separator and the token_type_ids of each sentence (sequence_ids tell them apart)."""
     if family.loaded is None:
         pytest.skip(f"{family.family.name} does not load: {family.load_error}")
-    from explorer import lessons
-    from explorer.encoding import encode_batch
+    from explorer.app import lessons
+    from explorer.pipeline.encoding import encode_batch
     from explorer.views import tokenizer as tokenizer_view
 
     step = next(s for s in lessons.LESSON if s.explain is lessons.explain_pairs)

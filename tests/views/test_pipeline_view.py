@@ -1,5 +1,5 @@
 """The home page's View, built for every checkpoint family and checked against the model, its
-config and transformers' own pipelines (computed here, independently of explorer.postprocess)."""
+config and transformers' own pipelines (computed here, independently of explorer.pipeline.postprocess)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import encode_batch
-from explorer.loading import MAX_TOKENS
-from explorer.run import run_model
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.loading import MAX_TOKENS
+from explorer.pipeline.run import run_model
 from explorer.views import pipeline as home
 from explorer.views.common import Note, Table
 

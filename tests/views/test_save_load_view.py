@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from explorer import checkpoints
-from explorer.encoding import encode_batch
 from explorer.errors import CheckpointError
-from explorer.saving import RoundTrip, describe_file
+from explorer.pipeline import checkpoints
+from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.saving import RoundTrip, describe_file
 from explorer.views import save_load
 from explorer.views.common import Note
 

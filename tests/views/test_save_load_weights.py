@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from explorer.encoding import encode_batch
+from explorer.pipeline.encoding import encode_batch
 from explorer.views import save_load
 
 

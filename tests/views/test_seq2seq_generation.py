@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.encoding import split_sentences
+from explorer.pipeline.encoding import split_sentences
 from explorer.views import generation
 from tests.families import build_and_load
 

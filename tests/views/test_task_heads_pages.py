@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import attribution as at
-from explorer.encoding import encode_batch, split_sentences
-from explorer.run import run_model
+from explorer.explain import attribution as at
+from explorer.pipeline.encoding import encode_batch, split_sentences
+from explorer.pipeline.run import run_model
 from explorer.views import attention, generation, save_load
 from explorer.views import attribution as attribution_view
 from explorer.views import layer as layer_view

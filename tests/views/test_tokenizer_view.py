@@ -12,10 +12,10 @@ import re
 import numpy as np
 import pytest
 
-from explorer import tokenizer_lab as lab
-from explorer.encoding import split_sentences
 from explorer.errors import CheckpointError, InputError
-from explorer.loading import MAX_TOKENS
+from explorer.explain import tokenizer_lab as lab
+from explorer.pipeline.encoding import split_sentences
+from explorer.pipeline.loading import MAX_TOKENS
 from explorer.views import tokenizer as view_module
 from explorer.views.common import Note
 from explorer.views.tokenizer import Settings, build, build_families

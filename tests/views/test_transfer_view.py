@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import checkpoints, settings, transfer
-from explorer import finetune as ft
+from explorer.pipeline import checkpoints
+from explorer.training import finetune as ft
+from explorer.training import transfer
 from explorer.views import classification as cls
+from explorer.views import settings
 from tests.conftest import load_local
 
 SENTENCES = [

@@ -1,10 +1,10 @@
-"""Draw explorer.tasks.feature_extraction.View: step ③ for a checkpoint without a task head."""
+"""Draw explorer.pipeline.tasks.feature_extraction.View: step ③ for a checkpoint without a task head."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.tasks.feature_extraction import EmbeddingMap, LabelPart, MaskDemo, View
+from explorer.pipeline.tasks.feature_extraction import EmbeddingMap, LabelPart, MaskDemo, View
 from explorer.ui.widgets import chart, note, notes, table
 
 KEY = "home.features"  # widget and chart keys of this section

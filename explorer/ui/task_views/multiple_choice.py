@@ -1,10 +1,10 @@
-"""Draw explorer.tasks.multiple_choice.View: step ③ of the Pipeline page for a multiple-choice head."""
+"""Draw explorer.pipeline.tasks.multiple_choice.View: step ③ of the Pipeline page for a multiple-choice head."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.tasks.multiple_choice import View
+from explorer.pipeline.tasks.multiple_choice import View
 from explorer.ui.widgets import note, notes, table
 
 

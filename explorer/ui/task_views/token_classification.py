@@ -1,10 +1,10 @@
-"""Step ③ for a token classifier: explorer.tasks.token_classification.View drawn."""
+"""Step ③ for a token classifier: explorer.pipeline.tasks.token_classification.View drawn."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.tasks.token_classification import View
+from explorer.pipeline.tasks.token_classification import View
 from explorer.ui.widgets import note, notes, table
 
 

@@ -1,10 +1,10 @@
-"""Draw explorer.tasks.zero_shot.View: step ③ of the Pipeline page for an NLI checkpoint."""
+"""Draw explorer.pipeline.tasks.zero_shot.View: step ③ of the Pipeline page for an NLI checkpoint."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.tasks.zero_shot import View
+from explorer.pipeline.tasks.zero_shot import View
 from explorer.ui.widgets import chart, note, notes, table
 
 

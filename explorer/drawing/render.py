@@ -1,0 +1,162 @@
+"""Pure functions from an Encoding to HTML strings (no Streamlit): token chips and the batch grid.
+
+All user text passes through :func:`visible`, which escapes HTML and makes invisible characters
+visible, so a sentence containing ``<script>`` shows as those characters and runs nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Sequence
+
+from explorer.pipeline.encoding import Encoding
+
+_STYLE = """
+<style>
+.tx-chips{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 12px 0}
+.tx-chip{display:inline-flex;flex-direction:column;align-items:center;border-radius:6px;
+  padding:3px 7px;border:1px solid #9aa5b1;background:#eef4fb;color:#10243e;font-size:1rem;
+  unicode-bidi:isolate}
+.tx-chip .tx-id{font-size:.72rem;color:#3b4a5a;font-family:monospace}
+.tx-chip.tx-special{background:#fff1d6;border-color:#c58a00}
+.tx-chip.tx-pad{background:#eceff1;border-style:dashed;color:#6b7785}
+.tx-chip.tx-unk{background:#fde2e2;border-color:#b3261e}
+.tx-chip.tx-cut{background:#fff;border-color:#b3261e;border-style:dotted;color:#b3261e}
+.tx-grid{border-collapse:collapse;font-family:monospace;font-size:.85rem;margin-bottom:10px;background:#fff}
+.tx-grid th,.tx-grid td{border:1px solid #c5ccd3;padding:2px 6px;text-align:center;
+  unicode-bidi:isolate;color:#10243e}
+.tx-grid th{background:#f3f5f7;text-align:left;font-weight:600}
+.tx-grid td.tx-pad{background:#eceff1;color:#6b7785}
+.tx-grid td.tx-special{background:#fff1d6}
+.tx-legend{font-size:.8rem;opacity:.8}
+.tx-scroll{overflow-x:auto;max-width:100%}
+.tx-bars{border-collapse:collapse;margin:4px 0 14px 0;min-width:320px;background:#fff;border-radius:6px}
+.tx-bars td{padding:3px 8px;color:#10243e;unicode-bidi:isolate}
+.tx-bars td.tx-label{font-family:monospace;white-space:pre}
+.tx-bar{height:14px;background:#2b6cb0;border-radius:3px}
+.tx-bars td.tx-value{font-family:monospace;text-align:right}
+</style>
+"""
+
+# Characters that print nothing or move text: shown as ⟨U+XXXX⟩ so the user sees they are there.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def visible(text: str, quote: bool = True) -> str:
+    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩.
+    ``quote=False`` leaves quotes alone (for Plotly labels, which are text, not attributes)."""
+    out = []
+    for char in text:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or (char.isspace() and char != " "):
+            out.append(f"⟨U+{ord(char):04X}⟩")
+        else:
+            out.append(html.escape(char, quote=quote))
+    return "".join(out)
+
+
+def _chip_class(encoding: Encoding, b: int, s: int, unk_id: int | None) -> str:
+    if encoding.attention_mask[b, s] == 0:
+        return "tx-chip tx-pad"
+    if encoding.special_tokens_mask[b, s]:
+        return "tx-chip tx-special"
+    if unk_id is not None and encoding.input_ids[b, s] == unk_id:
+        return "tx-chip tx-unk"
+    return "tx-chip"
+
+
+def _tooltip(encoding: Encoding, b: int, s: int) -> str:
+    parts = [f"position {s}", f"id {int(encoding.input_ids[b, s])}"]
+    if encoding.attention_mask[b, s] == 0:
+        parts.append("padding (attention_mask 0)")
+    elif encoding.offsets is not None and not encoding.special_tokens_mask[b, s]:
+        start, end = (int(x) for x in encoding.offsets[b, s])
+        parts.append(f"characters {start}–{end}")
+    elif encoding.special_tokens_mask[b, s]:
+        parts.append("special token")
+    return html.escape(" · ".join(parts), quote=True)
+
+
+def token_chips_html(encoding: Encoding, b: int, unk_id: int | None = None, padding: bool = False) -> str:
+    """One sentence of the batch as chips: token above, input ID below; specials, unknown tokens
+    and (if ``padding``) pad cells marked; a last chip says how many tokens truncation cut.
+    Hovering a chip shows its position, ID and character span."""
+    chips = []
+    for s, token in enumerate(encoding.tokens[b]):
+        if encoding.attention_mask[b, s] == 0 and (not padding or not encoding.padded):
+            continue
+        chips.append(
+            f'<span class="{_chip_class(encoding, b, s, unk_id)}" title="{_tooltip(encoding, b, s)}">'
+            f'<span class="tx-tok">{visible(token)}</span>'
+            f'<span class="tx-id">{int(encoding.input_ids[b, s])}</span></span>'
+        )
+    if encoding.truncated[b]:
+        chips.append(
+            f'<span class="tx-chip tx-cut" title="removed by truncation">'
+            f'<span class="tx-tok">✂ {encoding.truncated[b]:,}</span><span class="tx-id">cut</span></span>'
+        )
+    return _STYLE + f'<div class="tx-chips" data-testid="token-chips">{"".join(chips)}</div>'
+
+
+def plain_chips_html(tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "<unk>")) -> str:
+    """Tokens without IDs (tokenizer families): unknown tokens flagged."""
+    chips = "".join(
+        f'<span class="tx-chip{" tx-unk" if token in unknown else ""}"><span class="tx-tok">{visible(token)}</span></span>'
+        for token in tokens
+    )
+    return _STYLE + f'<div class="tx-chips" data-testid="family-chips">{chips}</div>'
+
+
+def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
+    """The batch tensor as the model receives it: for each sentence, rows of tokens, input_ids,
+    attention_mask (and token_type_ids), one column per position. Padding cells are greyed."""
+    B, S = encoding.shape
+    shown = min(S, max_columns)
+    header = "".join(f"<th>{s}</th>" for s in range(shown))
+    body = []
+    for b in range(B):
+        rows = [("token", [visible(t) for t in encoding.tokens[b][:shown]])]
+        rows.append(("input_ids", [str(int(v)) for v in encoding.input_ids[b, :shown]]))
+        rows.append(("attention_mask", [str(int(v)) for v in encoding.attention_mask[b, :shown]]))
+        if encoding.token_type_ids is not None:
+            rows.append(("token_type_ids", [str(int(v)) for v in encoding.token_type_ids[b, :shown]]))
+        for r, (name, cells) in enumerate(rows):
+            label = f"sentence {b}: {name}" if r == 0 else name
+            tds = []
+            for s, cell in enumerate(cells):
+                cls = ""
+                if encoding.attention_mask[b, s] == 0 and not encoding.padded:
+                    cell, cls = "", ' class="tx-none"'  # past the end of an unpadded row
+                elif encoding.attention_mask[b, s] == 0:
+                    cls = ' class="tx-pad"'
+                elif encoding.special_tokens_mask[b, s]:
+                    cls = ' class="tx-special"'
+                tds.append(f"<td{cls}>{cell}</td>")
+            body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
+    more = f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
+    legend = (
+        '<div class="tx-legend">Yellow: special tokens. Grey: padding: the attention mask (0) keeps '
+        "every token's attention off it (padding positions still get vectors of their own).</div>"
+    )
+    return (
+        _STYLE
+        + '<div class="tx-scroll">'
+        + f'<table class="tx-grid" data-testid="batch-grid"><tr><th>position</th>{header}</tr>'
+        + "".join(body)
+        + "</table></div>"
+        + more
+        + legend
+    )
+
+
+def probability_bars_html(labels: Sequence[str], probabilities: Sequence[float]) -> str:
+    """Labelled probabilities as a bar table, best first as given: label, bar, value."""
+    rows = []
+    for label, probability in zip(labels, probabilities, strict=True):
+        width = max(0.0, min(1.0, float(probability))) * 160
+        rows.append(
+            f'<tr><td class="tx-label">{visible(label)}</td>'
+            f'<td><div class="tx-bar" style="width:{width:.1f}px"></div></td>'
+            f'<td class="tx-value">{float(probability):.3f}</td></tr>'
+        )
+    return _STYLE + f'<table class="tx-bars" data-testid="probabilities">{"".join(rows)}</table>'
