@@ -88,9 +88,9 @@ def text_of_tokens(tokenizer, tokens: int) -> str:
 def attention_views(repeats: int) -> list[dict]:
     import plotly.io
 
-    from explorer.drawing.bertviz_html import bertviz_html, plan_view, stock_head_view
+    from explorer.drawing.bertviz_html import bertviz_html, plan_view, square, stock_head_view
     from explorer.drawing.figures import attention_heatmap
-    from explorer.explain.attention import attention_view
+    from explorer.explain.attention import attention_parts, attention_view
     from explorer.pipeline import checkpoints
     from explorer.pipeline.encoding import encode_batch
     from explorer.pipeline.loading import load_checkpoint
@@ -108,11 +108,13 @@ def attention_views(repeats: int) -> list[dict]:
         token_list = list(encoding.tokens[0])
 
         def heatmap(run=run, encoding=encoding):
-            view = attention_view(run, encoding, sentence=0, layer=0, head=0)
-            return plotly.io.to_json(attention_heatmap(view.matrix, view.positions, view.tokens, view.title))
+            view = attention_view(attention_parts(run, encoding)[0], sentence=0, layer=0, head=0)
+            figure = attention_heatmap(view.matrix, view.query_positions, view.query_tokens, view.title)
+            return plotly.io.to_json(figure)
 
         def ours(attentions=attentions, token_list=token_list):
-            return bertviz_html("head", attentions, token_list, plan_view("head", attentions, first=1)).html
+            parts = square(attentions, token_list)
+            return bertviz_html("head", parts, plan_view("head", parts, first=1)).html
 
         def stock(attentions=attentions, token_list=token_list):
             return stock_head_view(attentions, token_list)
@@ -120,8 +122,8 @@ def attention_views(repeats: int) -> list[dict]:
         heat_s, heat_json = median_time(heatmap, repeats)
         ours_s, ours_html = median_time(ours, repeats)
         stock_s, stock_html = median_time(stock, 1 if tokens >= 512 else repeats)
-        plan = plan_view("head", attentions, first=1)
-        page = bertviz_html("head", attentions, token_list, plan)
+        plan = plan_view("head", square(attentions, token_list), first=1)
+        page = bertviz_html("head", square(attentions, token_list), plan)
         rows.append(
             {
                 "tokens": tokens,
@@ -148,7 +150,7 @@ def attention_views(repeats: int) -> list[dict]:
 
 def model_view_payload(tokens: int = 64) -> dict:
     """bertviz's model view (every layer and head) of the bundled MiniLM at ``tokens`` tokens."""
-    from explorer.drawing.bertviz_html import bertviz_html, plan_view
+    from explorer.drawing.bertviz_html import bertviz_html, plan_view, square
     from explorer.pipeline import checkpoints
     from explorer.pipeline.encoding import encode_batch
     from explorer.pipeline.loading import load_checkpoint
@@ -160,8 +162,9 @@ def model_view_payload(tokens: int = 64) -> dict:
     )
     attentions = run_model(loaded, encoding, attentions=True).attentions[:, 0]  # [L, H, T, T]
     started = time.perf_counter()
-    plan = plan_view("model", attentions, first=1)
-    page = bertviz_html("model", attentions, list(encoding.tokens[0]), plan)
+    parts = square(attentions, encoding.tokens[0])
+    plan = plan_view("model", parts, first=1)
+    page = bertviz_html("model", parts, plan)
     return {
         "tokens": tokens,
         "payload_bytes": page.payload_bytes,

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -182,9 +183,37 @@ def _window(layers: int, heads: int, tokens: int, threshold: float, budget: int)
     return max(4, min(tokens, width))
 
 
+@dataclass(frozen=True, kw_only=True)
+class BertvizPart:
+    """One attention as bertviz records it ({name, attn, left_text, right_text}), for one sentence:
+    [L, H, queries, keys], real tokens only. An encoder or decoder has one (name None: bertviz
+    draws no Attention menu); an encoder-decoder three, "Encoder", "Decoder" and "Cross"."""
+
+    name: str | None
+    attentions: np.ndarray  # [L, H, Q, K]: index i is layer number plan.first + i
+    left: tuple[str, ...]  # [Q] query tokens (bertviz draws them on the left)
+    right: tuple[str, ...]  # [K] key tokens
+
+
+def square(attentions: np.ndarray, tokens: Sequence[str]) -> tuple[BertvizPart, ...]:
+    """The one part of a self-attention: ``attentions`` [L, H, T, T], ``tokens`` [T]."""
+    return (BertvizPart(name=None, attentions=attentions, left=tuple(tokens), right=tuple(tokens)),)
+
+
+def _one_layer_note(parts: tuple[BertvizPart, ...], layer: int, uneven: str | None) -> str:
+    only = (
+        f"this view shows layer {layer} only (choose the layer above); all layers at once would be too "
+        "heavy for the browser."
+    )
+    if len(parts) == 1:
+        return f"{len(parts[0].right)} tokens: {only}"
+    only = only[0].upper() + only[1:]
+    return f"{uneven} {only}" if uneven else only
+
+
 def plan_view(
     kind: ViewKind,
-    attentions: np.ndarray,
+    parts: tuple[BertvizPart, ...],
     *,
     layer: int | None = None,
     start: int = 0,
@@ -192,36 +221,52 @@ def plan_view(
     threshold: float = THRESHOLD,
     budget: int = WEIGHT_BUDGET,
 ) -> Plan:
-    """Choose layers and tokens of ``attentions`` [L, H, T, T] (one sentence, real tokens) so that
-    the weights at or above the threshold fit the budget: all layers and tokens when they do; for
-    the head view, the chosen ``layer`` (a number, counted from ``first``) with every token; else a
-    token window starting at ``start``."""
-    L, H, T, _ = attentions.shape
+    """Choose layers (and, for one part, tokens) of ``parts`` so that the weights at or above the
+    threshold fit the budget: all layers and tokens when they do; for the head view, the chosen
+    ``layer`` (a number, counted from ``first``) with every token; else, for one part, a token
+    window starting at ``start``. Several parts (an encoder-decoder) share one layer list, the
+    shortest stack's; bertviz's encoder-decoder view has no token window: ExplorerError when even
+    one layer is too heavy."""
+    L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all parts
+    H = parts[0].attentions.shape[1]
+    T = max(max(len(p.left), len(p.right)) for p in parts)
     layer = first if layer is None or not first <= layer < first + L else layer
-    counts = kept(attentions, threshold)  # [L]
+    counts = sum((kept(p.attentions[:L], threshold) for p in parts), np.zeros(L, np.int64))  # [L]
+    cells = sum(p.attentions[0].size for p in parts)  # weights in one layer: H × Q × K per part
+    uneven = (
+        "The encoder and decoder have different numbers of layers; bertviz shows one layer list for all "
+        f"three attentions, so this view shows layers 1 … {L}."
+        if len({p.attentions.shape[0] for p in parts}) > 1
+        else None
+    )
     all_layers, all_heads = tuple(range(first, first + L)), tuple(range(H))
     if counts.sum() <= budget:
-        return Plan(all_layers, all_heads, 0, T, None, first, int(counts.sum()), L * H * T * T)
+        return Plan(all_layers, all_heads, 0, T, uneven, first, int(counts.sum()), L * cells)
     if kind == "head" and counts[layer - first] <= budget:
-        return Plan(
-            (layer,),
-            all_heads,
-            0,
-            T,
-            f"{T} tokens: this view shows layer {layer} only "
-            "(choose the layer above); all layers at once would be too heavy for the browser.",
-            first,
-            int(counts[layer - first]),
-            H * T * T,
+        note = _one_layer_note(parts, layer, uneven)
+        return Plan((layer,), all_heads, 0, T, note, first, int(counts[layer - first]), cells)
+    if len(parts) > 1:
+        raise ExplorerError(
+            "This encoder-decoder input is too long for bertviz's encoder-decoder view "
+            f"({int(counts.max()):,} visible weights in a layer; at most {budget:,} can be drawn at once): "
+            "the heatmaps above show every weight. Use a shorter sentence to see bertviz's view."
         )
-    chosen = (layer,) if kind == "head" else all_layers
+    return _windowed(kind, parts[0].attentions, layer, start, first, threshold, budget)
+
+
+def _windowed(
+    kind: ViewKind, attentions: np.ndarray, layer: int, start: int, first: int, threshold: float, budget: int
+) -> Plan:
+    """A token window of one part's ``attentions`` [L, H, T, T] (all layers, or the head view's one)."""
+    L, H, T, _ = attentions.shape
+    chosen = (layer,) if kind == "head" else tuple(range(first, first + L))
     window = _window(len(chosen), H, T, threshold, budget)
     start = max(0, min(start, T - window))
     shown = attentions[[n - first for n in chosen]][:, :, start : start + window, start : start + window]
     where = f"layer {layer}, " if kind == "head" else ""
     return Plan(
         chosen,
-        all_heads,
+        tuple(range(H)),
         start,
         start + window,
         f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
@@ -275,46 +320,67 @@ def _page(kind: ViewKind, params: dict, controls: str, vis_id: str, dark: bool) 
     return page, len(payload.encode("utf-8"))
 
 
-def bertviz_html(
-    kind: ViewKind,
-    attentions: np.ndarray,
-    tokens: list[str],
-    plan: Plan,
-    *,
-    layer: int | None = None,
-    threshold: float = THRESHOLD,
-    dark: bool = False,
-) -> BertvizHtml:
-    """A self-contained page drawing bertviz's view of ``attentions`` [L, H, T, T] (one sentence,
-    real tokens only; index i is layer ``plan.first + i``) for what ``plan`` chose, opening on layer
-    number ``layer``. Weights below ``threshold`` are neither sent nor drawn."""
-    window = slice(plan.start, plan.stop)
-    index = [number - plan.first for number in plan.layers]
-    chosen = attentions[index][:, list(plan.heads)][:, :, window, window]  # [l, h, w, w]
-    shown = _prettify(list(tokens[window]))
-    data = [{"name": None, "sparse": sparse_rows(chosen, threshold), "left_text": shown, "right_text": shown}]
-    vis_id = "bertviz-" + hashlib.sha1(f"{kind}{plan}{shown}".encode()).hexdigest()[:12]
+def _params(
+    kind: ViewKind, data: list, plan: Plan, *, layer: int | None, shown_part: int, dark: bool, vis_id: str
+) -> dict:
+    """bertviz's parameters for its head or model view."""
+    common = {"attention": data, "default_filter": str(shown_part)}
     if kind == "head":
-        params = {
-            "attention": data,
-            "default_filter": "0",
+        return {
+            **common,
             "root_div_id": vis_id,
             "layer": layer if layer in plan.layers else plan.layers[0],
             "heads": None,
             "include_layers": list(plan.layers),
         }
-        controls = 'Layer: <select id="layer"></select>'
-    else:
-        params = {
-            "attention": data,
-            "default_filter": "0",
-            "display_mode": "dark" if dark else "light",
-            "root_div_id": vis_id,
-            "include_layers": list(plan.layers),
-            "include_heads": list(plan.heads),
-            "total_heads": len(plan.heads),
+    return {
+        **common,
+        "display_mode": "dark" if dark else "light",
+        "root_div_id": vis_id,
+        "include_layers": list(plan.layers),
+        "include_heads": list(plan.heads),
+        "total_heads": len(plan.heads),
+    }
+
+
+def bertviz_html(
+    kind: ViewKind,
+    parts: tuple[BertvizPart, ...],
+    plan: Plan,
+    *,
+    layer: int | None = None,
+    shown_part: int = 0,
+    threshold: float = THRESHOLD,
+    dark: bool = False,
+) -> BertvizHtml:
+    """A self-contained page drawing bertviz's view of ``parts`` (one sentence, real tokens only;
+    index i of their layers is layer ``plan.first + i``) for what ``plan`` chose, opening on layer
+    number ``layer``. With several parts, bertviz's Attention menu switches between them
+    (``shown_part`` first). Weights below ``threshold`` are neither sent nor drawn."""
+    window = slice(plan.start, plan.stop)
+    index = [number - plan.first for number in plan.layers]
+    data = [
+        {
+            "name": part.name,
+            # [l][h][q]: kept keys and weights, of the chosen layers, heads and window
+            "sparse": sparse_rows(
+                part.attentions[index][:, list(plan.heads)][:, :, window, window], threshold
+            ),
+            "left_text": _prettify(list(part.left[window])),
+            "right_text": _prettify(list(part.right[window])),
         }
-        controls = ""
+        for part in parts
+    ]
+    shown_part = shown_part if 0 <= shown_part < len(parts) else 0
+    key = f"{kind}{plan}{[d['left_text'] for d in data]}{[d['right_text'] for d in data]}"
+    vis_id = "bertviz-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+    options = "".join(
+        f'<option value="{i}"{" selected" if i == shown_part else ""}>{part.name}</option>'
+        for i, part in enumerate(parts)
+    )
+    menu = f'Attention: <select id="filter">{options}</select>' if len(parts) > 1 else ""
+    params = _params(kind, data, plan, layer=layer, shown_part=shown_part, dark=dark, vis_id=vis_id)
+    controls = (f'Layer: <select id="layer"></select> {menu}' if kind == "head" else menu).rstrip()
     page, size = _page(kind, params, controls, vis_id, dark)
     return BertvizHtml(page, plan, size)
 
@@ -326,118 +392,3 @@ def stock_head_view(attentions: np.ndarray, tokens: list[str]) -> str:
 
     per_layer = [torch.from_numpy(np.array(layer))[None] for layer in attentions]  # L x [1, H, T, T]
     return head_view(per_layer, tokens, html_action="return").data
-
-
-# --- Encoder-decoders: bertviz's three attentions (Encoder, Decoder, Cross) in one view -------------
-
-PART_NAMES = ("Encoder", "Decoder", "Cross")  # bertviz's names, in bertviz's order
-
-
-@dataclass(frozen=True)
-class EncoderDecoderPart:
-    """One of bertviz's encoder-decoder attentions for one sentence: [L, H, queries, keys]."""
-
-    name: str  # "Encoder", "Decoder" or "Cross"
-    attentions: np.ndarray  # [L, H, Q, K]: layer l of its stack is index l - 1
-    left: tuple[str, ...]  # [Q] query tokens (bertviz draws them on the left)
-    right: tuple[str, ...]  # [K] key tokens
-
-
-def plan_encoder_decoder(
-    kind: ViewKind,
-    parts: tuple[EncoderDecoderPart, ...],
-    *,
-    layer: int = 1,
-    threshold: float = THRESHOLD,
-    budget: int = WEIGHT_BUDGET,
-) -> Plan:
-    """Layers (numbered 1 … L) an encoder-decoder view can draw within the budget of weights at or
-    above the threshold: all of them, or for the head view the chosen layer only. Raises
-    ExplorerError when even that is too heavy (bertviz's encoder-decoder view has no token window)."""
-    L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all three parts
-    H = parts[0].attentions.shape[1]
-    counts = sum(kept(p.attentions[:L], threshold) for p in parts)  # [L] kept weights per layer
-    uneven = len({p.attentions.shape[0] for p in parts}) > 1
-    note = (
-        f"The encoder and decoder have different numbers of layers; bertviz shows one layer list for all "
-        f"three attentions, so this view shows layers 1 … {L}."
-        if uneven
-        else None
-    )
-    layer = layer if 1 <= layer <= L else 1
-    cells = sum(p.attentions.shape[1] * p.attentions.shape[2] * p.attentions.shape[3] for p in parts)
-    if counts.sum() <= budget:
-        return Plan(tuple(range(1, L + 1)), tuple(range(H)), 0, 0, note, 1, int(counts.sum()), L * cells)
-    if kind == "head" and counts[layer - 1] <= budget:
-        only = f"This view shows layer {layer} only (choose the layer above); all layers at once would be too heavy for the browser."
-        return Plan(
-            (layer,),
-            tuple(range(H)),
-            0,
-            0,
-            f"{note} {only}" if note else only,
-            1,
-            int(counts[layer - 1]),
-            cells,
-        )
-    raise ExplorerError(
-        "This encoder-decoder input is too long for bertviz's encoder-decoder view "
-        f"({int(counts.max()):,} visible weights in a layer; at most {budget:,} can be drawn at once): the "
-        "heatmaps above show every weight. Use a shorter sentence to see bertviz's view."
-    )
-
-
-def encoder_decoder_html(
-    kind: ViewKind,
-    parts: tuple[EncoderDecoderPart, ...],
-    plan: Plan,
-    *,
-    layer: int = 1,
-    shown_part: int = 0,
-    threshold: float = THRESHOLD,
-    dark: bool = False,
-) -> BertvizHtml:
-    """A self-contained page drawing bertviz's encoder-decoder head or model view: its 'Attention'
-    menu switches between the Encoder, Decoder and Cross attentions (``shown_part`` first).
-    ``plan.layers`` are layer numbers 1 … L: bertviz labels its menu and rows with them."""
-    index = [number - 1 for number in plan.layers]
-    data = [
-        {
-            "name": part.name,
-            "sparse": sparse_rows(part.attentions[index], threshold),  # [l][H][Q]: kept keys and weights
-            "left_text": _prettify(list(part.left)),
-            "right_text": _prettify(list(part.right)),
-        }
-        for part in parts
-    ]
-    shown_part = shown_part if 0 <= shown_part < len(parts) else 0
-    key = f"{kind}{plan}{[d['left_text'] for d in data]}{[d['right_text'] for d in data]}"
-    vis_id = "bertviz-" + hashlib.sha1(key.encode()).hexdigest()[:12]
-    options = "".join(
-        f'<option value="{i}"{" selected" if i == shown_part else ""}>{part.name}</option>'
-        for i, part in enumerate(parts)
-    )
-    menu = f'Attention: <select id="filter">{options}</select>'
-    if kind == "head":
-        params = {
-            "attention": data,
-            "default_filter": str(shown_part),
-            "root_div_id": vis_id,
-            "layer": layer if layer in plan.layers else plan.layers[0],
-            "heads": None,
-            "include_layers": list(plan.layers),
-        }
-        controls = f'Layer: <select id="layer"></select> {menu}'
-    else:
-        params = {
-            "attention": data,
-            "default_filter": str(shown_part),
-            "display_mode": "dark" if dark else "light",
-            "root_div_id": vis_id,
-            "include_layers": list(plan.layers),
-            "include_heads": list(plan.heads),
-            "total_heads": len(plan.heads),
-        }
-        controls = menu
-    page, size = _page(kind, params, controls, vis_id, dark)
-    return BertvizHtml(page, plan, size)

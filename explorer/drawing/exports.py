@@ -26,25 +26,41 @@ def _number(value: float) -> object:
     return "" if not np.isfinite(value) else float(value)
 
 
+def _labels(side: str | None, positions: Sequence[int] | np.ndarray, tokens: Sequence[str]) -> list[str]:
+    prefix = f"{side} " if side else ""
+    return [f"{prefix}{int(p)} · {t}" for p, t in zip(positions, tokens, strict=True)]
+
+
 def attention_csv(view: AttentionView) -> str:
-    """Rows = queries, columns = keys, labelled 'position · token'."""
-    labels = [f"{int(p)} · {t}" for p, t in zip(view.positions, view.tokens, strict=True)]
-    rows = [["query \\ key", *labels]]
-    rows += [[label, *(_number(x) for x in row)] for label, row in zip(labels, view.matrix, strict=True)]
+    """Rows = queries, columns = keys, labelled 'position · token' ('decoder 3 · token' for an
+    encoder-decoder's part)."""
+    queries = _labels(view.query_side, view.query_positions, view.query_tokens)
+    rows: list[list[object]] = [
+        ["query \\ key", *_labels(view.key_side, view.key_positions, view.key_tokens)]
+    ]
+    rows += [[label, *(_number(x) for x in row)] for label, row in zip(queries, view.matrix, strict=True)]
     return _csv(rows)
 
 
 def attention_json(view: AttentionView) -> str:
-    return json.dumps(
-        {
-            "title": view.title,
-            "positions": [int(p) for p in view.positions],
-            "tokens": list(view.tokens),
-            "weights": [
-                [None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in view.matrix
-            ],
+    weights = [[None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in view.matrix]
+    if view.query_side is None:  # one stack: queries and keys are the same positions
+        positions = {"positions": [int(p) for p in view.query_positions], "tokens": list(view.query_tokens)}
+        return json.dumps({"title": view.title, **positions, "weights": weights}, ensure_ascii=False)
+    axes = {
+        "queries": {
+            "side": view.query_side,
+            "positions": [int(p) for p in view.query_positions],
+            "tokens": list(view.query_tokens),
         },
-        ensure_ascii=False,
+        "keys": {
+            "side": view.key_side,
+            "positions": [int(p) for p in view.key_positions],
+            "tokens": list(view.key_tokens),
+        },
+    }
+    return json.dumps(
+        {"title": view.title, "part": view.part, **axes, "weights": weights}, ensure_ascii=False
     )
 
 

@@ -36,29 +36,15 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: i
 
 
 def attention_heatmap(
-    matrix: np.ndarray, positions: Sequence[int], tokens: Sequence[str], title: str, max_labels: int = 80
+    matrix: np.ndarray,
+    positions: Sequence[int] | np.ndarray,
+    tokens: Sequence[str],
+    title: str,
+    max_labels: int = 80,
 ) -> go.Figure:
     """[T, T] attention weights: query rows (y), key columns (x); NaN cells are masked."""
     labels = [label(int(p), t) for p, t in zip(positions, tokens, strict=True)]
     return part_heatmap(matrix, labels, labels, title, "key (attended to)", "query (attending)", max_labels)
-
-
-def entropy_grid(entropy: np.ndarray, title: str) -> go.Figure:
-    """[L, H] mean attention entropy per layer and head."""
-    L, H = entropy.shape
-    figure = go.Figure(
-        go.Heatmap(
-            z=np.round(entropy, 3),
-            x=[f"head {h}" for h in range(H)],
-            y=[f"layer {layer}" for layer in range(L)],
-            colorscale="Viridis",
-            colorbar={"title": {"text": "bits"}},
-            hovertemplate="%{y}, %{x}<br>entropy %{z:.2f} bits<extra></extra>",
-        )
-    )
-    _layout(figure, title, "head", "layer", max(300, 26 * L + 140))
-    figure.update_yaxes(autorange="reversed")
-    return figure
 
 
 def layer_head_grid(values: np.ndarray, title: str, value_name: str = "bits") -> go.Figure:

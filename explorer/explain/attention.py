@@ -1,13 +1,20 @@
 """Attention, explained: the matrices the views draw, which heads are interesting, and scaled
 dot-product attention recomputed step by step from the model's own weights.
 
+One record for every case, as bertviz has ({name, attn, left_text, right_text}): a model yields a
+tuple of ``AttentionPart``s (``attention_parts``). An encoder or a decoder has one part, its
+self-attention; an encoder-decoder (T5, BART) has three: encoder self-attention, decoder
+(causal) self-attention and cross-attention (decoder tokens as queries, encoder tokens as keys).
+Everything below (``attention_view``, ``entropy``, ``attention_steps``) takes a part.
+
 Numbering (the course's, on every page): hidden_states[0] is the embeddings; layer l (1 … L) turns
 hidden_states[l - 1] into hidden_states[l], and its attention weights are attentions[l - 1]. The
 functions here take ``layer`` as that array **index** (0 … L - 1, so layer number ``layer + 1``),
 and every title or sentence they write uses the layer's number. Heads are numbered from 0, as the
 tensors and bertviz index them.
 
-Shapes: L layers, B sentences, H heads, S positions, T shown positions, d = size per head."""
+Shapes: L layers, B sentences, H heads, S positions, Q queries, K keys, T shown positions,
+d = size per head, D = hidden size."""
 
 from __future__ import annotations
 
@@ -23,28 +30,146 @@ from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun, position_ids
 
 Aggregate = Literal["head", "head average", "layer average"]
+Part = Literal["self-attention", "encoder self-attention", "decoder self-attention", "cross-attention"]
+SELF: Part = "self-attention"  # the one part of an encoder or a decoder
+PARTS: tuple[Part, ...] = ("encoder self-attention", "decoder self-attention", "cross-attention")  # T5, BART
 
 
-@dataclass(frozen=True)
-class AttentionView:
-    """One [query, key] matrix to draw, with what each axis position is."""
+def _array(value: np.ndarray | None, what: str) -> np.ndarray:
+    if value is None:
+        raise ValueError(f"this run has no {what}: run the model with attentions and hidden states")
+    return value
 
-    matrix: np.ndarray  # [T, T] float32; NaN where attention is masked (padding keys, future tokens)
-    positions: np.ndarray  # [T] positions in the sentence that are shown
-    tokens: tuple[str, ...]  # [T]
-    title: str
+
+# --- The parts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionPart:
+    """One attention of a model for a batch: weights, the tokens on each axis, and what is masked.
+    Queries and keys are the same sequence except in cross-attention."""
+
+    name: Part
+    weights: np.ndarray  # [L, B, H, Q, K] float32: query rows, key columns; rows sum to 1
+    query_tokens: tuple[tuple[str, ...], ...]  # [B][Q], padding included
+    key_tokens: tuple[tuple[str, ...], ...]  # [B][K]
+    query_real: np.ndarray  # [B, Q] bool: a token, not padding
+    key_real: np.ndarray  # [B, K] bool
+    query_special: np.ndarray  # [B, Q] bool: a special token ([CLS], </s>, …)
+    key_special: np.ndarray  # [B, K] bool
+    causal: bool  # a query never sees a later key (a decoder's self-attention)
+    query_side: str | None = None  # "encoder" or "decoder" in an encoder-decoder; None for one stack
+    key_side: str | None = None
+
+    @property
+    def layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def heads(self) -> int:
+        return int(self.weights.shape[2])
+
+    def allowed(self, sentence: int) -> np.ndarray:
+        """[Q, K] bool: may query i see key j? Padding keys never; later keys not when causal."""
+        return _allowed(self.key_real[sentence], self.weights.shape[3], self.causal)
+
+
+def _allowed(keys: np.ndarray, queries: int, causal: bool) -> np.ndarray:
+    """[Q, K] bool from the real keys [K]: every query sees them; with ``causal``, not the later ones."""
+    allowed = np.repeat(keys.astype(bool)[None, :], queries, axis=0)  # [Q, K]
+    if causal:
+        allowed &= np.tril(np.ones(allowed.shape, dtype=bool))
+    return allowed
 
 
 def attention_mask_2d(encoding: Encoding, sentence: int, causal: bool) -> np.ndarray:
     """[S, S] bool: may query i attend to key j? Padding keys never; future keys not in a decoder."""
-    S = encoding.shape[1]
-    allowed = np.repeat(encoding.attention_mask[sentence].astype(bool)[None, :], S, axis=0)  # [S, S]
-    if causal:
-        allowed &= np.tril(np.ones((S, S), dtype=bool))
-    return allowed
+    return _allowed(encoding.attention_mask[sentence], encoding.shape[1], causal)
 
 
-def _select(weights: np.ndarray, sentence: int, layer: int, head: int, aggregate: Aggregate) -> tuple:
+@dataclass(frozen=True)
+class _Sequence:
+    """One sequence attention reads, for the batch: the encoder's tokens or the decoder's."""
+
+    tokens: tuple[tuple[str, ...], ...]  # [B][N], padding included
+    real: np.ndarray  # [B, N] bool
+    special: np.ndarray  # [B, N] bool
+    side: str | None  # "encoder" / "decoder" in an encoder-decoder; None for one stack
+
+
+def _part(
+    name: Part, weights: np.ndarray, causal: bool, queries: _Sequence, keys: _Sequence
+) -> AttentionPart:
+    return AttentionPart(
+        name=name,
+        weights=weights,
+        query_tokens=queries.tokens,
+        key_tokens=keys.tokens,
+        query_real=queries.real,
+        key_real=keys.real,
+        query_special=queries.special,
+        key_special=keys.special,
+        causal=causal,
+        query_side=queries.side,
+        key_side=keys.side,
+    )
+
+
+def attention_parts(
+    run: ModelRun, encoding: Encoding, *, causal: bool = False, special_tokens: frozenset[str] = frozenset()
+) -> tuple[AttentionPart, ...]:
+    """The run's attentions: one part (self-attention, ``causal`` for a decoder) or, for an
+    encoder-decoder's run, three (PARTS). ``special_tokens`` marks the decoder's special tokens
+    (the encoder's come from the encoding)."""
+    tokens = tuple(tuple(row) for row in encoding.tokens)  # [B][S]
+    real = encoding.attention_mask.astype(bool)  # [B, S]
+    special = encoding.special_tokens_mask.astype(bool)  # [B, S]
+    weights = _array(run.attentions, "attentions")  # [L, B, H, S, S] (an encoder-decoder's: the encoder's)
+    if run.cross_attentions is None:
+        one = _Sequence(tokens, real, special, None)
+        return (_part(SELF, weights, causal, one, one),)
+    encoder = _Sequence(tokens, real, special, "encoder")
+    written = tuple(tuple(row) for row in run.decoder_tokens or ())  # [B][T]
+    T = np.asarray(run.decoder_input_ids).shape[1]
+    mask = run.decoder_attention_mask  # [B, T] or None
+    decoder_real = np.ones((len(written), T), bool) if mask is None else np.asarray(mask).astype(bool)
+    decoder_special = np.array([[t in special_tokens for t in row] for row in written], bool).reshape(-1, T)
+    decoder = _Sequence(written, decoder_real, decoder_special, "decoder")
+    return (
+        _part(PARTS[0], weights, False, encoder, encoder),  # [L_enc, B, H, S, S]
+        _part(
+            PARTS[1], _array(run.decoder_attentions, "decoder attentions"), True, decoder, decoder
+        ),  # [L_dec, B, H, T, T]
+        _part(PARTS[2], run.cross_attentions, False, decoder, encoder),  # [L_dec, B, H, T, S]
+    )
+
+
+def chosen_part(parts: tuple[AttentionPart, ...], name: str | None) -> AttentionPart:
+    """The part called ``name``, else the first (an encoder or decoder's only part)."""
+    return next((p for p in parts if p.name == name), parts[0])
+
+
+# --- One matrix, and how focused each head is --------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionView:
+    """One [query, key] matrix to draw, with what each axis position is."""
+
+    part: Part
+    matrix: np.ndarray  # [Tq, Tk] float32; NaN where masked (padding keys, future tokens)
+    query_positions: np.ndarray  # [Tq] positions shown as rows
+    query_tokens: tuple[str, ...]  # [Tq]
+    key_positions: np.ndarray  # [Tk] positions shown as columns
+    key_tokens: tuple[str, ...]  # [Tk]
+    title: str
+    query_side: str | None = None  # "encoder" / "decoder" in an encoder-decoder
+    key_side: str | None = None
+
+
+def _select(
+    weights: np.ndarray, sentence: int, layer: int, head: int, aggregate: str
+) -> tuple[np.ndarray, str]:
     """One head, the average of a layer's heads, or of every layer and head, from [L, B, H, Q, K]
     weights: ([Q, K] matrix, what it is, e.g. "layer 2, head 0"). ``layer`` is 0-based; the text
     names layer ``layer + 1``."""
@@ -58,70 +183,92 @@ def _select(weights: np.ndarray, sentence: int, layer: int, head: int, aggregate
     return matrix, f"average of all {weights.shape[0]} layers and {weights.shape[2]} heads"
 
 
+def _title(part: AttentionPart, chosen: str, aggregate: str) -> str:
+    """'Layer 2, head 0' for a model with one stack; 'Decoder layer 2, head 0: cross-attention'."""
+    if part.query_side is None:
+        return chosen[0].upper() + chosen[1:]
+    what = "cross-attention" if part.name == "cross-attention" else "self-attention"
+    return f"{part.query_side.capitalize()}{':' if aggregate == 'layer average' else ''} {chosen}: {what}"
+
+
+def _shown(real: np.ndarray, special: np.ndarray, hide_special: bool, show_padding: bool) -> np.ndarray:
+    """[T] the positions of one axis left to show."""
+    keep = np.ones(real.shape[0], dtype=bool)  # [S]
+    if not show_padding:
+        keep &= real
+    if hide_special:
+        keep &= ~special
+    return np.flatnonzero(keep)
+
+
 def attention_view(
-    run: ModelRun,
-    encoding: Encoding,
+    part: AttentionPart,
     *,
     sentence: int,
     layer: int,
     head: int,
-    aggregate: Aggregate = "head",
+    aggregate: str = "head",
     hide_special: bool = False,
     show_padding: bool = True,
-    causal: bool = False,
 ) -> AttentionView:
-    """The attention of one head (or the average over heads / layers) for one sentence.
-    ``layer`` indexes run.attentions (0-based); the title names layer ``layer + 1``."""
-    matrix, what = _select(run.attentions, sentence, layer, head, aggregate)  # [S, S]
-    title = what[0].upper() + what[1:]
-    allowed = attention_mask_2d(encoding, sentence, causal)
-    matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [S, S]
-    keep = np.ones(encoding.shape[1], dtype=bool)  # [S]
-    if not show_padding:
-        keep &= encoding.attention_mask[sentence].astype(bool)
-    if hide_special:
-        keep &= ~encoding.special_tokens_mask[sentence].astype(bool)
-    positions = np.flatnonzero(keep)  # [T]
-    tokens = tuple(encoding.tokens[sentence][p] for p in positions)
-    return AttentionView(matrix[np.ix_(positions, positions)], positions, tokens, title)
+    """One head (or the average over heads / layers) of one part, for one sentence. ``layer``
+    indexes the part's weights (0-based); the title names layer ``layer + 1`` (of its stack)."""
+    matrix, chosen = _select(part.weights, sentence, layer, head, aggregate)  # [Q, K]
+    matrix = np.where(part.allowed(sentence), matrix, np.nan).astype(np.float32)  # [Q, K]
+    rows = _shown(part.query_real[sentence], part.query_special[sentence], hide_special, show_padding)
+    columns = _shown(part.key_real[sentence], part.key_special[sentence], hide_special, show_padding)
+    return AttentionView(
+        part=part.name,
+        matrix=matrix[np.ix_(rows, columns)],  # [Tq, Tk]
+        query_positions=rows,
+        query_tokens=tuple(part.query_tokens[sentence][p] for p in rows),
+        key_positions=columns,
+        key_tokens=tuple(part.key_tokens[sentence][p] for p in columns),
+        title=_title(part, chosen, aggregate),
+        query_side=part.query_side,
+        key_side=part.key_side,
+    )
 
 
-def head_entropy(run: ModelRun, encoding: Encoding, sentence: int) -> np.ndarray:
-    """[L, H] mean entropy (bits) of each head's attention rows over the real tokens: low = the head
-    focuses on few tokens (often interesting), high = it spreads attention evenly."""
-    real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    rows = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T] float32
-    entropy = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, T]
-    return entropy.mean(-1)  # [L, H]
+def entropy(part: AttentionPart, sentence: int) -> np.ndarray:
+    """[L, H] mean entropy (bits) of each head's attention rows over the real tokens (padding of
+    queries and keys left out): low = the head focuses on few tokens (often interesting), high =
+    it spreads attention evenly."""
+    rows = part.weights[:, sentence][:, :, part.query_real[sentence]][..., part.key_real[sentence]]
+    bits = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, Tq]
+    return bits.mean(-1)  # [L, H]
 
 
 # --- Scaled dot-product attention, step by step ------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttentionSteps:
-    """softmax(Q Kᵀ / √d + mask) V for one head of one layer, from the model's own weights.
-    Matrices cover the whole padded sentence: S positions."""
+    """softmax(Q Kᵀ × scale + mask) V for one head of one layer of one part, from the model's own
+    weights: Q from one hidden state, K and V from another (the same one in self-attention).
+    Matrices cover every position, padding included: Q queries, K keys."""
 
-    layer: int  # index into run.attentions (0-based): this is layer number layer + 1
+    part: Part
+    layer: int  # index into the part's weights (0-based): layer number layer + 1 of its stack
     head: int
     sentence: int
-    tokens: tuple[str, ...]  # [S]
-    input_note: str  # what the projections are applied to
-    x: np.ndarray  # [S, D] the layer's input to the projections
-    q: np.ndarray  # [S, d] this head's queries (rotated, for rotary models)
-    k: np.ndarray  # [S, d] keys (of the shared key/value head, with grouped-query attention)
-    v: np.ndarray  # [S, d] values
-    scores: np.ndarray  # [S, S] Q Kᵀ
+    query_tokens: tuple[str, ...]  # [Q]
+    key_tokens: tuple[str, ...]  # [K]
+    input_note: str  # what the query projection is applied to
+    x: np.ndarray  # [Q, D] the queries' input to the projections
+    q: np.ndarray  # [Q, d] this head's queries (rotated, for rotary models)
+    k: np.ndarray  # [K, d] keys (of the shared key/value head, with grouped-query attention)
+    v: np.ndarray  # [K, d] values
+    scores: np.ndarray  # [Q, K] Q Kᵀ
     scale: float  # the model's factor on the scores: 1 / √d for almost every model
     standard_scale: bool  # scale == 1 / √d
-    scaled: np.ndarray  # [S, S] Q Kᵀ / √d
-    allowed: np.ndarray  # [S, S] bool: the mask (padding keys; future keys for decoders)
-    masked: np.ndarray  # [S, S] scaled, with -inf where not allowed
-    weights: np.ndarray  # [S, S] softmax of each row
-    output: np.ndarray  # [S, d] weights @ V: this head's output
-    model_weights: np.ndarray  # [S, S] the attention the model itself returned
-    max_abs_difference: float  # between `weights` and `model_weights` over allowed query rows
+    scaled: np.ndarray  # [Q, K] Q Kᵀ × scale
+    allowed: np.ndarray  # [Q, K] bool: the mask (padding keys; future keys for decoders)
+    masked: np.ndarray  # [Q, K] scaled, with -inf where not allowed
+    weights: np.ndarray  # [Q, K] softmax of each row
+    output: np.ndarray  # [Q, d] weights @ V: this head's output
+    model_weights: np.ndarray  # [Q, K] the attention the model itself returned
+    max_abs_difference: float  # between `weights` and `model_weights` over real query rows
     heads: int
     key_value_heads: int
     key_value_head: int  # which K/V head this query head reads
@@ -235,313 +382,69 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
     )
 
 
-def attention_steps(
-    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, *, layer: int, head: int, sentence: int
-) -> AttentionSteps:
-    """Recompute one head's attention from the layer's input and the model's weights. ``layer``
-    indexes run.attentions (0-based): the layer numbered ``layer + 1`` on the pages."""
+@dataclass(frozen=True, kw_only=True)
+class _HeadInputs:
+    """One head's queries, keys and values (torch tensors) and how the model scales their scores."""
+
+    x: Any  # [Q, D] what the query projection reads
+    q: Any  # [Q, d]
+    k: Any  # [K, d]
+    v: Any  # [K, d]
+    note: str
+    scale: float
+    heads: int
+    key_value_heads: int
+    key_value_head: int
+    rotary: bool = False
+    qk_norm: bool = False
+
+
+def _self_inputs(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, layer: int, head: int, sentence: int
+) -> _HeadInputs:
+    """Self-attention: queries, keys and values all read the layer's input hidden_states[layer]."""
     import torch
 
-    if run.hidden_states is None or run.attentions is None:
-        raise ValueError("attention_steps needs a run with hidden states and attentions")
-    hidden = torch.from_numpy(np.array(run.hidden_states[layer]))  # [B, S, D]
-    with torch.inference_mode():
-        projected = _projections(loaded, hidden, layer, position_ids(encoding))
-        q, k, v = projected.q, projected.k, projected.v  # [B, H, S, d], [B, KV, S, d], [B, KV, S, d]
-        H, KV = q.shape[1], k.shape[1]
-        kv_head = head // (H // KV)
-        q1, k1, v1 = q[sentence, head], k[sentence, kv_head], v[sentence, kv_head]  # [S, d] each
-        d = q1.shape[-1]
-        scale = projected.scaling if projected.scaling is not None else 1.0 / float(np.sqrt(d))
-        scores = q1 @ k1.T  # [S, S]
-        scaled = scores * scale  # [S, S]
-        allowed = torch.from_numpy(attention_mask_2d(encoding, sentence, causal=loaded.is_decoder))  # [S, S]
-        masked = scaled.masked_fill(~allowed, float("-inf"))  # [S, S]
-        weights = torch.softmax(masked, dim=-1)  # [S, S]
-        output = weights @ v1  # [S, d]
-    model_weights = run.attentions[layer, sentence, head]  # [S, S]
-    real = encoding.attention_mask[sentence].astype(bool)
-    difference = np.abs(weights.numpy() - model_weights)[real]
-    return AttentionSteps(
-        layer=layer,
-        head=head,
-        sentence=sentence,
-        tokens=encoding.tokens[sentence],
-        input_note=projected.input_note,
-        x=projected.x[sentence].numpy(),
-        q=q1.numpy(),
-        k=k1.numpy(),
-        v=v1.numpy(),
-        scores=scores.numpy(),
-        scale=scale,
-        scaled=scaled.numpy(),
-        allowed=allowed.numpy(),
-        masked=masked.numpy(),
-        weights=weights.numpy(),
-        output=output.numpy(),
-        model_weights=model_weights,
-        max_abs_difference=float(difference.max()) if difference.size else 0.0,
+    hidden = torch.from_numpy(np.array(_array(run.hidden_states, "hidden states")[layer]))  # [B, S, D]
+    projected = _projections(loaded, hidden, layer, position_ids(encoding))
+    q, k, v = projected.q, projected.k, projected.v  # [B, H, S, d], [B, KV, S, d], [B, KV, S, d]
+    H, KV = q.shape[1], k.shape[1]
+    kv_head = head // (H // KV)
+    d = q.shape[-1]
+    return _HeadInputs(
+        x=projected.x[sentence],  # [S, D]
+        q=q[sentence, head],  # [S, d]
+        k=k[sentence, kv_head],  # [S, d]
+        v=v[sentence, kv_head],  # [S, d]
+        note=projected.input_note,
+        scale=projected.scaling if projected.scaling is not None else 1.0 / float(np.sqrt(d)),
         heads=H,
         key_value_heads=KV,
         key_value_head=kv_head,
-        head_dim=d,
-        hidden_size=int(hidden.shape[-1]),
         rotary=projected.rotary,
         qk_norm=projected.qk_norm,
-        standard_scale=abs(scale * float(np.sqrt(d)) - 1.0) < 1e-6,
     )
 
 
-# --- Encoder-decoders: encoder self-attention, decoder self-attention, cross-attention ----------
-
-Part = Literal["encoder self-attention", "decoder self-attention", "cross-attention"]
-PARTS: tuple[Part, ...] = ("encoder self-attention", "decoder self-attention", "cross-attention")
-
-
-def is_encoder_decoder_run(run: ModelRun) -> bool:
-    """Whether ``run`` carries an encoder-decoder's decoder attentions (ModelRun's optional fields)."""
-    return getattr(run, "cross_attentions", None) is not None
-
-
-def part_weights(run: ModelRun, part: Part) -> np.ndarray:
-    """The run's attention array for one part: [L, B, H, queries, keys].
-
-    encoder self-attention: run.attentions [L_enc, B, H, S, S] (encoder tokens attend to encoder tokens);
-    decoder self-attention: run.decoder_attentions [L_dec, B, H, T, T] (causal);
-    cross-attention: run.cross_attentions [L_dec, B, H, T, S] (decoder queries, encoder keys)."""
-    if part == "encoder self-attention":
-        weights = run.attentions
-    elif part == "decoder self-attention":
-        weights = getattr(run, "decoder_attentions", None)
-    elif part == "cross-attention":
-        weights = getattr(run, "cross_attentions", None)
-    else:
-        raise ValueError(f"unknown attention part {part!r}; the parts are {', '.join(PARTS)}")
-    if weights is None:
-        raise ValueError(f"this run has no {part} weights")
-    return weights
-
-
-@dataclass(frozen=True)
-class PartView:
-    """One [query, key] matrix of an encoder-decoder: queries and keys may come from different
-    sequences (cross-attention: decoder tokens as queries, encoder tokens as keys)."""
-
-    part: Part
-    matrix: np.ndarray  # [Tq, Tk] float32; NaN where masked (encoder padding keys, future decoder tokens)
-    query_positions: np.ndarray  # [Tq] positions shown as rows
-    query_tokens: tuple[str, ...]  # [Tq]
-    key_positions: np.ndarray  # [Tk] positions shown as columns
-    key_tokens: tuple[str, ...]  # [Tk]
-    query_side: str  # "encoder" or "decoder"
-    key_side: str
-    title: str
-
-
-def part_sides(part: Part) -> tuple[str, str]:
-    """(queries' sequence, keys' sequence) of a part."""
-    return {
-        "encoder self-attention": ("encoder", "encoder"),
-        "decoder self-attention": ("decoder", "decoder"),
-        "cross-attention": ("decoder", "encoder"),
-    }[part]
-
-
-def decoder_real(run: ModelRun, sentence: int) -> np.ndarray:
-    """[T] bool: the decoder positions that hold a token (decoder_start_token_id, then the greedy
-    output); False for the right padding of a sentence whose output is shorter than the longest."""
-    T = np.asarray(run.decoder_input_ids).shape[1]
-    mask = getattr(run, "decoder_attention_mask", None)
-    return np.ones(T, dtype=bool) if mask is None else np.asarray(mask[sentence]).astype(bool)
-
-
-def part_allowed(run: ModelRun, encoding: Encoding, part: Part, sentence: int) -> np.ndarray:
-    """[queries, keys] bool: may the query see the key? Padding keys never (encoder or decoder
-    padding); a decoder token never sees a later decoder token (the causal mask)."""
-    if part == "encoder self-attention":
-        return attention_mask_2d(encoding, sentence, causal=False)  # [S, S]
-    decoder = decoder_real(run, sentence)  # [T]
-    T = decoder.shape[0]
-    if part == "decoder self-attention":
-        return np.tril(np.ones((T, T), dtype=bool)) & decoder[None, :]  # [T, T]
-    real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    return np.repeat(real[None, :], T, axis=0)  # [T, S]
-
-
-def _kept(
-    run: ModelRun,
-    encoding: Encoding,
-    side: str,
-    sentence: int,
-    hide_special: bool,
-    show_padding: bool,
-    specials,
-) -> np.ndarray:
-    if side == "encoder":
-        keep = np.ones(encoding.shape[1], dtype=bool)  # [S]
-        if not show_padding:
-            keep &= encoding.attention_mask[sentence].astype(bool)
-        if hide_special:
-            keep &= ~encoding.special_tokens_mask[sentence].astype(bool)
-        return np.flatnonzero(keep)
-    tokens = run.decoder_tokens[sentence]  # [T]
-    keep = np.array([not (hide_special and t in specials) for t in tokens], dtype=bool)  # [T]
-    if not show_padding:
-        keep &= decoder_real(run, sentence)
-    return np.flatnonzero(keep)
-
-
-def part_view(
-    run: ModelRun,
-    encoding: Encoding,
-    *,
-    part: Part,
-    sentence: int,
-    layer: int,
-    head: int,
-    aggregate: Aggregate = "head",
-    hide_special: bool = False,
-    show_padding: bool = True,
-    special_tokens: frozenset[str] = frozenset(),
-) -> PartView:
-    """One head (or an average) of one part of an encoder-decoder, for one sentence. ``layer``
-    indexes the part's array (0-based); the title names layer ``layer + 1`` of its stack."""
-    weights = part_weights(run, part)  # [L, B, H, Q, K]
-    stack = "Encoder" if part == "encoder self-attention" else "Decoder"
-    what = {"encoder self-attention": "self-attention", "decoder self-attention": "self-attention"}.get(
-        part, "cross-attention"
-    )
-    matrix, chosen = _select(weights, sentence, layer, head, aggregate)  # [Q, K]
-    title = f"{stack}{':' if aggregate == 'layer average' else ''} {chosen}: {what}"
-    allowed = part_allowed(run, encoding, part, sentence)
-    matrix = np.where(allowed, matrix, np.nan).astype(np.float32)  # [Q, K]
-    query_side, key_side = part_sides(part)
-    rows = _kept(run, encoding, query_side, sentence, hide_special, show_padding, special_tokens)
-    columns = _kept(run, encoding, key_side, sentence, hide_special, show_padding, special_tokens)
-
-    def tokens_of(side: str, positions: np.ndarray) -> tuple[str, ...]:
-        source = encoding.tokens[sentence] if side == "encoder" else run.decoder_tokens[sentence]
-        return tuple(source[p] for p in positions)
-
-    return PartView(
-        part=part,
-        matrix=matrix[np.ix_(rows, columns)],
-        query_positions=rows,
-        query_tokens=tokens_of(query_side, rows),
-        key_positions=columns,
-        key_tokens=tokens_of(key_side, columns),
-        query_side=query_side,
-        key_side=key_side,
-        title=title,
-    )
-
-
-def part_entropy(run: ModelRun, encoding: Encoding, part: Part, sentence: int) -> np.ndarray:
-    """[L, H] mean entropy (bits) of each head's rows of one part over the real tokens (queries
-    and keys; padding of either sequence left out)."""
-    weights = part_weights(run, part)[:, sentence]  # [L, H, Q, K]
-    query_side, key_side = part_sides(part)
-    real = {"encoder": encoding.attention_mask[sentence].astype(bool), "decoder": decoder_real(run, sentence)}
-    weights = weights[:, :, real[query_side]][..., real[key_side]]  # [L, H, Tq, Tk]
-    entropy = -(weights * np.log2(np.clip(weights, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, Q]
-    return entropy.mean(-1)  # [L, H]
-
-
-def _number(x: float) -> object:
-    return "" if not np.isfinite(x) else float(x)
-
-
-def part_csv(view: PartView) -> str:
-    """Rows = queries, columns = keys, labelled 'side position · token'."""
-    import csv
-    import io
-
-    rows = [
-        f"{view.query_side} {int(p)} · {t}"
-        for p, t in zip(view.query_positions, view.query_tokens, strict=True)
-    ]
-    columns = [
-        f"{view.key_side} {int(p)} · {t}" for p, t in zip(view.key_positions, view.key_tokens, strict=True)
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["query \\ key", *columns])
-    for name, row in zip(rows, view.matrix, strict=True):
-        writer.writerow([name, *(_number(x) for x in row)])
-    return out.getvalue()
-
-
-def part_json(view: PartView) -> str:
-    import json
-
-    return json.dumps(
-        {
-            "title": view.title,
-            "part": view.part,
-            "queries": {
-                "side": view.query_side,
-                "positions": [int(p) for p in view.query_positions],
-                "tokens": list(view.query_tokens),
-            },
-            "keys": {
-                "side": view.key_side,
-                "positions": [int(p) for p in view.key_positions],
-                "tokens": list(view.key_tokens),
-            },
-            "weights": [
-                [None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in view.matrix
-            ],
-        },
-        ensure_ascii=False,
-    )
-
-
-# --- Cross-attention, step by step ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CrossSteps:
-    """softmax(Q Kᵀ × scale + mask) V for one cross-attention head of one decoder layer: Q from the
-    decoder ([T, d]), K and V from the encoder's output ([S, d]), from the model's own weights."""
-
-    layer: int  # index into run.cross_attentions (0-based): decoder layer number layer + 1
-    head: int
-    sentence: int
-    query_tokens: tuple[str, ...]  # [T] decoder tokens
-    key_tokens: tuple[str, ...]  # [S] encoder tokens (padding included)
-    query_note: str  # what the query projection reads
-    q: np.ndarray  # [T, d]
-    k: np.ndarray  # [S, d]
-    v: np.ndarray  # [S, d]
-    scores: np.ndarray  # [T, S] Q Kᵀ
-    scale: float
-    standard_scale: bool
-    allowed: np.ndarray  # [T, S] bool: real encoder keys
-    masked: np.ndarray  # [T, S] scaled scores, -inf at padding keys
-    weights: np.ndarray  # [T, S]
-    output: np.ndarray  # [T, d]
-    model_weights: np.ndarray  # [T, S] run.cross_attentions[layer, sentence, head]
-    max_abs_difference: float  # over the real decoder rows
-    heads: int
-    head_dim: int
-    hidden_size: int
-
-
-def cross_attention_steps(
-    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, *, layer: int, head: int, sentence: int
-) -> CrossSteps:
-    """Recompute one cross-attention head from the decoder layer's input, the encoder's output and
-    the model's weights (T5 and BART). The decoder's own self-attention sublayer comes first: its
-    output is rebuilt from the returned decoder self-attention weights and the layer's value and
-    output projections, then normalised as the model does."""
+def _cross_inputs(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, layer: int, head: int, sentence: int
+) -> _HeadInputs:
+    """Cross-attention (T5 and BART): queries read the decoder layer's input after its own
+    self-attention sublayer (rebuilt from the returned decoder self-attention weights and the layer's
+    value and output projections, then normalised as the model does); keys and values read the
+    encoder's output."""
     import torch
 
     decoder = loaded.model.get_decoder()
-    h = torch.from_numpy(np.array(run.decoder_hidden_states[layer, sentence]))[None]  # [1, T, D]
-    encoded = torch.from_numpy(np.array(run.hidden_states[-1, sentence]))[None]  # [1, S, D]
-    self_weights = torch.from_numpy(np.array(run.decoder_attentions[layer, sentence]))[None]  # [1, H, T, T]
-    T, D = h.shape[1], h.shape[2]
-    S = encoded.shape[1]
+    h = torch.from_numpy(
+        np.array(_array(run.decoder_hidden_states, "decoder hidden states")[layer, sentence])
+    )[None]  # [1, T, D]
+    encoded = torch.from_numpy(np.array(_array(run.hidden_states, "hidden states")[-1, sentence]))[
+        None
+    ]  # [1, S, D]
+    self_weights = torch.from_numpy(
+        np.array(_array(run.decoder_attentions, "decoder attentions")[layer, sentence])
+    )[None]  # [1, H, T, T]
 
     def heads_of(t: Any, n: int) -> Any:  # [1, N, n * d] -> [1, n, N, d]
         return t.view(1, t.shape[1], n, -1).transpose(1, 2)
@@ -549,72 +452,97 @@ def cross_attention_steps(
     def merged(t: Any) -> Any:  # [1, n, N, d] -> [1, N, n * d]
         return t.transpose(1, 2).reshape(1, t.shape[2], -1)
 
+    if hasattr(decoder, "block"):  # T5: pre-norm sublayers, no score scaling
+        block = decoder.block[layer]
+        own, cross = block.layer[0], block.layer[1]
+        H = own.SelfAttention.n_heads
+        values = heads_of(own.SelfAttention.v(own.layer_norm(h)), H)  # [1, H, T, d]
+        h1 = h + own.SelfAttention.o(merged(self_weights @ values))  # [1, T, D]
+        x = cross.layer_norm(h1)  # [1, T, D]
+        attention = cross.EncDecAttention
+        q, k, v = attention.q(x), attention.k(encoded), attention.v(encoded)
+        scale = float(getattr(attention, "scaling", 1.0) or 1.0)
+        note = (
+            f"layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): T5 "
+            "normalises before each sublayer"
+        )
+    elif hasattr(decoder, "layers") and hasattr(decoder.layers[layer], "encoder_attn"):  # BART: post-norm
+        block = decoder.layers[layer]
+        own = block.self_attn
+        H = own.num_heads
+        values = heads_of(own.v_proj(h), H)  # [1, H, T, d]
+        x = block.self_attn_layer_norm(h + own.out_proj(merged(self_weights @ values)))  # [1, T, D]
+        attention = block.encoder_attn
+        q, k, v = attention.q_proj(x), attention.k_proj(encoded), attention.v_proj(encoded)
+        scale = float(attention.scaling)
+        note = (
+            f"self_attn_layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): "
+            "the decoder's own attention comes first"
+        )
+    else:
+        kind = getattr(loaded.config, "model_type", "")
+        raise ExplorerError(f"Cross-attention step by step is available for T5 and BART, not for '{kind}'.")
+    q1, k1, v1 = heads_of(q, H)[0, head], heads_of(k, H)[0, head], heads_of(v, H)[0, head]  # [T|S, d]
+    return _HeadInputs(
+        x=x[0], q=q1, k=k1, v=v1, note=note, scale=scale, heads=H, key_value_heads=H, key_value_head=head
+    )
+
+
+def attention_steps(
+    loaded: LoadedCheckpoint,
+    run: ModelRun,
+    encoding: Encoding,
+    *,
+    layer: int,
+    head: int,
+    sentence: int,
+    part: Part = SELF,
+) -> AttentionSteps:
+    """Recompute one head's attention of one part from the model's weights: queries from one hidden
+    state, keys and values from another (the same for self-attention). ``layer`` indexes the part's
+    weights (0-based): the layer numbered ``layer + 1`` on the pages."""
+    import torch
+
+    chosen = chosen_part(attention_parts(run, encoding, causal=loaded.is_decoder), part)
+    inputs_of = _cross_inputs if chosen.name == "cross-attention" else _self_inputs
     with torch.inference_mode():
-        if hasattr(decoder, "block"):  # T5: pre-norm sublayers, no score scaling
-            block = decoder.block[layer]
-            own, cross = block.layer[0], block.layer[1]
-            H = own.SelfAttention.n_heads
-            values = heads_of(own.SelfAttention.v(own.layer_norm(h)), H)  # [1, H, T, d]
-            h1 = h + own.SelfAttention.o(merged(self_weights @ values))  # [1, T, D]
-            x = cross.layer_norm(h1)
-            attention = cross.EncDecAttention
-            q, k, v = attention.q(x), attention.k(encoded), attention.v(encoded)
-            scale = float(getattr(attention, "scaling", 1.0) or 1.0)
-            note = (
-                f"layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): T5 "
-                "normalises before each sublayer"
-            )
-        elif hasattr(decoder, "layers") and hasattr(decoder.layers[layer], "encoder_attn"):  # BART: post-norm
-            block = decoder.layers[layer]
-            own = block.self_attn
-            H = own.num_heads
-            values = heads_of(own.v_proj(h), H)  # [1, H, T, d]
-            x = block.self_attn_layer_norm(h + own.out_proj(merged(self_weights @ values)))  # [1, T, D]
-            attention = block.encoder_attn
-            q, k, v = attention.q_proj(x), attention.k_proj(encoded), attention.v_proj(encoded)
-            scale = float(attention.scaling)
-            note = (
-                f"self_attn_layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): "
-                "the decoder's own attention comes first"
-            )
-        else:
-            kind = getattr(loaded.config, "model_type", "")
-            raise ExplorerError(
-                f"Cross-attention step by step is available for T5 and BART, not for '{kind}'."
-            )
-        q1 = heads_of(q, H)[0, head]  # [T, d]
-        k1 = heads_of(k, H)[0, head]  # [S, d]
-        v1 = heads_of(v, H)[0, head]  # [S, d]
-        scores = q1 @ k1.T  # [T, S]
-        real = torch.from_numpy(encoding.attention_mask[sentence].astype(bool))  # [S]
-        allowed = real[None, :].expand(T, S)  # [T, S]
-        masked = (scores * scale).masked_fill(~allowed, float("-inf"))
-        weights = torch.softmax(masked, dim=-1)  # [T, S]
-        output = weights @ v1  # [T, d]
-    model_weights = run.cross_attentions[layer, sentence, head]  # [T, S]
-    rows = decoder_real(run, sentence)
-    difference = np.abs(weights.numpy() - model_weights)[rows]
-    d = q1.shape[-1]
-    return CrossSteps(
+        inputs = inputs_of(loaded, run, encoding, layer, head, sentence)
+        allowed = torch.from_numpy(chosen.allowed(sentence))  # [Q, K]
+        scores = inputs.q @ inputs.k.T  # [Q, K]
+        scaled = scores * inputs.scale  # [Q, K]
+        masked = scaled.masked_fill(~allowed, float("-inf"))  # [Q, K]
+        weights = torch.softmax(masked, dim=-1)  # [Q, K]
+        output = weights @ inputs.v  # [Q, d]
+    model_weights = chosen.weights[layer, sentence, head]  # [Q, K]
+    difference = np.abs(weights.numpy() - model_weights)[chosen.query_real[sentence]]
+    d = int(inputs.q.shape[-1])
+    return AttentionSteps(
+        part=chosen.name,
         layer=layer,
         head=head,
         sentence=sentence,
-        query_tokens=tuple(run.decoder_tokens[sentence]),
-        key_tokens=tuple(encoding.tokens[sentence]),
-        query_note=note,
-        q=q1.numpy(),
-        k=k1.numpy(),
-        v=v1.numpy(),
+        query_tokens=tuple(chosen.query_tokens[sentence]),
+        key_tokens=tuple(chosen.key_tokens[sentence]),
+        input_note=inputs.note,
+        x=inputs.x.numpy(),
+        q=inputs.q.numpy(),
+        k=inputs.k.numpy(),
+        v=inputs.v.numpy(),
         scores=scores.numpy(),
-        scale=scale,
-        standard_scale=abs(scale * float(np.sqrt(d)) - 1.0) < 1e-6,
+        scale=inputs.scale,
+        standard_scale=abs(inputs.scale * float(np.sqrt(d)) - 1.0) < 1e-6,
+        scaled=scaled.numpy(),
         allowed=allowed.numpy(),
         masked=masked.numpy(),
         weights=weights.numpy(),
         output=output.numpy(),
         model_weights=model_weights,
         max_abs_difference=float(difference.max()) if difference.size else 0.0,
-        heads=H,
+        heads=inputs.heads,
+        key_value_heads=inputs.key_value_heads,
+        key_value_head=inputs.key_value_head,
         head_dim=d,
-        hidden_size=D,
+        hidden_size=int(inputs.x.shape[-1]),
+        rotary=inputs.rotary,
+        qk_norm=inputs.qk_norm,
     )

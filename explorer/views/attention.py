@@ -1,21 +1,22 @@
 """Attention: heatmaps per layer and head, bertviz views offline, and attention step by step.
 
-``choices(run)`` gives the layer and head selectors their options; ``build(...)`` makes the View:
-every figure, HTML page and sentence the page shows, computed from the loaded checkpoint, its
-encoding and its run. No Streamlit here.
+``choices(run, encoding)`` gives the layer and head selectors their options; ``build(...)`` makes
+the View: every figure, HTML page and sentence the page shows, computed from the loaded checkpoint,
+its encoding and its run. No Streamlit here.
 
 Numbering, as on every page (the course's): hidden_states[0] is the embeddings, then layer 1 … L;
 layer l turns hidden_states[l - 1] into hidden_states[l] and its attention is run.attentions[l - 1].
 ``Settings.layer`` (and a link's ``?layer=``) is that 1-based number. Heads count from 0, as the
 tensors and bertviz number them.
 
-Encoder-decoders (T5, BART): ``Settings.part`` chooses encoder self-attention (run.attentions),
-decoder causal self-attention (run.decoder_attentions) or cross-attention (run.cross_attentions:
-decoder tokens as queries, encoder tokens as keys); layers are numbered 1 … L within each stack.
-bertviz draws its encoder-decoder views (Encoder, Decoder, Cross). Step by step is a Note for them.
+Every model's attention is a tuple of parts (explain.attention.attention_parts): an encoder or a
+decoder has one, its self-attention. An encoder-decoder (T5, BART) has three, and ``Settings.part``
+chooses one: encoder self-attention, decoder causal self-attention or cross-attention (decoder
+tokens as queries, encoder tokens as keys); layers are numbered 1 … L within each stack. bertviz
+draws them all (Encoder, Decoder, Cross). Step by step covers the parts the app can recompute.
 
-Shapes: L layers, B sentences, H heads, S positions, T real tokens of a sentence, d = size per head,
-D = hidden size."""
+Shapes: L layers, B sentences, H heads, S positions, Q queries, K keys, T real tokens of a
+sentence, d = size per head, D = hidden size."""
 
 from __future__ import annotations
 
@@ -30,32 +31,24 @@ from explorer.drawing import exports, figures
 from explorer.drawing.bertviz_html import (
     MODEL_VIEW_TOKENS,
     THRESHOLD,
-    EncoderDecoderPart,
+    BertvizPart,
     Plan,
+    ViewKind,
     bertviz_html,
-    encoder_decoder_html,
-    plan_encoder_decoder,
     plan_view,
 )
 from explorer.errors import ExplorerError
 from explorer.explain import model_info as info
 from explorer.explain.attention import (
     PARTS,
+    AttentionPart,
     AttentionSteps,
     AttentionView,
-    CrossSteps,
-    PartView,
+    attention_parts,
     attention_steps,
     attention_view,
-    cross_attention_steps,
-    decoder_real,
-    head_entropy,
-    is_encoder_decoder_run,
-    part_csv,
-    part_entropy,
-    part_json,
-    part_view,
-    part_weights,
+    chosen_part,
+    entropy,
 )
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
@@ -68,6 +61,10 @@ AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")
 STEP_WINDOW = 48  # the step-by-step matrices show at most this many positions
 MAX_IFRAME_HEIGHT = 3300  # a 128-token head view (120 + 24 × 128 pixels) without a scroll bar
+INTRO = (  # the page's first sentences
+    "In every layer, each token (a **query**) looks at the other tokens (the **keys**) and takes a "
+    "weighted mix of their values. Each row of an attention matrix holds one query's weights; they sum to 1."
+)
 
 
 @dataclass(frozen=True)
@@ -105,18 +102,16 @@ class Choices:
     parts: tuple[str, ...] = ()  # empty unless the run is an encoder-decoder's
 
 
-def is_encoder_decoder(run: ModelRun) -> bool:
-    """Whether the run is an encoder-decoder's (its decoder and cross-attentions are there)."""
-    return is_encoder_decoder_run(run)
+def is_encoder_decoder(run: ModelRun, encoding: Encoding) -> bool:
+    """Whether the run has several attention parts (an encoder-decoder's three)."""
+    return len(attention_parts(run, encoding)) > 1
 
 
-def choices(run: ModelRun, part: str | None = None) -> Choices:
-    if not is_encoder_decoder_run(run):
-        L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
-        return Choices(tuple(range(1, L + 1)), tuple(range(H)))
-    part = part if part in PARTS else PARTS[0]
-    L, _, H, _, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
-    return Choices(tuple(range(1, L + 1)), tuple(range(H)), PARTS)
+def choices(run: ModelRun, encoding: Encoding, part: str | None = None) -> Choices:
+    parts = attention_parts(run, encoding)
+    chosen = chosen_part(parts, part)
+    names = tuple(p.name for p in parts) if len(parts) > 1 else ()
+    return Choices(tuple(range(1, chosen.layers + 1)), tuple(range(chosen.heads)), names)
 
 
 # --- The View ------------------------------------------------------------------------------------
@@ -124,29 +119,29 @@ def choices(run: ModelRun, part: str | None = None) -> Choices:
 
 @dataclass(frozen=True)
 class Heatmap:
-    """The chosen head's (or average's) [T, T] matrix, drawn and downloadable."""
+    """The chosen head's (or average's) [Tq, Tk] matrix, drawn and downloadable."""
 
-    matrix: AttentionView | PartView  # an encoder-decoder's part: queries and keys may differ
+    matrix: AttentionView  # an encoder-decoder's cross-attention: queries and keys differ
     figure: Any | None  # plotly Figure; None when no position is left to show
     empty: Note | None  # says why nothing is drawn
     filename: str  # for the chart's image download
     downloads: tuple[Download, ...]  # this matrix as CSV and JSON
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bertviz:
     """bertviz's head or model view for the chosen sentence, drawn offline."""
 
     kind: str  # "head view", "model view" or "off"
-    windowed: bool  # the page draws the window slider (too many tokens to draw at once)
-    window_low: int  # the window slider's range: first token of the window
-    window_high: int
-    window_start: int  # the start actually used (the setting, clamped to the range)
-    note: Note | None  # what the plan left out
-    error: Note | None  # a missing asset: shown instead of the view
-    html: str | None  # the self-contained page for an iframe
-    height: int  # the iframe's height in pixels
-    caption: Note | None  # under the view: how to read it, the threshold, the weights drawn
+    windowed: bool = False  # the page draws the window slider (too many tokens to draw at once)
+    window_low: int = 0  # the window slider's range: first token of the window
+    window_high: int = 0
+    window_start: int = 0  # the start actually used (the setting, clamped to the range)
+    note: Note | None = None  # what the plan left out
+    error: Note | None = None  # a missing asset, or an input too long: shown instead of the view
+    html: str | None = None  # the self-contained page for an iframe
+    height: int = 0  # the iframe's height in pixels
+    caption: Note | None = None  # under the view: how to read it, the threshold, the weights drawn
     follows_layer: bool = False  # it draws the chosen layer only: redraw it when the layer changes
     kept: int = 0  # weights sent and drawn (at or above THRESHOLD)
     total: int = 0  # weights of the layers, heads and tokens shown
@@ -160,9 +155,7 @@ class Bertviz:
 class Steps:
     """Scaled dot-product attention for one head, step by step, from the model's own weights."""
 
-    steps: (
-        AttentionSteps | CrossSteps
-    )  # the numbers (all positions); CrossSteps: an encoder-decoder's cross-attention
+    steps: AttentionSteps  # the numbers (all positions)
     window_note: Note | None  # the figures show the first STEP_WINDOW positions only
     intro: Note
     project: Note
@@ -182,6 +175,18 @@ class Steps:
     @property
     def intro_notes(self) -> tuple[Note, ...]:
         return tuple(n for n in (self.window_note, self.intro, self.project) if n is not None)
+
+    @property
+    def walk(self) -> tuple[tuple[Note, Any | None, str], ...]:
+        """Steps 2 … 6 in the page's order: (sentence, figure or None, the chart's key)."""
+        return (
+            (self.scores_text, self.scores_figure, "att.step.scores"),
+            (self.scale_text, self.masked_figure, "att.step.masked"),
+            (self.softmax_text, self.weights_figure, "att.step.weights"),
+            (self.agreement, None, ""),
+            (self.mix_text, self.output_figure, "att.step.output"),
+            (self.multi_head, None, ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,41 +262,69 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-# --- Pieces --------------------------------------------------------------------------------------
+def _parts(run: ModelRun, encoding: Encoding, loaded: LoadedCheckpoint) -> tuple[AttentionPart, ...]:
+    specials = frozenset(getattr(loaded.tokenizer, "all_special_tokens", ()) or ())
+    return attention_parts(run, encoding, causal=loaded.is_decoder, special_tokens=specials)
 
 
-def _heatmap(run: ModelRun, encoding: Encoding, settings: Settings, causal: bool) -> Heatmap:
+# --- The heatmap ---------------------------------------------------------------------------------
+
+_SLUG = {"encoder self-attention": "encoder", "decoder self-attention": "decoder", "cross-attention": "cross"}
+
+
+def _axis(side: str | None, role: str, note: str = "") -> str:
+    """An axis title: 'key (attended to)' for one stack, 'encoder token (key, attended to)'."""
+    if side is None:
+        return f"{role} ({note})" if note else role
+    return f"{side} token ({role}, {note})" if note else f"{side} token ({role})"
+
+
+def _heatmap(part: AttentionPart, settings: Settings) -> Heatmap:
     matrix = attention_view(
-        run,
-        encoding,
+        part,
         sentence=settings.sentence,
-        layer=settings.layer - 1,  # layer l is attentions[l - 1]
+        layer=settings.layer - 1,  # layer l (of the part's stack) is index l - 1
         head=settings.head,
         aggregate=settings.aggregate,
         hide_special=settings.hide_special,
         show_padding=settings.show_padding,
-        causal=causal,
-    )  # .matrix: [T, T]
+    )  # .matrix: [Tq, Tk]
     empty = matrix.matrix.size == 0
+    figure = None
+    if not empty:
+        rows = [
+            figures.label(int(p), t) for p, t in zip(matrix.query_positions, matrix.query_tokens, strict=True)
+        ]
+        columns = [
+            figures.label(int(p), t) for p, t in zip(matrix.key_positions, matrix.key_tokens, strict=True)
+        ]
+        figure = figures.part_heatmap(
+            matrix.matrix,
+            rows,
+            columns,
+            matrix.title,
+            _axis(part.key_side, "key", "attended to"),
+            _axis(part.query_side, "query", "attending"),
+        )
+    slug = _SLUG.get(part.name)
+    name = f"{slug}-attention" if slug else "attention"
     return Heatmap(
         matrix=matrix,
-        figure=None
-        if empty
-        else figures.attention_heatmap(matrix.matrix, matrix.positions, matrix.tokens, matrix.title),
+        figure=figure,
         empty=Note("info", "No tokens left to show: turn 'Hide special tokens' off.") if empty else None,
-        filename=f"attention-layer{settings.layer}-head{settings.head}",
+        filename=f"attention-{slug + '-' if slug else ''}layer{settings.layer}-head{settings.head}",
         downloads=(
             Download(
                 "Download this matrix (CSV)",
                 functools.partial(exports.attention_csv, matrix),
-                "attention.csv",
+                f"{name}.csv",
                 "text/csv",
                 "att.csv",
             ),
             Download(
                 "Download this matrix (JSON)",
                 functools.partial(exports.attention_json, matrix),
-                "attention.json",
+                f"{name}.json",
                 "application/json",
                 "att.json",
             ),
@@ -315,7 +348,43 @@ def _entropy_caption(loaded: LoadedCheckpoint) -> Note:
     )
 
 
-OFF = Bertviz("off", False, 0, 0, 0, None, None, None, 0, None)
+# --- bertviz -------------------------------------------------------------------------------------
+
+OFF = Bertviz(kind="off")
+_BERTVIZ_NAMES = {
+    "encoder self-attention": "Encoder",
+    "decoder self-attention": "Decoder",
+    "cross-attention": "Cross",
+}
+_MENU = (
+    "Its Attention menu switches between **Encoder** (encoder self-attention), **Decoder** (decoder "
+    "self-attention) and **Cross** (decoder tokens on the left, encoder tokens on the right); it opens "
+    "on the attention chosen above."
+)
+_READING = {  # (view, several parts): how to read bertviz's view
+    (
+        "head",
+        False,
+    ): "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
+    "show or hide it (the colours are heads 0, 1, … from the left), hover a token to focus it. Its "
+    "Layer menu numbers layers 1 … L, as this page does.",
+    (
+        "model",
+        False,
+    ): "Model view: one small head view per layer (rows, numbered 1 … L as on this page) and head "
+    "(columns, numbered from 0); click one to enlarge it.",
+    (
+        "head",
+        True,
+    ): "Head view: lines connect each token to the tokens it attends to; click a head's colour to show or "
+    "hide it (the colours are heads 0, 1, … from the left). Its Layer menu numbers layers 1 … L of each "
+    f"stack, as this page does. {_MENU}",
+    (
+        "model",
+        True,
+    ): "Model view: one small head view per layer (rows, numbered 1 … L of each stack as on this page) "
+    f"and head (columns, numbered from 0); click one to enlarge it. {_MENU}",
+}
 
 
 def _faint(plan: Plan) -> str:
@@ -335,62 +404,68 @@ def _model_view_too_long(tokens: int, layers: int, heads: int) -> Note:
     )
 
 
+def _bertviz_part(part: AttentionPart, sentence: int) -> BertvizPart:
+    """One part for bertviz: the sentence's real tokens only (queries and keys)."""
+    rows, columns = part.query_real[sentence], part.key_real[sentence]  # [Q], [K] bool
+    return BertvizPart(
+        name=_BERTVIZ_NAMES.get(part.name),  # None for a model with one part: no Attention menu
+        attentions=part.weights[:, sentence][:, :, rows][..., columns],  # [L, H, Tq, Tk]
+        left=tuple(t for t, keep in zip(part.query_tokens[sentence], rows, strict=True) if keep),
+        right=tuple(t for t, keep in zip(part.key_tokens[sentence], columns, strict=True) if keep),
+    )
+
+
 def bertviz_view(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
     """bertviz's head or model view of the chosen sentence (``settings`` as ``clamp`` left them)."""
-    if is_encoder_decoder_run(run):
-        return _encoder_decoder_bertviz(run, encoding, settings)
-    kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
+    kind, layer = settings.bertviz, settings.layer
     if kind == "off":
         return OFF
-    L, _, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
-    real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    tokens = [t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep]  # [T]
-    T = len(tokens)
-    view_kind = "head" if kind == "head view" else "model"
+    every = attention_parts(run, encoding)
+    parts = tuple(_bertviz_part(p, settings.sentence) for p in every)
+    view_kind: ViewKind = "head" if kind == "head view" else "model"
+    T = max(max(len(p.left), len(p.right)) for p in parts)  # the longest sequence shown
+    L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all parts
     if view_kind == "model" and T > MODEL_VIEW_TOKENS:
-        return dataclasses.replace(OFF, kind=kind, note=_model_view_too_long(T, L, H))
-    attentions = run.attentions[:, sentence][:, :, real][..., real]  # [L, H, T, T]
-    # bertviz labels its layer menu and rows with the layer numbers it is given (1 … L, as every
-    # page numbers them); index i of the attentions is layer i + 1.
-    plan = plan_view(view_kind, attentions, layer=layer, first=1)
+        return dataclasses.replace(
+            OFF, kind=kind, note=_model_view_too_long(T, L, parts[0].attentions.shape[1])
+        )
+    try:  # bertviz labels its layer menu and rows with the numbers it is given: 1 … L, as every page
+        plan = plan_view(view_kind, parts, layer=layer, first=1)
+    except ExplorerError as problem:  # an encoder-decoder input too long for any view
+        return dataclasses.replace(OFF, kind=kind, error=Note("info", str(problem)))
     windowed = plan.stop - plan.start < T
     high = T - (plan.stop - plan.start)
     start = min(max(settings.window, 0), high) if windowed else 0
     if windowed and start != plan.start:
-        plan = plan_view(view_kind, attentions, layer=layer, first=1, start=start)
-    note = Note("info", plan.note) if plan.note else None
+        plan = plan_view(view_kind, parts, layer=layer, first=1, start=start)
+    shown = Bertviz(kind=kind, windowed=windowed, window_high=high, window_start=start)
+    shown = dataclasses.replace(shown, note=Note("info", plan.note) if plan.note else None)
     try:
-        page = bertviz_html(view_kind, attentions, tokens, plan, layer=layer)
+        chosen = next((i for i, p in enumerate(every) if p.name == settings.part), 0)
+        page = bertviz_html(view_kind, parts, plan, layer=layer, shown_part=chosen)
     except ExplorerError as problem:
-        return Bertviz(kind, windowed, 0, high, start, note, Note("error", str(problem)), None, 0, None)
+        return dataclasses.replace(shown, error=Note("error", str(problem)))
     height = 120 + 24 * (plan.stop - plan.start) if view_kind == "head" else 80 + 100 * len(plan.layers)
-    caption = (
-        (
-            "Head view: lines connect each token to the tokens it attends to; click a head's colour to "
-            "show or hide it (the colours are heads 0, 1, … from the left), hover a token to focus it. Its "
-            "Layer menu numbers layers 1 … L, as this page does."
-            if view_kind == "head"
-            else "Model view: one small head view per layer (rows, numbered 1 … L as on this page) and head "
-            "(columns, numbered from 0); click one to enlarge it."
-        )
-        + _faint(plan)
-        + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
-    )
-    return Bertviz(
-        kind,
-        windowed,
-        0,
-        high,
-        start,
-        note,
-        None,
-        page.html,
-        min(height, MAX_IFRAME_HEIGHT),
-        Note("caption", caption),
+    reading = _READING[view_kind, len(parts) > 1]
+    drawn = f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
+    return dataclasses.replace(
+        shown,
+        html=page.html,
+        height=min(height, MAX_IFRAME_HEIGHT),
+        caption=Note("caption", reading + _faint(plan) + drawn),
         follows_layer=view_kind == "head" and len(plan.layers) < L,
         kept=plan.kept,
         total=plan.total,
     )
+
+
+# --- Step by step --------------------------------------------------------------------------------
+
+STEPS_ENCODER_DECODER = (
+    "Step-by-step attention is shown for an encoder-decoder's **cross-attention** (choose it above); "
+    "for its encoder and decoder self-attention it is not available yet. The heatmaps above are the "
+    "model's own weights."
+)
 
 
 def multi_head_sentence(steps: AttentionSteps, S: int) -> str:
@@ -422,103 +497,294 @@ def multi_head_sentence(steps: AttentionSteps, S: int) -> str:
     return text
 
 
-def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings) -> Steps:
-    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: 1 … L
-    steps = attention_steps(loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence)
-    S, d = len(steps.tokens), steps.head_dim
-    causal = loaded.is_decoder
-    shown = slice(0, min(S, STEP_WINDOW))
-    labels = [figures.label(p, t) for p, t in enumerate(steps.tokens)][shown]
-    dims = [str(i) for i in range(d)]
+@dataclass(frozen=True, kw_only=True)
+class _Sentences:
+    """What step by step says, with this head's numbers: one set for self-attention, one for
+    cross-attention (the figures and the numbers are the same code for both)."""
+
+    window: str | None
+    intro: str
+    project: str
+    scores: str
+    scale: str  # steps 3 and 4: the scale and the mask
+    scaled_name: str  # the scaled scores' name in the figures' titles
+    agreement: Note
+    softmax: str
+    mix: str
+    multi_head: str
+
+
+def _scale(steps: AttentionSteps) -> tuple[str, str]:
+    """(step 3's sentence, the scaled scores' name) for this model's factor on the scores."""
+    d = steps.head_dim
+    if steps.standard_scale:
+        return f"**3. Scale** by 1/√d = 1/√{d} = {steps.scale:.4f}", "Q·Kᵀ / √d"
+    if steps.part == "cross-attention" and steps.scale == 1.0:
+        return (
+            f"**3. Scale**: this model does not scale its scores (factor 1; 1/√d would be 1/√{d} = "
+            f"{1 / np.sqrt(d):.4f}: T5 folds it into its initialisation)",
+            "Q·Kᵀ",
+        )
+    if steps.part == "cross-attention":
+        return f"**3. Scale** by {steps.scale:.4f}, this model's own factor", "Q·Kᵀ × scale"
+    return (
+        f"**3. Scale** by {steps.scale:.4f}, this model's own factor (1/√d would be 1/√{d} = "
+        f"{1 / np.sqrt(d):.4f})",
+        "Q·Kᵀ × scale",
+    )
+
+
+def _self_sentences(steps: AttentionSteps, causal: bool) -> _Sentences:
+    layer, head, sentence = steps.layer + 1, steps.head, steps.sentence
+    S, d = len(steps.query_tokens), steps.head_dim
     kv_note = (
         f" (grouped-query attention: query head {head} shares key/value head {steps.key_value_head} with "
         f"{_count(steps.heads // steps.key_value_heads - 1, 'other head')})"
         if steps.key_value_heads != steps.heads
         else ""
     )
-    project = (
-        f"**1. Project** the input with this head's learned weights into queries Q, keys K and values V, "
-        f"each [{S}, {d}]{kv_note}."
-        + (" Q and K are each normalised (RMSNorm over the head's dimensions)." if steps.qk_norm else "")
-        + (" Q and K are then **rotated by position** (rotary embeddings)." if steps.rotary else "")
-    )
+    scale, scaled_name = _scale(steps)
     if steps.standard_scale:
-        scale = (
-            f"**3. Scale** by 1/√d = 1/√{d} = {steps.scale:.4f}, so the scores do not grow with the head size"
-        )
-        scaled_name = "Q·Kᵀ / √d"
-    else:
-        scale = (
-            f"**3. Scale** by {steps.scale:.4f}, this model's own factor (1/√d would be "
-            f"1/√{d} = {1 / np.sqrt(d):.4f})"
-        )
-        scaled_name = "Q·Kᵀ × scale"
-    scale += (
-        ", and **4. mask**: positions a query may not see (padding"
-        + (", and every later token in a decoder" if causal else "")
-        + ") get −∞."
-    )
-    difference = steps.max_abs_difference
-    same = difference < AGREEMENT
+        scale += ", so the scores do not grow with the head size"
     compared = (
         f"Compared with the attention the model itself returned for layer {layer}, head {head} "
         f"(`outputs.attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
-        f"**{difference:.2e}**"
+        f"**{steps.max_abs_difference:.2e}**"
     )
-    agreement = (
-        Note("success", f"{compared} — the same.")
-        if same
-        else Note(
-            "warning",
-            f"{compared} — they differ: this step-by-step recomputation does not reproduce the model's "
-            f"attention (more than {AGREEMENT:.0e} apart).",
-        )
+    differ = (
+        f"{compared} — they differ: this step-by-step recomputation does not reproduce the model's "
+        f"attention (more than {AGREEMENT:.0e} apart)."
     )
-    weights = np.where(steps.allowed, steps.weights, np.nan)  # [S, S]
-    return Steps(
-        steps=steps,
-        window_note=Note(
-            "caption", f"Computed on all {S} positions; the matrices below show the first {STEP_WINDOW}."
-        )
+    return _Sentences(
+        window=f"Computed on all {S} positions; the matrices below show the first {STEP_WINDOW}."
         if S > STEP_WINDOW
         else None,
-        intro=Note(
-            "markdown",
-            f"Layer {layer}, head {head}, sentence {sentence}. The input is **{steps.input_note}**, shape "
-            f"[{S}, {steps.hidden_size}].",
-        ),
-        project=Note("markdown", project),
-        projections=tuple(
-            (name, figures.matrix_heatmap(matrix[shown], labels, dims, name, "dimension", "token"))
-            for name, matrix in (("Q", steps.q), ("K", steps.k), ("V", steps.v))  # [S, d] each
-        ),
-        scores_text=Note(
-            "markdown", f"**2. Scores** Q·Kᵀ: how well each query matches each key, [{S}, {S}]."
-        ),
-        scores_figure=figures.matrix_heatmap(
-            steps.scores[shown, shown], labels, labels, "Q·Kᵀ", "key", "query"
-        ),
-        scale_text=Note("markdown", scale),
-        masked_figure=figures.matrix_heatmap(
-            steps.masked[shown, shown], labels, labels, f"{scaled_name}, masked (grey = −∞)", "key", "query"
-        ),
-        softmax_text=Note("markdown", "**5. Softmax** each row: the weights are positive and sum to 1."),
-        weights_figure=figures.attention_heatmap(
-            weights[shown, shown],
-            list(range(S))[shown],
-            steps.tokens[shown],
-            f"softmax({scaled_name} + mask)",
-        ),
-        agreement=agreement,
-        same=same,
-        mix_text=Note(
-            "markdown", f"**6. Mix the values**: weights × V gives this head's output, [{S}, {d}]."
-        ),
-        output_figure=figures.matrix_heatmap(
-            steps.output[shown], labels, dims, "weights · V", "dimension", "token"
-        ),
-        multi_head=Note("markdown", multi_head_sentence(steps, S)),
+        intro=f"Layer {layer}, head {head}, sentence {sentence}. The input is **{steps.input_note}**, shape "
+        f"[{S}, {steps.hidden_size}].",
+        project=f"**1. Project** the input with this head's learned weights into queries Q, keys K and values "
+        f"V, each [{S}, {d}]{kv_note}."
+        + (" Q and K are each normalised (RMSNorm over the head's dimensions)." if steps.qk_norm else "")
+        + (" Q and K are then **rotated by position** (rotary embeddings)." if steps.rotary else ""),
+        scores=f"**2. Scores** Q·Kᵀ: how well each query matches each key, [{S}, {S}].",
+        scale=scale
+        + ", and **4. mask**: positions a query may not see (padding"
+        + (", and every later token in a decoder" if causal else "")
+        + ") get −∞.",
+        scaled_name=scaled_name,
+        agreement=_agreement(steps, compared, differ),
+        softmax="**5. Softmax** each row: the weights are positive and sum to 1.",
+        mix=f"**6. Mix the values**: weights × V gives this head's output, [{S}, {d}].",
+        multi_head=multi_head_sentence(steps, S),
     )
+
+
+def _cross_sentences(steps: AttentionSteps) -> _Sentences:
+    layer, head, sentence = steps.layer + 1, steps.head, steps.sentence  # decoder layer 1 … L
+    T, S, d, H, D = (
+        len(steps.query_tokens),
+        len(steps.key_tokens),
+        steps.head_dim,
+        steps.heads,
+        steps.hidden_size,
+    )
+    scale, scaled_name = _scale(steps)
+    compared = (
+        f"Compared with the cross-attention the model itself returned for decoder layer {layer}, head {head} "
+        f"(`outputs.cross_attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
+        f"**{steps.max_abs_difference:.2e}**"
+    )
+    return _Sentences(
+        window=f"Computed on all {T} decoder and {S} encoder positions; the matrices below show the first "
+        f"{STEP_WINDOW} of each."
+        if T > STEP_WINDOW or S > STEP_WINDOW
+        else None,
+        intro=f"Cross-attention of decoder layer {layer}, head {head}, sentence {sentence}. The queries read "
+        f"**{steps.input_note}**, shape [{T}, {D}]; the keys and values read the **encoder's output** "
+        f"(`encoder_last_hidden_state`), shape [{S}, {D}].",
+        project=f"**1. Project** with this head's learned weights: queries Q [{T}, {d}] from the decoder, keys K "
+        f"and values V [{S}, {d}] from the encoder.",
+        scores=f"**2. Scores** Q·Kᵀ: how well each decoder query matches each encoder key, [{T}, {S}].",
+        scale=scale + ", and **4. mask**: the encoder's padding keys get −∞. No causal mask: every decoder "
+        "token may read every input token.",
+        scaled_name=scaled_name,
+        agreement=_agreement(steps, compared, f"{compared} — they differ (more than {AGREEMENT:.0e} apart)."),
+        softmax="**5. Softmax** each row: the weights are positive and sum to 1 over the real encoder tokens.",
+        mix=f"**6. Mix the values**: weights × V gives this head's output, [{T}, {d}]: for each decoder "
+        "token, a mix of the encoder's values.",
+        multi_head=f"**Multi-head.** The layer runs all {H} heads side by side: the decoder's [{T}, {D}] becomes "
+        f"[{H}, {T}, {d}] queries and the encoder's [{S}, {D}] becomes [{H}, {S}, {d}] keys and values; "
+        f"each head attends on its own, and their outputs are concatenated back to "
+        f"[{T}, {H} × {d} = {H * d}] before an output projection.",
+    )
+
+
+def _token_axis(side: str | None) -> str:
+    return f"{side} token" if side else "token"
+
+
+def _agreement(steps: AttentionSteps, compared: str, differ: str) -> Note:
+    """Success when the recomputation equals the model's weights within AGREEMENT."""
+    if steps.max_abs_difference < AGREEMENT:
+        return Note("success", f"{compared} — the same.")
+    return Note("warning", differ)
+
+
+def _steps(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings, part: AttentionPart
+) -> Steps:
+    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: 1 … L
+    steps = attention_steps(
+        loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence, part=part.name
+    )
+    said = _cross_sentences(steps) if part.name == "cross-attention" else _self_sentences(steps, part.causal)
+    Q, K = len(steps.query_tokens), len(steps.key_tokens)
+    rows, columns = slice(0, min(Q, STEP_WINDOW)), slice(0, min(K, STEP_WINDOW))
+    queries = [figures.label(p, t) for p, t in enumerate(steps.query_tokens)][rows]
+    keys = [figures.label(p, t) for p, t in enumerate(steps.key_tokens)][columns]
+    dims = [str(i) for i in range(steps.head_dim)]
+    key_axis, query_axis = _axis(part.key_side, "key"), _axis(part.query_side, "query")
+
+    def projection(name: str, matrix: np.ndarray, labels: list[str], side: str | None) -> Any:  # [N, d]
+        title = f"{name} ({side})" if side else name
+        return figures.matrix_heatmap(matrix, labels, dims, title, "dimension", _token_axis(side))
+
+    weights = np.where(steps.allowed, steps.weights, np.nan)  # [Q, K]
+    return Steps(
+        steps=steps,
+        window_note=Note("caption", said.window) if said.window else None,
+        intro=Note("markdown", said.intro),
+        project=Note("markdown", said.project),
+        projections=(
+            ("Q", projection("Q", steps.q[rows], queries, part.query_side)),
+            ("K", projection("K", steps.k[columns], keys, part.key_side)),
+            ("V", projection("V", steps.v[columns], keys, part.key_side)),
+        ),
+        scores_text=Note("markdown", said.scores),
+        scores_figure=figures.matrix_heatmap(
+            steps.scores[rows, columns], queries, keys, "Q·Kᵀ", key_axis, query_axis
+        ),
+        scale_text=Note("markdown", said.scale),
+        masked_figure=figures.matrix_heatmap(
+            steps.masked[rows, columns],
+            queries,
+            keys,
+            f"{said.scaled_name}, masked (grey = −∞)",
+            key_axis,
+            query_axis,
+        ),
+        softmax_text=Note("markdown", said.softmax),
+        weights_figure=figures.part_heatmap(
+            weights[rows, columns],
+            queries,
+            keys,
+            f"softmax({said.scaled_name} + mask)",
+            _axis(part.key_side, "key", "attended to"),
+            _axis(part.query_side, "query", "attending"),
+        ),
+        agreement=said.agreement,
+        same=steps.max_abs_difference < AGREEMENT,
+        mix_text=Note("markdown", said.mix),
+        output_figure=figures.matrix_heatmap(
+            steps.output[rows], queries, dims, "weights · V", "dimension", _token_axis(part.query_side)
+        ),
+        multi_head=Note("markdown", said.multi_head),
+    )
+
+
+# --- What the page says about the chosen part ----------------------------------------------------
+
+
+def _numbering(parts: tuple[AttentionPart, ...]) -> Note:
+    H = parts[0].heads
+    if len(parts) == 1:
+        L = parts[0].layers
+        return Note(
+            "caption",
+            f"Layers are numbered as on every page: `hidden_states[0]` is the embeddings, and layer l "
+            f"(1 … {L}) turns `hidden_states[l-1]` into `hidden_states[l]`; its attention weights are "
+            f"`outputs.attentions[l-1]`. Heads are numbered from 0 (0 … {H - 1}), as in the tensors and "
+            "in bertviz.",
+        )
+    L_enc, L_dec = parts[0].layers, parts[1].layers
+    return Note(
+        "caption",
+        f"An encoder-decoder has two stacks, each numbered from 1: encoder layers 1 … {L_enc} "
+        f"(encoder self-attention `outputs.encoder_attentions[l-1]`) and decoder layers 1 … {L_dec} "
+        f"(decoder self-attention `outputs.decoder_attentions[l-1]`, cross-attention "
+        f"`outputs.cross_attentions[l-1]`). In each stack `hidden_states[0]` is the embeddings and layer l "
+        f"turns `hidden_states[l-1]` into `hidden_states[l]`. Heads are numbered from 0 (0 … {H - 1}), as "
+        "in the tensors and in bertviz.",
+    )
+
+
+def _causal(part: AttentionPart) -> Note | None:
+    if not part.causal:
+        return None
+    if part.query_side is None:
+        return Note(
+            "info",
+            "This is a decoder: each token may only look at itself and the tokens before it. The grey upper "
+            "triangle is the **causal mask**: those weights are exactly 0.",
+        )
+    return Note(
+        "info",
+        "The decoder is causal: each decoder token may only look at itself and the decoder tokens before "
+        "it. The grey upper triangle is the **causal mask**: those weights are exactly 0.",
+    )
+
+
+def _padding(part: AttentionPart, sentence: int) -> Note | None:
+    """Which padding this part's matrix shows (its keys', and an encoder-decoder's padded decoder rows)."""
+    texts = []
+    if part.key_side != "decoder" and not part.key_real[sentence].all():
+        whose = "the encoder's " if part.key_side == "encoder" else ""
+        texts.append(
+            f"Grey columns are {whose}padding positions: the attention mask gives them a weight of exactly 0."
+        )
+    if part.query_side == "decoder" and not part.query_real[sentence].all():
+        texts.append(
+            "This sentence's output is shorter than the longest in the batch: the decoder's last positions "
+            "are padding (the decoder attention mask hides them as keys"
+            + (", grey columns" if part.key_side == "decoder" else "")
+            + "); their rows are computed but mean nothing."
+        )
+    return Note("caption", " ".join(texts)) if texts else None
+
+
+def _part_note(part: AttentionPart, sentence: int) -> Note:
+    """What rows and columns are, for an encoder-decoder's part."""
+    if part.name == "encoder self-attention":
+        text = (
+            "**Encoder self-attention**: rows and columns are the encoder's tokens (the input text). Every "
+            "token may look at every real token, before and after it; each row sums to 1 over the real tokens."
+        )
+    elif part.name == "decoder self-attention":
+        start = part.query_tokens[sentence][0] if part.query_tokens[sentence] else ""
+        text = (
+            f"**Decoder self-attention**: rows and columns are the decoder's tokens: `{start}` "
+            "(decoder_start_token_id), then the tokens the model generated, each fed back in. Each row sums "
+            "to 1 over the row's own token and the tokens before it."
+        )
+    else:
+        text = (
+            "**Cross-attention**: rows are the decoder's tokens (queries), columns the encoder's tokens "
+            "(keys): each output position reads the input through these weights. Each row sums to 1 over "
+            "the real encoder tokens; padding columns get exactly 0. The queries come from the decoder's "
+            "hidden states, the keys and values from the encoder's output (`encoder_last_hidden_state`, the "
+            "same for every decoder layer). These are the model's returned `outputs.cross_attentions`."
+        )
+    return Note("markdown", text)
+
+
+def _entropy_title(part: AttentionPart) -> str:
+    if part.query_side is None:
+        return "Attention entropy per head (low = focused)"
+    return (
+        f"{part.name[0].upper()}{part.name[1:]}: entropy per {part.query_side} layer and head (low = focused)"
+    )
+
+
+# --- Where position comes from -------------------------------------------------------------------
 
 
 def _position(loaded: LoadedCheckpoint) -> Position:
@@ -546,9 +812,12 @@ def _position(loaded: LoadedCheckpoint) -> Position:
             "position",
             value_name="cos",
         )
-    P, d = position.sinusoidal.shape  # [P, d]
+    table = position.sinusoidal  # [P, d]
+    if table is None:
+        raise ValueError("position_info gave no sinusoidal table")
+    P, d = table.shape
     sinusoidal = figures.matrix_heatmap(
-        position.sinusoidal,
+        table,
         [str(i) for i in range(P)],
         [str(j) for j in range(d)],
         f"Sinusoidal encoding of the original transformer (d = {d})",
@@ -558,327 +827,6 @@ def _position(loaded: LoadedCheckpoint) -> Position:
     )
     return Position(
         text, figure, Note("markdown", position.uses), Note("markdown", position.sinusoidal_text), sinusoidal
-    )
-
-
-# --- Encoder-decoders (T5, BART): three attentions ------------------------------------------------
-
-_STACK = {
-    "encoder self-attention": "encoder",
-    "decoder self-attention": "decoder",
-    "cross-attention": "decoder",
-}
-_OUTPUT_NAME = {  # the field of the model's output each part comes from
-    "encoder self-attention": "encoder_attentions",
-    "decoder self-attention": "decoder_attentions",
-    "cross-attention": "cross_attentions",
-}
-STEPS_ENCODER_DECODER = (
-    "Step-by-step attention is shown for an encoder-decoder's **cross-attention** (choose it above); "
-    "for its encoder and decoder self-attention it is not available yet. The heatmaps above are the "
-    "model's own weights."
-)
-
-
-def _cross_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings) -> Steps:
-    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: decoder 1 … L
-    steps = cross_attention_steps(loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence)
-    T, S, d, H, D = (
-        len(steps.query_tokens),
-        len(steps.key_tokens),
-        steps.head_dim,
-        steps.heads,
-        steps.hidden_size,
-    )
-    rows, columns = slice(0, min(T, STEP_WINDOW)), slice(0, min(S, STEP_WINDOW))
-    query_labels = [figures.label(p, t) for p, t in enumerate(steps.query_tokens)][rows]
-    key_labels = [figures.label(p, t) for p, t in enumerate(steps.key_tokens)][columns]
-    dims = [str(i) for i in range(d)]
-    if steps.standard_scale:
-        scale = f"**3. Scale** by 1/√d = 1/√{d} = {steps.scale:.4f}"
-        scaled_name = "Q·Kᵀ / √d"
-    elif steps.scale == 1.0:
-        scale = (
-            f"**3. Scale**: this model does not scale its scores (factor 1; 1/√d would be 1/√{d} = "
-            f"{1 / np.sqrt(d):.4f}: T5 folds it into its initialisation)"
-        )
-        scaled_name = "Q·Kᵀ"
-    else:
-        scale = f"**3. Scale** by {steps.scale:.4f}, this model's own factor"
-        scaled_name = "Q·Kᵀ × scale"
-    scale += ", and **4. mask**: the encoder's padding keys get −∞. No causal mask: every decoder token may read every input token."
-    difference = steps.max_abs_difference
-    same = difference < AGREEMENT
-    compared = (
-        f"Compared with the cross-attention the model itself returned for decoder layer {layer}, head {head} "
-        f"(`outputs.cross_attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
-        f"**{difference:.2e}**"
-    )
-    agreement = (
-        Note("success", f"{compared} — the same.")
-        if same
-        else Note("warning", f"{compared} — they differ (more than {AGREEMENT:.0e} apart).")
-    )
-    weights = np.where(steps.allowed, steps.weights, np.nan)  # [T, S]
-    window = T > STEP_WINDOW or S > STEP_WINDOW
-    return Steps(
-        steps=steps,
-        window_note=Note(
-            "caption",
-            f"Computed on all {T} decoder and {S} encoder positions; the matrices below show the first "
-            f"{STEP_WINDOW} of each.",
-        )
-        if window
-        else None,
-        intro=Note(
-            "markdown",
-            f"Cross-attention of decoder layer {layer}, head {head}, sentence {sentence}. The queries read "
-            f"**{steps.query_note}**, shape [{T}, {D}]; the keys and values read the **encoder's output** "
-            f"(`encoder_last_hidden_state`), shape [{S}, {D}].",
-        ),
-        project=Note(
-            "markdown",
-            f"**1. Project** with this head's learned weights: queries Q [{T}, {d}] from the decoder, keys K "
-            f"and values V [{S}, {d}] from the encoder.",
-        ),
-        projections=(
-            (
-                "Q",
-                figures.matrix_heatmap(
-                    steps.q[rows], query_labels, dims, "Q (decoder)", "dimension", "decoder token"
-                ),
-            ),
-            (
-                "K",
-                figures.matrix_heatmap(
-                    steps.k[columns], key_labels, dims, "K (encoder)", "dimension", "encoder token"
-                ),
-            ),
-            (
-                "V",
-                figures.matrix_heatmap(
-                    steps.v[columns], key_labels, dims, "V (encoder)", "dimension", "encoder token"
-                ),
-            ),
-        ),
-        scores_text=Note(
-            "markdown",
-            f"**2. Scores** Q·Kᵀ: how well each decoder query matches each encoder key, [{T}, {S}].",
-        ),
-        scores_figure=figures.matrix_heatmap(
-            steps.scores[rows, columns],
-            query_labels,
-            key_labels,
-            "Q·Kᵀ",
-            "encoder token (key)",
-            "decoder token (query)",
-        ),
-        scale_text=Note("markdown", scale),
-        masked_figure=figures.matrix_heatmap(
-            steps.masked[rows, columns],
-            query_labels,
-            key_labels,
-            f"{scaled_name}, masked (grey = −∞)",
-            "encoder token (key)",
-            "decoder token (query)",
-        ),
-        softmax_text=Note(
-            "markdown",
-            "**5. Softmax** each row: the weights are positive and sum to 1 over the real encoder tokens.",
-        ),
-        weights_figure=figures.part_heatmap(
-            weights[rows, columns],
-            query_labels,
-            key_labels,
-            f"softmax({scaled_name} + mask)",
-            "encoder token (key, attended to)",
-            "decoder token (query, attending)",
-        ),
-        agreement=agreement,
-        same=same,
-        mix_text=Note(
-            "markdown",
-            f"**6. Mix the values**: weights × V gives this head's output, [{T}, {d}]: for each decoder "
-            "token, a mix of the encoder's values.",
-        ),
-        output_figure=figures.matrix_heatmap(
-            steps.output[rows], query_labels, dims, "weights · V", "dimension", "decoder token"
-        ),
-        multi_head=Note(
-            "markdown",
-            f"**Multi-head.** The layer runs all {H} heads side by side: the decoder's [{T}, {D}] becomes "
-            f"[{H}, {T}, {d}] queries and the encoder's [{S}, {D}] becomes [{H}, {S}, {d}] keys and values; "
-            f"each head attends on its own, and their outputs are concatenated back to "
-            f"[{T}, {H} × {d} = {H * d}] before an output projection.",
-        ),
-    )
-
-
-def _part_heatmap(run: ModelRun, encoding: Encoding, settings: Settings, specials: frozenset[str]) -> Heatmap:
-    part = settings.part
-    matrix = part_view(
-        run,
-        encoding,
-        part=part,
-        sentence=settings.sentence,
-        layer=settings.layer - 1,  # layer l of the part's stack is index l - 1
-        head=settings.head,
-        aggregate=settings.aggregate,
-        hide_special=settings.hide_special,
-        show_padding=settings.show_padding,
-        special_tokens=specials,
-    )  # .matrix: [Tq, Tk]
-    empty = matrix.matrix.size == 0
-    figure = None
-    if not empty:
-        rows = [
-            figures.label(int(p), t) for p, t in zip(matrix.query_positions, matrix.query_tokens, strict=True)
-        ]
-        columns = [
-            figures.label(int(p), t) for p, t in zip(matrix.key_positions, matrix.key_tokens, strict=True)
-        ]
-        figure = figures.part_heatmap(
-            matrix.matrix,
-            rows,
-            columns,
-            matrix.title,
-            f"{matrix.key_side} token (key, attended to)",
-            f"{matrix.query_side} token (query, attending)",
-        )
-    slug = {
-        "encoder self-attention": "encoder",
-        "decoder self-attention": "decoder",
-        "cross-attention": "cross",
-    }[part]
-    return Heatmap(
-        matrix=matrix,
-        figure=figure,
-        empty=Note("info", "No tokens left to show: turn 'Hide special tokens' off.") if empty else None,
-        filename=f"attention-{slug}-layer{settings.layer}-head{settings.head}",
-        downloads=(
-            Download(
-                "Download this matrix (CSV)",
-                functools.partial(part_csv, matrix),
-                f"{slug}-attention.csv",
-                "text/csv",
-                "att.csv",
-            ),
-            Download(
-                "Download this matrix (JSON)",
-                functools.partial(part_json, matrix),
-                f"{slug}-attention.json",
-                "application/json",
-                "att.json",
-            ),
-        ),
-    )
-
-
-def _part_note(run: ModelRun, part: str, sentence: int) -> Note:
-    if part == "encoder self-attention":
-        text = (
-            "**Encoder self-attention**: rows and columns are the encoder's tokens (the input text). Every "
-            "token may look at every real token, before and after it; each row sums to 1 over the real tokens."
-        )
-    elif part == "decoder self-attention":
-        start = run.decoder_tokens[sentence][0] if run.decoder_tokens[sentence] else ""
-        text = (
-            f"**Decoder self-attention**: rows and columns are the decoder's tokens: `{start}` "
-            "(decoder_start_token_id), then the tokens the model generated, each fed back in. Each row sums "
-            "to 1 over the row's own token and the tokens before it."
-        )
-    else:
-        text = (
-            "**Cross-attention**: rows are the decoder's tokens (queries), columns the encoder's tokens "
-            "(keys): each output position reads the input through these weights. Each row sums to 1 over "
-            "the real encoder tokens; padding columns get exactly 0. The queries come from the decoder's "
-            "hidden states, the keys and values from the encoder's output (`encoder_last_hidden_state`, the "
-            "same for every decoder layer). These are the model's returned `outputs.cross_attentions`."
-        )
-    return Note("markdown", text)
-
-
-def _part_padding(run: ModelRun, encoding: Encoding, part: str, sentence: int) -> Note | None:
-    """Which padding this part's matrix shows (encoder keys; decoder keys, and padded decoder rows)."""
-    texts = []
-    if part != "decoder self-attention" and not encoding.attention_mask[sentence].all():
-        texts.append(
-            "Grey columns are the encoder's padding positions: the attention mask gives them a weight of exactly 0."
-        )
-    if part != "encoder self-attention" and not decoder_real(run, sentence).all():
-        texts.append(
-            "This sentence's output is shorter than the longest in the batch: the decoder's last positions "
-            "are padding (the decoder attention mask hides them as keys"
-            + (", grey columns" if part == "decoder self-attention" else "")
-            + "); their rows are computed but mean nothing."
-        )
-    return Note("caption", " ".join(texts)) if texts else None
-
-
-def _parts_for_bertviz(run: ModelRun, encoding: Encoding, sentence: int) -> tuple[EncoderDecoderPart, ...]:
-    real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    encoder_tokens = tuple(t for t, keep in zip(encoding.tokens[sentence], real, strict=True) if keep)  # [Te]
-    written = decoder_real(run, sentence)  # [T]
-    decoder_tokens = tuple(t for t, keep in zip(run.decoder_tokens[sentence], written, strict=True) if keep)
-    encoder = run.attentions[:, sentence][:, :, real][..., real]  # [L_enc, H, Te, Te]
-    decoder = run.decoder_attentions[:, sentence][:, :, written][..., written]  # [L_dec, H, Td, Td]
-    cross = run.cross_attentions[:, sentence][:, :, written][..., real]  # [L_dec, H, Td, Te]
-    return (
-        EncoderDecoderPart("Encoder", encoder, encoder_tokens, encoder_tokens),
-        EncoderDecoderPart("Decoder", decoder, decoder_tokens, decoder_tokens),
-        EncoderDecoderPart("Cross", cross, decoder_tokens, encoder_tokens),
-    )
-
-
-def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertviz:
-    kind, sentence, layer = settings.bertviz, settings.sentence, settings.layer
-    if kind == "off":
-        return OFF
-    view_kind = "head" if kind == "head view" else "model"
-    parts = _parts_for_bertviz(run, encoding, sentence)
-    longest = max(max(len(p.left), len(p.right)) for p in parts)
-    if view_kind == "model" and longest > MODEL_VIEW_TOKENS:
-        L = min(p.attentions.shape[0] for p in parts)
-        return dataclasses.replace(
-            OFF, kind=kind, note=_model_view_too_long(longest, L, parts[0].attentions.shape[1])
-        )
-    try:
-        plan = plan_encoder_decoder(view_kind, parts, layer=layer)
-        page = encoder_decoder_html(
-            view_kind, parts, plan, layer=layer, shown_part=PARTS.index(settings.part)
-        )
-    except ExplorerError as problem:
-        return Bertviz(kind, False, 0, 0, 0, None, Note("info", str(problem)), None, 0, None)
-    note = Note("info", plan.note) if plan.note else None
-    height = 120 + 24 * longest if view_kind == "head" else 80 + 100 * len(plan.layers)
-    menu = (
-        "Its Attention menu switches between **Encoder** (encoder self-attention), **Decoder** (decoder "
-        "self-attention) and **Cross** (decoder tokens on the left, encoder tokens on the right); it opens "
-        "on the attention chosen above."
-    )
-    caption = (
-        "Head view: lines connect each token to the tokens it attends to; click a head's colour to show or "
-        "hide it (the colours are heads 0, 1, … from the left). Its Layer menu numbers layers 1 … L of each "
-        "stack, as this page does. "
-        if view_kind == "head"
-        else "Model view: one small head view per layer (rows, numbered 1 … L of each stack as on this page) "
-        "and head (columns, numbered from 0); click one to enlarge it. "
-    ) + f"{menu}{_faint(plan)} Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
-    all_layers = min(p.attentions.shape[0] for p in parts)
-    return Bertviz(
-        kind,
-        False,
-        0,
-        0,
-        0,
-        note,
-        None,
-        page.html,
-        min(height, MAX_IFRAME_HEIGHT),
-        Note("caption", caption),
-        follows_layer=view_kind == "head" and len(plan.layers) < all_layers,
-        kept=plan.kept,
-        total=plan.total,
     )
 
 
@@ -894,83 +842,33 @@ def _safe_position(loaded: LoadedCheckpoint) -> tuple[Position | None, Note | No
         )
 
 
-def _encoder_decoder_overview(
-    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings
-) -> Overview:
-    part, sentence = settings.part, settings.sentence
-    L, _, H, Q, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
-    L_enc, L_dec = run.attentions.shape[0], run.decoder_attentions.shape[0]
-    entropy = part_entropy(run, encoding, part, sentence)  # [L, H]
-    position, position_note = _safe_position(loaded) if settings.position else (None, None)
-    return Overview(
-        layers=L,
-        heads=H,
-        positions=Q,
-        numbering=Note(
-            "caption",
-            f"An encoder-decoder has two stacks, each numbered from 1: encoder layers 1 … {L_enc} "
-            f"(encoder self-attention `outputs.encoder_attentions[l-1]`) and decoder layers 1 … {L_dec} "
-            f"(decoder self-attention `outputs.decoder_attentions[l-1]`, cross-attention "
-            f"`outputs.cross_attentions[l-1]`). In each stack `hidden_states[0]` is the embeddings and layer l "
-            f"turns `hidden_states[l-1]` into `hidden_states[l]`. Heads are numbered from 0 (0 … {H - 1}), as "
-            "in the tensors and in bertviz.",
-        ),
-        causal=Note(
-            "info",
-            "The decoder is causal: each decoder token may only look at itself and the decoder tokens before "
-            "it. The grey upper triangle is the **causal mask**: those weights are exactly 0.",
-        )
-        if part == "decoder self-attention"
-        else None,
-        padding=_part_padding(run, encoding, part, sentence),
-        entropy=entropy,
-        entropy_figure=figures.layer_head_grid(
-            entropy, f"{part[0].upper()}{part[1:]}: entropy per {_STACK[part]} layer and head (low = focused)"
-        ),
-        entropy_caption=_entropy_caption(loaded),
-        position=position,
-        position_note=position_note,
-        part=part,
-        part_note=_part_note(run, part, sentence),
-    )
-
-
-def _encoder_decoder_head(
-    loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings
-) -> Head:
-    specials = frozenset(getattr(loaded.tokenizer, "all_special_tokens", ()) or ())
-    heatmap = _part_heatmap(run, encoding, settings, specials)
-    steps, steps_note = None, None
-    if settings.steps:
-        steps_note = Note("info", STEPS_ENCODER_DECODER)
-        if settings.part == "cross-attention" and getattr(run, "decoder_hidden_states", None) is not None:
-            try:
-                steps, steps_note = _cross_steps(loaded, run, encoding, settings), None
-            except ExplorerError as problem:
-                steps, steps_note = None, Note("info", str(problem))
-    return Head(settings, heatmap, steps, steps_note)
+def _position_of(
+    loaded: LoadedCheckpoint, settings: Settings, several: bool
+) -> tuple[Position | None, Note | None]:
+    """Only once asked for (Settings.position); for an encoder-decoder, a note when not explained."""
+    if not settings.position:
+        return None, None
+    return _safe_position(loaded) if several else (_position(loaded), None)
 
 
 # --- Build ---------------------------------------------------------------------------------------
 
 
-def clamp(run: ModelRun, settings: Settings) -> Settings:
+def clamp(run: ModelRun, encoding: Encoding, settings: Settings) -> Settings:
     """``settings`` with out-of-range values falling back as the widgets' do (the View's numbers
     use these). The bertviz window is clamped by ``bertviz_view`` (it depends on its plan)."""
-    if is_encoder_decoder_run(run):
-        part = settings.part if settings.part in PARTS else PARTS[0]
-        L, B, H, _, _ = part_weights(run, part).shape  # [L, B, H, queries, keys]
-        extra = {"part": part, "window": 0}
-    else:
-        L, B, H, _, _ = run.attentions.shape  # [L, B, H, S, S]
-        extra = {}
-    return dataclasses.replace(
+    parts = attention_parts(run, encoding)
+    part = chosen_part(parts, settings.part)
+    L, B, H, _, _ = part.weights.shape  # [L, B, H, Q, K]
+    settings = dataclasses.replace(
         settings,
         sentence=min(max(settings.sentence, 0), B - 1),
         layer=settings.layer if 1 <= settings.layer <= L else 1,
         head=settings.head if 0 <= settings.head < H else 0,
-        **extra,
     )
+    if len(parts) > 1:  # an encoder-decoder: the part as used; bertviz has no token window for it
+        settings = dataclasses.replace(settings, part=part.name, window=0)
+    return settings
 
 
 def _check(run: ModelRun) -> None:
@@ -982,64 +880,52 @@ def overview(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settin
     """What depends on neither the layer nor the head (the sentence and, for an encoder-decoder,
     the part do count)."""
     _check(run)
-    settings = clamp(run, settings)
-    if is_encoder_decoder_run(run):
-        return _encoder_decoder_overview(loaded, encoding, run, settings)
-    L, _, H, S, _ = run.attentions.shape  # [L, B, H, S, S]
-    sentence = settings.sentence
-    entropy = head_entropy(run, encoding, sentence)  # [L, H]
+    settings = clamp(run, encoding, settings)
+    parts = _parts(run, encoding, loaded)
+    part, sentence, several = chosen_part(parts, settings.part), settings.sentence, len(parts) > 1
+    bits = entropy(part, sentence)  # [L, H]
+    position, position_note = _position_of(loaded, settings, several)
     return Overview(
-        layers=L,
-        heads=H,
-        positions=S,
-        numbering=Note(
-            "caption",
-            f"Layers are numbered as on every page: `hidden_states[0]` is the embeddings, and layer l "
-            f"(1 … {L}) turns `hidden_states[l-1]` into `hidden_states[l]`; its attention weights are "
-            f"`outputs.attentions[l-1]`. Heads are numbered from 0 (0 … {H - 1}), as in the tensors and "
-            "in bertviz.",
-        ),
-        causal=Note(
-            "info",
-            "This is a decoder: each token may only look at itself and the tokens before it. The grey upper "
-            "triangle is the **causal mask**: those weights are exactly 0.",
-        )
-        if loaded.is_decoder
-        else None,
-        padding=None
-        if encoding.attention_mask[sentence].all()
-        else Note(
-            "caption",
-            "Grey columns are padding positions: the attention mask gives them a weight of exactly 0.",
-        ),
-        entropy=entropy,
-        entropy_figure=figures.layer_head_grid(entropy, "Attention entropy per head (low = focused)"),
+        layers=part.layers,
+        heads=part.heads,
+        positions=int(part.weights.shape[3]),  # Q
+        numbering=_numbering(parts),
+        causal=_causal(part),
+        padding=_padding(part, sentence),
+        entropy=bits,
+        entropy_figure=figures.layer_head_grid(bits, _entropy_title(part)),
         entropy_caption=_entropy_caption(loaded),
-        position=_position(loaded) if settings.position else None,
+        position=position,
+        position_note=position_note,
+        part=part.name if several else None,
+        part_note=_part_note(part, sentence) if several else None,
     )
 
 
 def head(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> Head:
     """What depends on the layer and head: the heatmap, and step by step once asked for."""
     _check(run)
-    settings = clamp(run, settings)
-    if is_encoder_decoder_run(run):
-        return _encoder_decoder_head(loaded, encoding, run, settings)
-    heatmap = _heatmap(run, encoding, settings, loaded.is_decoder)
+    settings = clamp(run, encoding, settings)
+    part = chosen_part(_parts(run, encoding, loaded), settings.part)
     steps, steps_note = None, None
-    if settings.steps:
+    recomputed = part.query_side is None or (
+        part.name == "cross-attention" and run.decoder_hidden_states is not None
+    )  # the parts step by step covers
+    if settings.steps and not recomputed:
+        steps_note = Note("info", STEPS_ENCODER_DECODER)
+    elif settings.steps:
         try:
-            steps = _steps(loaded, run, encoding, settings)
+            steps = _steps(loaded, run, encoding, settings, part)
         except ExplorerError as problem:
             steps_note = Note("info", str(problem))
-    return Head(settings, heatmap, steps, steps_note)
+    return Head(settings, _heatmap(part, settings), steps, steps_note)
 
 
 def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
     """Everything the Attention page shows for ``settings`` (a run with hidden states and attentions):
     ``overview``, ``head`` and ``bertviz_view`` together (the page draws them as separate parts)."""
     _check(run)
-    settings = clamp(run, settings)
+    settings = clamp(run, encoding, settings)
     bertviz = bertviz_view(run, encoding, settings)
     settings = dataclasses.replace(settings, window=bertviz.window_start)
     parts = overview(loaded, encoding, run, settings)

@@ -23,7 +23,7 @@ import numpy as np
 from explorer.drawing import exports, figures
 from explorer.errors import ExplorerError
 from explorer.explain import generation as gen
-from explorer.explain.attention import attention_view
+from explorer.explain.attention import attention_parts, attention_view
 from explorer.explain.generation import MAX_NEW_TOKENS
 from explorer.pipeline import checkpoints, tasks
 from explorer.pipeline.encoding import Encoding, Sentences
@@ -420,9 +420,8 @@ def build_causal_mask(
     """The last layer's attention, heads averaged, of the decoder and of an encoder (both runs made
     with attentions, on the same text)."""
     last = run.attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
-    view = attention_view(
-        run, encoding, sentence=0, layer=last, head=0, aggregate="head average", causal=True
-    )
+    (decoder,) = attention_parts(run, encoding, causal=True)
+    view = attention_view(decoder, sentence=0, layer=last, head=0, aggregate="head average")
     weights = run.attentions[last, 0].mean(axis=0)  # [S, S] before masking
     future = float(np.triu(weights, k=1).max()) if weights.shape[0] > 1 else 0.0
     if future < 1e-6:
@@ -436,20 +435,22 @@ def build_causal_mask(
             f"{future:.3f} of its attention to later tokens (grey above the diagonal)."
         )
     encoder_last = encoder_run.attentions.shape[0] - 1  # [L', B, H', S', S']
-    encoder_view = attention_view(
-        encoder_run, encoder_encoding, sentence=0, layer=encoder_last, head=0, aggregate="head average"
-    )
+    (encoder,) = attention_parts(encoder_run, encoder_encoding)
+    encoder_view = attention_view(encoder, sentence=0, layer=encoder_last, head=0, aggregate="head average")
     return CausalMask(
         decoder_matrix=view.matrix,
         decoder_figure=figures.attention_heatmap(
-            view.matrix, view.positions, view.tokens, f"{loaded.model_class}: last layer, heads averaged"
+            view.matrix,
+            view.query_positions,
+            view.query_tokens,
+            f"{loaded.model_class}: last layer, heads averaged",
         ),
         decoder_caption=Note("caption", decoder_caption),
         encoder_matrix=encoder_view.matrix,
         encoder_figure=figures.attention_heatmap(
             encoder_view.matrix,
-            encoder_view.positions,
-            encoder_view.tokens,
+            encoder_view.query_positions,
+            encoder_view.query_tokens,
             f"{encoder_name} encoder: last layer, heads averaged",
         ),
         encoder_caption=Note(

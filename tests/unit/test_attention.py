@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.explain.attention import attention_steps, attention_view, head_entropy
+from explorer.explain.attention import attention_parts, attention_steps, attention_view, entropy
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
 
@@ -54,32 +54,34 @@ def test_left_padded_decoder_still_matches(tiny_llama, tiny_gpt):
 
 def test_head_view_masks_padding_and_future(tiny_gpt, tiny_bert):
     encoding, run = _run(tiny_gpt)
-    view = attention_view(run, encoding, sentence=1, layer=0, head=0, causal=True)
+    (decoder,) = attention_parts(run, encoding, causal=True)
+    view = attention_view(decoder, sentence=1, layer=0, head=0)
     S = encoding.shape[1]
     assert view.matrix.shape == (S, S)
     assert np.isnan(view.matrix[np.triu_indices(S, 1)]).all()
     pad = ~encoding.attention_mask[1].astype(bool)
     assert np.isnan(view.matrix[:, pad]).all()
-    trimmed = attention_view(run, encoding, sentence=1, layer=0, head=0, causal=True, show_padding=False)
-    assert len(trimmed.tokens) == int(encoding.attention_mask[1].sum())
+    trimmed = attention_view(decoder, sentence=1, layer=0, head=0, show_padding=False)
+    assert len(trimmed.query_tokens) == len(trimmed.key_tokens) == int(encoding.attention_mask[1].sum())
     encoding, run = _run(tiny_bert)
-    no_special = attention_view(
-        run, encoding, sentence=0, layer=0, head=0, hide_special=True, show_padding=False
-    )
-    assert "[CLS]" not in no_special.tokens and "[SEP]" not in no_special.tokens
+    (encoder,) = attention_parts(run, encoding)
+    no_special = attention_view(encoder, sentence=0, layer=0, head=0, hide_special=True, show_padding=False)
+    assert "[CLS]" not in no_special.query_tokens and "[SEP]" not in no_special.query_tokens
+    assert no_special.key_tokens == no_special.query_tokens
 
 
 def test_averages(tiny_bert):
     encoding, run = _run(tiny_bert)
-    heads = attention_view(run, encoding, sentence=0, layer=1, head=0, aggregate="head average")
+    (part,) = attention_parts(run, encoding)
+    heads = attention_view(part, sentence=0, layer=1, head=0, aggregate="head average")
     np.testing.assert_allclose(heads.matrix, run.attentions[1, 0].mean(0), atol=1e-6)
-    layers = attention_view(run, encoding, sentence=0, layer=1, head=0, aggregate="layer average")
+    layers = attention_view(part, sentence=0, layer=1, head=0, aggregate="layer average")
     np.testing.assert_allclose(layers.matrix, run.attentions[:, 0].mean((0, 1)), atol=1e-6)
 
 
-def test_head_entropy_is_bounded(tiny_bert):
+def test_entropy_is_bounded(tiny_bert):
     encoding, run = _run(tiny_bert)
-    entropy = head_entropy(run, encoding, sentence=1)
+    bits = entropy(attention_parts(run, encoding)[0], sentence=1)
     T = int(encoding.attention_mask[1].sum())
-    assert entropy.shape == run.attentions.shape[:1] + run.attentions.shape[2:3]
-    assert (entropy >= 0).all() and (entropy <= np.log2(T) + 1e-9).all()
+    assert bits.shape == run.attentions.shape[:1] + run.attentions.shape[2:3]
+    assert (bits >= 0).all() and (bits <= np.log2(T) + 1e-9).all()

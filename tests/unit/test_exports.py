@@ -8,7 +8,7 @@ import numpy as np
 
 from explorer.drawing import exports
 from explorer.explain import generation as gen
-from explorer.explain.attention import attention_view
+from explorer.explain.attention import attention_parts, attention_view
 from explorer.explain.model_info import trajectory
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.postprocess import classify
@@ -24,15 +24,16 @@ def read(text: str) -> list[list[str]]:
 def test_attention_exports_round_trip_with_masked_cells_empty(tiny_gpt):
     encoding = encode_batch(tiny_gpt.batch_tokenizer, BATCH)
     run = run_model(tiny_gpt, encoding, attentions=True)
-    view = attention_view(run, encoding, sentence=1, layer=1, head=2, causal=True)
+    view = attention_view(attention_parts(run, encoding, causal=True)[0], sentence=1, layer=1, head=2)
     rows = read(exports.attention_csv(view))
     parsed = np.array([[float(x) if x else np.nan for x in row[1:]] for row in rows[1:]])
     np.testing.assert_allclose(parsed, view.matrix, rtol=1e-6)  # NaN where masked, on both sides
-    assert rows[0][1:] == [f"{int(p)} · {t}" for p, t in zip(view.positions, view.tokens, strict=True)]
+    labels = [f"{int(p)} · {t}" for p, t in zip(view.query_positions, view.query_tokens, strict=True)]
+    assert rows[0][1:] == labels and [row[0] for row in rows[1:]] == labels
     payload = json.loads(exports.attention_json(view))
     weights = np.array([[np.nan if x is None else x for x in row] for row in payload["weights"]])
     np.testing.assert_allclose(weights, view.matrix, atol=1e-6)
-    assert payload["tokens"] == list(view.tokens)
+    assert payload["tokens"] == list(view.query_tokens)
 
 
 def test_probabilities_export(tiny_classifier):

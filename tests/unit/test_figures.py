@@ -30,9 +30,9 @@ def test_matrix_heatmap_draws_minus_infinity_as_masked():
     assert figure.data[0].zmid == 0.0 and figure.data[0].zmax == 2.0
 
 
-def test_entropy_grid_axes():
-    figure = figures.entropy_grid(np.ones((3, 4)), "entropy")
-    assert list(figure.data[0].y) == ["layer 0", "layer 1", "layer 2"]
+def test_layer_head_grid_axes_number_layers_from_1():
+    figure = figures.layer_head_grid(np.ones((3, 4)), "entropy")
+    assert list(figure.data[0].y) == ["layer 1", "layer 2", "layer 3"]
     assert list(figure.data[0].x) == ["head 0", "head 1", "head 2", "head 3"]
 
 

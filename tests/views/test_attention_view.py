@@ -168,7 +168,7 @@ def test_averages_and_hidden_positions(family, batch):
         if mask and int(token_id) not in special_ids
     ]
     view = _build(batch, sentence=0, hide_special=True, show_padding=False)
-    assert list(view.heatmap.matrix.positions) == keep
+    assert list(view.heatmap.matrix.query_positions) == list(view.heatmap.matrix.key_positions) == keep
     np.testing.assert_array_equal(
         np.nan_to_num(view.heatmap.matrix.matrix, nan=-1),
         np.nan_to_num(np.where(allowed, run.attentions[0, 0, 0], np.nan)[np.ix_(keep, keep)], nan=-1),
@@ -296,7 +296,7 @@ def _bertviz_params(html: str) -> dict:
 def test_layers_are_numbered_from_1_everywhere(family, batch):
     loaded, encoding, run = batch
     L, H = family.family.layers, family.family.heads
-    assert attention.choices(run) == attention.Choices(tuple(range(1, L + 1)), tuple(range(H)))
+    assert attention.choices(run, encoding) == attention.Choices(tuple(range(1, L + 1)), tuple(range(H)))
     assert attention.Settings().layer == 1
     for layer in range(1, L + 1):
         view = _build(batch, sentence=1, layer=layer, head=0, bertviz="head view")
@@ -497,7 +497,10 @@ def test_the_pages_parts_are_the_views(family, batch):
     overview = attention.overview(loaded, encoding, run, settings)
     np.testing.assert_array_equal(overview.entropy, view.entropy)
     assert overview.numbering == view.numbering and overview.padding == view.padding
-    assert attention.bertviz_view(run, encoding, attention.clamp(run, settings)).html == view.bertviz.html
+    assert (
+        attention.bertviz_view(run, encoding, attention.clamp(run, encoding, settings)).html
+        == view.bertviz.html
+    )
 
 
 def test_bertviz_draws_every_token_and_states_the_threshold(family, batch):

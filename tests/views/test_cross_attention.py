@@ -130,11 +130,11 @@ def test_the_run_holds_the_three_attentions_with_the_contracts_shapes(seq2seq):
     assert run.attentions.shape == (L_enc, B, H, S, S)
     assert run.decoder_attentions.shape == (L_dec, B, H, T, T)
     assert run.cross_attentions.shape == (L_dec, B, H, T, S)
-    assert attention.is_encoder_decoder(run)
-    assert attention.choices(run) == attention.Choices(
+    assert attention.is_encoder_decoder(run, encoding)
+    assert attention.choices(run, encoding) == attention.Choices(
         tuple(range(1, L_enc + 1)), tuple(range(H)), attention.PARTS
     )
-    assert attention.choices(run, "cross-attention").layers == tuple(range(1, L_dec + 1))
+    assert attention.choices(run, encoding, "cross-attention").layers == tuple(range(1, L_dec + 1))
 
 
 @pytest.mark.parametrize("sentence", [0, 1])
@@ -368,7 +368,12 @@ def test_sentences_number_layers_from_1_and_name_only_this_tokenizers_tokens(seq
                 for name in names:
                     assert name not in text or name in specials, (name, text)
             grid = view.entropy_figure.data[0]
-            L = attention.part_weights(run, part).shape[0]
+            returned = {
+                "encoder self-attention": run.attentions,
+                "decoder self-attention": run.decoder_attentions,
+                "cross-attention": run.cross_attentions,
+            }[part]  # [L, B, H, Q, K]
+            L = returned.shape[0]
             assert list(grid.y) == [f"layer {layer}" for layer in range(1, L + 1)]
 
 
@@ -386,8 +391,8 @@ def test_a_long_input_shows_one_layer_or_says_why_bertviz_is_off(seq2seq, monkey
         run.cross_attentions[1, 0][..., real],
     )
     per_layer = sum(int((a >= THRESHOLD).sum()) for a in layer_2)
-    one_layer = functools.partial(bertviz_html.plan_encoder_decoder, budget=per_layer)
-    monkeypatch.setattr(attention, "plan_encoder_decoder", one_layer)
+    one_layer = functools.partial(bertviz_html.plan_view, budget=per_layer)
+    monkeypatch.setattr(attention, "plan_view", one_layer)
     view = _build(seq2seq, part="cross-attention", sentence=0, layer=2, bertviz="head view")
     assert "shows layer 2 only" in view.bertviz.note.text
     params = _bertviz_params(view.bertviz.html)
@@ -397,8 +402,8 @@ def test_a_long_input_shows_one_layer_or_says_why_bertviz_is_off(seq2seq, monkey
     )
     view = _build(seq2seq, part="cross-attention", sentence=0, bertviz="model view")
     assert view.bertviz.html is None and "too long for bertviz" in view.bertviz.error.text
-    too_small = functools.partial(bertviz_html.plan_encoder_decoder, budget=per_layer - 1)
-    monkeypatch.setattr(attention, "plan_encoder_decoder", too_small)
+    too_small = functools.partial(bertviz_html.plan_view, budget=per_layer - 1)
+    monkeypatch.setattr(attention, "plan_view", too_small)
     view = _build(seq2seq, part="cross-attention", sentence=0, layer=2, bertviz="head view")
     assert view.bertviz.html is None and "heatmaps above show every weight" in view.bertviz.error.text
 
