@@ -426,6 +426,68 @@ def _self_inputs(
     )
 
 
+def _heads(t: Any, n: int) -> Any:
+    """[1, N, n * d] -> [1, n, N, d]: one slice per head."""
+    return t.view(1, t.shape[1], n, -1).transpose(1, 2)
+
+
+def _merged(t: Any) -> Any:
+    """[1, n, N, d] -> [1, N, n * d]: the heads side by side again."""
+    return t.transpose(1, 2).reshape(1, t.shape[2], -1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Cross:
+    """A decoder layer's cross-attention inputs, every head: queries read x, keys and values the encoder."""
+
+    x: Any  # [1, T, D]
+    q: Any  # [1, T, H * d]
+    k: Any  # [1, S, H * d]
+    v: Any  # [1, S, H * d]
+    heads: int
+    scale: float
+    note: str
+
+
+def _t5_cross(block: Any, h: Any, encoded: Any, self_weights: Any, layer: int) -> _Cross:
+    """T5: pre-norm sublayers, no score scaling. ``h`` [1, T, D] is the layer's input."""
+    own, cross = block.layer[0], block.layer[1]
+    H = own.SelfAttention.n_heads
+    values = _heads(own.SelfAttention.v(own.layer_norm(h)), H)  # [1, H, T, d]
+    h1 = h + own.SelfAttention.o(_merged(self_weights @ values))  # [1, T, D]
+    x = cross.layer_norm(h1)  # [1, T, D]
+    attention = cross.EncDecAttention
+    return _Cross(
+        x=x,
+        q=attention.q(x),
+        k=attention.k(encoded),
+        v=attention.v(encoded),
+        heads=H,
+        scale=float(getattr(attention, "scaling", 1.0) or 1.0),
+        note=f"layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): T5 "
+        "normalises before each sublayer",
+    )
+
+
+def _bart_cross(block: Any, h: Any, encoded: Any, self_weights: Any, layer: int) -> _Cross:
+    """BART: post-norm sublayers. ``h`` [1, T, D] is the layer's input."""
+    own = block.self_attn
+    H = own.num_heads
+    values = _heads(own.v_proj(h), H)  # [1, H, T, d]
+    x = block.self_attn_layer_norm(h + own.out_proj(_merged(self_weights @ values)))  # [1, T, D]
+    attention = block.encoder_attn
+    return _Cross(
+        x=x,
+        q=attention.q_proj(x),
+        k=attention.k_proj(encoded),
+        v=attention.v_proj(encoded),
+        heads=H,
+        scale=float(attention.scaling),
+        note=f"self_attn_layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): "
+        "the decoder's own attention comes first",
+    )
+
+
 def _cross_inputs(
     loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, layer: int, head: int, sentence: int
 ) -> _HeadInputs:
@@ -435,56 +497,31 @@ def _cross_inputs(
     encoder's output."""
     import torch
 
+    def one(array: np.ndarray | None, what: str, index: int) -> Any:  # [1, …]: one layer, this sentence
+        return torch.from_numpy(np.array(_array(array, what)[index, sentence]))[None]
+
+    h = one(run.decoder_hidden_states, "decoder hidden states", layer)  # [1, T, D]
+    encoded = one(run.hidden_states, "hidden states", -1)  # [1, S, D]: the encoder's output
+    self_weights = one(run.decoder_attentions, "decoder attentions", layer)  # [1, H, T, T]
     decoder = loaded.model.get_decoder()
-    h = torch.from_numpy(
-        np.array(_array(run.decoder_hidden_states, "decoder hidden states")[layer, sentence])
-    )[None]  # [1, T, D]
-    encoded = torch.from_numpy(np.array(_array(run.hidden_states, "hidden states")[-1, sentence]))[
-        None
-    ]  # [1, S, D]
-    self_weights = torch.from_numpy(
-        np.array(_array(run.decoder_attentions, "decoder attentions")[layer, sentence])
-    )[None]  # [1, H, T, T]
-
-    def heads_of(t: Any, n: int) -> Any:  # [1, N, n * d] -> [1, n, N, d]
-        return t.view(1, t.shape[1], n, -1).transpose(1, 2)
-
-    def merged(t: Any) -> Any:  # [1, n, N, d] -> [1, N, n * d]
-        return t.transpose(1, 2).reshape(1, t.shape[2], -1)
-
-    if hasattr(decoder, "block"):  # T5: pre-norm sublayers, no score scaling
-        block = decoder.block[layer]
-        own, cross = block.layer[0], block.layer[1]
-        H = own.SelfAttention.n_heads
-        values = heads_of(own.SelfAttention.v(own.layer_norm(h)), H)  # [1, H, T, d]
-        h1 = h + own.SelfAttention.o(merged(self_weights @ values))  # [1, T, D]
-        x = cross.layer_norm(h1)  # [1, T, D]
-        attention = cross.EncDecAttention
-        q, k, v = attention.q(x), attention.k(encoded), attention.v(encoded)
-        scale = float(getattr(attention, "scaling", 1.0) or 1.0)
-        note = (
-            f"layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): T5 "
-            "normalises before each sublayer"
-        )
-    elif hasattr(decoder, "layers") and hasattr(decoder.layers[layer], "encoder_attn"):  # BART: post-norm
-        block = decoder.layers[layer]
-        own = block.self_attn
-        H = own.num_heads
-        values = heads_of(own.v_proj(h), H)  # [1, H, T, d]
-        x = block.self_attn_layer_norm(h + own.out_proj(merged(self_weights @ values)))  # [1, T, D]
-        attention = block.encoder_attn
-        q, k, v = attention.q_proj(x), attention.k_proj(encoded), attention.v_proj(encoded)
-        scale = float(attention.scaling)
-        note = (
-            f"self_attn_layer_norm(decoder_hidden_states[{layer}] + the layer's self-attention output): "
-            "the decoder's own attention comes first"
-        )
+    if hasattr(decoder, "block"):
+        cross = _t5_cross(decoder.block[layer], h, encoded, self_weights, layer)
+    elif hasattr(decoder, "layers") and hasattr(decoder.layers[layer], "encoder_attn"):
+        cross = _bart_cross(decoder.layers[layer], h, encoded, self_weights, layer)
     else:
         kind = getattr(loaded.config, "model_type", "")
         raise ExplorerError(f"Cross-attention step by step is available for T5 and BART, not for '{kind}'.")
-    q1, k1, v1 = heads_of(q, H)[0, head], heads_of(k, H)[0, head], heads_of(v, H)[0, head]  # [T|S, d]
+    H = cross.heads
     return _HeadInputs(
-        x=x[0], q=q1, k=k1, v=v1, note=note, scale=scale, heads=H, key_value_heads=H, key_value_head=head
+        x=cross.x[0],  # [T, D]
+        q=_heads(cross.q, H)[0, head],  # [T, d]
+        k=_heads(cross.k, H)[0, head],  # [S, d]
+        v=_heads(cross.v, H)[0, head],  # [S, d]
+        note=cross.note,
+        scale=cross.scale,
+        heads=H,
+        key_value_heads=H,
+        key_value_head=head,
     )
 
 

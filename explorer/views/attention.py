@@ -117,7 +117,7 @@ def choices(run: ModelRun, encoding: Encoding, part: str | None = None) -> Choic
 # --- The View ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Heatmap:
     """The chosen head's (or average's) [Tq, Tk] matrix, drawn and downloadable."""
 
@@ -151,7 +151,7 @@ class Bertviz:
         return tuple(n for n in (self.note, self.error) if n is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Steps:
     """Scaled dot-product attention for one head, step by step, from the model's own weights."""
 
@@ -189,7 +189,7 @@ class Steps:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Position:
     """How this model encodes position, beside the original transformer's sinusoids."""
 
@@ -204,7 +204,7 @@ class Position:
         return (self.uses, self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Overview:
     """What depends on neither the layer nor the head: drawn once per run of the page."""
 
@@ -237,7 +237,7 @@ class Overview:
         return tuple(n for n in (self.part_note, self.causal, self.padding) if n is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Head:
     """What depends on the layer and head: the page redraws only this when they change."""
 
@@ -247,7 +247,7 @@ class Head:
     steps_note: Note | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View(Overview):
     """The whole page: ``Overview`` + ``Head`` + ``Bertviz``."""
 
@@ -629,14 +629,8 @@ def _agreement(steps: AttentionSteps, compared: str, differ: str) -> Note:
     return Note("warning", differ)
 
 
-def _steps(
-    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings, part: AttentionPart
-) -> Steps:
-    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: 1 … L
-    steps = attention_steps(
-        loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence, part=part.name
-    )
-    said = _cross_sentences(steps) if part.name == "cross-attention" else _self_sentences(steps, part.causal)
+def _step_figures(steps: AttentionSteps, part: AttentionPart, scaled_name: str) -> dict[str, Any]:
+    """Step by step's figures (Steps' fields), of the first STEP_WINDOW queries and keys."""
     Q, K = len(steps.query_tokens), len(steps.key_tokens)
     rows, columns = slice(0, min(Q, STEP_WINDOW)), slice(0, min(K, STEP_WINDOW))
     queries = [figures.label(p, t) for p, t in enumerate(steps.query_tokens)][rows]
@@ -648,46 +642,53 @@ def _steps(
         title = f"{name} ({side})" if side else name
         return figures.matrix_heatmap(matrix, labels, dims, title, "dimension", _token_axis(side))
 
-    weights = np.where(steps.allowed, steps.weights, np.nan)  # [Q, K]
+    def scores(matrix: np.ndarray, title: str) -> Any:  # [Q, K]
+        return figures.matrix_heatmap(matrix[rows, columns], queries, keys, title, key_axis, query_axis)
+
+    weights = np.where(steps.allowed, steps.weights, np.nan)[rows, columns]  # [Q, K] shown
+    return {
+        "projections": (
+            ("Q", projection("Q", steps.q[rows], queries, part.query_side)),
+            ("K", projection("K", steps.k[columns], keys, part.key_side)),
+            ("V", projection("V", steps.v[columns], keys, part.key_side)),
+        ),
+        "scores_figure": scores(steps.scores, "Q·Kᵀ"),
+        "masked_figure": scores(steps.masked, f"{scaled_name}, masked (grey = −∞)"),
+        "weights_figure": figures.part_heatmap(
+            weights,
+            queries,
+            keys,
+            f"softmax({scaled_name} + mask)",
+            _axis(part.key_side, "key", "attended to"),
+            _axis(part.query_side, "query", "attending"),
+        ),
+        "output_figure": figures.matrix_heatmap(
+            steps.output[rows], queries, dims, "weights · V", "dimension", _token_axis(part.query_side)
+        ),
+    }
+
+
+def _steps(
+    loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings: Settings, part: AttentionPart
+) -> Steps:
+    layer, head, sentence = settings.layer, settings.head, settings.sentence  # layer: 1 … L
+    steps = attention_steps(
+        loaded, run, encoding, layer=layer - 1, head=head, sentence=sentence, part=part.name
+    )
+    said = _cross_sentences(steps) if part.name == "cross-attention" else _self_sentences(steps, part.causal)
     return Steps(
         steps=steps,
         window_note=Note("caption", said.window) if said.window else None,
         intro=Note("markdown", said.intro),
         project=Note("markdown", said.project),
-        projections=(
-            ("Q", projection("Q", steps.q[rows], queries, part.query_side)),
-            ("K", projection("K", steps.k[columns], keys, part.key_side)),
-            ("V", projection("V", steps.v[columns], keys, part.key_side)),
-        ),
         scores_text=Note("markdown", said.scores),
-        scores_figure=figures.matrix_heatmap(
-            steps.scores[rows, columns], queries, keys, "Q·Kᵀ", key_axis, query_axis
-        ),
         scale_text=Note("markdown", said.scale),
-        masked_figure=figures.matrix_heatmap(
-            steps.masked[rows, columns],
-            queries,
-            keys,
-            f"{said.scaled_name}, masked (grey = −∞)",
-            key_axis,
-            query_axis,
-        ),
         softmax_text=Note("markdown", said.softmax),
-        weights_figure=figures.part_heatmap(
-            weights[rows, columns],
-            queries,
-            keys,
-            f"softmax({said.scaled_name} + mask)",
-            _axis(part.key_side, "key", "attended to"),
-            _axis(part.query_side, "query", "attending"),
-        ),
         agreement=said.agreement,
         same=steps.max_abs_difference < AGREEMENT,
         mix_text=Note("markdown", said.mix),
-        output_figure=figures.matrix_heatmap(
-            steps.output[rows], queries, dims, "weights · V", "dimension", _token_axis(part.query_side)
-        ),
         multi_head=Note("markdown", said.multi_head),
+        **_step_figures(steps, part, said.scaled_name),
     )
 
 
@@ -826,7 +827,11 @@ def _position(loaded: LoadedCheckpoint) -> Position:
         value_name="PE",
     )
     return Position(
-        text, figure, Note("markdown", position.uses), Note("markdown", position.sinusoidal_text), sinusoidal
+        text=text,
+        figure=figure,
+        uses=Note("markdown", position.uses),
+        sinusoidal_text=Note("markdown", position.sinusoidal_text),
+        sinusoidal_figure=sinusoidal,
     )
 
 
@@ -918,7 +923,7 @@ def head(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: 
             steps = _steps(loaded, run, encoding, settings, part)
         except ExplorerError as problem:
             steps_note = Note("info", str(problem))
-    return Head(settings, _heatmap(part, settings), steps, steps_note)
+    return Head(settings=settings, heatmap=_heatmap(part, settings), steps=steps, steps_note=steps_note)
 
 
 def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:
