@@ -85,3 +85,19 @@ def test_entropy_is_bounded(tiny_bert):
     T = int(encoding.attention_mask[1].sum())
     assert bits.shape == run.attentions.shape[:1] + run.attentions.shape[2:3]
     assert (bits >= 0).all() and (bits <= np.log2(T) + 1e-9).all()
+
+
+def test_an_encoder_or_decoder_run_has_one_attention_part(tiny_bert, tiny_gpt):
+    for loaded, causal in ((tiny_bert, False), (tiny_gpt, True)):
+        encoding, run = _run(loaded)
+        (part,) = attention_parts(run, encoding, causal=causal)
+        assert part.name == "self-attention" and part.weights is run.attentions and part.causal == causal
+        assert part.query_tokens == part.key_tokens == encoding.tokens
+        assert part.query_side is None and part.key_side is None
+        np.testing.assert_array_equal(part.key_real, encoding.attention_mask.astype(bool))
+        np.testing.assert_array_equal(part.query_special, encoding.special_tokens_mask.astype(bool))
+        S = encoding.shape[1]
+        expected = encoding.attention_mask[1].astype(bool)[None, :] & (
+            np.tril(np.ones((S, S), bool)) | ~causal
+        )
+        np.testing.assert_array_equal(part.allowed(1), expected)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from explorer.drawing.bertviz_html import THRESHOLD
+from explorer.explain.attention import attention_parts
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
 from explorer.views import attention
@@ -135,6 +136,30 @@ def test_the_run_holds_the_three_attentions_with_the_contracts_shapes(seq2seq):
         tuple(range(1, L_enc + 1)), tuple(range(H)), attention.PARTS
     )
     assert attention.choices(run, encoding, "cross-attention").layers == tuple(range(1, L_dec + 1))
+
+
+def test_an_encoder_decoder_run_has_three_attention_parts(seq2seq):
+    """bertviz's record for each: the weights, the query and key tokens, what is real and causal."""
+    _, loaded, encoding, run, _ = seq2seq
+    specials = frozenset(loaded.tokenizer.all_special_tokens)
+    parts = attention_parts(run, encoding, special_tokens=specials)
+    assert tuple(p.name for p in parts) == attention.PARTS
+    encoder, decoder, cross = parts
+    assert encoder.weights is run.attentions and decoder.weights is run.decoder_attentions
+    assert cross.weights is run.cross_attentions
+    written = tuple(tuple(row) for row in run.decoder_tokens)
+    assert encoder.query_tokens == encoder.key_tokens == cross.key_tokens == encoding.tokens
+    assert decoder.query_tokens == decoder.key_tokens == cross.query_tokens == written
+    assert (encoder.query_side, decoder.query_side, cross.query_side) == ("encoder", "decoder", "decoder")
+    assert (encoder.key_side, decoder.key_side, cross.key_side) == ("encoder", "decoder", "encoder")
+    assert [p.causal for p in parts] == [False, True, False]
+    real = encoding.attention_mask.astype(bool)  # [B, S]
+    np.testing.assert_array_equal(cross.key_real, real)
+    np.testing.assert_array_equal(cross.query_real, run.decoder_attention_mask.astype(bool))
+    assert cross.query_special[0, 0] == (written[0][0] in specials)  # the decoder start token
+    T = run.decoder_input_ids.shape[1]
+    np.testing.assert_array_equal(decoder.allowed(0), np.tril(np.ones((T, T), bool)) & cross.query_real[0])
+    np.testing.assert_array_equal(cross.allowed(0), np.repeat(real[0][None], T, axis=0))
 
 
 @pytest.mark.parametrize("sentence", [0, 1])
