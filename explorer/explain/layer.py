@@ -109,7 +109,7 @@ def _np(tensor: Any) -> np.ndarray:
 
 def _compare(
     family: Family,
-    run: ModelRun,
+    hidden_states: np.ndarray,
     encoding: Encoding,
     sentence: int,
     steps: list[Step],
@@ -118,9 +118,9 @@ def _compare(
     layer: int,
     compared: np.ndarray,
 ) -> Walk:
-    """The walk of ``steps``: its last tensor against hidden_states[layer] at the ``compared``
-    positions [S] (bool)."""
-    reference = np.asarray(run.hidden_states[layer, sentence], dtype=np.float32)  # [S, D]
+    """The walk of ``steps``: its last tensor against hidden_states[layer] ([L + 1, B, S, D], the
+    run's) at the ``compared`` positions [S] (bool)."""
+    reference = np.asarray(hidden_states[layer, sentence], dtype=np.float32)  # [S, D]
     result = steps[-1].tensor  # [S, D]
     difference = np.abs(result - reference)[compared]
     return Walk(
@@ -154,7 +154,7 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
         steps += _embedding_after_sum(loaded, family, steps[-1])
     compared = np.ones(encoding.shape[1], dtype=bool)  # [S]
     facts = _embedding_facts(family, has_segment=any(step.key == "segment" for step in steps))
-    return _compare(family, run, encoding, sentence, steps, facts, layer=0, compared=compared)
+    return _compare(family, run.hidden_states, encoding, sentence, steps, facts, layer=0, compared=compared)
 
 
 def _embedding_sum(loaded: LoadedCheckpoint, family: Family, encoding: Encoding, sentence: int) -> list[Step]:
@@ -374,7 +374,14 @@ def layer_steps(
         steps += _feed_forward_sublayer(parts, torch.from_numpy(steps[-1].tensor), layer)
     compared = encoding.attention_mask[sentence].astype(bool)  # [S]
     return _compare(
-        family, run, encoding, sentence, steps, _layer_facts(family), layer=layer, compared=compared
+        family,
+        run.hidden_states,
+        encoding,
+        sentence,
+        steps,
+        _layer_facts(family),
+        layer=layer,
+        compared=compared,
     )
 
 
@@ -558,7 +565,9 @@ def _feed_forward_steps(parts: _Layout, ffn_input: Any) -> list[Step]:
             ),
         ]
     else:
-        in_name, in_proj = parts.ffn_in or ("", None)
+        if parts.ffn_in is None:
+            raise ValueError("a plain feed-forward network needs its widening projection")
+        in_name, in_proj = parts.ffn_in
         up = in_proj(ffn_input)  # [S, I]
         width = up.shape[-1]
         widened = parts.activation(up)  # [S, I]

@@ -4,6 +4,7 @@ checkpoint and a ModelRun; no streamlit."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,14 @@ def _out_features(module: Any) -> int | None:
     return None
 
 
-def _first_module(model: Any, suffixes: tuple[str, ...]) -> Any:
-    """The first module (in the model's order, so the first layer's) whose name ends with one of
-    ``suffixes`` and that has an output width."""
+def _first_width(model: Any, suffixes: tuple[str, ...]) -> int | None:
+    """The output width of the first module (in the model's order, so the first layer's) whose
+    name ends with one of ``suffixes`` and that has one."""
     for name, module in model.named_modules():
-        if any(name == s or name.endswith("." + s) for s in suffixes) and _out_features(module):
-            return module
+        if any(name == s or name.endswith("." + s) for s in suffixes):
+            width = _out_features(module)
+            if width:
+                return width
     return None
 
 
@@ -62,16 +65,12 @@ class WeightSizes:
 
 
 def weight_sizes(model: Any) -> WeightSizes:
-    query = _first_module(model, _QUERY_PROJECTIONS)
-    key = _first_module(model, _KEY_PROJECTIONS)
-    query_width = _out_features(query) if query is not None else None
-    key_width = _out_features(key) if key is not None else None
+    query_width = _first_width(model, _QUERY_PROJECTIONS)
+    key_width = _first_width(model, _KEY_PROJECTIONS)
     if query_width is None:
-        fused = _first_module(model, _FUSED_QKV)
-        if fused is not None:
-            query_width = key_width = _out_features(fused) // 3  # [hidden] -> [3 x hidden]
-    ff = _first_module(model, _FEED_FORWARD)
-    return WeightSizes(query_width, key_width, _out_features(ff) if ff is not None else None)
+        fused = _first_width(model, _FUSED_QKV)  # [hidden] -> [3 x hidden]
+        query_width = key_width = fused // 3 if fused is not None else None
+    return WeightSizes(query_width, key_width, _first_width(model, _FEED_FORWARD))
 
 
 @dataclass(frozen=True)
@@ -171,9 +170,9 @@ class ConfigCard:
 def _position_offset(model: Any) -> int:
     """RoBERTa-style embeddings number positions from padding_idx + 1 (so a table of 514 rows
     holds 512 positions); BART's learned positions from its ``offset`` (2); other models from 0."""
-    encoder_positions = getattr(getattr(model.base_model, "encoder", None), "embed_positions", None)
-    if isinstance(getattr(encoder_positions, "offset", None), int):
-        return int(encoder_positions.offset)
+    offset = getattr(position_table(model), "offset", None)  # BART's learned positions
+    if isinstance(offset, int):
+        return offset
     embeddings = getattr(model.base_model, "embeddings", None)
     padding = getattr(embeddings, "padding_idx", None)
     if isinstance(padding, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
@@ -292,19 +291,24 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
     table (DistilBERT with sinusoidal_pos_embds), rotary embeddings (Llama family) or relative
     biases (T5), as explorer.pipeline.architecture's table says; and the original transformer's
     sinusoidal encoding for comparison."""
-    model, config = loaded.model, loaded.config
-    d = _first(config, "hidden_size", "n_embd", "dim", "d_model") or 64
-    kind = position_kind(model)
+    model = loaded.model
+    d = _first(loaded.config, "hidden_size", "n_embd", "dim", "d_model") or 64
     table = _position_table(model)  # [N, width]
     offset = _position_offset(model)
     P = max(0, min(positions, table.shape[0] - offset)) if table is not None else positions
+    described = _described(loaded, position_kind(model), table, offset, P)
+    return dataclasses.replace(described, sinusoidal=sinusoids(P, d), sinusoidal_text=_sinusoidal_text(d))
+
+
+def _described(
+    loaded: LoadedCheckpoint, kind: Position, table: np.ndarray | None, offset: int, P: int
+) -> PositionInfo:
+    """The model's own position encoding, for its first P positions."""
+    model, config = loaded.model, loaded.config
     name = type(model).__name__
-    common = {"sinusoidal": sinusoids(P, d), "sinusoidal_text": _sinusoidal_text(d)}
     if kind in ("learned", "sinusoidal") and table is not None:
-        fixed = kind == "sinusoidal"
-        return _table_info(loaded, table, offset, P, fixed, uses=_uses(name, kind), **common)
-    rotary = getattr(model.base_model, "rotary_emb", None)
-    inv_freq = getattr(rotary, "inv_freq", None)
+        return _table_info(loaded, table, offset, P, kind == "sinusoidal", uses=_uses(name, kind))
+    inv_freq = getattr(getattr(model.base_model, "rotary_emb", None), "inv_freq", None)
     if kind == "rotary" and inv_freq is not None:
         frequencies = inv_freq.detach().float().numpy()  # [d_head / 2]
         angles = np.arange(P)[:, None] * frequencies[None, :]  # [P, d_head / 2]
@@ -315,26 +319,20 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
             angles=angles,
             frequencies=frequencies,
             uses=_uses(name, kind),
-            **common,
         )
     if kind == "relative":
-        text = _relative_text(
-            _first(config, "relative_attention_num_buckets"),
-            getattr(config, "relative_attention_max_distance", None),
-        )
-        return PositionInfo(
-            kind=KIND_NAMES["relative"][0], explanation=text, uses=_uses(name, kind), **common
-        )
+        buckets = _first(config, "relative_attention_num_buckets")
+        text = _relative_text(buckets, getattr(config, "relative_attention_max_distance", None))
+        return PositionInfo(kind=KIND_NAMES["relative"][0], explanation=text, uses=_uses(name, kind))
     return PositionInfo(
         kind=KIND_NAMES["none"][0],
         explanation="This architecture's position encoding is not described here.",
         uses=f"**This model ({name})**: its position encoding is not described here. {FAMILIES_TEXT}",
-        **common,
     )
 
 
 def _table_info(
-    loaded: LoadedCheckpoint, table: np.ndarray, offset: int, P: int, fixed: bool, **rest: Any
+    loaded: LoadedCheckpoint, table: np.ndarray, offset: int, P: int, fixed: bool, *, uses: str
 ) -> PositionInfo:
     """A learned (or fixed sinusoidal) table [N, width]: the similarity of the rows the first P
     tokens use, rows offset … offset + P - 1."""
@@ -363,7 +361,7 @@ def _table_info(
         rows=rows,
         first_row=offset,
         table_rows=N,
-        **rest,
+        uses=uses,
     )  # similarity: [P, P]
 
 
@@ -464,8 +462,14 @@ class HiddenStateRow:
     mean_norm: float  # mean vector norm over real tokens
 
 
+def _hidden_states(run: ModelRun) -> np.ndarray:
+    if run.hidden_states is None:
+        raise ValueError("this needs a run with hidden states")
+    return run.hidden_states  # [L + 1, B, S, D]
+
+
 def hidden_state_rows(run: ModelRun, encoding: Encoding) -> tuple[HiddenStateRow, ...]:
-    hidden = run.hidden_states  # [L + 1, B, S, D]
+    hidden = _hidden_states(run)  # [L + 1, B, S, D]
     real = encoding.attention_mask.astype(bool)  # [B, S]
     norms = np.linalg.norm(hidden, axis=-1)  # [L + 1, B, S]
     return tuple(
@@ -487,7 +491,7 @@ class Trajectory:
 
 def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
     real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    vectors = run.hidden_states[:, sentence][:, real]  # [L + 1, T, D]
+    vectors = _hidden_states(run)[:, sentence][:, real]  # [L + 1, T, D]
     norms = np.linalg.norm(vectors, axis=-1)  # [L + 1, T]
     unit = vectors / norms[..., None].clip(min=1e-12)
     change = (unit[1:] * unit[:-1]).sum(-1)  # [L, T]
@@ -499,7 +503,7 @@ def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
 class HeadShape:
     head_class: str
     output: str
-    shape: tuple[int, ...]
+    shape: tuple[int | None, ...]  # None where the config gives no size
     axes: str
     loaded: bool  # the head class this checkpoint was loaded with
 
@@ -515,7 +519,7 @@ def head_shapes(
     card = config_card(loaded)
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
 
-    def shape(head: str, output: str, dims: tuple[int, ...], axes: str) -> HeadShape:
+    def shape(head: str, output: str, dims: tuple[int | None, ...], axes: str) -> HeadShape:
         return HeadShape(head, output, dims, axes, loaded.head_class == head)
 
     return (

@@ -176,7 +176,7 @@ def model_inputs(model: Any, encoding: Encoding) -> tuple[Any, dict[str, Any]]:
     mask, token type ids where accepted, and position ids under left padding (see position_ids),
     except for models that number positions themselves."""
     accepted = inspect.signature(model.forward).parameters
-    inputs = encoding.model_inputs(accepted)
+    inputs = encoding.model_inputs(tuple(accepted))
     if (
         "position_ids" in accepted
         and (encoding.attention_mask[:, 0] == 0).any()
@@ -298,8 +298,8 @@ def _run_seq2seq(
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 1)
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
+    layers = int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None) or 1)
+    heads = int(getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None) or 1)
     B, S = encoding.shape
     values = layers * B * heads * S * S
     if values > MAX_ATTENTION_VALUES:
@@ -403,7 +403,7 @@ def task_forward(
         for name, value in inputs.items()
         if name in accepted
     }
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     with torch.inference_mode():
         output = model(**tensors, output_hidden_states="hidden_states" in names, return_dict=True, **extra)
     results = {}
@@ -424,7 +424,8 @@ def transformers_pipeline(task: str, loaded: LoadedCheckpoint, *args: Any, **kwa
 
     # The batch tokenizer: some pipelines (zero-shot) set a pad token on the tokenizer they are
     # given, and the checkpoint's own tokenizer is shared by every session.
-    runner = pipeline(task, model=loaded.model, tokenizer=loaded.batch_tokenizer, device="cpu")
+    # transformers types `task` as one Literal per pipeline; here it is any task name, a str.
+    runner = pipeline(task, model=loaded.model, tokenizer=loaded.batch_tokenizer, device="cpu")  # type: ignore[call-overload]
     return runner(*args, **kwargs)
 
 
@@ -643,7 +644,8 @@ def pipeline_scores(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> list[
     from transformers import pipeline
 
     classifier = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
-    results = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
+    # [B] lists of {"label", "score"} (transformers types the call's result loosely)
+    results: Any = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
     return [{r["label"]: float(r["score"]) for r in result} for result in results]
 
 
@@ -705,7 +707,7 @@ def gradient_forward(
         else:
             row["position_ids"] = torch.arange(ids.shape[1])[None, :]  # [1, S]
     embedding = model.get_input_embeddings()
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
 
     def embed(batch_ids: Any) -> Any:
@@ -733,7 +735,7 @@ def target_logits(loaded: LoadedCheckpoint, encoding: Encoding, positions: Seque
 
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
     one_position = not classifier and "logits_to_keep" in accepted and len(set(positions)) == 1
     if one_position:  # e.g. left-padded rows that all end at the last column: the LM head once per row
