@@ -18,7 +18,14 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer.errors import ExplorerError
-from explorer.pipeline.architecture import Family, family_for, layer_module, module_at, supported
+from explorer.pipeline.architecture import (
+    Family,
+    family_for,
+    layer_module,
+    module_at,
+    rotary_embedding,
+    supported,
+)
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun, position_ids
@@ -198,7 +205,7 @@ def _project(
         q, k = norms[0](q), norms[1](k)
     rotary = family.positions == "rotary"
     if rotary:
-        cos, sin = module_at(loaded.model.base_model, "rotary_emb")(x, position_ids)
+        cos, sin = rotary_embedding(loaded.model)(x, position_ids)
         q, k = _modeling_module(loaded.model).apply_rotary_pos_emb(q, k, cos, sin)
     note = input_name(layer)
     if pre_norm:

@@ -534,72 +534,62 @@ def _feed_forward_sublayer(parts: _Layout, residual: Any, layer: int) -> list[St
 
 def _feed_forward_steps(parts: _Layout, ffn_input: Any) -> list[Step]:
     """The feed-forward network on [S, D]: widen (gated or not), the activation, back to D."""
-    activation = _activation_name(parts.activation_name)
-    D = ffn_input.shape[-1]
-    if parts.gate is not None and parts.up is not None:
-        (gate_name, gate_proj), (up_name, up_proj) = parts.gate, parts.up
-        gate, up = gate_proj(ffn_input), up_proj(ffn_input)  # [S, I] each
-        width = gate.shape[-1]
-        widened = parts.activation(gate) * up  # [S, I]
-        steps = [
-            Step(
-                key="gate",
-                title="Gate projection",
-                operation=f"`{gate_name}` widens each vector to {width}.",
-                tensor=_np(gate),
-                axes=WIDE,
-            ),
-            Step(
-                key="up",
-                title="Up projection",
-                operation=f"`{up_name}`, a second projection to {width}.",
-                tensor=_np(up),
-                axes=WIDE,
-            ),
-            Step(
-                key="activation",
-                title="Gated activation",
-                operation=_gated_text(activation),
-                tensor=_np(widened),
-                axes=WIDE,
-            ),
-        ]
-    else:
-        if parts.ffn_in is None:
-            raise ValueError("a plain feed-forward network needs its widening projection")
-        in_name, in_proj = parts.ffn_in
-        up = in_proj(ffn_input)  # [S, I]
-        width = up.shape[-1]
-        widened = parts.activation(up)  # [S, I]
-        steps = [
-            Step(
-                key="ffn_in",
-                title="Feed-forward: widen",
-                operation=_widen_text(in_name, D, width),
-                tensor=_np(up),
-                axes=WIDE,
-            ),
-            Step(
-                key="activation",
-                title="Activation",
-                operation=f"{activation}, element by element: the non-linearity.",
-                tensor=_np(widened),
-                axes=WIDE,
-            ),
-        ]
+    steps = _gated_steps(parts, ffn_input) if parts.gate is not None else _widen_steps(parts, ffn_input)
+    widened = _torch(steps[-1].tensor)  # [S, I]
     out_name, out_proj = parts.ffn_out
     ffn = out_proj(widened)  # [S, D]
-    text = f"`{out_name}` maps the {width} dimensions back to {D}."
-    steps.append(
-        Step(
-            key="ffn_out",
-            title="Feed-forward: back to the hidden size",
-            operation=text,
-            tensor=_np(ffn),
-            axes=ROW,
-        )
-    )
+    text = f"`{out_name}` maps the {widened.shape[-1]} dimensions back to {ffn.shape[-1]}."
+    title = "Feed-forward: back to the hidden size"
+    steps.append(Step(key="ffn_out", title=title, operation=text, tensor=_np(ffn), axes=ROW))
     return steps
+
+
+def _gated_steps(parts: _Layout, ffn_input: Any) -> list[Step]:
+    """A gated network (Llama): activation(gate(x)) × up(x), [S, I]."""
+    if parts.gate is None or parts.up is None:
+        raise ValueError("a gated feed-forward network needs its gate and up projections")
+    (gate_name, gate_proj), (up_name, up_proj) = parts.gate, parts.up
+    gate, up = gate_proj(ffn_input), up_proj(ffn_input)  # [S, I] each
+    widened = parts.activation(gate) * up  # [S, I]
+    width, activation = gate.shape[-1], _activation_name(parts.activation_name)
+    return [
+        Step(
+            key="gate",
+            title="Gate projection",
+            operation=f"`{gate_name}` widens each vector to {width}.",
+            tensor=_np(gate),
+            axes=WIDE,
+        ),
+        Step(
+            key="up",
+            title="Up projection",
+            operation=f"`{up_name}`, a second projection to {width}.",
+            tensor=_np(up),
+            axes=WIDE,
+        ),
+        Step(
+            key="activation",
+            title="Gated activation",
+            operation=_gated_text(activation),
+            tensor=_np(widened),
+            axes=WIDE,
+        ),
+    ]
+
+
+def _widen_steps(parts: _Layout, ffn_input: Any) -> list[Step]:
+    """A plain network: activation(in(x)), [S, I]."""
+    if parts.ffn_in is None:
+        raise ValueError("a plain feed-forward network needs its widening projection")
+    in_name, in_proj = parts.ffn_in
+    up = in_proj(ffn_input)  # [S, I]
+    widened = parts.activation(up)  # [S, I]
+    text = _widen_text(in_name, ffn_input.shape[-1], up.shape[-1])
+    activation = f"{_activation_name(parts.activation_name)}, element by element: the non-linearity."
+    return [
+        Step(key="ffn_in", title="Feed-forward: widen", operation=text, tensor=_np(up), axes=WIDE),
+        Step(key="activation", title="Activation", operation=activation, tensor=_np(widened), axes=WIDE),
+    ]
 
 
 # --- What the page says about each step (the tensors above give the numbers) -------------------

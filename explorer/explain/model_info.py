@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from explorer.pipeline import tasks
-from explorer.pipeline.architecture import Position, block_names, position_kind, position_table
+from explorer.pipeline.architecture import (
+    Position,
+    block_names,
+    position_kind,
+    position_table,
+    rotary_embedding,
+)
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
@@ -308,7 +314,7 @@ def _described(
     name = type(model).__name__
     if kind in ("learned", "sinusoidal") and table is not None:
         return _table_info(loaded, table, offset, P, kind == "sinusoidal", uses=_uses(name, kind))
-    inv_freq = getattr(getattr(model.base_model, "rotary_emb", None), "inv_freq", None)
+    inv_freq = getattr(rotary_embedding(model), "inv_freq", None)
     if kind == "rotary" and inv_freq is not None:
         frequencies = inv_freq.detach().float().numpy()  # [d_head / 2]
         angles = np.arange(P)[:, None] * frequencies[None, :]  # [P, d_head / 2]

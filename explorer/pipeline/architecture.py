@@ -31,6 +31,7 @@ class Embeddings:
     position: str | None  # the learned (or fixed sinusoidal) position table; None: nothing added
     norm: str | None  # the norm after the sum; None: the first layer normalises its own input
     projection: str | None = None  # ALBERT: embeddings narrower than the hidden size, projected
+    rotary: str | None = None  # rotary models: the module giving each position's cos and sin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,7 +251,7 @@ ROTARY = Family(
     model_types=("llama", "qwen2", "qwen3", "mistral"),
     kind="decoder",
     layers="layers",
-    embeddings=Embeddings(token="embed_tokens", segment=None, position=None, norm=None),
+    embeddings=Embeddings(token="embed_tokens", segment=None, position=None, norm=None, rotary="rotary_emb"),
     positions="rotary",
     attention=Attention(
         module="self_attn",
@@ -451,7 +452,7 @@ def position_kind(model: Any) -> Position:
         return family.positions
     if position_table(model) is not None:
         return "sinusoidal" if getattr(config, "sinusoidal_pos_embds", False) else "learned"
-    if getattr(getattr(model.base_model, "rotary_emb", None), "inv_freq", None) is not None:
+    if getattr(rotary_embedding(model), "inv_freq", None) is not None:
         return "rotary"
     relative = str(getattr(config, "position_embedding_type", "absolute") or "absolute")
     if getattr(config, "relative_attention_num_buckets", None) is not None or relative.startswith("relative"):
@@ -481,6 +482,14 @@ def counts_own_positions(model: Any) -> bool:
     right for them; position ids from 0 would shift every token)."""
     embeddings = getattr(model.base_model, "embeddings", None)
     return getattr(embeddings, "padding_idx", None) is not None
+
+
+def rotary_embedding(model: Any) -> Any:
+    """The module that gives a rotary model each position's cos and sin (its ``inv_freq`` holds the
+    frequencies), or None: the table's for a known family, else ``rotary_emb``."""
+    family = lookup(model.config)
+    path = family.embeddings.rotary if family is not None else "rotary_emb"
+    return module_at(model.base_model, path) if path else None
 
 
 # Where families outside the table keep their final norm, on the base model.

@@ -38,9 +38,9 @@ def test_a_model_type_belongs_to_one_family():
 
 def test_records_are_frozen_and_keyword_only():
     with pytest.raises(TypeError):
-        arch.Norms("pre", "RMSNorm", "a", "b", None)  # type: ignore[misc]  # positional on purpose
+        arch.Norms("pre", "RMSNorm", "a", "b", None)  # positional on purpose
     with pytest.raises(dataclasses.FrozenInstanceError):
-        arch.BERT.label = "x"  # type: ignore[misc]  # frozen on purpose
+        arch.BERT.label = "x"  # frozen on purpose
 
 
 def _layer_paths(family: arch.Family) -> list[str]:
@@ -61,7 +61,7 @@ def _layer_paths(family: arch.Family) -> list[str]:
 
 def _base_paths(family: arch.Family) -> list[str]:
     table = family.embeddings
-    paths = [family.layers, table.token, family.norms.final]
+    paths = [family.layers, table.token, family.norms.final, table.rotary]
     return [p for p in (*paths, table.segment, table.position, table.norm, table.projection) if p]
 
 
