@@ -16,11 +16,13 @@ st.markdown(
 )
 
 data = ui.page_data(hidden_states=True)
+encoding, run = data.encoding, data.run
+assert encoding is not None and run is not None  # page_data runs the batch unless asked not to
 controls = st.columns(2)
 with controls[0]:
-    sentence = ui.sentence_picker(S, data.encoding)
-ui.widget(S, "layer", where=controls[1], options=layer.layer_options(data.run), format_func=layer.layer_label)
-view = layer.build(data.loaded, data.encoding, data.run, ui.settings(S, sentence=sentence))
+    sentence = ui.sentence_picker(S, encoding)
+ui.widget(S, "layer", where=controls[1], options=layer.layer_options(run), format_func=layer.layer_label)
+view = layer.build(data.loaded, encoding, run, ui.settings(S, sentence=sentence))
 
 
 def draw(section, name: str) -> None:

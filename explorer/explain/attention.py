@@ -25,6 +25,14 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer.errors import ExplorerError
+from explorer.pipeline.architecture import (
+    Family,
+    family_for,
+    layer_module,
+    module_at,
+    rotary_embedding,
+    supported,
+)
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun, position_ids
@@ -293,17 +301,15 @@ class AttentionSteps:
         return self.key_value_heads * self.head_dim
 
 
-SUPPORTED = (
-    "BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM), DistilBERT, GPT-2 and Llama-style decoders "
-    "(Llama, SmolLM2, Qwen)"
-)
+# The families whose attention the step-by-step head covers: explorer.pipeline.architecture's table.
+SUPPORTED = supported("attention")
 
 
 def _modeling_module(model: Any) -> Any:
     return sys.modules[type(model).__module__]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Projected:
     """One layer's queries, keys and values for every head, as the model computes them."""
 
@@ -325,61 +331,53 @@ def input_name(layer: int) -> str:
 
 def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any) -> _Projected:
     """Every head's queries, keys and values of the layer at index ``layer`` (layer number
-    layer + 1); ``hidden`` is hidden_states[layer], that layer's input: [B, S, D]."""
+    layer + 1); ``hidden`` is hidden_states[layer], that layer's input: [B, S, D]. ExplorerError
+    (the architecture table's sentence) for a family whose attention is not recomputed."""
+    return _project(family_for(loaded, "attention"), loaded, hidden, layer, position_ids)
 
-    model = loaded.model
-    base = model.base_model
-    config = loaded.config
-    B, S, D = hidden.shape
-    kind = getattr(config, "model_type", "")
-    before = input_name(layer)
 
-    def heads_of(t: Any, n: int) -> Any:  # [B, S, n * d] -> [B, n, S, d]
-        return t.view(B, S, n, -1).transpose(1, 2)
+def _project(
+    family: Family, loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids: Any
+) -> _Projected:
+    """:func:`_projections` for a family of the table, wherever its modules are."""
+    block = layer_module(loaded.model, family, layer)
+    table = family.attention
+    attention = module_at(block, table.module)
+    pre_norm = family.norms.placement == "pre"
+    x = module_at(block, family.norms.attention)(hidden) if pre_norm else hidden  # [B, S, D]
+    q, k, v = _split_heads(block, family, x, int(module_at(attention, table.heads)))
+    norms = tuple(module_at(block, name) for name in table.qk_norm or ())
+    qk_norm = len(norms) == 2 and all(norm is not None for norm in norms)
+    if qk_norm:  # Qwen3: RMSNorm over each head's d dimensions, before the rotation
+        q, k = norms[0](q), norms[1](k)
+    rotary = family.positions == "rotary"
+    if rotary:
+        cos, sin = rotary_embedding(loaded.model)(x, position_ids)
+        q, k = _modeling_module(loaded.model).apply_rotary_pos_emb(q, k, cos, sin)
+    note = input_name(layer)
+    if pre_norm:
+        note = f"{family.norms.attention}({note}): normalised ({family.norms.kind}) before attention"
+    value = getattr(attention, "scaling", None)
+    scaling = float(value) if isinstance(value, int | float) else None
+    return _Projected(x=x, q=q, k=k, v=v, input_note=note, rotary=rotary, qk_norm=qk_norm, scaling=scaling)
 
-    def scaling_of(module: Any) -> float | None:
-        value = getattr(module, "scaling", None)
-        return float(value) if isinstance(value, int | float) else None
 
-    encoder = getattr(base, "encoder", None)
-    if encoder is not None and hasattr(encoder, "layer") and hasattr(encoder.layer[layer].attention, "self"):
-        attention = encoder.layer[layer].attention.self  # BERT, RoBERTa, ELECTRA, CamemBERT, MiniLM
-        H = attention.num_attention_heads
-        q, k, v = (heads_of(p(hidden), H) for p in (attention.query, attention.key, attention.value))
-        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
-    transformer = getattr(base, "transformer", None)
-    if kind == "distilbert" and transformer is not None:
-        attention = transformer.layer[layer].attention
-        H = attention.n_heads
-        q, k, v = (heads_of(p(hidden), H) for p in (attention.q_lin, attention.k_lin, attention.v_lin))
-        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
-    if kind == "gpt2" and hasattr(base, "h"):
-        block = base.h[layer]
-        x = block.ln_1(hidden)
-        H = block.attn.num_heads
-        q, k, v = (heads_of(t, H) for t in block.attn.c_attn(x).split(D, dim=2))
-        note = f"ln_1({input_name(layer)}): GPT-2 normalises before attention"
-        return _Projected(x, q, k, v, note, False, False, scaling_of(block.attn))
-    if hasattr(base, "layers") and hasattr(base, "rotary_emb") and hasattr(base.layers[layer], "self_attn"):
-        block = base.layers[layer]
-        attention = block.self_attn
-        x = block.input_layernorm(hidden)
-        H = config.num_attention_heads
-        KV = getattr(config, "num_key_value_heads", None) or H
-        q = heads_of(attention.q_proj(x), H)  # [B, H, S, d]
-        k = heads_of(attention.k_proj(x), KV)  # [B, KV, S, d]
-        v = heads_of(attention.v_proj(x), KV)  # [B, KV, S, d]
-        q_norm, k_norm = getattr(attention, "q_norm", None), getattr(attention, "k_norm", None)
-        qk_norm = q_norm is not None and k_norm is not None
-        if qk_norm:  # Qwen3: RMSNorm over each head's d dimensions, before the rotation
-            q, k = q_norm(q), k_norm(k)
-        cos, sin = base.rotary_emb(x, position_ids)
-        q, k = _modeling_module(model).apply_rotary_pos_emb(q, k, cos, sin)
-        note = f"input_layernorm({input_name(layer)}): normalised (RMSNorm) before attention"
-        return _Projected(x, q, k, v, note, True, qk_norm, scaling_of(attention))
-    raise ExplorerError(
-        f"Step-by-step attention is not available for '{kind}' models yet; it supports {SUPPORTED}."
-    )
+def _split_heads(block: Any, family: Family, x: Any, H: int) -> tuple[Any, Any, Any]:
+    """Q [B, H, S, d], K and V [B, KV, S, d] from x [B, S, D]: the width of each head is the query
+    projection's output width / H, and KV the key projection's / that width."""
+    table = family.attention
+    if table.fused is not None:  # GPT-2: one projection, [B, S, 3 × H × d], split in three
+        fused = module_at(block, table.fused)(x)
+        q, k, v = fused.split(fused.shape[-1] // 3, dim=2)
+    else:
+        q, k, v = (module_at(block, name)(x) for name in (table.query, table.key, table.value) if name)
+    B, S, width = q.shape
+    d = width // H
+
+    def heads_of(t: Any) -> Any:  # [B, S, n * d] -> [B, n, S, d]
+        return t.view(B, S, t.shape[-1] // d, d).transpose(1, 2)
+
+    return heads_of(q), heads_of(k), heads_of(v)
 
 
 @dataclass(frozen=True, kw_only=True)

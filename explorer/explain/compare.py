@@ -124,9 +124,16 @@ def forward(
     return Outputs(hidden[-1], None)
 
 
+def _logits(outputs: Outputs) -> np.ndarray:
+    """The head's logits (a classifier's [B, labels], a language model's [B, vocab])."""
+    if outputs.logits is None:
+        raise ValueError("this model's head returned no logits")
+    return outputs.logits
+
+
 def _values(loaded: LoadedCheckpoint, outputs: Outputs, row: int, real: np.ndarray) -> np.ndarray:
     if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
-        return outputs.logits[row]  # [labels]
+        return _logits(outputs)[row]  # [labels]
     return outputs.last_hidden_state[row][real]  # [T, D]
 
 
@@ -185,7 +192,7 @@ def mask_effect(
         padding_side=side,
         output="logits" if classifier else "last_hidden_state",
         labels=postprocess.label_names(loaded.config, base.shape[-1]) if classifier else None,
-        cases=tuple(cases),
+        cases=(cases[0], cases[1], cases[2]),
         scale=float(np.abs(base).max()),
     )
 
@@ -315,11 +322,14 @@ def random_model(loaded: LoadedCheckpoint, seed: int = RANDOM_SEED) -> Any:
     return model.eval()
 
 
+Comparison = Literal["similarity", "labels", "next token"]
+
+
 @dataclass(frozen=True)
 class RandomComparison:
     """Pretrained and random weights on the same sentences."""
 
-    kind: Literal["similarity", "labels", "next token"]
+    kind: Comparison
     encoding: Encoding  # the batch both models read (two sentences)
     pretrained: Outputs
     random: Outputs
@@ -367,11 +377,12 @@ def random_vs_pretrained(
     random_out = forward(loaded, encoding, model=random)
     name, difference = _first_weight(loaded.model, random)
     similarity = classifications = next_tokens = None
+    kind: Comparison
     if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
         kind = "labels"
         classifications = (
-            postprocess.classify(pretrained_out.logits, loaded.config),
-            postprocess.classify(random_out.logits, loaded.config),
+            postprocess.classify(_logits(pretrained_out), loaded.config),
+            postprocess.classify(_logits(random_out), loaded.config),
         )
     elif loaded.head_class == tasks.CAUSAL_LM:
         kind = "next token"
@@ -380,8 +391,8 @@ def random_vs_pretrained(
             dtype=np.int64,
         )  # [B, 2]
         next_tokens = (
-            postprocess.token_predictions(pretrained_out.logits, ends, loaded.tokenizer, top_k=3),
-            postprocess.token_predictions(random_out.logits, ends, loaded.tokenizer, top_k=3),
+            postprocess.token_predictions(_logits(pretrained_out), ends, loaded.tokenizer, top_k=3),
+            postprocess.token_predictions(_logits(random_out), ends, loaded.tokenizer, top_k=3),
         )
     else:
         kind = "similarity"

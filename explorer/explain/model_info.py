@@ -4,12 +4,20 @@ checkpoint and a ModelRun; no streamlit."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from explorer.pipeline import tasks
+from explorer.pipeline.architecture import (
+    Position,
+    block_names,
+    position_kind,
+    position_table,
+    rotary_embedding,
+)
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
@@ -23,33 +31,14 @@ def _first(config: Any, *names: str) -> Any:
     return None
 
 
-# Where the first layer's weights are, by module name (the end of it), across families:
-# the query projection (its output width is heads x head size) ...
-_QUERY_PROJECTIONS = (
-    "attention.self.query",  # BERT, RoBERTa
-    "attention.query",  # ALBERT
-    "attention.q_lin",  # DistilBERT
-    "self_attn.q_proj",  # Llama, Qwen, Mistral, OPT
-    "attn.q_proj",  # GPT-J, GPT-Neo
-)
-_FUSED_QKV = ("attn.c_attn",)  # GPT-2: queries, keys and values in one [hidden, 3 x hidden] Conv1D
-_KEY_PROJECTIONS = (
-    "attention.self.key",
-    "attention.key",
-    "attention.k_lin",
-    "self_attn.k_proj",
-    "attn.k_proj",
-)
-# ... and the feed-forward network's first projection (its output width is the intermediate size).
-_FEED_FORWARD = (
-    "intermediate.dense",  # BERT, RoBERTa
-    "ffn",  # ALBERT (a Linear named ffn)
-    "ffn.lin1",  # DistilBERT
-    "mlp.c_fc",  # GPT-2
-    "mlp.up_proj",  # Llama, Qwen, Mistral
-    "mlp.fc_in",  # GPT-J
-    "fc1",  # OPT
-)
+# Where the first layer's weights are, by module name (the end of it): the table's names across
+# families, and those of a few families outside it. The query projection's output width is heads x
+# head size ...
+_QUERY_PROJECTIONS = (*block_names("query"), "attn.q_proj")  # + GPT-J, GPT-Neo
+_FUSED_QKV = block_names("fused")  # GPT-2: queries, keys and values in one [hidden, 3 x hidden] Conv1D
+_KEY_PROJECTIONS = (*block_names("key"), "attn.k_proj")
+# ... and the feed-forward network's first projection's is the intermediate size.
+_FEED_FORWARD = (*block_names("up"), "mlp.fc_in")  # + GPT-J (OPT's fc1 is BART's)
 
 
 def _out_features(module: Any) -> int | None:
@@ -61,12 +50,14 @@ def _out_features(module: Any) -> int | None:
     return None
 
 
-def _first_module(model: Any, suffixes: tuple[str, ...]) -> Any:
-    """The first module (in the model's order, so the first layer's) whose name ends with one of
-    ``suffixes`` and that has an output width."""
+def _first_width(model: Any, suffixes: tuple[str, ...]) -> int | None:
+    """The output width of the first module (in the model's order, so the first layer's) whose
+    name ends with one of ``suffixes`` and that has one."""
     for name, module in model.named_modules():
-        if any(name == s or name.endswith("." + s) for s in suffixes) and _out_features(module):
-            return module
+        if any(name == s or name.endswith("." + s) for s in suffixes):
+            width = _out_features(module)
+            if width:
+                return width
     return None
 
 
@@ -80,16 +71,12 @@ class WeightSizes:
 
 
 def weight_sizes(model: Any) -> WeightSizes:
-    query = _first_module(model, _QUERY_PROJECTIONS)
-    key = _first_module(model, _KEY_PROJECTIONS)
-    query_width = _out_features(query) if query is not None else None
-    key_width = _out_features(key) if key is not None else None
+    query_width = _first_width(model, _QUERY_PROJECTIONS)
+    key_width = _first_width(model, _KEY_PROJECTIONS)
     if query_width is None:
-        fused = _first_module(model, _FUSED_QKV)
-        if fused is not None:
-            query_width = key_width = _out_features(fused) // 3  # [hidden] -> [3 x hidden]
-    ff = _first_module(model, _FEED_FORWARD)
-    return WeightSizes(query_width, key_width, _out_features(ff) if ff is not None else None)
+        fused = _first_width(model, _FUSED_QKV)  # [hidden] -> [3 x hidden]
+        query_width = key_width = fused // 3 if fused is not None else None
+    return WeightSizes(query_width, key_width, _first_width(model, _FEED_FORWARD))
 
 
 @dataclass(frozen=True)
@@ -189,9 +176,9 @@ class ConfigCard:
 def _position_offset(model: Any) -> int:
     """RoBERTa-style embeddings number positions from padding_idx + 1 (so a table of 514 rows
     holds 512 positions); BART's learned positions from its ``offset`` (2); other models from 0."""
-    encoder_positions = getattr(getattr(model.base_model, "encoder", None), "embed_positions", None)
-    if isinstance(getattr(encoder_positions, "offset", None), int):
-        return int(encoder_positions.offset)
+    offset = getattr(position_table(model), "offset", None)  # BART's learned positions
+    if isinstance(offset, int):
+        return offset
     embeddings = getattr(model.base_model, "embeddings", None)
     padding = getattr(embeddings, "padding_idx", None)
     if isinstance(padding, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
@@ -254,16 +241,18 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
 # --- Position ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PositionInfo:
     """How the model knows where each token is, and the original transformer's sinusoids beside it."""
 
     kind: str  # "learned absolute embeddings", "sinusoidal (fixed table)", "rotary (RoPE)",
     # "relative position biases" or "not described"
     explanation: str
-    similarity: np.ndarray | None  # [P, P] cosine similarity of the position vectors the first P tokens use
-    angles: np.ndarray | None  # [P, d_head / 2] rotary angle (radians) per position and frequency
-    frequencies: np.ndarray | None  # [d_head / 2] rotary inverse frequencies
+    similarity: np.ndarray | None = (
+        None  # [P, P] cosine similarity of the position vectors the first P tokens use
+    )
+    angles: np.ndarray | None = None  # [P, d_head / 2] rotary angle (radians) per position and frequency
+    frequencies: np.ndarray | None = None  # [d_head / 2] rotary inverse frequencies
     rows: np.ndarray | None = None  # [P] table rows the first P tokens use (RoBERTa: padding_idx + 1 on)
     first_row: int = 0  # the row of position 0: padding_idx + 1 for RoBERTa-style models, else 0
     table_rows: int | None = None  # rows of the learned table
@@ -272,170 +261,200 @@ class PositionInfo:
     sinusoidal_text: str = ""  # the formula, with this d
 
 
+# What each kind of position encoding is called on the page, and what "this model uses".
+KIND_NAMES: dict[Position, tuple[str, str]] = {
+    "learned": ("learned absolute embeddings", "learned absolute position embeddings"),
+    "sinusoidal": (
+        "sinusoidal (fixed table)",
+        "a fixed sinusoidal position table, as the original transformer did",
+    ),
+    "rotary": ("rotary (RoPE)", "rotary position embeddings (RoPE)"),
+    "relative": ("relative position biases", "relative position biases"),
+    "none": ("not described", ""),
+}
+
+
 def _position_table(model: Any) -> np.ndarray | None:
-    base = model.base_model
-    owners = (
-        (getattr(base, "embeddings", None), "position_embeddings"),
-        (base, "wpe"),
-        (getattr(base, "encoder", None), "embed_positions"),  # BART: the encoder's learned table
-    )
-    for owner, name in owners:
-        table = getattr(owner, name, None) if owner is not None else None
-        if table is not None and hasattr(table, "weight"):
-            return table.weight.detach().float().numpy()  # [max_positions, hidden]
-    return None
+    """[rows, width] the position table the architecture table places, or None."""
+    table = position_table(model)
+    return None if table is None else table.weight.detach().float().numpy()
+
+
+def sinusoids(P: int, d: int) -> np.ndarray:
+    """[P, d] the original transformer's encoding: PE[pos, 2i] = sin(pos / 10000^(2i/d)),
+    PE[pos, 2i+1] = cos(pos / 10000^(2i/d))."""
+    pos = np.arange(P, dtype=np.float64)[:, None]  # [P, 1]
+    pairs = np.arange(0, d, 2, dtype=np.float64)[None, :]  # [1, ceil(d / 2)]: 2i
+    angle = pos / np.power(10000.0, pairs / d)  # [P, ceil(d / 2)]
+    encoding = np.zeros((P, d))  # [P, d]
+    encoding[:, 0::2] = np.sin(angle)
+    encoding[:, 1::2] = np.cos(angle[:, : d // 2])
+    return encoding
 
 
 def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo:
     """Learned absolute embeddings (BERT, GPT-2; RoBERTa from padding_idx + 1), a fixed sinusoidal
     table (DistilBERT with sinusoidal_pos_embds), rotary embeddings (Llama family) or relative
-    biases (T5), read from the model; and the original transformer's sinusoidal encoding
-    PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)) for comparison."""
+    biases (T5), as explorer.pipeline.architecture's table says; and the original transformer's
+    sinusoidal encoding for comparison."""
+    model = loaded.model
+    d = _first(loaded.config, "hidden_size", "n_embd", "dim", "d_model") or 64
+    table = _position_table(model)  # [N, width]
+    offset = _position_offset(model)
+    P = max(0, min(positions, table.shape[0] - offset)) if table is not None else positions
+    described = _described(loaded, position_kind(model), table, offset, P)
+    return dataclasses.replace(described, sinusoidal=sinusoids(P, d), sinusoidal_text=_sinusoidal_text(d))
+
+
+def _described(
+    loaded: LoadedCheckpoint, kind: Position, table: np.ndarray | None, offset: int, P: int
+) -> PositionInfo:
+    """The model's own position encoding, for its first P positions."""
     model, config = loaded.model, loaded.config
     name = type(model).__name__
-    d = _first(config, "hidden_size", "n_embd", "dim", "d_model") or 64
-    table = _position_table(model)
-    offset = _position_offset(model)
-    if table is not None:  # the first P tokens use rows offset … offset + P - 1
-        P = max(0, min(positions, table.shape[0] - offset))
+    if kind in ("learned", "sinusoidal") and table is not None:
+        return _table_info(loaded, table, offset, P, kind == "sinusoidal", uses=_uses(name, kind))
+    inv_freq = getattr(rotary_embedding(model), "inv_freq", None)
+    if kind == "rotary" and inv_freq is not None:
+        frequencies = inv_freq.detach().float().numpy()  # [d_head / 2]
+        angles = np.arange(P)[:, None] * frequencies[None, :]  # [P, d_head / 2]
+        text = _rotary_text(frequencies.size, _rope_theta(config))
+        return PositionInfo(
+            kind=KIND_NAMES["rotary"][0],
+            explanation=text,
+            angles=angles,
+            frequencies=frequencies,
+            uses=_uses(name, kind),
+        )
+    if kind == "relative":
+        buckets = _first(config, "relative_attention_num_buckets")
+        text = _relative_text(buckets, getattr(config, "relative_attention_max_distance", None))
+        return PositionInfo(kind=KIND_NAMES["relative"][0], explanation=text, uses=_uses(name, kind))
+    return PositionInfo(
+        kind=KIND_NAMES["none"][0],
+        explanation="This architecture's position encoding is not described here.",
+        uses=f"**This model ({name})**: its position encoding is not described here. {FAMILIES_TEXT}",
+    )
+
+
+def _table_info(
+    loaded: LoadedCheckpoint, table: np.ndarray, offset: int, P: int, fixed: bool, *, uses: str
+) -> PositionInfo:
+    """A learned (or fixed sinusoidal) table [N, width]: the similarity of the rows the first P
+    tokens use, rows offset … offset + P - 1."""
+    rows = offset + np.arange(P)  # [P]
+    used = table[rows]  # [P, width]
+    unit = used / np.linalg.norm(used, axis=1, keepdims=True).clip(min=1e-12)
+    N, width = table.shape
+    what = (
+        f"A fixed sinusoidal table of {N:,} position vectors of size {width} (not trained)"
+        if fixed
+        else f"A learned table of {N:,} position vectors of size {width}"
+    )
+    text = f"{what} is added to the token embeddings before the first layer"
+    if offset and loaded.is_encoder_decoder:  # BART: a fixed offset, padding not skipped
+        text += _fixed_offset_text(offset, N, P)
+    elif offset:
+        padding = offset - 1
+        text += _padding_offset_text(offset, N, P, zero=bool(np.allclose(table[padding], 0.0)))
     else:
-        P = positions
-    pos = np.arange(P, dtype=np.float64)[:, None]  # [P, 1]
-    pairs = np.arange(0, d, 2, dtype=np.float64)[None, :]  # [1, ceil(d / 2)]: 2i
-    angle = pos / np.power(10000.0, pairs / d)  # [P, ceil(d / 2)]
-    sinusoidal = np.zeros((P, d))  # [P, d]
-    sinusoidal[:, 0::2] = np.sin(angle)
-    sinusoidal[:, 1::2] = np.cos(angle[:, : d // 2])
-    sinusoidal_text = (
+        text += _from_zero_text(P)
+    kind = KIND_NAMES["sinusoidal" if fixed else "learned"][0]
+    return PositionInfo(
+        kind=kind,
+        explanation=text,
+        similarity=unit @ unit.T,
+        rows=rows,
+        first_row=offset,
+        table_rows=N,
+        uses=uses,
+    )  # similarity: [P, P]
+
+
+def _rope_theta(config: Any) -> Any:
+    return _first(config, "rope_theta") or (getattr(config, "rope_parameters", None) or {}).get("rope_theta")
+
+
+# --- What the position section says (the functions above give the numbers) ---------------------
+
+FAMILIES_TEXT = (
+    "For comparison: BERT, RoBERTa, DistilBERT, ALBERT and GPT-2 learn a table of position vectors; "
+    "Llama, Qwen and Mistral rotate queries and keys (rotary); T5 adds a learned bias per relative "
+    "distance to the attention scores; the original transformer added the fixed sinusoids shown here."
+)
+
+
+def _uses(name: str, kind: Position) -> str:
+    return f"**This model ({name}) uses {KIND_NAMES[kind][1]}.** {FAMILIES_TEXT}"
+
+
+def _sinusoidal_text(d: int) -> str:
+    return (
         "**The original transformer's sinusoidal encoding** (Vaswani et al., 2017), with d = "
         f"{d} (this model's hidden size): PE[pos, 2i] = sin(pos / 10000^(2i/d)) and PE[pos, 2i+1] = "
         "cos(pos / 10000^(2i/d)). Nothing is learned: each pair of dimensions is a sine and a cosine of "
         "its own wavelength (from 2π to 10000 · 2π positions), added to the token embeddings."
     )
-    families = (
-        "For comparison: BERT, RoBERTa, DistilBERT, ALBERT and GPT-2 learn a table of position vectors; "
-        "Llama, Qwen and Mistral rotate queries and keys (rotary); T5 adds a learned bias per relative "
-        "distance to the attention scores; the original transformer added the fixed sinusoids shown here."
+
+
+def _fixed_offset_text(offset: int, N: int, P: int) -> str:
+    return (
+        f". This model's table starts {offset} rows in (BART's `offset` = {offset}): position i "
+        f"(i = 0, 1, …, counted from the start of the row, padding included) adds **row {offset} + i**, "
+        f"so {N - offset:,} tokens fit; the encoder and the decoder each have their own table"
+        + (f". The heatmap compares the encoder's rows {offset} … {offset + P - 1}." if P else ".")
     )
 
-    def uses(what: str) -> str:
-        return f"**This model ({name}) uses {what}.** {families}"
 
-    common = {"sinusoidal": sinusoidal, "sinusoidal_text": sinusoidal_text}
-    if table is not None:
-        rows = offset + np.arange(P)  # [P]
-        used = table[rows]  # [P, width]
-        unit = used / np.linalg.norm(used, axis=1, keepdims=True).clip(min=1e-12)
-        fixed = bool(getattr(config, "sinusoidal_pos_embds", False))
-        N, width = table.shape
-        what = (
-            f"A fixed sinusoidal table of {N:,} position vectors of size {width} (not trained)"
-            if fixed
-            else f"A learned table of {N:,} position vectors of size {width}"
-        )
-        text = f"{what} is added to the token embeddings before the first layer"
-        if offset and loaded.is_encoder_decoder:  # BART: a fixed offset, padding not skipped
-            text += (
-                f". This model's table starts {offset} rows in (BART's `offset` = {offset}): position i "
-                f"(i = 0, 1, …, counted from the start of the row, padding included) adds **row {offset} + i**, "
-                f"so {N - offset:,} tokens fit; the encoder and the decoder each have their own table"
-                + (f". The heatmap compares the encoder's rows {offset} … {offset + P - 1}." if P else ".")
-            )
-        elif offset:
-            padding = offset - 1
-            zero = bool(np.allclose(table[padding], 0.0))
-            unused = (
-                ""
-                if padding == 0
-                else (" Row 0 is never used." if padding == 1 else f" Rows 0 … {padding - 1} are never used.")
-            )
-            text += (
-                f". This model numbers positions from padding_idx + 1 = {offset}: the i-th real token of a "
-                f"sentence (i = 0, 1, …) adds **row {offset} + i**, so {N - offset:,} tokens fit. Row "
-                f"{padding} (padding_idx) is the padding row: padding positions use it"
-                + (" (its vector is all zeros)." if zero else ".")
-                + unused
-                + (
-                    f" The heatmap compares the rows the first {P} tokens use (rows {offset} … {offset + P - 1})."
-                    if P
-                    else ""
-                )
-            )
-        else:
-            text += (
-                ": the i-th token of a sentence (i = 0, 1, …, padding on the left not counted) adds row i. "
-                f"The heatmap compares the vectors of the first {P} positions (in a trained model, "
-                "neighbouring positions usually have similar vectors)."
-            )
-        return PositionInfo(
-            "sinusoidal (fixed table)" if fixed else "learned absolute embeddings",
-            text,
-            unit @ unit.T,  # [P, P]
-            None,
-            None,
-            rows=rows,
-            first_row=offset,
-            table_rows=N,
-            uses=uses(
-                "a fixed sinusoidal position table, as the original transformer did"
-                if fixed
-                else "learned absolute position embeddings"
-            ),
-            **common,
-        )
-    rotary = getattr(model.base_model, "rotary_emb", None)
-    inv_freq = getattr(rotary, "inv_freq", None)
-    if inv_freq is not None:
-        frequencies = inv_freq.detach().float().numpy()  # [d_head / 2]
-        angles = np.arange(P)[:, None] * frequencies[None, :]  # [P, d_head / 2]
-        theta = _first(config, "rope_theta") or (getattr(config, "rope_parameters", None) or {}).get(
-            "rope_theta"
-        )
-        base = f" (base θ = {theta:,g})" if isinstance(theta, int | float) else ""
-        return PositionInfo(
-            "rotary (RoPE)",
-            f"No position vectors are added. Instead, inside every attention layer each query and key is "
-            f"rotated, pair of dimensions by pair, by an angle of position × frequency ({frequencies.size} "
-            f"frequencies{base}, fast to slow). The dot product of a rotated query and key then depends on "
-            "how far apart the two tokens are. The heatmap shows cos(angle) for each position and frequency: "
-            "the same kind of waves as the sinusoids, but turning Q and K instead of being added.",
-            None,
-            angles,
-            frequencies,
-            uses=uses("rotary position embeddings (RoPE)"),
-            **common,
-        )
-    buckets = _first(config, "relative_attention_num_buckets")
-    kind_of = str(getattr(config, "position_embedding_type", "absolute") or "absolute")
-    if buckets is not None or kind_of.startswith("relative"):
-        detail = (
-            f" bucketed into {buckets} buckets"
-            + (
-                f" (distances beyond {config.relative_attention_max_distance} share the last ones)"
-                if getattr(config, "relative_attention_max_distance", None)
-                else ""
-            )
-            if buckets is not None
+def _padding_offset_text(offset: int, N: int, P: int, *, zero: bool) -> str:
+    padding = offset - 1
+    unused = (
+        ""
+        if padding == 0
+        else (" Row 0 is never used." if padding == 1 else f" Rows 0 … {padding - 1} are never used.")
+    )
+    return (
+        f". This model numbers positions from padding_idx + 1 = {offset}: the i-th real token of a "
+        f"sentence (i = 0, 1, …) adds **row {offset} + i**, so {N - offset:,} tokens fit. Row "
+        f"{padding} (padding_idx) is the padding row: padding positions use it"
+        + (" (its vector is all zeros)." if zero else ".")
+        + unused
+        + (
+            f" The heatmap compares the rows the first {P} tokens use (rows {offset} … {offset + P - 1})."
+            if P
             else ""
         )
-        return PositionInfo(
-            "relative position biases",
-            "No position vectors are added and nothing is rotated: the attention scores get a learned "
-            f"term that depends only on how far apart the query and the key are{detail}.",
-            None,
-            None,
-            None,
-            uses=uses("relative position biases"),
-            **common,
+    )
+
+
+def _from_zero_text(P: int) -> str:
+    return (
+        ": the i-th token of a sentence (i = 0, 1, …, padding on the left not counted) adds row i. "
+        f"The heatmap compares the vectors of the first {P} positions (in a trained model, "
+        "neighbouring positions usually have similar vectors)."
+    )
+
+
+def _rotary_text(frequencies: int, theta: Any) -> str:
+    base = f" (base θ = {theta:,g})" if isinstance(theta, int | float) else ""
+    return (
+        "No position vectors are added. Instead, inside every attention layer each query and key is "
+        f"rotated, pair of dimensions by pair, by an angle of position × frequency ({frequencies} "
+        f"frequencies{base}, fast to slow). The dot product of a rotated query and key then depends on "
+        "how far apart the two tokens are. The heatmap shows cos(angle) for each position and frequency: "
+        "the same kind of waves as the sinusoids, but turning Q and K instead of being added."
+    )
+
+
+def _relative_text(buckets: Any, max_distance: Any) -> str:
+    detail = ""
+    if buckets is not None:
+        detail = f" bucketed into {buckets} buckets" + (
+            f" (distances beyond {max_distance} share the last ones)" if max_distance else ""
         )
-    return PositionInfo(
-        "not described",
-        "This architecture's position encoding is not described here.",
-        None,
-        None,
-        None,
-        uses=f"**This model ({name})**: its position encoding is not described here. {families}",
-        **common,
+    return (
+        "No position vectors are added and nothing is rotated: the attention scores get a learned "
+        f"term that depends only on how far apart the query and the key are{detail}."
     )
 
 
@@ -449,8 +468,14 @@ class HiddenStateRow:
     mean_norm: float  # mean vector norm over real tokens
 
 
+def _hidden_states(run: ModelRun) -> np.ndarray:
+    if run.hidden_states is None:
+        raise ValueError("this needs a run with hidden states")
+    return run.hidden_states  # [L + 1, B, S, D]
+
+
 def hidden_state_rows(run: ModelRun, encoding: Encoding) -> tuple[HiddenStateRow, ...]:
-    hidden = run.hidden_states  # [L + 1, B, S, D]
+    hidden = _hidden_states(run)  # [L + 1, B, S, D]
     real = encoding.attention_mask.astype(bool)  # [B, S]
     norms = np.linalg.norm(hidden, axis=-1)  # [L + 1, B, S]
     return tuple(
@@ -472,7 +497,7 @@ class Trajectory:
 
 def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
     real = encoding.attention_mask[sentence].astype(bool)  # [S]
-    vectors = run.hidden_states[:, sentence][:, real]  # [L + 1, T, D]
+    vectors = _hidden_states(run)[:, sentence][:, real]  # [L + 1, T, D]
     norms = np.linalg.norm(vectors, axis=-1)  # [L + 1, T]
     unit = vectors / norms[..., None].clip(min=1e-12)
     change = (unit[1:] * unit[:-1]).sum(-1)  # [L, T]
@@ -484,7 +509,7 @@ def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
 class HeadShape:
     head_class: str
     output: str
-    shape: tuple[int, ...]
+    shape: tuple[int | None, ...]  # None where the config gives no size
     axes: str
     loaded: bool  # the head class this checkpoint was loaded with
 
@@ -500,7 +525,7 @@ def head_shapes(
     card = config_card(loaded)
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
 
-    def shape(head: str, output: str, dims: tuple[int, ...], axes: str) -> HeadShape:
+    def shape(head: str, output: str, dims: tuple[int | None, ...], axes: str) -> HeadShape:
         return HeadShape(head, output, dims, axes, loaded.head_class == head)
 
     return (

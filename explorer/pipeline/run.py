@@ -28,6 +28,7 @@ import numpy as np
 
 from explorer.errors import InputError
 from explorer.pipeline import tasks
+from explorer.pipeline.architecture import counts_own_positions, final_norm
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 
@@ -170,20 +171,12 @@ def position_ids(encoding: Encoding):
     return torch.arange(encoding.shape[1])[None, :].expand_as(mask)
 
 
-def counts_own_positions(model: Any) -> bool:
-    """Whether the model numbers positions from the input ids itself, skipping padding (RoBERTa
-    and its kin start at padding_idx + 1 and count only real tokens, so left padding is already
-    right for them; position ids from 0 would shift every token)."""
-    embeddings = getattr(model.base_model, "embeddings", None)
-    return getattr(embeddings, "padding_idx", None) is not None
-
-
 def model_inputs(model: Any, encoding: Encoding) -> tuple[Any, dict[str, Any]]:
     """(the forward's parameters, the batch as the tensors it takes): input ids, the attention
     mask, token type ids where accepted, and position ids under left padding (see position_ids),
     except for models that number positions themselves."""
     accepted = inspect.signature(model.forward).parameters
-    inputs = encoding.model_inputs(accepted)
+    inputs = encoding.model_inputs(tuple(accepted))
     if (
         "position_ids" in accepted
         and (encoding.attention_mask[:, 0] == 0).any()
@@ -274,11 +267,6 @@ def _run_seq2seq(
         )
     infos = _output_infos(output, loaded.head_class)
 
-    def stacked(tensors: Any) -> np.ndarray:
-        if not tensors:
-            raise RuntimeError("The model returned no attention weights; load it with eager attention.")
-        return _readonly(torch.stack(tuple(tensors)).float().numpy())
-
     last = decoder_mask.sum(axis=1) - 1  # [B] each sentence's last real decoder position
     positions = np.stack([np.arange(len(last)), last], axis=1).astype(np.int64)  # [B, 2]
     picked = output.logits[torch.arange(len(last)), torch.from_numpy(last)]  # [B, vocab]
@@ -287,10 +275,10 @@ def _run_seq2seq(
         head_class=loaded.head_class,
         model_class=loaded.model_class,
         outputs=infos,
-        hidden_states=stacked(output.encoder_hidden_states)
+        hidden_states=_stacked(output.encoder_hidden_states)
         if hidden_states
         else None,  # [L_enc + 1, B, S, D]
-        attentions=stacked(output.encoder_attentions) if attentions else None,  # [L_enc, B, H, S, S]
+        attentions=_stacked(output.encoder_attentions) if attentions else None,  # [L_enc, B, H, S, S]
         logits=_readonly(picked.float().numpy().copy()),
         logit_positions=_readonly(positions),
         decoder_input_ids=_readonly(decoder_ids),
@@ -299,19 +287,19 @@ def _run_seq2seq(
             tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in decoder_ids
         ),
         generated_ids=generated,
-        decoder_hidden_states=stacked(output.decoder_hidden_states)
+        decoder_hidden_states=_stacked(output.decoder_hidden_states)
         if hidden_states
         else None,  # [L_dec + 1, B, T, D]
-        decoder_attentions=stacked(output.decoder_attentions) if attentions else None,  # [L_dec, B, H, T, T]
-        cross_attentions=stacked(output.cross_attentions) if attentions else None,  # [L_dec, B, H, T, S]
+        decoder_attentions=_stacked(output.decoder_attentions) if attentions else None,  # [L_dec, B, H, T, T]
+        cross_attentions=_stacked(output.cross_attentions) if attentions else None,  # [L_dec, B, H, T, S]
     )
 
 
 def check_attention_size(loaded: LoadedCheckpoint, encoding: Encoding) -> None:
     """Refuse, with a message, a batch whose attention weights would not fit the memory budget."""
     config = loaded.config
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 1)
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
+    layers = int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None) or 1)
+    heads = int(getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None) or 1)
     B, S = encoding.shape
     values = layers * B * heads * S * S
     if values > MAX_ATTENTION_VALUES:
@@ -351,42 +339,52 @@ def run_model(
             return_dict=True,
             **({"use_cache": False} if "use_cache" in accepted else {}),
         )
-    infos = _output_infos(output, loaded.head_class)
-    kept_hidden = None
-    if hidden_states:
-        kept_hidden = _readonly(torch.stack(output.hidden_states).float().numpy())  # [L+1, B, S, D]
-    kept_attentions = None
-    if attentions:
-        if not output.attentions:
-            raise RuntimeError("The model returned no attention weights; load it with eager attention.")
-        kept_attentions = _readonly(torch.stack(output.attentions).float().numpy())  # [L, B, H, S, S]
-    logits = positions = None
-    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
-        logits = _readonly(output.logits.float().numpy().copy())  # [B, labels]
-    elif loaded.head_class in (tasks.CAUSAL_LM, tasks.MASKED_LM):
-        positions = _readonly(_token_positions(loaded, encoding))  # [N, 2]
-        index = torch.from_numpy(positions.copy())
-        picked = output.logits[index[:, 0], index[:, 1]]  # [N, vocab]
-        logits = _readonly(picked.float().numpy().copy())
-
-    def kept(name: str) -> np.ndarray | None:
-        value = output.get(name)
-        return None if value is None else _readonly(value.float().numpy().copy())
-
+    logits, positions = _head_logits(loaded, encoding, output)
     token_classifier = loaded.head_class == tasks.TOKEN_CLASSIFICATION
     return ModelRun(
         head_class=loaded.head_class,
         model_class=loaded.model_class,
-        outputs=infos,
-        hidden_states=kept_hidden,
-        attentions=kept_attentions,
+        outputs=_output_infos(output, loaded.head_class),
+        hidden_states=_stacked(output.hidden_states) if hidden_states else None,  # [L + 1, B, S, D]
+        attentions=_stacked(output.attentions) if attentions else None,  # [L, B, H, S, S]
         logits=logits,
         logit_positions=positions,
         last_hidden_state=_readonly(output.hidden_states[-1].float().numpy().copy()),  # [B, S, D]
-        token_logits=kept("logits") if token_classifier else None,  # [B, S, labels]
-        start_logits=kept("start_logits"),  # [B, S] question answering only
-        end_logits=kept("end_logits"),  # [B, S]
+        token_logits=_kept(output, "logits") if token_classifier else None,  # [B, S, labels]
+        start_logits=_kept(output, "start_logits"),  # [B, S] question answering only
+        end_logits=_kept(output, "end_logits"),  # [B, S]
     )
+
+
+def _stacked(tensors: Any) -> np.ndarray:
+    """One read-only float32 array of a tuple of per-layer tensors: [L(+1), …]."""
+    import torch
+
+    if not tensors:
+        raise RuntimeError("The model returned no attention weights; load it with eager attention.")
+    return _readonly(torch.stack(tuple(tensors)).float().numpy())
+
+
+def _kept(output: Any, name: str) -> np.ndarray | None:
+    value = output.get(name)
+    return None if value is None else _readonly(value.float().numpy().copy())
+
+
+def _head_logits(
+    loaded: LoadedCheckpoint, encoding: Encoding, output: Any
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(logits, logit_positions) postprocessing reads: a classifier's [B, labels] (no positions),
+    a language model's [N, vocab] at the [N, 2] (sentence, position) rows it needs."""
+    import torch
+
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
+        return _readonly(output.logits.float().numpy().copy()), None  # [B, labels]
+    if loaded.head_class not in (tasks.CAUSAL_LM, tasks.MASKED_LM):
+        return None, None
+    positions = _readonly(_token_positions(loaded, encoding))  # [N, 2]
+    index = torch.from_numpy(positions.copy())
+    picked = output.logits[index[:, 0], index[:, 1]]  # [N, vocab]
+    return _readonly(picked.float().numpy().copy()), positions
 
 
 def task_forward(
@@ -405,7 +403,7 @@ def task_forward(
         for name, value in inputs.items()
         if name in accepted
     }
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     with torch.inference_mode():
         output = model(**tensors, output_hidden_states="hidden_states" in names, return_dict=True, **extra)
     results = {}
@@ -426,7 +424,8 @@ def transformers_pipeline(task: str, loaded: LoadedCheckpoint, *args: Any, **kwa
 
     # The batch tokenizer: some pipelines (zero-shot) set a pad token on the tokenizer they are
     # given, and the checkpoint's own tokenizer is shared by every session.
-    runner = pipeline(task, model=loaded.model, tokenizer=loaded.batch_tokenizer, device="cpu")
+    # transformers types `task` as one Literal per pipeline; here it is any task name, a str.
+    runner = pipeline(task, model=loaded.model, tokenizer=loaded.batch_tokenizer, device="cpu")  # type: ignore[call-overload]
     return runner(*args, **kwargs)
 
 
@@ -515,12 +514,12 @@ def seq2seq_generate(loaded: LoadedCheckpoint, source_ids: Sequence[int], max_ne
 
 
 def _final_norm(model: Any) -> Any:
-    base = model.base_model
-    for name in ("norm", "ln_f", "final_layer_norm"):
-        module = getattr(base, name, None)
-        if module is not None:
-            return module
-    raise InputError("The logit lens needs a decoder with a final normalisation layer (Llama, GPT-2 style).")
+    norm = final_norm(model)  # where explorer.pipeline.architecture's table puts it
+    if norm is None:
+        raise InputError(
+            "The logit lens needs a decoder with a final normalisation layer (Llama, GPT-2 style)."
+        )
+    return norm
 
 
 def lens_logits(loaded: LoadedCheckpoint, ids: Sequence[int], reduce: Callable[[np.ndarray], Any]) -> list:
@@ -645,7 +644,8 @@ def pipeline_scores(loaded: LoadedCheckpoint, sentences: Sequence[str]) -> list[
     from transformers import pipeline
 
     classifier = pipeline("text-classification", model=loaded.model, tokenizer=loaded.tokenizer, device="cpu")
-    results = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
+    # [B] lists of {"label", "score"} (transformers types the call's result loosely)
+    results: Any = classifier(list(sentences), top_k=None, truncation=True, max_length=loaded.max_tokens)
     return [{r["label"]: float(r["score"]) for r in result} for result in results]
 
 
@@ -707,7 +707,7 @@ def gradient_forward(
         else:
             row["position_ids"] = torch.arange(ids.shape[1])[None, :]  # [1, S]
     embedding = model.get_input_embeddings()
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
 
     def embed(batch_ids: Any) -> Any:
@@ -735,7 +735,7 @@ def target_logits(loaded: LoadedCheckpoint, encoding: Encoding, positions: Seque
 
     model = loaded.model
     accepted, inputs = model_inputs(model, encoding)
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    extra: dict[str, Any] = {"use_cache": False} if "use_cache" in accepted else {}
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
     one_position = not classifier and "logits_to_keep" in accepted and len(set(positions)) == 1
     if one_position:  # e.g. left-padded rows that all end at the last column: the LM head once per row

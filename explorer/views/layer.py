@@ -40,6 +40,8 @@ class Settings:
 
 def layer_options(run: ModelRun) -> tuple[int, ...]:
     """1…L: the layers the selector offers."""
+    if run.hidden_states is None:
+        raise ValueError("the layer selector needs a run with hidden states")
     return tuple(range(1, run.hidden_states.shape[0]))  # hidden_states: [L + 1, B, S, D]
 
 
@@ -167,15 +169,19 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
 
 
 def _embeddings_intro(walk: Walk) -> str:
-    parts = {
-        "bert": "token + segment + position embeddings, summed, then a LayerNorm",
-        "albert": "token + segment + position embeddings, summed, a LayerNorm, then a projection to the hidden size",
-        "distilbert": "token + position embeddings, summed, then a LayerNorm",
-        "gpt2": "token + position embeddings, summed",
-        "rotary": "the token embeddings alone",
-    }[walk.architecture]
-    if walk.architecture == "bert" and not any(step.key == "segment" for step in walk.steps):
-        parts = "token + position embeddings, summed, then a LayerNorm"
+    """What the embeddings are made of, read from the walk's steps (the architecture table decided them)."""
+    keys = {step.key for step in walk.steps}
+    added = [part for part in ("token", "segment", "position") if part in keys]
+    after = [
+        what
+        for key, what in (("norm", "a LayerNorm"), ("projection", "a projection to the hidden size"))
+        if key in keys
+    ]
+    if len(added) == 1:
+        parts = f"the {added[0]} embeddings alone"
+    else:
+        parts = " + ".join(added) + " embeddings, summed"
+        parts += "".join(f", {what}" for what in after[:-1]) + (f", then {after[-1]}" if after else "")
     return (
         f"Before the first layer, each token ID becomes a vector: here, {parts}. "
         f"Sentence {walk.sentence}, {len(walk.tokens)} positions."
