@@ -97,6 +97,7 @@ def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> d
     from explorer.pipeline.encoding import encode_batch
     from explorer.pipeline.loading import load_checkpoint
     from explorer.pipeline.run import run_model
+    from explorer.views.tasks import build_section
 
     loaded = load_checkpoint(checkpoints.resolve(ref))
     task_inputs = tasks.TaskInputs(
@@ -107,7 +108,7 @@ def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> d
         started = time.perf_counter()
         encoding = encode_batch(loaded.batch_tokenizer, [f"{text} {attempt}"], max_length=loaded.max_tokens)
         run = run_model(loaded, encoding)
-        tasks.build_section(loaded, encoding, run, task_inputs)
+        build_section(loaded, encoding, run, task_inputs)
         if attempt:  # the first call warms caches (e.g. the embedding map's bundled vectors)
             times.append(time.perf_counter() - started)
     return _percentiles(times)

@@ -576,7 +576,7 @@ def explain_embedding_zero_shot(facts: Facts) -> str:
 
 
 def explain_ner(facts: Facts) -> str:
-    from explorer.pipeline.tasks import token_classification as tc
+    from explorer.views.tasks import token_classification as tc
 
     if missing := _needs_task(facts, tasks.TOKEN_CLASSIFICATION_TASK):
         return missing

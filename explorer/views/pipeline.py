@@ -20,6 +20,7 @@ from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
 from explorer.training import finetune as ft
+from explorer.views import tasks as task_views
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
 from explorer.views.settings import setting
@@ -191,7 +192,7 @@ class View:
     # Go deeper
     links: tuple[Link, ...]
     seq2seq: Seq2SeqPart | None = None  # encoder-decoders only
-    # ③ for the tasks with a module of their own (explorer.pipeline.tasks.<module>.View): feature extraction,
+    # ③ for the tasks with a module of their own (explorer.views.tasks.<module>.View): feature extraction,
     # token classification, zero-shot, question answering, multiple choice
     task: Any = None
     task_inputs: tuple[str, ...] = ()  # the Settings fields that task reads (its widgets)
@@ -602,6 +603,6 @@ def build(
         quantized=quantized_note(loaded) if predictions else None,
         links=tuple(Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:]),
         seq2seq=seq2seq_part(loaded, encoding, run),
-        task=tasks.build_section(loaded, encoding, run, (settings or Settings()).task_inputs()),
+        task=task_views.build_section(loaded, encoding, run, (settings or Settings()).task_inputs()),
         task_inputs=loaded.task.inputs,
     )
