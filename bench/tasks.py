@@ -119,9 +119,10 @@ def _embedding_map_note() -> str:
     from explorer.pipeline import checkpoints
     from explorer.pipeline.loading import load_checkpoint
     from explorer.pipeline.tasks import feature_extraction as fe
+    from explorer.views.tasks import feature_extraction as fe_view
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
-    found = fe.bundled_vectors(loaded, fe.pooling_for(loaded))
+    found = fe_view.bundled_vectors(loaded, fe.pooling_for(loaded))
     return (
         f"The embedding map embeds the {len(found.texts)} bundled sentences once per checkpoint and "
         f"server process: {found.seconds:.1f} s on the bundled MiniLM; every later view reuses them."

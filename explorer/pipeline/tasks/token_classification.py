@@ -119,7 +119,7 @@ def gather(
     padding), so ``index`` counts from its first token as the pipeline's does."""
     real = np.flatnonzero(skipped == 0)  # [n] the tokens the pipeline reads
     pre = []
-    for s in real:
+    for s in (int(position) for position in real):
         word, start, end, is_subword = tokens[s], None, None, False
         if offsets is not None:
             start, end = int(offsets[s, 0]), int(offsets[s, 1])

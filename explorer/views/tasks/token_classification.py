@@ -86,10 +86,8 @@ def highlight_html(sentence: str, entities: Sequence[Entity], palette: dict[str,
     """The sentence with each entity's characters marked in its type's colour and its label
     after it; characters past ``shown_end`` (cut by truncation) are left out, said so."""
     parts, cursor = [], 0
-    for entity in sorted(
-        (e for e in entities if e.start is not None and e.end is not None), key=lambda e: e.start
-    ):
-        start, end = int(entity.start), int(entity.end)
+    placed = [(e.start, e.end, e) for e in entities if e.start is not None and e.end is not None]
+    for start, end, entity in sorted(placed, key=lambda item: item[0]):  # by start, stable
         if start < cursor or end <= start:  # overlaps one already marked (e.g. bytes of one emoji)
             continue
         tag = split_tag(entity.label)[1]

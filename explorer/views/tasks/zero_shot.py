@@ -211,7 +211,7 @@ def _sentence(
     order = np.argsort(-scores, kind="stable")  # [L] best first
     rows = []
     for i, (name, hypothesis) in enumerate(zip(labels, hypotheses, strict=True)):
-        row = {"label": name, "hypothesis": hypothesis}
+        row: dict[str, str | float] = {"label": name, "hypothesis": hypothesis}
         row.update({f"logit {k} ({names[k]})": _fmt(logits[i, k]) for k in range(logits.shape[1])})
         row["score"] = _fmt(scores[i])
         rows.append(row)
