@@ -89,7 +89,7 @@ def fill_mask_section(loaded: Any, ref: str, intro: Any, sentences: Any) -> None
         stop()
     fill_mask = generation.build_fill_mask(loaded, mlm_run)
     notes(fill_mask.notes)
-    if fill_mask.predictions:
+    if fill_mask.predictions and mlm_encoding is not None:  # predictions come from the fill-mask run
         blank_encoding, blank_position = generation.fill_mask_input(mlm_encoding, fill_mask.predictions[0])
         attribution_section(
             S, loaded, blank_encoding, "masked word", position=blank_position, heading="Why this word?"

@@ -192,6 +192,11 @@ STEP3_CAPTION = {
 }
 
 
+def _best(scores: dict[str, float]) -> str:
+    """The label with the largest score (the first one on a tie, as max does)."""
+    return max(scores, key=lambda name: scores[name])
+
+
 def pipeline_check(
     results: Sequence[postprocess.Classification], theirs: Sequence[dict[str, float]] | None, error: str = ""
 ) -> PipelineCheckView:
@@ -209,8 +214,8 @@ def pipeline_check(
     rows = [
         {
             "sentence": c.sentence,
-            "our label": max(c.ours, key=c.ours.get),
-            "pipeline label": max(c.pipeline, key=c.pipeline.get) if c.pipeline else "—",
+            "our label": _best(c.ours),
+            "pipeline label": _best(c.pipeline) if c.pipeline else "—",
             f"largest {name} difference": f"{c.max_abs_difference:.1e}",
         }
         for c in checks
@@ -401,6 +406,7 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
             "once when training ends."
         )
     if data.is_pairs:
+        assert train.pairs is not None  # pair data holds the second sentences
         rows = [
             {"sentence1": a, "sentence2": b, "label": train.label_names[y]}
             for a, b, y in list(zip(train.texts, train.pairs, train.labels, strict=True))[:SHOWN_ROWS]

@@ -424,11 +424,13 @@ def build_causal_mask(
 ) -> CausalMask:
     """The last layer's attention, heads averaged, of the decoder and of an encoder (both runs made
     with attentions, on the same text)."""
-    last = run.attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
+    attentions, encoder_attentions = run.attentions, encoder_run.attentions
+    assert attentions is not None and encoder_attentions is not None, "both runs are made with attentions"
+    last = attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
     view = attention_view(
         run, encoding, sentence=0, layer=last, head=0, aggregate="head average", causal=True
     )
-    weights = run.attentions[last, 0].mean(axis=0)  # [S, S] before masking
+    weights = attentions[last, 0].mean(axis=0)  # [S, S] before masking
     future = float(np.triu(weights, k=1).max()) if weights.shape[0] > 1 else 0.0
     if future < 1e-6:
         decoder_caption = (
@@ -440,20 +442,23 @@ def build_causal_mask(
             "A decoder should see only itself and the tokens before it, but this model gives up to "
             f"{future:.3f} of its attention to later tokens (grey above the diagonal)."
         )
-    encoder_last = encoder_run.attentions.shape[0] - 1  # [L', B, H', S', S']
+    encoder_last = encoder_attentions.shape[0] - 1  # [L', B, H', S', S']
     encoder_view = attention_view(
         encoder_run, encoder_encoding, sentence=0, layer=encoder_last, head=0, aggregate="head average"
     )
     return CausalMask(
         decoder_matrix=view.matrix,
         decoder_figure=figures.attention_heatmap(
-            view.matrix, view.positions, view.tokens, f"{loaded.model_class}: last layer, heads averaged"
+            view.matrix,
+            view.positions.tolist(),
+            view.tokens,
+            f"{loaded.model_class}: last layer, heads averaged",
         ),
         decoder_caption=Note("caption", decoder_caption),
         encoder_matrix=encoder_view.matrix,
         encoder_figure=figures.attention_heatmap(
             encoder_view.matrix,
-            encoder_view.positions,
+            encoder_view.positions.tolist(),
             encoder_view.tokens,
             f"{encoder_name} encoder: last layer, heads averaged",
         ),
