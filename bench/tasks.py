@@ -97,6 +97,7 @@ def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> d
     from explorer.pipeline.encoding import encode_batch
     from explorer.pipeline.loading import load_checkpoint
     from explorer.pipeline.run import run_model
+    from explorer.views.tasks import build_section
 
     loaded = load_checkpoint(checkpoints.resolve(ref))
     task_inputs = tasks.TaskInputs(
@@ -107,7 +108,7 @@ def server_build(ref: str, inputs: dict[str, str], text: str, repeats: int) -> d
         started = time.perf_counter()
         encoding = encode_batch(loaded.batch_tokenizer, [f"{text} {attempt}"], max_length=loaded.max_tokens)
         run = run_model(loaded, encoding)
-        tasks.build_section(loaded, encoding, run, task_inputs)
+        build_section(loaded, encoding, run, task_inputs)
         if attempt:  # the first call warms caches (e.g. the embedding map's bundled vectors)
             times.append(time.perf_counter() - started)
     return _percentiles(times)
@@ -118,9 +119,10 @@ def _embedding_map_note() -> str:
     from explorer.pipeline import checkpoints
     from explorer.pipeline.loading import load_checkpoint
     from explorer.pipeline.tasks import feature_extraction as fe
+    from explorer.views.tasks import feature_extraction as fe_view
 
     loaded = load_checkpoint(checkpoints.resolve(checkpoints.MINILM))
-    found = fe.bundled_vectors(loaded, fe.pooling_for(loaded))
+    found = fe_view.bundled_vectors(loaded, fe.pooling_for(loaded))
     return (
         f"The embedding map embeds the {len(found.texts)} bundled sentences once per checkpoint and "
         f"server process: {found.seconds:.1f} s on the bundled MiniLM; every later view reuses them."

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explorer import ui
+from explorer.app.registry import go_deeper
 from explorer.errors import ExplorerError
 from explorer.views import pipeline
 
@@ -84,5 +85,5 @@ ui.task_section(pipeline.Settings, view.task, view.task_inputs)
 
 # Where to go deeper ---------------------------------------------------------------------------
 st.header("Go deeper")
-for link in view.links:
+for link in go_deeper():
     st.page_link(ui.page_file(link.path), label=link.label, icon=link.icon)

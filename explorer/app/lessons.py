@@ -559,7 +559,7 @@ def explain_embedding_zero_shot(facts: Facts) -> str:
         )
     if missing := _needs_task(facts, tasks.FEATURE_EXTRACTION):
         return missing
-    labels, _ = fe.parse_labels(getattr(facts.settings, "labels", ZERO_SHOT_LABELS))
+    labels = fe.parse_labels(getattr(facts.settings, "labels", ZERO_SHOT_LABELS)).items
     if not labels:
         return "Type some candidate labels, separated by commas."
     vectors = fe.sentence_embeddings(facts.loaded, [facts.encoding.sentences[0], *labels])  # [1 + K, D]
@@ -576,7 +576,7 @@ def explain_embedding_zero_shot(facts: Facts) -> str:
 
 
 def explain_ner(facts: Facts) -> str:
-    from explorer.pipeline.tasks import token_classification as tc
+    from explorer.views.tasks import token_classification as tc
 
     if missing := _needs_task(facts, tasks.TOKEN_CLASSIFICATION_TASK):
         return missing

@@ -122,3 +122,8 @@ PAGES: tuple[PageSpec, ...] = (
 
 def page_for(path: str) -> PageSpec:
     return next(spec for spec in PAGES if spec.path == path)
+
+
+def go_deeper() -> tuple[pipeline.Link, ...]:
+    """The home page's "Go deeper" links: every other page, in the registry's order."""
+    return tuple(pipeline.Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:])

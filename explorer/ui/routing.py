@@ -48,7 +48,13 @@ def ensure_routed() -> None:
     the entry file, the first run of a fresh server on a page URL (a shared link to /attention,
     say) uses the old folder-based routing. Calling st.navigation switches the server to the entry
     file's routing; the rerun then runs the entry file, which draws the sidebar and opens this
-    same page."""
+    same page.
+
+    Why the rerun cannot go while pages/ keeps its name (Streamlit 1.5x source): the first
+    session's PagesManager sets the process-wide ``PagesManager.uses_pages_directory`` from
+    ``<entry folder>/pages`` existing, before any of the app's code runs; while it is True every
+    run goes through ``script_runner._mpa_v1`` (the page file alone, no entry file, no
+    set_page_config), and only a public ``st.navigation`` call sets it to False."""
     if SELECTION_KEY not in st.session_state:
         navigation()
         st.rerun()

@@ -19,5 +19,5 @@ def task_section(settings_cls: type, view: Any, inputs: Sequence[str]) -> None:
     if inputs:
         for name, column in zip(inputs, st.columns(len(inputs)), strict=True):
             widget(settings_cls, name, where=column)
-    module = type(view).__module__.rsplit(".", 1)[-1]  # explorer.pipeline.tasks.<module>
+    module = type(view).__module__.rsplit(".", 1)[-1]  # explorer.views.tasks.<module>
     importlib.import_module(f"explorer.ui.task_views.{module}").draw(view)

@@ -192,6 +192,11 @@ STEP3_CAPTION = {
 }
 
 
+def _best(scores: dict[str, float]) -> str:
+    """The label with the largest score (the first one on a tie, as max does)."""
+    return max(scores, key=lambda name: scores[name])
+
+
 def pipeline_check(
     results: Sequence[postprocess.Classification], theirs: Sequence[dict[str, float]] | None, error: str = ""
 ) -> PipelineCheckView:
@@ -209,8 +214,8 @@ def pipeline_check(
     rows = [
         {
             "sentence": c.sentence,
-            "our label": max(c.ours, key=c.ours.get),
-            "pipeline label": max(c.pipeline, key=c.pipeline.get) if c.pipeline else "—",
+            "our label": _best(c.ours),
+            "pipeline label": _best(c.pipeline) if c.pipeline else "—",
             f"largest {name} difference": f"{c.max_abs_difference:.1e}",
         }
         for c in checks
@@ -401,6 +406,7 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
             "once when training ends."
         )
     if data.is_pairs:
+        assert train.pairs is not None  # pair data holds the second sentences
         rows = [
             {"sentence1": a, "sentence2": b, "label": train.label_names[y]}
             for a, b, y in list(zip(train.texts, train.pairs, train.labels, strict=True))[:SHOWN_ROWS]
@@ -478,6 +484,67 @@ class ProgressView:
     saved_ref: str | None  # its reference in the checkpoint picker
 
 
+def _evaluations_table(evaluations: Sequence[dict[str, Any]]) -> Table | None:
+    """One row per epoch's validation: accuracy, F1 (when computed) and loss."""
+    if not evaluations:
+        return None
+    return table(
+        [
+            {
+                "epoch": round(e["epoch"]),
+                "validation accuracy": f"{e['accuracy']:.1%}",
+                **({"validation F1": round(e["f1"], 3)} if "f1" in e else {}),
+                "validation loss": round(e["loss"], 4),
+            }
+            for e in evaluations
+        ],
+        index="epoch",
+    )
+
+
+def _batches_table(shapes: Sequence[dict[str, Any]]) -> Table | None:
+    """One row per logged batch: its examples, their lengths, the padded shape."""
+    if not shapes:
+        return None
+    return table(
+        [
+            {
+                "batch": shape["batch"],
+                "examples": len(shape["lengths"]),
+                "tokens before padding (shortest – longest)": (
+                    f"{min(shape['lengths'])} – {max(shape['lengths'])}"
+                ),
+                "padded shape [batch, sequence]": str(list(shape["padded shape"])),
+            }
+            for shape in shapes
+        ],
+        index="batch",
+    )
+
+
+def _before_after(job: Any) -> Table | None:
+    """The probes' probability of the second label, before and after fine-tuning (once finished)."""
+    if not (job.finished and job.before and job.after):
+        return None
+    labels = getattr(job, "label_names", ft.LABELS)
+    seconds = getattr(job, "probe_pairs", None)
+    shown = (
+        [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(job.probes, seconds, strict=True)]
+        if seconds
+        else [s[:80] for s in job.probes]
+    )
+    return table(
+        [
+            {
+                "pair" if seconds else "sentence": text,
+                f"P({labels[1]}) untrained head": round(b[1], 3),
+                f"P({labels[1]}) fine-tuned": round(a[1], 3),
+            }
+            for text, b, a in zip(shown, job.before, job.after, strict=True)
+        ]
+    )
+
+
 def training_progress(job: Any) -> ProgressView:
     """What ``job`` (an explorer.training.finetune.TrainingJob, or anything with the same fields) has done."""
     progress = job.progress
@@ -490,37 +557,6 @@ def training_progress(job: Any) -> ProgressView:
         steps, losses = zip(*progress.losses, strict=True)
         per_epoch = progress.total_steps / max(job.config.epochs, 1)
         loss = figures.loss_curve(list(steps), list(losses), progress.evaluations, per_epoch)
-    evaluations = None
-    if progress.evaluations:
-        evaluations = table(
-            [
-                {
-                    "epoch": round(e["epoch"]),
-                    "validation accuracy": f"{e['accuracy']:.1%}",
-                    **({"validation F1": round(e["f1"], 3)} if "f1" in e else {}),
-                    "validation loss": round(e["loss"], 4),
-                }
-                for e in progress.evaluations
-            ],
-            index="epoch",
-        )
-    batches = None
-    shapes = getattr(progress, "batch_shapes", None) or []
-    if shapes:
-        batches = table(
-            [
-                {
-                    "batch": shape["batch"],
-                    "examples": len(shape["lengths"]),
-                    "tokens before padding (shortest – longest)": (
-                        f"{min(shape['lengths'])} – {max(shape['lengths'])}"
-                    ),
-                    "padded shape [batch, sequence]": str(list(shape["padded shape"])),
-                }
-                for shape in shapes
-            ],
-            index="batch",
-        )
     test = None
     if (scored := getattr(progress, "test", None)) is not None:
         test = Note(
@@ -528,25 +564,9 @@ def training_progress(job: Any) -> ProgressView:
             f"On the **{scored['examples']}** held-out examples (never trained on): accuracy "
             f"**{scored['accuracy']:.1%}**, F1 **{scored['f1']:.3f}**.",
         )
-    comparison = None
-    labels = getattr(job, "label_names", ft.LABELS)
-    if job.finished and job.before and job.after:
-        seconds = getattr(job, "probe_pairs", None)
-        shown = (
-            [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(job.probes, seconds, strict=True)]
-            if seconds
-            else [s[:80] for s in job.probes]
-        )
-        comparison = table(
-            [
-                {
-                    "pair" if seconds else "sentence": text,
-                    f"P({labels[1]}) untrained head": round(b[1], 3),
-                    f"P({labels[1]}) fine-tuned": round(a[1], 3),
-                }
-                for text, b, a in zip(shown, job.before, job.after, strict=True)
-            ]
-        )
+    evaluations = _evaluations_table(progress.evaluations)
+    batches = _batches_table(getattr(progress, "batch_shapes", None) or [])
+    comparison = _before_after(job)
     done = job.finished and progress.status == "done" and progress.output
     of = f" of {progress.total_steps}" if progress.total_steps else ""
     return ProgressView(
@@ -872,6 +892,51 @@ def _fine_probabilities(fine: LoadedCheckpoint, firsts: Sequence[str], seconds: 
     return postprocess.apply(postprocess.classification_function(fine.config), logits)
 
 
+def _transfer_sources(encoder: LoadedCheckpoint, head: transfer.FeatureHead, fine_source: str) -> Note:
+    """Where both scores come from, and the held-out split they are measured on."""
+    held_out = transfer.HELD_OUT[head.kind]
+    return Note(
+        "caption",
+        f"Feature-based: {head.score.source} Fine-tuned: {fine_source} "
+        f"Held-out: the bundled {held_out} split, never trained on by either"
+        + (
+            " (the fine-tune scored it after each epoch but chose nothing with it: fixed settings, no early stopping). "
+            if held_out == "validation"
+            else ". "
+        )
+        + _weights_note(encoder, head),
+    )
+
+
+def _transfer_predictions(
+    encoder: LoadedCheckpoint,
+    head: transfer.FeatureHead,
+    fine: LoadedCheckpoint | None,
+    sentences: Sequence[str],
+    pairs_text: str,
+) -> tuple[Table | None, Note | None]:
+    """(the user's sentences or pairs classified both ways, why the pair box cannot be read)."""
+    firsts, seconds, problem = tuple(sentences), None, None
+    if head.kind == "pairs":
+        try:
+            firsts, seconds = pair_io.split_pairs(pairs_text)
+        except ExplorerError as error:
+            firsts, problem = (), Note("warning", f"The pair box cannot be read: {error}")
+    if not firsts:
+        return None, problem
+    feature = transfer.feature_probabilities(encoder, head, firsts, seconds)  # [N, 2]
+    fine_probs = _fine_probabilities(fine, firsts, seconds) if fine is not None else None  # [N, 2]
+    fine_labels = postprocess.label_names(fine.config, 2) if fine is not None else head.labels
+    shown = (
+        [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(firsts, seconds, strict=True)]
+        if seconds is not None
+        else [s[:SHOWN_CHARACTERS] for s in firsts]
+    )
+    column = "pair" if seconds is not None else "sentence"
+    rows = _prediction_rows(shown, column, head.labels, feature, fine_probs, fine_labels)
+    return table(rows, index=column), problem
+
+
 def _transfer_kind(
     encoder: LoadedCheckpoint,
     head: transfer.FeatureHead,
@@ -892,38 +957,9 @@ def _transfer_kind(
     if fine_score is not None and fine is not None:
         rows.append(_comparison_row(fine_score, f"fine-tuned: {fine.resolved.label}, every weight trained"))
     choice = transfer.recommend(head.score, fine_score)
-    sources = Note(
-        "caption",
-        f"Feature-based: {head.score.source} Fine-tuned: {fine_source} "
-        f"Held-out: the bundled {transfer.HELD_OUT[kind]} split, never trained on by either"
-        + (
-            " (the fine-tune scored it after each epoch but chose nothing with it: fixed settings, no early stopping). "
-            if transfer.HELD_OUT[kind] == "validation"
-            else ". "
-        )
-        + _weights_note(encoder, head),
-    )
+    sources = _transfer_sources(encoder, head, fine_source)
     problem = None if fine_score is not None else Note("info", fine_source)
-    firsts, seconds = tuple(sentences), None
-    if kind == "pairs":
-        try:
-            firsts, seconds = pair_io.split_pairs(pairs_text)
-        except ExplorerError as error:
-            firsts, problem = (), Note("warning", f"The pair box cannot be read: {error}")
-    predictions = None
-    if firsts:
-        feature = transfer.feature_probabilities(encoder, head, firsts, seconds)  # [N, 2]
-        fine_probs = _fine_probabilities(fine, firsts, seconds) if fine is not None else None  # [N, 2]
-        fine_labels = postprocess.label_names(fine.config, 2) if fine is not None else head.labels
-        shown = (
-            [f"{a[:60]} {pair_io.SEPARATOR} {b[:60]}" for a, b in zip(firsts, seconds, strict=True)]
-            if seconds is not None
-            else [s[:SHOWN_CHARACTERS] for s in firsts]
-        )
-        column = "pair" if seconds is not None else "sentence"
-        predictions = table(
-            _prediction_rows(shown, column, head.labels, feature, fine_probs, fine_labels), index=column
-        )
+    predictions, unread = _transfer_predictions(encoder, head, fine, sentences, pairs_text)
     where = "the pair box above" if kind == "pairs" else "the sidebar"
     return TransferKind(
         title=TRANSFER_TITLES[kind],
@@ -932,7 +968,7 @@ def _transfer_kind(
         sources=sources,
         predictions_title=f"Your {'pairs' if kind == 'pairs' else 'sentences'} ({where}), both ways",
         predictions=predictions,
-        problem=problem,
+        problem=unread or problem,
     )
 
 

@@ -302,6 +302,53 @@ def _lens(loaded: LoadedCheckpoint, context: list[int]) -> tuple[Any | None, Not
     return figure, note
 
 
+_CHAT_INTRO = Note(
+    "markdown",
+    '`tokenizer.apply_chat_template([{"role": "user", "content": prompt}], '
+    "add_generation_prompt=True)` gives:",
+)
+_STEPS_NOTE = Note(
+    "caption",
+    "**model's probability**: the softmax of the model's logits; **after temperature, top-k, "
+    "top-p**: the distribution sampling draws from. Greedy decoding ignores the second and "
+    "takes the most likely token.",
+)
+_LENS_INTRO = Note(
+    "markdown",
+    "Apply the model's final normalisation and its language-model head to the hidden state "
+    "after every layer: what would the model predict if it stopped there? Early layers guess "
+    "generic tokens; the answer usually appears in the last layers. The last row is the "
+    "model's real prediction.",
+)
+_NO_LENS = Note(
+    "info",
+    "The logit lens on this page reads a decoder-only model's layers; for an encoder-decoder it "
+    "is not available yet.",
+)
+
+
+def _text_so_far(loaded: LoadedCheckpoint, ids: list[int], steps: Sequence[gen.Step], chat: bool) -> str:
+    """The prompt, then ⟦what the model wrote⟧ (an encoder-decoder: "prompt → decoder: ⟦…⟧")."""
+    written = "".join(s.text for s in steps)
+    if loaded.is_encoder_decoder:
+        return (
+            loaded.tokenizer.decode(ids, skip_special_tokens=True)
+            + " → decoder: "
+            + (f"⟦{written}⟧" if steps else "⟦⟧")
+        )
+    return loaded.tokenizer.decode(ids, skip_special_tokens=not chat) + (f"⟦{written}⟧" if steps else "")
+
+
+def _candidates_download(top: Any) -> Download:
+    return Download(
+        "Download these candidates (CSV)",
+        exports.candidates_csv(top),
+        "next-token.csv",
+        "text/csv",
+        "gen.csv",
+    )
+
+
 def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequence[gen.Step] = ()) -> View:
     """The decoder sections for ``prompt`` followed by the ``steps`` generated so far. Raises
     ExplorerError (InputError) when the prompt gives no tokens or is too long."""
@@ -314,71 +361,29 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
     context = ids + generated  # [P + G]
     chat = settings.chat and bool(getattr(tokenizer, "chat_template", None))
     top = gen.candidates(loaded, gen.next_logits(loaded, ids, generated), settings.sampling, k=CANDIDATES)
-    written = "".join(s.text for s in steps)
-    text = tokenizer.decode(ids, skip_special_tokens=not chat) + (f"⟦{written}⟧" if steps else "")
     seq2seq = loaded.is_encoder_decoder
-    if seq2seq:
-        text = (
-            tokenizer.decode(ids, skip_special_tokens=True)
-            + " → decoder: "
-            + (f"⟦{written}⟧" if steps else "⟦⟧")
-        )
-        lens_figure, lens_note = (
-            None,
-            Note(
-                "info",
-                "The logit lens on this page reads a decoder-only model's layers; for an encoder-decoder it "
-                "is not available yet.",
-            ),
-        )
-    else:
-        lens_figure, lens_note = _lens(loaded, context)
+    lens_figure, lens_note = (None, _NO_LENS) if seq2seq else _lens(loaded, context)
     return View(
         None,
         Decoder(
             prompt_ids=tuple(ids),
             generated_ids=tuple(generated),
-            chat_intro=Note(
-                "markdown",
-                '`tokenizer.apply_chat_template([{"role": "user", "content": prompt}], '
-                "add_generation_prompt=True)` gives:",
-            )
-            if chat
-            else None,
+            chat_intro=_CHAT_INTRO if chat else None,
             chat_code=tokenizer.decode(ids) if chat else None,
             candidates=top,
             candidates_figure=figures.candidate_bars(
                 top.texts, top.raw, top.reshaped, f"The {len(top.texts)} most likely next tokens"
             ),
-            candidates_csv=Download(
-                "Download these candidates (CSV)",
-                exports.candidates_csv(top),
-                "next-token.csv",
-                "text/csv",
-                "gen.csv",
-            ),
+            candidates_csv=_candidates_download(top),
             candidates_sentence=_candidates_sentence(top, settings),
             quantized=quantized_note(loaded),
-            text_so_far=text,
+            text_so_far=_text_so_far(loaded, ids, steps, chat),
             steps_table=_steps_table(steps) if steps else None,
-            steps_note=Note(
-                "caption",
-                "**model's probability**: the softmax of the model's logits; **after temperature, top-k, "
-                "top-p**: the distribution sampling draws from. Greedy decoding ignores the second and "
-                "takes the most likely token.",
-            )
-            if steps
-            else None,
+            steps_note=_STEPS_NOTE if steps else None,
             causal_text=(tokenizer.decode(context, skip_special_tokens=True).strip() or prompt).replace(
                 "\n", " "
             ),
-            lens_intro=Note(
-                "markdown",
-                "Apply the model's final normalisation and its language-model head to the hidden state "
-                "after every layer: what would the model predict if it stopped there? Early layers guess "
-                "generic tokens; the answer usually appears in the last layers. The last row is the "
-                "model's real prediction.",
-            ),
+            lens_intro=_LENS_INTRO,
             lens_figure=lens_figure,
             lens_note=lens_note,
             causal_mask=not seq2seq,
@@ -419,10 +424,12 @@ def build_causal_mask(
 ) -> CausalMask:
     """The last layer's attention, heads averaged, of the decoder and of an encoder (both runs made
     with attentions, on the same text)."""
-    last = run.attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
+    attentions, encoder_attentions = run.attentions, encoder_run.attentions
+    assert attentions is not None and encoder_attentions is not None, "both runs are made with attentions"
+    last = attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
     (decoder,) = attention_parts(run, encoding, causal=True)
     view = attention_view(decoder, sentence=0, layer=last, head=0, aggregate="head average")
-    weights = run.attentions[last, 0].mean(axis=0)  # [S, S] before masking
+    weights = attentions[last, 0].mean(axis=0)  # [S, S] before masking
     future = float(np.triu(weights, k=1).max()) if weights.shape[0] > 1 else 0.0
     if future < 1e-6:
         decoder_caption = (
@@ -434,7 +441,7 @@ def build_causal_mask(
             "A decoder should see only itself and the tokens before it, but this model gives up to "
             f"{future:.3f} of its attention to later tokens (grey above the diagonal)."
         )
-    encoder_last = encoder_run.attentions.shape[0] - 1  # [L', B, H', S', S']
+    encoder_last = encoder_attentions.shape[0] - 1  # [L', B, H', S', S']
     (encoder,) = attention_parts(encoder_run, encoder_encoding)
     encoder_view = attention_view(encoder, sentence=0, layer=encoder_last, head=0, aggregate="head average")
     return CausalMask(

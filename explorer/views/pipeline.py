@@ -20,6 +20,7 @@ from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
 from explorer.training import finetune as ft
+from explorer.views import tasks as task_views
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
 from explorer.views.settings import setting
@@ -127,7 +128,8 @@ class PredictionBlock:
 
 @dataclass(frozen=True)
 class Link:
-    """A page to go deeper: ``path`` for st.page_link, the label and the icon."""
+    """A page to go deeper: ``path`` for st.page_link, the label and the icon (the page registry,
+    :func:`explorer.app.registry.go_deeper`, makes them: this module sits below it)."""
 
     path: str
     label: str
@@ -189,9 +191,8 @@ class View:
     no_predictions: Note | None  # why there is nothing to show
     quantized: Note | None  # the weights were de-quantized from a GGUF file (SmolLM2)
     # Go deeper
-    links: tuple[Link, ...]
     seq2seq: Seq2SeqPart | None = None  # encoder-decoders only
-    # ③ for the tasks with a module of their own (explorer.pipeline.tasks.<module>.View): feature extraction,
+    # ③ for the tasks with a module of their own (explorer.views.tasks.<module>.View): feature extraction,
     # token classification, zero-shot, question answering, multiple choice
     task: Any = None
     task_inputs: tuple[str, ...] = ()  # the Settings fields that task reads (its widgets)
@@ -461,16 +462,13 @@ def _count_of(run: ModelRun, prefix: str) -> int | None:
     return None
 
 
-def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) -> Seq2SeqPart | None:
-    """Step ② for an encoder-decoder; None for every other model."""
-    if not loaded.is_encoder_decoder or run.decoder_input_ids is None or run.generated_ids is None:
-        return None
-    tokenizer = loaded.tokenizer
+def _seq2seq_intro(loaded: LoadedCheckpoint, run: ModelRun) -> Note:
+    """What an encoder and a decoder do, with this run's decoder start token and length."""
+    assert run.decoder_input_ids is not None  # [B, T]
     start = int(run.decoder_input_ids[0, 0])
-    start_token = tokenizer.convert_ids_to_tokens(start)
-    B, S = encoding.shape
+    start_token = loaded.tokenizer.convert_ids_to_tokens(start)
     T = run.decoder_input_ids.shape[1]
-    intro = Note(
+    return Note(
         "markdown",
         f"**An encoder-decoder.** The **encoder** reads the whole text at once (attention both ways) "
         f"and gives one vector per input token. The **decoder** starts from the "
@@ -480,6 +478,13 @@ def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) ->
         "vectors (cross-attention), until it writes the end token "
         f"or {T} tokens. Below, what it generated for each sentence.",
     )
+
+
+def _seq2seq_shapes(encoding: Encoding, run: ModelRun) -> list[dict[str, str]]:
+    """One row per part the encoder-decoder returned: its shape and axes."""
+    assert run.decoder_input_ids is not None  # [B, T]
+    B, S = encoding.shape
+    T = run.decoder_input_ids.shape[1]
     rows = []
     enc_hidden, dec_hidden = _shape_of(run, "encoder_hidden_states"), _shape_of(run, "decoder_hidden_states")
     enc_count, dec_count = _count_of(run, "encoder_hidden_states"), _count_of(run, "decoder_hidden_states")
@@ -515,6 +520,23 @@ def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) ->
                 "axes": f"[batch, heads, decoder queries, encoder keys ({S} input tokens)]",
             }
         )
+    return rows
+
+
+_T5_PREFIXES_NOTE = Note(
+    "markdown",
+    "T5 reads its task from a text prefix, as in the course: try a line such as "
+    + " or ".join(f"`{p}`" for p in T5_PREFIXES)
+    + ". A checkpoint trained on those tasks translates or summarizes; this page shows whatever "
+    "this checkpoint generates.",
+)
+
+
+def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) -> Seq2SeqPart | None:
+    """Step ② for an encoder-decoder; None for every other model."""
+    if not loaded.is_encoder_decoder or run.decoder_input_ids is None or run.generated_ids is None:
+        return None
+    tokenizer = loaded.tokenizer
     generated = tuple(
         Generated(
             b,
@@ -534,19 +556,12 @@ def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) ->
         }
         for g in generated
     ]
-    prefixes = Note(
-        "markdown",
-        "T5 reads its task from a text prefix, as in the course: try a line such as "
-        + " or ".join(f"`{p}`" for p in T5_PREFIXES)
-        + ". A checkpoint trained on those tasks translates or summarizes; this page shows whatever "
-        "this checkpoint generates.",
-    )
     return Seq2SeqPart(
-        intro=intro,
-        shapes=table(rows, index="part"),
+        intro=_seq2seq_intro(loaded, run),
+        shapes=table(_seq2seq_shapes(encoding, run), index="part"),
         generated=generated,
         table=table(table_rows, index="sentence"),
-        prefixes=prefixes,
+        prefixes=_T5_PREFIXES_NOTE,
         examples=T5_PREFIXES,
     )
 
@@ -561,8 +576,6 @@ def build(
     """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
     the default classifier exists (None: look in the saved checkpoints folder); ``settings``: the
     task inputs (None: the defaults)."""
-    from explorer.app.registry import PAGES  # the registry imports this module for its Settings
-
     if classifier_built is None:
         classifier_built = checkpoints.classifier_built()
     B, S = encoding.shape  # input_ids is [B, S]
@@ -600,8 +613,7 @@ def build(
         predictions=tuple(_block(p, loaded) for p in predictions),
         no_predictions=_no_predictions(loaded, predictions),
         quantized=quantized_note(loaded) if predictions else None,
-        links=tuple(Link(page.path, f"{page.title}: {page.blurb}", page.icon) for page in PAGES[1:]),
         seq2seq=seq2seq_part(loaded, encoding, run),
-        task=tasks.build_section(loaded, encoding, run, (settings or Settings()).task_inputs()),
+        task=task_views.build_section(loaded, encoding, run, (settings or Settings()).task_inputs()),
         task_inputs=loaded.task.inputs,
     )

@@ -13,6 +13,7 @@ from explorer.pipeline.loading import load_checkpoint
 from explorer.pipeline.run import run_model
 from explorer.pipeline.tasks import TaskInputs
 from explorer.pipeline.tasks import feature_extraction as fe
+from explorer.views.tasks import feature_extraction as fe_view
 from tests.view_contents import note_texts
 
 COURSE = ("I've been waiting for a HuggingFace course my whole life.", "I hate this so much!")
@@ -33,12 +34,12 @@ def reference(minilm):
 
 def _view(loaded, sentences, labels="education, politics, business"):
     encoding = encode_batch(loaded.batch_tokenizer, list(sentences), max_length=loaded.max_tokens)
-    return fe.build(loaded, encoding, run_model(loaded, encoding), TaskInputs(labels=labels))
+    return fe_view.build(loaded, encoding, run_model(loaded, encoding), TaskInputs(labels=labels))
 
 
 def _measured(loaded) -> fe.BundledVectors:
     """The bundled vectors, computed here if no test did yet (what the page's button does)."""
-    return fe.bundled_vectors(loaded, fe.pooling_for(loaded))
+    return fe_view.bundled_vectors(loaded, fe.pooling_for(loaded))
 
 
 def test_minilm_pools_as_its_files_say(minilm):
@@ -96,8 +97,8 @@ def test_a_long_sentence_is_cut_where_sentence_transformers_cuts(minilm, referen
     shown = view.embeddings.rows[1]
     assert shown["real tokens"] == 256
     expected = reference.encode([UNUSUAL[-1]])[0]
-    assert [shown[f"dim {d}"] for d in range(fe.SHOWN_DIMENSIONS)] == [
-        round(float(expected[d]), 4) for d in range(fe.SHOWN_DIMENSIONS)
+    assert [shown[f"dim {d}"] for d in range(fe_view.SHOWN_DIMENSIONS)] == [
+        round(float(expected[d]), 4) for d in range(fe_view.SHOWN_DIMENSIONS)
     ]
 
 

@@ -17,6 +17,7 @@ from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
 from explorer.pipeline.tasks import TaskInputs
 from explorer.pipeline.tasks import feature_extraction as fe
+from explorer.views.tasks import feature_extraction as fe_view
 from tests.conftest import _bpe_tokenizer, _save, load_local
 from tests.families import build_family
 from tests.view_contents import note_texts, notes, strings
@@ -78,10 +79,10 @@ def loaded_families(folders) -> dict:
 def _view(loaded, sentences=SENTENCES, labels="sports, politics, cooking", with_map=False):
     encoding = encode_batch(loaded.batch_tokenizer, sentences, max_length=loaded.max_tokens)
     run = run_model(loaded, encoding)
-    view = fe.build(loaded, encoding, run, TaskInputs(labels=labels))
+    view = fe_view.build(loaded, encoding, run, TaskInputs(labels=labels))
     if with_map and view.embedding_map.compute is not None:  # what the page's button does
         view.embedding_map.compute()
-        view = fe.build(loaded, encoding, run, TaskInputs(labels=labels))
+        view = fe_view.build(loaded, encoding, run, TaskInputs(labels=labels))
     return view
 
 
@@ -305,7 +306,7 @@ def test_the_check_says_the_same_only_when_it_is(loaded_families):
     encoding = encode_batch(loaded.batch_tokenizer, SENTENCES, max_length=loaded.max_tokens)
     run = run_model(loaded, encoding)
     moved = dataclasses.replace(run, last_hidden_state=run.last_hidden_state + 1e-3)
-    view = fe.build(loaded, encoding, moved, TaskInputs())
+    view = fe_view.build(loaded, encoding, moved, TaskInputs())
     assert view.check.kind == "warning"
     assert "the same" not in view.check.text and "1.0e-03" in view.check.text
 
@@ -324,11 +325,11 @@ def test_one_sentence_asks_for_a_second_and_still_shows_the_mask(loaded_families
 
 
 def test_labels_parsed_with_their_notes():
-    assert fe.parse_labels("") == ((), ())
-    labels, said = fe.parse_labels(" sports, , politics,sports ,cooking ")
+    assert fe_view.parse_labels("") == ((), ())
+    labels, said = fe_view.parse_labels(" sports, , politics,sports ,cooking ")
     assert labels == ("sports", "politics", "cooking")
     assert [n.text for n in said] == ["1 repeated label(s) left out."]
-    labels, said = fe.parse_labels(", ".join(f"label {i}" for i in range(150)))
+    labels, said = fe_view.parse_labels(", ".join(f"label {i}" for i in range(150)))
     assert len(labels) == fe.MAX_LABELS == 100
     assert "first 100 of 150 labels" in said[0].text
 
@@ -403,9 +404,9 @@ def test_bundled_vectors_are_computed_once_per_checkpoint_files(folders, tmp_pat
     loaded = load_local(folder)
     pooling = fe.pooling_for(loaded)
     assert fe.cached_bundled_vectors(loaded, pooling) is None
-    first = fe.bundled_vectors(loaded, pooling)
+    first = fe_view.bundled_vectors(loaded, pooling)
     assert fe.cached_bundled_vectors(loaded, pooling) is first
-    assert fe.bundled_vectors(loaded, pooling) is first
+    assert fe_view.bundled_vectors(loaded, pooling) is first
     train, validation = bundled_dataset()
     assert first.vectors.shape == (len(train.texts) + len(validation.texts), 32)
     assert first.seconds > 0 and not first.vectors.flags.writeable
@@ -419,7 +420,7 @@ def test_bundled_vectors_are_computed_once_per_checkpoint_files(folders, tmp_pat
     (folder / "config.json").write_text((folder / "config.json").read_text() + "\n")
     assert fe.cached_bundled_vectors(load_local(folder), pooling) is None
     for _ in range(fe.BUNDLED_CACHE_SIZE + 1):
-        fe.bundled_vectors(load_local(folder), pooling)
+        fe_view.bundled_vectors(load_local(folder), pooling)
         (folder / "config.json").write_text((folder / "config.json").read_text() + "\n")
     assert len(fe._BUNDLED_CACHE) == fe.BUNDLED_CACHE_SIZE
 

@@ -12,6 +12,8 @@ import torch
 from explorer.pipeline import tasks
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.tasks import multiple_choice as mc
+from explorer.views import tasks as task_views
+from explorer.views.tasks import multiple_choice as mc_view
 from tests.conftest import load_local
 from tests.families import (
     bert_builder,
@@ -46,7 +48,7 @@ def bert_mc(tmp_path_factory):
 
 def _build(loaded, prompts=PROMPTS, choices=TYPED):
     encoding = encode_batch(loaded.batch_tokenizer, list(prompts))
-    return mc.build(loaded, encoding, None, tasks.TaskInputs(choices=choices))
+    return mc_view.build(loaded, encoding, None, tasks.TaskInputs(choices=choices))
 
 
 def _reference(loaded, prompt: str, choices) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +68,13 @@ def _shown(prompt_scores, choices, column: str) -> np.ndarray:
 def test_each_family_matches_its_own_forward_one_prompt_at_a_time(mc_model):
     name, loaded = mc_model
     assert loaded.task is tasks.MULTIPLE_CHOICE_TASK
-    view = tasks.build_section(
+    view = task_views.build_section(
         loaded,
         encode_batch(loaded.batch_tokenizer, list(PROMPTS)),
         None,
         tasks.TaskInputs(choices=" | ".join(CHOICES)),
     )
-    assert isinstance(view, mc.View) and len(view.prompts) == len(PROMPTS)
+    assert isinstance(view, mc_view.View) and len(view.prompts) == len(PROMPTS)
     for b, prompt in enumerate(PROMPTS):
         logits, probabilities = _reference(loaded, prompt, CHOICES)
         shown = view.prompts[b]

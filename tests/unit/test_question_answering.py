@@ -21,6 +21,8 @@ from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
 from explorer.pipeline.tasks import TaskInputs
 from explorer.pipeline.tasks import question_answering as qa
+from explorer.views import tasks as task_views
+from explorer.views.tasks import question_answering as qa_view
 from tests.conftest import load_local
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
@@ -48,7 +50,7 @@ def section(loaded, sentences, question):
     """Step ③ as the Pipeline page builds it: the sidebar's sentences, their run, the question."""
     encoding = encode_batch(loaded.batch_tokenizer, sentences)
     run = run_model(loaded, encoding)
-    return tasks.build_section(loaded, encoding, run, TaskInputs(question=question))
+    return task_views.build_section(loaded, encoding, run, TaskInputs(question=question))
 
 
 def test_reference_was_made_by_transformers_4():
@@ -61,7 +63,7 @@ def test_answers_match_transformers_4_pipeline(checkpoint):
     assert loaded.task is tasks.QUESTION_ANSWERING_TASK
     for pair, expected in zip(REFERENCE["pairs"], REFERENCE["answers"][name], strict=True):
         view = section(loaded, pair["sentences"], pair["question"])
-        assert isinstance(view, qa.View) and view.problem is None
+        assert isinstance(view, qa_view.View) and view.problem is None
         answer = view.result.answer
         got = (answer.text, answer.start, answer.end)
         assert got == (expected["answer"], expected["start"], expected["end"]), (name, pair["question"])
@@ -199,9 +201,9 @@ def test_the_chart_has_both_logits_and_greys_the_masked_tokens(bert):
     np.testing.assert_allclose(end.y, np.round(window.end_logits, 4), atol=1e-4)
     for colour, segment, token in zip(start.marker.color, window.segments, window.tokens, strict=True):
         if segment == qa.QUESTION or token == "[SEP]":
-            assert colour == qa._MASKED_COLOUR
+            assert colour == qa_view._MASKED_COLOUR
     part = view.result.answer.parts[0]
-    assert start.marker.color[part.start_token] == end.marker.color[part.end_token] == qa._ANSWER_COLOUR
+    assert start.marker.color[part.start_token] == end.marker.color[part.end_token] == qa_view._ANSWER_COLOUR
 
 
 def test_pipeline_page_draws_the_section(tmp_path):

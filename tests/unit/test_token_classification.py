@@ -13,7 +13,9 @@ import pytest
 
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
-from explorer.pipeline.tasks import TaskInputs, build_section, token_classification
+from explorer.pipeline.tasks import TaskInputs, token_classification
+from explorer.views.tasks import build_section
+from explorer.views.tasks import token_classification as token_classification_view
 from tests.conftest import _save, load_local
 from tests.families import bert_builder, distilbert_builder, roberta_builder
 
@@ -213,10 +215,10 @@ def test_a_sentence_with_no_token_to_label(checkpoints):
 
 
 def test_bad_strategy_names_fall_back_to_simple():
-    assert token_classification.parse_strategy("MAX ", fast=True) == ("max", ())
-    strategy, notes = token_classification.parse_strategy("<b>bogus</b>", fast=True)
+    assert token_classification_view.parse_strategy("MAX ", fast=True) == ("max", ())
+    strategy, notes = token_classification_view.parse_strategy("<b>bogus</b>", fast=True)
     assert strategy == "simple" and notes[0].kind == "warning"
-    strategy, notes = token_classification.parse_strategy("first", fast=False)
+    strategy, notes = token_classification_view.parse_strategy("first", fast=False)
     assert strategy == "simple" and "fast tokenizer" in notes[0].text
 
 

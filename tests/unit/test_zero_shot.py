@@ -14,6 +14,8 @@ import torch
 from explorer.pipeline import tasks
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.tasks import zero_shot
+from explorer.views import tasks as task_views
+from explorer.views.tasks import zero_shot as zero_shot_view
 from tests.conftest import _save, load_local
 from tests.families import (
     bert_builder,
@@ -71,7 +73,7 @@ def roberta_nli(tmp_path_factory):
 
 def _build(loaded, sentences=SENTENCES, **typed):
     encoding = encode_batch(loaded.batch_tokenizer, list(sentences))
-    return zero_shot.build(loaded, encoding, None, tasks.TaskInputs(**typed))
+    return zero_shot_view.build(loaded, encoding, None, tasks.TaskInputs(**typed))
 
 
 def _shown_scores(view, labels: list[str]) -> np.ndarray:
@@ -120,10 +122,10 @@ def _hand_scores(loaded, sentences, labels, entail: int, against: int, multi_lab
 def test_an_nli_head_is_the_zero_shot_task(bert_nli, distil_nli, roberta_nli):
     for loaded in (bert_nli, distil_nli, roberta_nli):
         assert loaded.task is tasks.ZERO_SHOT
-        view = tasks.build_section(
+        view = task_views.build_section(
             loaded, encode_batch(loaded.batch_tokenizer, list(SENTENCES)), None, tasks.TaskInputs()
         )
-        assert isinstance(view, zero_shot.View)
+        assert isinstance(view, zero_shot_view.View)
 
 
 def test_bert_single_label_matches_the_pipeline_and_a_hand_computation(bert_nli):

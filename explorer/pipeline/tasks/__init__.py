@@ -4,7 +4,8 @@ As transformers' ``pipelines/<task>.py``, each task has a module in this package
 (``feature_extraction``, ``token_classification``, ``zero_shot``, ``question_answering``,
 ``multiple_choice``, …) with its inputs, preprocess, the forward pass (through ``explorer.pipeline.run``),
 a pure-NumPy postprocess (probabilities through ``explorer.pipeline.postprocess``) and its check against
-the library's pipeline where one exists.
+the library's pipeline where one exists, returning frozen records; ``explorer.views.tasks.<module>``
+says and draws them (step ③ of the Pipeline page).
 
 This file is the registry: no torch, no transformers, no task module imported. Everything that
 asks "which head does this checkpoint have?" reads :func:`head_class_for` / :func:`task_for`, and
@@ -42,7 +43,9 @@ class Task:
     # The Pipeline page's settings this task reads (fields of explorer.views.pipeline.Settings):
     # its widgets are drawn in step ③ and a shared link carries them.
     inputs: tuple[str, ...] = ()
-    module: str = ""  # explorer.pipeline.tasks.<module> builds its section of step ③ ("" = none yet)
+    # explorer.pipeline.tasks.<module> computes its section of step ③, explorer.views.tasks.<module>
+    # builds it ("" = none yet)
+    module: str = ""
     step_title: str = ""  # step ③'s title for this task ("" = the Pipeline view names the function)
     # What the model is, said beside the course's first example (which classifies sentences)
     instead: str = ""
@@ -233,17 +236,3 @@ class TaskInputs:
     # token classification: none / simple / first / average / max. "first" reads each word by its
     # first sub-token, as the course's fine-tuning trains it (label alignment: the rest are -100).
     aggregation: str = "first"
-
-
-def build_section(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> Any | None:
-    """Step ③'s section for the checkpoint's task: ``explorer.pipeline.tasks.<module>.build(loaded,
-    encoding, run, inputs)`` (a frozen View the page draws), or None for tasks whose step ③ is the
-    Pipeline view's own predictions (classification, generation, fill-mask, text-to-text)."""
-    import importlib
-
-    task = task_for(loaded.head_class, loaded.config)
-    if not task.module:
-        return None
-    return importlib.import_module(f"explorer.pipeline.tasks.{task.module}").build(
-        loaded, encoding, run, inputs
-    )

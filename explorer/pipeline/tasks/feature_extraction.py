@@ -11,11 +11,13 @@ choice, said as such.
 - :func:`pool`: [B, S, D] token vectors and a [B, S] mask -> [B, D] sentence vectors (pure NumPy);
 - :func:`sentence_embeddings`: sentences -> [N, D], pooled and normalised as the checkpoint says
   (the model runs through :mod:`explorer.pipeline.run`);
-- :func:`build`: step ③ of the Pipeline page (:class:`View`): the token vectors checked against
-  ``pipeline("feature-extraction")``, the pooling, the sentence embeddings and their cosine
-  similarities, what pooling the padding would do without the attention mask, the embedding way of
-  zero-shot (cosine with each candidate label), and an embedding map of the bundled sentences with
-  the nearest ones to each of the user's (semantic search).
+- step ③ of the Pipeline page's numbers: the token vectors checked against
+  ``pipeline("feature-extraction")`` (:func:`check_tokens`), the sentence embeddings
+  (:func:`page_embeddings`), what pooling the padding would do without the attention mask
+  (:func:`mask_demo`), the embedding way of zero-shot (:func:`label_similarity`), and the bundled
+  sentences' vectors for an embedding map (:func:`bundled_vectors`, :func:`pca_2d`).
+
+The computation only: what the page says and draws of it is :mod:`explorer.views.tasks.feature_extraction`.
 """
 
 from __future__ import annotations
@@ -25,20 +27,17 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 
-from explorer.drawing import figures
-from explorer.drawing.render import visible
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import encode_batch
-from explorer.pipeline.tasks import BASE, TaskInputs
-from explorer.views.common import Note, Table, table
+from explorer.pipeline.tasks import BASE
+from explorer.pipeline.tasks.zero_shot import ParsedList, split_list
 
 # Pooling modes sentence-transformers names, that this module computes.
 MEAN, CLS, MAX, MEAN_SQRT_LEN, LAST_TOKEN = "mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken"
@@ -278,66 +277,68 @@ def sentence_embeddings(
 CHECK_TOLERANCE = 1e-5  # largest |difference| from pipeline("feature-extraction") called "the same"
 MAX_LABELS = 100  # candidate labels compared with the sentences (the embedding way of zero-shot)
 NEAREST = 3  # bundled sentences listed per user sentence
-SHOWN_DIMENSIONS = 4  # first values of each sentence vector shown in the table
 DEMO_PADDING = 16  # pad tokens the mask demo adds to a sentence the batch does not pad (each costs time)
-SHORT = 48  # characters of a sentence in a chart label or a table cell
 
 
-@dataclass(frozen=True)
-class MaskDemo:
+@dataclass(frozen=True, kw_only=True)
+class TokenCheck:
+    """The token vectors [B, S, D] against ``pipeline("feature-extraction")``'s, each sentence alone."""
+
+    compared: bool  # False: the pipeline does not return these vectors for this model
+    error: str | None  # the pipeline refused this checkpoint: the first line of why
+    # (sentence, the pipeline's token count, the batch's) when they tokenized it differently
+    mismatch: tuple[int, int, int] | None
+    largest: float  # largest |difference| over the real tokens (0.0 when not compared)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageEmbeddings:
+    """The page's sentence embeddings, pooled from the run unless a sentence is too long."""
+
+    embeddings: np.ndarray  # [B, D] float64
+    pooled: np.ndarray  # [B] real tokens pooled per sentence (cut at ``limit``)
+    longer: tuple[int, ...]  # sentences longer than ``limit``: re-run, cut there
+    limit: int  # the checkpoint's longest input in tokens (token_limit)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskWay:
+    """One way of pooling the padded sentence, against the sentence alone."""
+
+    name: str  # which masks are used where
+    real: int  # positions pooling treats as real
+    cosine: float  # with the sentence alone
+    difference: float  # largest |difference| from the sentence alone
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskResult:
     """The course's mask argument, for pooling: one sentence alone, then padded, pooled three ways."""
 
-    intro: Note
-    table: Table | None  # one row per way: cosine and largest difference vs the sentence alone
-    conclusion: Note | None
+    sentence: int  # which sentence of the batch
+    tokens: int  # n: its tokens alone
+    target: int  # its padded length (== tokens: no room to pad it)
+    limit: int  # the checkpoint's longest input
+    padding_side: str  # "right" or "left"
+    ways: tuple[MaskWay, ...]  # [3] mask in attention and pooling; in attention only; nowhere
 
 
-@dataclass(frozen=True)
-class LabelPart:
-    """The embedding way of zero-shot: cosine between each sentence and each candidate label."""
+@dataclass(frozen=True, kw_only=True)
+class Corpus:
+    """Labelled sentences to embed once per checkpoint (the app's bundled ones)."""
 
-    intro: Note
-    notes: tuple[Note, ...]  # no labels, the cap, duplicates
-    heatmap: go.Figure | None  # [B, labels] cosines
-    table: Table | None  # each sentence's labels, most similar first
+    texts: tuple[str, ...]  # [N]
+    labels: tuple[str, ...]  # [N] label names
 
 
-@dataclass(frozen=True)
-class EmbeddingMap:
-    """The bundled labelled sentences, PCA to 2-D, the user's sentences placed on the same axes."""
+@dataclass(frozen=True, kw_only=True)
+class BundledVectors:
+    """The bundled labelled sentences' embeddings for one checkpoint (computed once, then kept)."""
 
-    intro: Note
-    timing: Note  # how long the bundled vectors took (computed once per checkpoint), or what it costs
-    figure: go.Figure | None  # None until the bundled vectors are computed
-    nearest: Table | None  # semantic search: the most similar bundled sentences per user sentence
-    # Not computed yet for this checkpoint: a button's label, and what it runs (fills the cache the
-    # next build reads). None once computed.
-    offer: str | None = None
-    compute: Callable[[], Any] | None = None
-
-
-@dataclass(frozen=True)
-class View:
-    """Step ③ for a checkpoint without a task head: token vectors -> pooling -> sentence embeddings."""
-
-    intro: Note  # what the model returned: token vectors [B, S, D]
-    check: Note  # the token vectors vs pipeline("feature-extraction")
-    pooling: Note  # which pooling, and who chose it
-    notes: tuple[Note, ...]  # sentences cut at the checkpoint's max_seq_length, …
-    embeddings_title: str  # "Sentence embeddings: shape [B, D]"
-    embeddings: Table  # per sentence: real tokens (cut at the limit), length, the first values
-    similarity_title: str
-    similarity: go.Figure | None  # [B, B] cosine heatmap
-    similarity_table: Table | None  # every pair once, with its cosine
-    similarity_note: Note
-    mask: MaskDemo
-    labels: LabelPart
-    embedding_map: EmbeddingMap
-
-
-def _short(text: str, limit: int = SHORT) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    texts: tuple[str, ...]  # [N]
+    labels: tuple[str, ...]  # [N] label names
+    vectors: np.ndarray  # [N, D] read-only
+    seconds: float  # how long computing them took
 
 
 def token_vectors(loaded: Any, encoding: Any, run: Any) -> np.ndarray:
@@ -348,52 +349,16 @@ def token_vectors(loaded: Any, encoding: Any, run: Any) -> np.ndarray:
     return runner.forward(loaded, encoding).last_hidden_state  # [B, S, D] the encoder's
 
 
-def _pipeline_returns_them(loaded: Any) -> bool:
+def pipeline_returns_them(loaded: Any) -> bool:
     """Whether pipeline("feature-extraction") returns these token vectors: its first output is the
     last hidden state only for a headless model that is not an encoder-decoder."""
     return loaded.head_class == BASE and not loaded.is_encoder_decoder
 
 
-def _intro(loaded: Any, tokens: np.ndarray) -> Note:
-    B, S, D = tokens.shape
-    if loaded.is_encoder_decoder:
-        kind = (
-            " It is an encoder-decoder: these are its **encoder's** vectors (each has read the whole "
-            "sentence, both ways); its decoder, which writes text, is not used here."
-        )
-    elif loaded.is_decoder:
-        kind = (
-            " It is a decoder: each token's vector has seen only the tokens before it, so the last token's "
-            "vector is the only one that has read the whole sentence."
-        )
-    else:
-        kind = " It is an encoder: each token's vector has read the whole sentence, both ways."
-    returned = (
-        ' This is what `pipeline("feature-extraction")` returns.' if _pipeline_returns_them(loaded) else ""
-    )
-    headless = (
-        "has no task head: its output is "
-        if loaded.head_class == BASE
-        else "has a task head; feature extraction reads the layer below it: "
-    )
-    return Note(
-        "markdown",
-        f"`{loaded.model_class}` {headless}one vector per token, `last_hidden_state` of shape "
-        f"**[{B}, {S}, {D}]** (sentences × tokens, padding included × hidden size).{returned}{kind} "
-        "To compare whole sentences, step ③ pools each sentence's token "
-        f"vectors into one vector of {D} numbers: a **sentence embedding**.",
-    )
-
-
-def _token_check(loaded: Any, encoding: Any, tokens: np.ndarray) -> Note:
+def check_tokens(loaded: Any, encoding: Any, tokens: np.ndarray) -> TokenCheck:
     """The largest |difference| between the token vectors [B, S, D] and pipeline("feature-extraction")'s."""
-    if not _pipeline_returns_them(loaded):
-        return Note(
-            "info",
-            'Not checked against `pipeline("feature-extraction")`: it returns the model\'s first output, '
-            "which for this model is not these vectors (a head's logits, or an encoder-decoder's "
-            "decoder side).",
-        )
+    if not pipeline_returns_them(loaded):
+        return TokenCheck(compared=False, error=None, mismatch=None, largest=0.0)
     limit = encoding.max_length or loaded.max_tokens
     try:
         outputs = runner.transformers_pipeline(
@@ -405,123 +370,36 @@ def _token_check(loaded: Any, encoding: Any, tokens: np.ndarray) -> Note:
         )  # [B] tensors of [1, n_b, D]
     except Exception as error:  # the library refuses this checkpoint: say so, do not hide it
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        return Note(
-            "warning",
-            f'`pipeline("feature-extraction")` could not run on this checkpoint ({reason}), so the '
-            "token vectors are not checked against it.",
-        )
+        return TokenCheck(compared=True, error=reason, mismatch=None, largest=0.0)
     largest = 0.0
     for b, output in enumerate(outputs):
         theirs = output[0].float().numpy()  # [n_b, D]
         ours = tokens[b][encoding.attention_mask[b] == 1]  # [n_b, D] without padding
         if theirs.shape != ours.shape:
-            return Note(
-                "warning",
-                f'`pipeline("feature-extraction")` returned {theirs.shape[0]} token vectors for sentence '
-                f"{b} and the batch has {ours.shape[0]}: they tokenized it differently.",
-            )
+            mismatch = (b, int(theirs.shape[0]), int(ours.shape[0]))
+            return TokenCheck(compared=True, error=None, mismatch=mismatch, largest=0.0)
         largest = max(largest, float(np.abs(theirs.astype(np.float64) - ours).max(initial=0.0)))
-    if largest <= CHECK_TOLERANCE:
-        return Note(
-            "success",
-            f'Checked: `pipeline("feature-extraction")` returns the same token vectors (each sentence run '
-            f"alone, without padding): largest difference {largest:.1e} ≤ {CHECK_TOLERANCE:.0e}.",
-        )
-    return Note(
-        "warning",
-        f'`pipeline("feature-extraction")` (each sentence alone, without padding) differs from the '
-        f"batch's real tokens by up to {largest:.1e}, more than {CHECK_TOLERANCE:.0e}.",
-    )
+    return TokenCheck(compared=True, error=None, mismatch=None, largest=largest)
 
 
-def _pooling_note(pooling: Pooling) -> Note:
-    ways = "; ".join(MODE_TEXT[mode] for mode in pooling.modes)
-    joined = " The modes' vectors are joined end to end." if len(pooling.modes) > 1 else ""
-    scaled = (
-        " Then each sentence vector is divided by its length (L2 norm), so a dot product of two of them "
-        "is their cosine similarity."
-        if pooling.normalize
-        else ""
-    )
-    return Note("markdown", f"**Pooling.** {pooling.source} That is {ways}.{joined}{scaled}")
-
-
-def _page_embeddings(
-    loaded: Any, encoding: Any, tokens: np.ndarray, pooling: Pooling
-) -> tuple[np.ndarray, np.ndarray, tuple[Note, ...]]:
-    """([B, D] sentence embeddings, [B] real tokens per sentence, notes): pooled from the run, unless
-    a sentence is longer than the checkpoint's max_seq_length (then cut there, as
-    sentence-transformers does, with one more forward pass)."""
+def page_embeddings(loaded: Any, encoding: Any, tokens: np.ndarray, pooling: Pooling) -> PageEmbeddings:
+    """The sentence embeddings pooled from the run's token vectors [B, S, D], unless a sentence is
+    longer than the checkpoint's max_seq_length (then cut there, as sentence-transformers does,
+    with one more forward pass)."""
     lengths = encoding.lengths  # [B]
     limit = token_limit(loaded, pooling)
     if int(lengths.max()) <= limit:
-        return pool(tokens, encoding.attention_mask, pooling), lengths, ()
-    longer = [str(b) for b in range(len(lengths)) if lengths[b] > limit]
-    note = Note(
-        "info",
-        f"Sentence(s) {', '.join(longer)} are longer than the {limit} tokens this checkpoint's "
-        "sentence_bert_config.json allows (max_seq_length): as sentence-transformers does, their "
-        f"embeddings pool only the first {limit} tokens.",
-    )
-    return (
-        sentence_embeddings(loaded, encoding.sentences, pooling=pooling),
-        np.minimum(lengths, limit),
-        (note,),
+        embeddings = pool(tokens, encoding.attention_mask, pooling)  # [B, D]
+        return PageEmbeddings(embeddings=embeddings, pooled=lengths, longer=(), limit=limit)
+    return PageEmbeddings(
+        embeddings=sentence_embeddings(loaded, encoding.sentences, pooling=pooling),  # [B, D]
+        pooled=np.minimum(lengths, limit),  # [B]
+        longer=tuple(b for b in range(len(lengths)) if lengths[b] > limit),
+        limit=limit,
     )
 
 
-def _embeddings_table(embeddings: np.ndarray, pooled: np.ndarray, sentences: Sequence[str]) -> Table:
-    rows = []
-    for b, vector in enumerate(embeddings):
-        row = {"sentence": f"{b} · {_short(sentences[b])}", "real tokens": int(pooled[b])}
-        row["length (L2 norm)"] = round(float(np.linalg.norm(vector)), 4)
-        for d in range(min(SHOWN_DIMENSIONS, len(vector))):
-            row[f"dim {d}"] = round(float(vector[d]), 4)
-        rows.append(row)
-    return table(rows, index="sentence")
-
-
-def _similarity(
-    embeddings: np.ndarray, sentences: Sequence[str], pooling: Pooling
-) -> tuple[go.Figure | None, Table | None, Note]:
-    B = len(sentences)
-    if B < 2:
-        return (
-            None,
-            None,
-            Note("info", "Type a second sentence (one per line) to compare sentence embeddings."),
-        )
-    similarity = cosine(embeddings, embeddings)  # [B, B]
-    names = [figures.label(b, _short(s, 30)) for b, s in enumerate(sentences)]
-    figure = figures.matrix_heatmap(
-        similarity,
-        names,
-        names,
-        f"Cosine similarity of the {B} sentence embeddings",
-        "sentence",
-        "sentence",
-        value_name="cosine",
-    )
-    rows = [
-        {
-            "sentence": f"{i} · {_short(sentences[i])}",
-            "other": f"{j} · {_short(sentences[j])}",
-            "cosine": round(float(similarity[i, j]), 4),
-        }
-        for i in range(B)
-        for j in range(i + 1, B)
-    ]
-    i, j = np.unravel_index(np.argmax(similarity + np.tril(np.full((B, B), -np.inf))), (B, B))
-    note = Note(
-        "markdown",
-        "Cosine similarity: 1 = same direction, 0 = unrelated, −1 = opposite"
-        + (" (with normalised vectors it is just their dot product)" if pooling.normalize else "")
-        + f". The most similar pair here: sentences {i} and {j} ({similarity[i, j]:.3f}).",
-    )
-    return figure, table(rows[:200]), note
-
-
-def _demo_sentence(encoding: Any) -> tuple[int, int]:
+def demo_sentence(encoding: Any) -> tuple[int, int]:
     """(which sentence, padded length): the batch's shortest sentence, padded as in the batch, or
     (no padding in the batch) with as many pad tokens as it has real tokens, at most DEMO_PADDING."""
     lengths = encoding.lengths  # [B]
@@ -530,8 +408,16 @@ def _demo_sentence(encoding: Any) -> tuple[int, int]:
     return b, (S if S > n else n + min(n, DEMO_PADDING))
 
 
-def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
-    b, target = _demo_sentence(encoding)
+_MASK_WAYS = (  # (name, the attention mask is the real one, pooling's mask is the real one)
+    ("padded; the mask in attention and in pooling (sentence-transformers' way)", True, True),
+    ("padded; the mask in attention, but pooling counts the padding as real", True, False),
+    ("padded; no mask at all: attention and pooling both see the padding", False, False),
+)
+
+
+def mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskResult:
+    """The shortest sentence alone, then padded and pooled three ways (one forward per attention mask)."""
+    b, target = demo_sentence(encoding)
     sentence = encoding.sentences[b]
     limit = token_limit(loaded, pooling)
     tokenizer = loaded.batch_tokenizer
@@ -540,153 +426,50 @@ def _mask_demo(loaded: Any, encoding: Any, pooling: Pooling) -> MaskDemo:
     if n >= limit or target > limit:
         target = limit
     if target <= n:
-        return MaskDemo(
-            Note("info", f"Sentence {b} fills the model's {limit} tokens: there is no room to pad it."),
-            None,
-            None,
-        )
+        return MaskResult(sentence=b, tokens=n, target=n, limit=limit, padding_side="", ways=())
     padded = encode_batch(tokenizer, [sentence], padding="max_length", max_length=target)  # [1, target]
     mask = np.asarray(padded.attention_mask)  # [1, target]
     ones = np.ones_like(mask)  # [1, target]
     reference = pool(runner.forward(loaded, alone).last_hidden_state, alone.attention_mask, pooling)  # [1, D]
-    ways = (
-        ("padded; the mask in attention and in pooling (sentence-transformers' way)", mask, mask),
-        ("padded; the mask in attention, but pooling counts the padding as real", mask, ones),
-        ("padded; no mask at all: attention and pooling both see the padding", ones, ones),
-    )
-    rows = [
-        {
-            "way": "alone, no padding (the reference)",
-            "positions treated as real": n,
-            "cosine vs alone": 1.0,
-            "largest |difference|": 0.0,
-        }
-    ]
-    results = []
-    outputs: dict[bool, np.ndarray] = {}  # one forward per attention mask: masked or all ones
-    for name, attention, pooled in ways:
-        masked = bool((attention == mask).all())
-        if masked not in outputs:
-            outputs[masked] = runner.forward(loaded, padded, attention_mask=attention).last_hidden_state
-        vector = pool(outputs[masked], pooled, pooling)  # [1, D]
-        similarity = float(cosine(vector, reference)[0, 0])
-        difference = float(np.abs(vector - reference).max())
-        results.append((similarity, difference))
-        rows.append(
-            {
-                "way": name,
-                "positions treated as real": int(pooled.sum()),
-                "cosine vs alone": round(similarity, 6),
-                "largest |difference|": float(f"{difference:.2e}"),
-            }
-        )
-    pad = tokenizer.pad_token or "the pad token"
-    where = (
-        "in this batch it gets" if target == encoding.shape[1] else "beside a longer sentence it would get"
-    )
-    intro = Note(
-        "markdown",
-        f"**Why pooling needs the attention mask.** Sentence {b} has {n} tokens; {where} "
-        f"{target - n} × `{pad}` ({padded.padding_side} padding) to make {target}. The padding "
-        "positions still come out of the model with vectors. Below, the sentence alone and padded, "
-        f"pooled three ways ({pooling.mode} pooling).",
-    )
-    return MaskDemo(intro, table(rows, index="way"), _mask_conclusion(results))
-
-
-def _mask_conclusion(results: list[tuple[float, float]]) -> Note:
-    """What the three padded ways did, from their numbers (cosine, largest difference vs alone)."""
-    (_, masked), (pooled_cos, pooled_diff), (none_cos, none_diff) = results
-
-    def said(cos: float, diff: float) -> str:
-        if diff <= CHECK_TOLERANCE:
-            return f"changes nothing here (largest difference {diff:.1e})"
-        return f"moves the vector (cosine {cos:.4f} with the sentence alone, largest difference {diff:.1e})"
-
-    same = masked <= CHECK_TOLERANCE
-    first = (
-        f"With the mask, padding changes nothing: the same vector as the sentence alone (largest difference "
-        f"{masked:.1e})."
-        if same
-        else f"Even with the mask the padded vector differs from the sentence alone by up to {masked:.1e}."
-    )
-    return Note(
-        "success" if same else "warning",
-        f"{first} Pooling over the padding too {said(pooled_cos, pooled_diff)}; without the mask "
-        f"anywhere, the padding {said(none_cos, none_diff)}.",
-    )
-
-
-def parse_labels(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
-    """(labels, notes): comma-separated candidate labels, stripped, duplicates and empties left
-    out, at most MAX_LABELS (each of these said in a note)."""
-    parts = [part.strip() for part in (text or "").split(",")]
-    kept: list[str] = []
-    for part in parts:
-        if part and part not in kept:
-            kept.append(part)
-    notes = []
-    duplicates = sum(1 for part in parts if part) - len(kept)
-    if duplicates:
-        notes.append(Note("caption", f"{duplicates} repeated label(s) left out."))
-    if len(kept) > MAX_LABELS:
-        notes.append(
-            Note(
-                "warning",
-                f"Only the first {MAX_LABELS} of {len(kept)} labels are compared (a cap, to keep it quick).",
+    outputs: dict[bool, np.ndarray] = {}  # [1, target, D] per attention mask: masked or all ones
+    ways = []
+    for name, attention_masked, pooling_masked in _MASK_WAYS:
+        if attention_masked not in outputs:
+            attention = mask if attention_masked else ones
+            outputs[attention_masked] = runner.forward(
+                loaded, padded, attention_mask=attention
+            ).last_hidden_state
+        pooled = mask if pooling_masked else ones
+        vector = pool(outputs[attention_masked], pooled, pooling)  # [1, D]
+        ways.append(
+            MaskWay(
+                name=name,
+                real=int(pooled.sum()),
+                cosine=float(cosine(vector, reference)[0, 0]),
+                difference=float(np.abs(vector - reference).max()),
             )
         )
-        kept = kept[:MAX_LABELS]
-    return tuple(kept), tuple(notes)
-
-
-def _label_part(
-    loaded: Any, sentences: Sequence[str], embeddings: np.ndarray, text: str, pooling: Pooling
-) -> LabelPart:
-    intro = Note(
-        "markdown",
-        "**Zero-shot, the embedding way.** Each candidate label is embedded like a sentence, and each "
-        "sentence gets the label whose embedding is closest (cosine similarity). A cosine is not a "
-        'probability, and this is not `pipeline("zero-shot-classification")`\'s way: that pipeline needs a '
-        "natural-language-inference head (entailment vs contradiction), which this checkpoint does not have.",
+    return MaskResult(
+        sentence=b, tokens=n, target=target, limit=limit, padding_side=padded.padding_side, ways=tuple(ways)
     )
-    labels, notes = parse_labels(text)
-    if not labels:
-        empty = Note("info", "Type candidate labels, separated by commas (e.g. sports, politics, cooking).")
-        return LabelPart(intro, (*notes, empty), None, None)
+
+
+def parse_labels(text: str) -> ParsedList:
+    """Comma-separated candidate labels, stripped, duplicates and empties left out, at most MAX_LABELS."""
+    return split_list(text, ",", MAX_LABELS)
+
+
+def label_similarity(
+    loaded: Any, embeddings: np.ndarray, labels: Sequence[str], pooling: Pooling
+) -> np.ndarray:
+    """[B, L] cosine between each sentence embedding [B, D] and each label's, embedded alike."""
     label_vectors = sentence_embeddings(loaded, labels, pooling=pooling)  # [L, D]
-    similarity = cosine(embeddings, label_vectors)  # [B, L]
-    figure = figures.matrix_heatmap(
-        similarity,
-        [figures.label(b, _short(s, 30)) for b, s in enumerate(sentences)],
-        [figures.label(k, _short(label, 30)) for k, label in enumerate(labels)],
-        "Cosine similarity: sentence embedding vs label embedding",
-        "candidate label",
-        "sentence",
-        value_name="cosine",
-    )
-    rows = []
-    for b, sentence in enumerate(sentences):
-        for rank, k in enumerate(np.argsort(-similarity[b], kind="stable")[:NEAREST], start=1):
-            rows.append(
-                {
-                    "sentence": f"{b} · {_short(sentence)}",
-                    "rank": rank,
-                    "label": _short(labels[k]),
-                    "cosine": round(float(similarity[b, k]), 4),
-                }
-            )
-    return LabelPart(intro, notes, figure, table(rows, index=["sentence", "rank"]))
+    return cosine(embeddings, label_vectors)  # [B, L]
 
 
-@dataclass(frozen=True)
-class BundledVectors:
-    """The bundled labelled sentences' embeddings for one checkpoint (computed once, then kept)."""
-
-    texts: tuple[str, ...]  # [N]
-    labels: tuple[str, ...]  # [N] label names
-    vectors: np.ndarray  # [N, D] read-only
-    seconds: float  # how long computing them took
+def ranked(similarity: np.ndarray, k: int = NEAREST) -> np.ndarray:
+    """[B, k] for each row of ``similarity`` [B, M], its k largest columns, largest first (stable)."""
+    return np.argsort(-similarity, axis=-1, kind="stable")[:, :k]
 
 
 _BUNDLED_CACHE: OrderedDict[tuple[str, str, str], BundledVectors] = OrderedDict()
@@ -710,23 +493,18 @@ def cached_bundled_vectors(loaded: Any, pooling: Pooling) -> BundledVectors | No
     return None
 
 
-def bundled_vectors(loaded: Any, pooling: Pooling) -> BundledVectors:
-    """The bundled labelled sentences (train + validation) embedded by ``loaded``: computed once
-    per checkpoint (keyed by its ref, the fingerprint of its files and the pooling) and kept in a
-    small bounded cache shared by every session."""
-    from explorer.training.finetune import LABELS, bundled_dataset
-
+def bundled_vectors(loaded: Any, pooling: Pooling, corpus: Corpus) -> BundledVectors:
+    """The bundled labelled sentences (``corpus``: the app has one) embedded by ``loaded``:
+    computed once per checkpoint (keyed by its ref, the fingerprint of its files and the pooling)
+    and kept in a small bounded cache shared by every session."""
     found = cached_bundled_vectors(loaded, pooling)
     if found is not None:
         return found
-    train, validation = bundled_dataset()
-    texts = train.texts + validation.texts
     started = time.perf_counter()
-    vectors = sentence_embeddings(loaded, texts, pooling=pooling)  # [N, D]
+    vectors = sentence_embeddings(loaded, corpus.texts, pooling=pooling)  # [N, D]
     seconds = time.perf_counter() - started
     vectors.setflags(write=False)
-    names = tuple(LABELS[i] for i in train.labels + validation.labels)
-    entry = BundledVectors(texts, names, vectors, seconds)
+    entry = BundledVectors(texts=corpus.texts, labels=corpus.labels, vectors=vectors, seconds=seconds)
     with _BUNDLED_LOCK:
         _BUNDLED_CACHE[_bundled_key(loaded, pooling)] = entry
         while len(_BUNDLED_CACHE) > BUNDLED_CACHE_SIZE:
@@ -746,144 +524,3 @@ def pca_2d(vectors: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndar
     variance = singular**2
     kept = float(variance[:2].sum() / variance.sum()) if variance.sum() > 0 else 0.0
     return (vectors - mean) @ axes.T, (others - mean) @ axes.T, kept
-
-
-# Okabe-Ito colours and distinct symbols: readable without colour vision too.
-_LABEL_STYLE = {"NEGATIVE": ("#D55E00", "circle"), "POSITIVE": ("#0072B2", "diamond")}
-
-
-def _map_figure(
-    bundled: BundledVectors, points: np.ndarray, users: np.ndarray, sentences: Sequence[str], kept: float
-) -> go.Figure:
-    """[N, 2] bundled points coloured by label, [B, 2] the user's sentences as numbered stars."""
-    figure = go.Figure()
-    labels = np.array(bundled.labels)
-    for name in sorted(set(bundled.labels)):
-        colour, symbol = _LABEL_STYLE.get(name, ("#999999", "square"))
-        chosen = labels == name
-        figure.add_trace(
-            go.Scatter(
-                x=np.round(points[chosen, 0], 4),
-                y=np.round(points[chosen, 1], 4),
-                mode="markers",
-                name=f"bundled: {name}",
-                marker={"color": colour, "symbol": symbol, "size": 7, "opacity": 0.6},
-                text=[visible(t, quote=False) for t, c in zip(bundled.texts, chosen, strict=True) if c],
-                hovertemplate="%{text}<extra>" + name + "</extra>",
-            )
-        )
-    figure.add_trace(
-        go.Scatter(
-            x=np.round(users[:, 0], 4),
-            y=np.round(users[:, 1], 4),
-            mode="markers+text",
-            name="your sentences",
-            marker={
-                "color": "#000000",
-                "symbol": "star",
-                "size": 16,
-                "line": {"color": "#F0E442", "width": 1},
-            },
-            text=[str(b) for b in range(len(sentences))],
-            textposition="top center",
-            hovertext=[figures.label(b, _short(s, 60)) for b, s in enumerate(sentences)],
-            hovertemplate="%{hovertext}<extra>your sentence</extra>",
-        )
-    )
-    figure.update_layout(
-        title={
-            "text": (
-                f"Embedding map: {len(bundled.texts)} bundled sentences, PCA to 2-D "
-                f"({kept:.0%} of the variance)"
-            )
-        },
-        xaxis_title="principal component 1",
-        yaxis_title="principal component 2",
-        height=520,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        plot_bgcolor="white",
-    )
-    return figure
-
-
-def _nearest(bundled: BundledVectors, embeddings: np.ndarray, sentences: Sequence[str]) -> Table:
-    similarity = cosine(embeddings, bundled.vectors)  # [B, N]
-    rows = []
-    for b, sentence in enumerate(sentences):
-        for rank, k in enumerate(np.argsort(-similarity[b], kind="stable")[:NEAREST], start=1):
-            rows.append(
-                {
-                    "sentence": f"{b} · {_short(sentence)}",
-                    "rank": rank,
-                    "nearest bundled sentence": bundled.texts[k],
-                    "label": bundled.labels[k],
-                    "cosine": round(float(similarity[b, k]), 4),
-                }
-            )
-    return table(rows, index=["sentence", "rank"])
-
-
-def _embedding_map(
-    loaded: Any, embeddings: np.ndarray, sentences: Sequence[str], pooling: Pooling
-) -> EmbeddingMap:
-    from explorer.training.finetune import bundled_dataset
-
-    train, validation = bundled_dataset()
-    count = len(train.texts) + len(validation.texts)
-    intro = Note(
-        "markdown",
-        f"**Embedding map and semantic search.** The app's {count} labelled sentences (the ones the "
-        "default classifier is fine-tuned on), embedded the same way and drawn on their two main "
-        "directions (PCA). Your sentences are the stars; below, the bundled sentences closest to each "
-        "(cosine similarity), a semantic search. The labels are the dataset's, not this model's: it "
-        "never saw them.",
-    )
-    bundled = cached_bundled_vectors(loaded, pooling)
-    if bundled is None:
-        cost = Note(
-            "caption",
-            f"Not computed yet for this checkpoint: {count} sentences through the model, once; then every "
-            "session reuses them.",
-        )
-        offer = f"Embed the {count} bundled sentences"
-        return EmbeddingMap(
-            intro, cost, None, None, offer, functools.partial(bundled_vectors, loaded, pooling)
-        )
-    points, users, kept = pca_2d(bundled.vectors, embeddings)  # [N, 2], [B, 2]
-    timing = Note(
-        "caption",
-        f"The {count} bundled sentence embeddings took {bundled.seconds:.2f} s to compute, once for this "
-        "checkpoint; they are kept in memory for every session.",
-    )
-    return EmbeddingMap(
-        intro,
-        timing,
-        _map_figure(bundled, points, users, sentences, kept),
-        _nearest(bundled, embeddings, sentences),
-    )
-
-
-def build(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> View:
-    """Step ③ for a headless checkpoint: pool the run's token vectors into sentence embeddings as
-    the checkpoint says, compare them, and place them among the bundled sentences."""
-    pooling = pooling_for(loaded)
-    sentences = tuple(encoding.sentences)
-    tokens = token_vectors(loaded, encoding, run)  # [B, S, D]
-    embeddings, pooled, notes = _page_embeddings(loaded, encoding, tokens, pooling)  # [B, D], [B]
-    figure, pairs, similarity_note = _similarity(embeddings, sentences, pooling)
-    B, D = embeddings.shape
-    return View(
-        intro=_intro(loaded, tokens),
-        check=_token_check(loaded, encoding, tokens),
-        pooling=_pooling_note(pooling),
-        notes=notes,
-        embeddings_title=f"Sentence embeddings: shape [{B}, {D}]",
-        embeddings=_embeddings_table(embeddings, pooled, sentences),
-        similarity_title="How similar are the sentences?",
-        similarity=figure,
-        similarity_table=pairs,
-        similarity_note=similarity_note,
-        mask=_mask_demo(loaded, encoding, pooling),
-        labels=_label_part(loaded, sentences, embeddings, inputs.labels, pooling),
-        embedding_map=_embedding_map(loaded, embeddings, sentences, pooling),
-    )

@@ -1,1 +1,1 @@
-"""One module per task: draw(view) for explorer.pipeline.tasks.<module>.View (step ③ of the Pipeline page)."""
+"""One module per task: draw(view) for explorer.views.tasks.<module>.View (step ③ of the Pipeline page)."""

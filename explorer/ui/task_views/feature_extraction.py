@@ -1,11 +1,11 @@
-"""Draw explorer.pipeline.tasks.feature_extraction.View: step ③ for a checkpoint without a task head."""
+"""Draw explorer.views.tasks.feature_extraction.View: step ③ for a checkpoint without a task head."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.pipeline.tasks.feature_extraction import EmbeddingMap, LabelPart, MaskDemo, View
 from explorer.ui.widgets import chart, note, notes, table
+from explorer.views.tasks.feature_extraction import EmbeddingMap, LabelPart, MaskDemo, View
 
 KEY = "home.features"  # widget and chart keys of this section
 

@@ -1,11 +1,11 @@
-"""Draw explorer.pipeline.tasks.multiple_choice.View: step ③ of the Pipeline page for a multiple-choice head."""
+"""Draw explorer.views.tasks.multiple_choice.View: step ③ of the Pipeline page for a multiple-choice head."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.pipeline.tasks.multiple_choice import View
 from explorer.ui.widgets import note, notes, table
+from explorer.views.tasks.multiple_choice import View
 
 
 def draw(view: View) -> None:

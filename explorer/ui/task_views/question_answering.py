@@ -1,12 +1,12 @@
-"""Draw explorer.pipeline.tasks.question_answering.View: step ③ of the Pipeline page for a question-answering
+"""Draw explorer.views.tasks.question_answering.View: step ③ of the Pipeline page for a question-answering
 checkpoint (the question widget is drawn above it by explorer.ui.tasks)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.pipeline.tasks.question_answering import View
 from explorer.ui.widgets import chart, note, notes, table
+from explorer.views.tasks.question_answering import View
 
 
 def _picked_window(view: View) -> int:

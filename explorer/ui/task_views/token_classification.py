@@ -1,11 +1,11 @@
-"""Step ③ for a token classifier: explorer.pipeline.tasks.token_classification.View drawn."""
+"""Step ③ for a token classifier: explorer.views.tasks.token_classification.View drawn."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.pipeline.tasks.token_classification import View
 from explorer.ui.widgets import note, notes, table
+from explorer.views.tasks.token_classification import View
 
 
 def draw(view: View) -> None:

@@ -1,11 +1,11 @@
-"""Draw explorer.pipeline.tasks.zero_shot.View: step ③ of the Pipeline page for an NLI checkpoint."""
+"""Draw explorer.views.tasks.zero_shot.View: step ③ of the Pipeline page for an NLI checkpoint."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.pipeline.tasks.zero_shot import View
 from explorer.ui.widgets import chart, note, notes, table
+from explorer.views.tasks.zero_shot import View
 
 
 def draw(view: View) -> None:
