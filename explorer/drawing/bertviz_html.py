@@ -152,7 +152,7 @@ def script_json(value: object) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """What a bertviz view will show, within the weight budget. ``layers`` are layer numbers:
     index i of the attentions is layer ``first + i``."""
@@ -201,18 +201,27 @@ def plan_view(
     counts = kept(attentions, threshold)  # [L]
     all_layers, all_heads = tuple(range(first, first + L)), tuple(range(H))
     if counts.sum() <= budget:
-        return Plan(all_layers, all_heads, 0, T, None, first, int(counts.sum()), L * H * T * T)
+        return Plan(
+            layers=all_layers,
+            heads=all_heads,
+            start=0,
+            stop=T,
+            note=None,
+            first=first,
+            kept=int(counts.sum()),
+            total=L * H * T * T,
+        )
     if kind == "head" and counts[layer - first] <= budget:
         return Plan(
-            (layer,),
-            all_heads,
-            0,
-            T,
-            f"{T} tokens: this view shows layer {layer} only "
+            layers=(layer,),
+            heads=all_heads,
+            start=0,
+            stop=T,
+            note=f"{T} tokens: this view shows layer {layer} only "
             "(choose the layer above); all layers at once would be too heavy for the browser.",
-            first,
-            int(counts[layer - first]),
-            H * T * T,
+            first=first,
+            kept=int(counts[layer - first]),
+            total=H * T * T,
         )
     chosen = (layer,) if kind == "head" else all_layers
     window = _window(len(chosen), H, T, threshold, budget)
@@ -220,15 +229,15 @@ def plan_view(
     shown = attentions[[n - first for n in chosen]][:, :, start : start + window, start : start + window]
     where = f"layer {layer}, " if kind == "head" else ""
     return Plan(
-        chosen,
-        all_heads,
-        start,
-        start + window,
-        f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
+        layers=chosen,
+        heads=all_heads,
+        start=start,
+        stop=start + window,
+        note=f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
         f"({window} tokens). Move the window to see the rest.",
-        first,
-        int(kept(shown, threshold).sum()),
-        shown.size,
+        first=first,
+        kept=int(kept(shown, threshold).sum()),
+        total=shown.size,
     )
 
 
@@ -367,18 +376,27 @@ def plan_encoder_decoder(
     layer = layer if 1 <= layer <= L else 1
     cells = sum(p.attentions.shape[1] * p.attentions.shape[2] * p.attentions.shape[3] for p in parts)
     if counts.sum() <= budget:
-        return Plan(tuple(range(1, L + 1)), tuple(range(H)), 0, 0, note, 1, int(counts.sum()), L * cells)
+        return Plan(
+            layers=tuple(range(1, L + 1)),
+            heads=tuple(range(H)),
+            start=0,
+            stop=0,
+            note=note,
+            first=1,
+            kept=int(counts.sum()),
+            total=L * cells,
+        )
     if kind == "head" and counts[layer - 1] <= budget:
         only = f"This view shows layer {layer} only (choose the layer above); all layers at once would be too heavy for the browser."
         return Plan(
-            (layer,),
-            tuple(range(H)),
-            0,
-            0,
-            f"{note} {only}" if note else only,
-            1,
-            int(counts[layer - 1]),
-            cells,
+            layers=(layer,),
+            heads=tuple(range(H)),
+            start=0,
+            stop=0,
+            note=f"{note} {only}" if note else only,
+            first=1,
+            kept=int(counts[layer - 1]),
+            total=cells,
         )
     raise ExplorerError(
         "This encoder-decoder input is too long for bertviz's encoder-decoder view "

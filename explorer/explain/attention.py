@@ -98,7 +98,7 @@ def head_entropy(run: ModelRun, encoding: Encoding, sentence: int) -> np.ndarray
 # --- Scaled dot-product attention, step by step ------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttentionSteps:
     """softmax(Q Kᵀ / √d + mask) V for one head of one layer, from the model's own weights.
     Matrices cover the whole padded sentence: S positions."""
@@ -156,7 +156,7 @@ def _modeling_module(model: Any) -> Any:
     return sys.modules[type(model).__module__]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Projected:
     """One layer's queries, keys and values for every head, as the model computes them."""
 
@@ -199,20 +199,40 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
         attention = encoder.layer[layer].attention.self  # BERT, RoBERTa, ELECTRA, CamemBERT, MiniLM
         H = attention.num_attention_heads
         q, k, v = (heads_of(p(hidden), H) for p in (attention.query, attention.key, attention.value))
-        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
+        return _Projected(
+            x=hidden,
+            q=q,
+            k=k,
+            v=v,
+            input_note=before,
+            rotary=False,
+            qk_norm=False,
+            scaling=scaling_of(attention),
+        )
     transformer = getattr(base, "transformer", None)
     if kind == "distilbert" and transformer is not None:
         attention = transformer.layer[layer].attention
         H = attention.n_heads
         q, k, v = (heads_of(p(hidden), H) for p in (attention.q_lin, attention.k_lin, attention.v_lin))
-        return _Projected(hidden, q, k, v, before, False, False, scaling_of(attention))
+        return _Projected(
+            x=hidden,
+            q=q,
+            k=k,
+            v=v,
+            input_note=before,
+            rotary=False,
+            qk_norm=False,
+            scaling=scaling_of(attention),
+        )
     if kind == "gpt2" and hasattr(base, "h"):
         block = base.h[layer]
         x = block.ln_1(hidden)
         H = block.attn.num_heads
         q, k, v = (heads_of(t, H) for t in block.attn.c_attn(x).split(D, dim=2))
         note = f"ln_1({input_name(layer)}): GPT-2 normalises before attention"
-        return _Projected(x, q, k, v, note, False, False, scaling_of(block.attn))
+        return _Projected(
+            x=x, q=q, k=k, v=v, input_note=note, rotary=False, qk_norm=False, scaling=scaling_of(block.attn)
+        )
     if hasattr(base, "layers") and hasattr(base, "rotary_emb") and hasattr(base.layers[layer], "self_attn"):
         block = base.layers[layer]
         attention = block.self_attn
@@ -229,7 +249,9 @@ def _projections(loaded: LoadedCheckpoint, hidden: Any, layer: int, position_ids
         cos, sin = base.rotary_emb(x, position_ids)
         q, k = _modeling_module(model).apply_rotary_pos_emb(q, k, cos, sin)
         note = f"input_layernorm({input_name(layer)}): normalised (RMSNorm) before attention"
-        return _Projected(x, q, k, v, note, True, qk_norm, scaling_of(attention))
+        return _Projected(
+            x=x, q=q, k=k, v=v, input_note=note, rotary=True, qk_norm=qk_norm, scaling=scaling_of(attention)
+        )
     raise ExplorerError(
         f"Step-by-step attention is not available for '{kind}' models yet; it supports {SUPPORTED}."
     )
@@ -322,7 +344,7 @@ def part_weights(run: ModelRun, part: Part) -> np.ndarray:
     return weights
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PartView:
     """One [query, key] matrix of an encoder-decoder: queries and keys may come from different
     sequences (cross-attention: decoder tokens as queries, encoder tokens as keys)."""
@@ -499,7 +521,7 @@ def part_json(view: PartView) -> str:
 # --- Cross-attention, step by step ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossSteps:
     """softmax(Q Kᵀ × scale + mask) V for one cross-attention head of one decoder layer: Q from the
     decoder ([T, d]), K and V from the encoder's output ([S, d]), from the model's own weights."""

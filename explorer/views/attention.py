@@ -70,7 +70,7 @@ STEP_WINDOW = 48  # the step-by-step matrices show at most this many positions
 MAX_IFRAME_HEIGHT = 3300  # a 128-token head view (120 + 24 × 128 pixels) without a scroll bar
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     PREFIX: ClassVar[str] = "att"
 
@@ -122,7 +122,7 @@ def choices(run: ModelRun, part: str | None = None) -> Choices:
 # --- The View ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Heatmap:
     """The chosen head's (or average's) [T, T] matrix, drawn and downloadable."""
 
@@ -133,7 +133,7 @@ class Heatmap:
     downloads: tuple[Download, ...]  # this matrix as CSV and JSON
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bertviz:
     """bertviz's head or model view for the chosen sentence, drawn offline."""
 
@@ -156,7 +156,7 @@ class Bertviz:
         return tuple(n for n in (self.note, self.error) if n is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Steps:
     """Scaled dot-product attention for one head, step by step, from the model's own weights."""
 
@@ -184,7 +184,7 @@ class Steps:
         return tuple(n for n in (self.window_note, self.intro, self.project) if n is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Position:
     """How this model encodes position, beside the original transformer's sinusoids."""
 
@@ -199,7 +199,7 @@ class Position:
         return (self.uses, self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Overview:
     """What depends on neither the layer nor the head: drawn once per run of the page."""
 
@@ -242,7 +242,7 @@ class Head:
     steps_note: Note | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View(Overview):
     """The whole page: ``Overview`` + ``Head`` + ``Bertviz``."""
 
@@ -282,18 +282,18 @@ def _heatmap(run: ModelRun, encoding: Encoding, settings: Settings, causal: bool
         filename=f"attention-layer{settings.layer}-head{settings.head}",
         downloads=(
             Download(
-                "Download this matrix (CSV)",
-                functools.partial(exports.attention_csv, matrix),
-                "attention.csv",
-                "text/csv",
-                "att.csv",
+                label="Download this matrix (CSV)",
+                data=functools.partial(exports.attention_csv, matrix),
+                file_name="attention.csv",
+                mime="text/csv",
+                key="att.csv",
             ),
             Download(
-                "Download this matrix (JSON)",
-                functools.partial(exports.attention_json, matrix),
-                "attention.json",
-                "application/json",
-                "att.json",
+                label="Download this matrix (JSON)",
+                data=functools.partial(exports.attention_json, matrix),
+                file_name="attention.json",
+                mime="application/json",
+                key="att.json",
             ),
         ),
     )
@@ -315,7 +315,18 @@ def _entropy_caption(loaded: LoadedCheckpoint) -> Note:
     )
 
 
-OFF = Bertviz("off", False, 0, 0, 0, None, None, None, 0, None)
+OFF = Bertviz(
+    kind="off",
+    windowed=False,
+    window_low=0,
+    window_high=0,
+    window_start=0,
+    note=None,
+    error=None,
+    html=None,
+    height=0,
+    caption=None,
+)
 
 
 def _faint(plan: Plan) -> str:
@@ -362,7 +373,18 @@ def bertviz_view(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertv
     try:
         page = bertviz_html(view_kind, attentions, tokens, plan, layer=layer)
     except ExplorerError as problem:
-        return Bertviz(kind, windowed, 0, high, start, note, Note("error", str(problem)), None, 0, None)
+        return Bertviz(
+            kind=kind,
+            windowed=windowed,
+            window_low=0,
+            window_high=high,
+            window_start=start,
+            note=note,
+            error=Note("error", str(problem)),
+            html=None,
+            height=0,
+            caption=None,
+        )
     height = 120 + 24 * (plan.stop - plan.start) if view_kind == "head" else 80 + 100 * len(plan.layers)
     caption = (
         (
@@ -377,16 +399,16 @@ def bertviz_view(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertv
         + f" Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
     )
     return Bertviz(
-        kind,
-        windowed,
-        0,
-        high,
-        start,
-        note,
-        None,
-        page.html,
-        min(height, MAX_IFRAME_HEIGHT),
-        Note("caption", caption),
+        kind=kind,
+        windowed=windowed,
+        window_low=0,
+        window_high=high,
+        window_start=start,
+        note=note,
+        error=None,
+        html=page.html,
+        height=min(height, MAX_IFRAME_HEIGHT),
+        caption=Note("caption", caption),
         follows_layer=view_kind == "head" and len(plan.layers) < L,
         kept=plan.kept,
         total=plan.total,
@@ -557,7 +579,11 @@ def _position(loaded: LoadedCheckpoint) -> Position:
         value_name="PE",
     )
     return Position(
-        text, figure, Note("markdown", position.uses), Note("markdown", position.sinusoidal_text), sinusoidal
+        text=text,
+        figure=figure,
+        uses=Note("markdown", position.uses),
+        sinusoidal_text=Note("markdown", position.sinusoidal_text),
+        sinusoidal_figure=sinusoidal,
     )
 
 
@@ -757,18 +783,18 @@ def _part_heatmap(run: ModelRun, encoding: Encoding, settings: Settings, special
         filename=f"attention-{slug}-layer{settings.layer}-head{settings.head}",
         downloads=(
             Download(
-                "Download this matrix (CSV)",
-                functools.partial(part_csv, matrix),
-                f"{slug}-attention.csv",
-                "text/csv",
-                "att.csv",
+                label="Download this matrix (CSV)",
+                data=functools.partial(part_csv, matrix),
+                file_name=f"{slug}-attention.csv",
+                mime="text/csv",
+                key="att.csv",
             ),
             Download(
-                "Download this matrix (JSON)",
-                functools.partial(part_json, matrix),
-                f"{slug}-attention.json",
-                "application/json",
-                "att.json",
+                label="Download this matrix (JSON)",
+                data=functools.partial(part_json, matrix),
+                file_name=f"{slug}-attention.json",
+                mime="application/json",
+                key="att.json",
             ),
         ),
     )
@@ -848,7 +874,18 @@ def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settin
             view_kind, parts, plan, layer=layer, shown_part=PARTS.index(settings.part)
         )
     except ExplorerError as problem:
-        return Bertviz(kind, False, 0, 0, 0, None, Note("info", str(problem)), None, 0, None)
+        return Bertviz(
+            kind=kind,
+            windowed=False,
+            window_low=0,
+            window_high=0,
+            window_start=0,
+            note=None,
+            error=Note("info", str(problem)),
+            html=None,
+            height=0,
+            caption=None,
+        )
     note = Note("info", plan.note) if plan.note else None
     height = 120 + 24 * longest if view_kind == "head" else 80 + 100 * len(plan.layers)
     menu = (
@@ -866,16 +903,16 @@ def _encoder_decoder_bertviz(run: ModelRun, encoding: Encoding, settings: Settin
     ) + f"{menu}{_faint(plan)} Drawn offline, {page.payload_bytes / 1024:,.0f} KB of attention data."
     all_layers = min(p.attentions.shape[0] for p in parts)
     return Bertviz(
-        kind,
-        False,
-        0,
-        0,
-        0,
-        note,
-        None,
-        page.html,
-        min(height, MAX_IFRAME_HEIGHT),
-        Note("caption", caption),
+        kind=kind,
+        windowed=False,
+        window_low=0,
+        window_high=0,
+        window_start=0,
+        note=note,
+        error=None,
+        html=page.html,
+        height=min(height, MAX_IFRAME_HEIGHT),
+        caption=Note("caption", caption),
         follows_layer=view_kind == "head" and len(plan.layers) < all_layers,
         kept=plan.kept,
         total=plan.total,
