@@ -39,7 +39,7 @@ RANDOM_SEED = 0
 # --- The attention mask's effect -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskCase:
     """One of the three runs, seen from the sentence being compared."""
 
@@ -54,7 +54,7 @@ class MaskCase:
     hidden_difference: float  # largest |hidden - hidden of (a)|
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskEffect:
     sentence: str  # the sentence compared (the one that gets padded)
     other: str  # the longer sentence it is batched with
@@ -164,15 +164,15 @@ def mask_effect(
         hidden = _readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
         cases.append(
             MaskCase(
-                name,
-                encoding,
-                0,
-                mask,
-                row_real,
-                values,
-                float(np.abs(values - base).max()),
-                hidden,
-                float(np.abs(hidden - base_hidden).max()),
+                name=name,
+                encoding=encoding,
+                row=0,
+                mask=mask,
+                real=row_real,
+                values=values,
+                difference=float(np.abs(values - base).max()),
+                hidden=hidden,
+                hidden_difference=float(np.abs(hidden - base_hidden).max()),
             )
         )
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
@@ -204,7 +204,7 @@ KNOWN_SIZES: dict[str, tuple[str, int, int, int]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConfigSizes:
     """The main sizes a config gives an architecture (None where this config has no such field)."""
 
@@ -315,7 +315,7 @@ def random_model(loaded: LoadedCheckpoint, seed: int = RANDOM_SEED) -> Any:
     return model.eval()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RandomComparison:
     """Pretrained and random weights on the same sentences."""
 
@@ -388,14 +388,14 @@ def random_vs_pretrained(
         p, r = mean_pooled(pretrained_out, encoding), mean_pooled(random_out, encoding)  # [2, D]
         similarity = (cosine(p[0], p[1]), cosine(r[0], r[1]))
     return RandomComparison(
-        kind,
-        encoding,
-        pretrained_out,
-        random_out,
-        name,
-        difference,
-        similarity,
-        classifications,
-        next_tokens,
-        fixed,
+        kind=kind,
+        encoding=encoding,
+        pretrained=pretrained_out,
+        random=random_out,
+        weight_name=name,
+        weight_difference=difference,
+        similarity=similarity,
+        classifications=classifications,
+        next_tokens=next_tokens,
+        other_is_fixed=fixed,
     )

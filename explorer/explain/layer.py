@@ -36,7 +36,7 @@ SUPPORTED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
     """One operation and the tensor it made, for one sentence (no batch axis)."""
 
@@ -61,7 +61,7 @@ class Step:
         return "[" + ", ".join(dims) + "]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Walk:
     """A sequence of steps ending in a tensor the model also returned, and how close they are."""
 
@@ -185,12 +185,12 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
             E = total.shape[-1]
             steps.append(
                 Step(
-                    "token",
-                    "Token embeddings",
-                    f"Each input ID picks its row of `word_embeddings`, a learned table of "
+                    key="token",
+                    title="Token embeddings",
+                    operation=f"Each input ID picks its row of `word_embeddings`, a learned table of "
                     f"{table.shape[0]:,} rows (one per vocabulary entry) × {table.shape[1]} dimensions.",
-                    _np(total),
-                    token_axes,
+                    tensor=_np(total),
+                    axes=token_axes,
                 )
             )
             types_table = getattr(embeddings, "token_type_embeddings", None)
@@ -213,12 +213,12 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
                     how = "the tokenizer gives no token_type_ids, so every token is segment 0"
                 steps.append(
                     Step(
-                        "segment",
-                        "Segment (token type) embeddings",
-                        f"`token_type_embeddings` ({rows} × {types_table.weight.shape[1]}) adds one vector per "
+                        key="segment",
+                        title="Segment (token type) embeddings",
+                        operation=f"`token_type_embeddings` ({rows} × {types_table.weight.shape[1]}) adds one vector per "
                         f"segment: {how}.",
-                        _np(segment),
-                        token_axes,
+                        tensor=_np(segment),
+                        axes=token_axes,
                     )
                 )
             else:
@@ -245,25 +245,33 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
             total = total + position
             steps.append(
                 Step(
-                    "position",
-                    "Position embeddings",
-                    f"`position_embeddings` ({table.shape[0]} positions × {table.shape[1]}) adds one learned "
+                    key="position",
+                    title="Position embeddings",
+                    operation=f"`position_embeddings` ({table.shape[0]} positions × {table.shape[1]}) adds one learned "
                     f"vector per position: {numbering}. Rows used: {_listed(positions[0].numpy())}.",
-                    _np(position),
-                    token_axes,
+                    tensor=_np(position),
+                    axes=token_axes,
                 )
             )
             parts = " + ".join(["token"] + (["segment"] if types_table is not None else []) + ["position"])
-            steps.append(Step("sum", "Sum", f"{parts}, added element by element.", _np(total), token_axes))
+            steps.append(
+                Step(
+                    key="sum",
+                    title="Sum",
+                    operation=f"{parts}, added element by element.",
+                    tensor=_np(total),
+                    axes=token_axes,
+                )
+            )
             output = embeddings.LayerNorm(total)  # [S, E]
             steps.append(
                 Step(
-                    "norm",
-                    "LayerNorm",
-                    f"`LayerNorm`: each vector minus its mean, divided by its standard deviation, then times a "
+                    key="norm",
+                    title="LayerNorm",
+                    operation=f"`LayerNorm`: each vector minus its mean, divided by its standard deviation, then times a "
                     f"learned scale and plus a learned shift ({E} of each).",
-                    _np(output),
-                    token_axes,
+                    tensor=_np(output),
+                    axes=token_axes,
                 )
             )
             if arch == "albert":
@@ -271,26 +279,26 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
                 output = mapping(output)  # [S, D]
                 steps.append(
                     Step(
-                        "projection",
-                        "Projection to the hidden size",
-                        f"`encoder.embedding_hidden_mapping_in` maps each {E}-wide embedding to the hidden size "
+                        key="projection",
+                        title="Projection to the hidden size",
+                        operation=f"`encoder.embedding_hidden_mapping_in` maps each {E}-wide embedding to the hidden size "
                         f"{output.shape[-1]} (a linear layer). ALBERT keeps its embeddings small and projects "
                         "them: transformers counts this projection as part of the encoder, but "
                         "hidden_states[0] is taken after it, so the comparison is made here.",
-                        _np(output),
-                        ("position", "hidden dimension"),
+                        tensor=_np(output),
+                        axes=("position", "hidden dimension"),
                     )
                 )
         elif arch == "gpt2":
             token = base.wte(ids)[0]  # [S, D]
             steps.append(
                 Step(
-                    "token",
-                    "Token embeddings",
-                    f"Each input ID picks its row of `wte`, a learned table of {base.wte.weight.shape[0]:,} "
+                    key="token",
+                    title="Token embeddings",
+                    operation=f"Each input ID picks its row of `wte`, a learned table of {base.wte.weight.shape[0]:,} "
                     f"rows × {base.wte.weight.shape[1]} dimensions.",
-                    _np(token),
-                    token_axes,
+                    tensor=_np(token),
+                    axes=token_axes,
                 )
             )
             if passed is not None:
@@ -304,12 +312,12 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
             position = base.wpe(positions)[0]  # [S, D]
             steps.append(
                 Step(
-                    "position",
-                    "Position embeddings",
-                    f"`wpe` ({base.wpe.weight.shape[0]} positions × {base.wpe.weight.shape[1]}) adds one "
+                    key="position",
+                    title="Position embeddings",
+                    operation=f"`wpe` ({base.wpe.weight.shape[0]} positions × {base.wpe.weight.shape[1]}) adds one "
                     f"learned vector per position: {numbering}. Rows used: {_listed(positions[0].numpy())}.",
-                    _np(position),
-                    token_axes,
+                    tensor=_np(position),
+                    axes=token_axes,
                 )
             )
             output = token + position
@@ -319,7 +327,15 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
                 types = base.wte(_ids(encoding.token_type_ids, sentence))[0]
                 output = output + types
                 parts += " + token types (GPT-2 looks them up in `wte`, the token table)"
-            steps.append(Step("sum", "Sum", f"{parts}, added element by element.", _np(output), token_axes))
+            steps.append(
+                Step(
+                    key="sum",
+                    title="Sum",
+                    operation=f"{parts}, added element by element.",
+                    tensor=_np(output),
+                    axes=token_axes,
+                )
+            )
             facts.append(
                 "GPT-2 adds no norm here: each block normalises its own input first (`ln_1`, pre-norm)."
             )
@@ -328,12 +344,12 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
             table = base.embed_tokens.weight
             steps.append(
                 Step(
-                    "token",
-                    "Token embeddings",
-                    f"Each input ID picks its row of `embed_tokens`, a learned table of {table.shape[0]:,} rows "
+                    key="token",
+                    title="Token embeddings",
+                    operation=f"Each input ID picks its row of `embed_tokens`, a learned table of {table.shape[0]:,} rows "
                     f"× {table.shape[1]} dimensions. That is all: hidden_states[0] is these vectors.",
-                    _np(output),
-                    token_axes,
+                    tensor=_np(output),
+                    axes=token_axes,
                 )
             )
             facts.append(
@@ -361,7 +377,7 @@ def embedding_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding,
 # --- One whole layer ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Layout:
     """One layer's modules, by role, with the names the model gives them."""
 
@@ -527,11 +543,11 @@ def layer_steps(
     norm = parts.norm_kind
     steps = [
         Step(
-            "input",
-            "Input",
-            f"hidden_states[{index}], {before}: one {D}-dimensional vector per position.",
-            _np(hidden[0]),
-            row,
+            key="input",
+            title="Input",
+            operation=f"hidden_states[{index}], {before}: one {D}-dimensional vector per position.",
+            tensor=_np(hidden[0]),
+            axes=row,
         )
     ]
     facts: list[str] = []
@@ -551,17 +567,17 @@ def layer_steps(
             name, _ = parts.attention_norm
             steps.append(
                 Step(
-                    "attention_norm",
-                    f"{norm} before attention",
-                    f"`{name}` normalises each vector before attention (**pre-norm**)"
+                    key="attention_norm",
+                    title=f"{norm} before attention",
+                    operation=f"`{name}` normalises each vector before attention (**pre-norm**)"
                     + (
                         ": divided by its root mean square, times a learned scale."
                         if norm == "RMSNorm"
                         else ": minus its mean, divided by its standard deviation, times a learned scale "
                         "plus a learned shift."
                     ),
-                    _np(x[0]),
-                    row,
+                    tensor=_np(x[0]),
+                    axes=row,
                 )
             )
 
@@ -582,13 +598,13 @@ def layer_steps(
         after = f"; {', '.join(per_head)}" if per_head else ""
         steps.append(
             Step(
-                "queries",
-                "Queries",
-                f"A learned projection of {source} gives the queries Q{fused}: {H} heads of {d} dimensions "
+                key="queries",
+                title="Queries",
+                operation=f"A learned projection of {source} gives the queries Q{fused}: {H} heads of {d} dimensions "
                 f"each{after}.",
-                _np(flat(q)),
-                ("position", "heads × head size"),
-                (H, d),
+                tensor=_np(flat(q)),
+                axes=("position", "heads × head size"),
+                split=(H, d),
             )
         )
         if KV != H:
@@ -602,23 +618,23 @@ def layer_steps(
         )
         steps.append(
             Step(
-                "keys",
-                "Keys",
-                f"Another projection gives the keys K: {kv_heads}{treated}.",
-                _np(flat(k)),
-                ("position", "heads × head size"),
-                (KV, d),
+                key="keys",
+                title="Keys",
+                operation=f"Another projection gives the keys K: {kv_heads}{treated}.",
+                tensor=_np(flat(k)),
+                axes=("position", "heads × head size"),
+                split=(KV, d),
             )
         )
         steps.append(
             Step(
-                "values",
-                "Values",
-                f"A third projection gives the values V: {kv_heads}"
+                key="values",
+                title="Values",
+                operation=f"A third projection gives the values V: {kv_heads}"
                 + ("; values are not rotated." if rotary else "."),
-                _np(flat(v)),
-                ("position", "heads × head size"),
-                (KV, d),
+                tensor=_np(flat(v)),
+                axes=("position", "heads × head size"),
+                split=(KV, d),
             )
         )
         allowed = attention_mask_2d(encoding, sentence, causal=loaded.is_decoder)  # [S, S]
@@ -631,54 +647,54 @@ def layer_steps(
         scale_text = f"1/√{d} = {scale:.4f}" if abs(scale * np.sqrt(d) - 1) < 1e-6 else f"{scale:.4f}"
         steps.append(
             Step(
-                "weights",
-                "Attention weights",
-                f"Each head scores every query against every key, Q·Kᵀ × {scale_text}, sets the scores of {masked} "
+                key="weights",
+                title="Attention weights",
+                operation=f"Each head scores every query against every key, Q·Kᵀ × {scale_text}, sets the scores of {masked} "
                 "to −∞ and takes the softmax of each row (the Attention page works this out for one head).",
-                _np(weights),
-                ("head", "query position", "key position"),
+                tensor=_np(weights),
+                axes=("head", "query position", "key position"),
             )
         )
         steps.append(
             Step(
-                "heads",
-                "Each head's output",
-                f"Each head mixes the values with its weights: weights · V, {d} dimensions per head.",
-                _np(heads),
-                ("head", "position", "head dimension"),
+                key="heads",
+                title="Each head's output",
+                operation=f"Each head mixes the values with its weights: weights · V, {d} dimensions per head.",
+                tensor=_np(heads),
+                axes=("head", "position", "head dimension"),
             )
         )
         concatenated = heads.transpose(0, 1).reshape(S, H * d)  # [S, H × d]
         steps.append(
             Step(
-                "concatenated",
-                "Heads concatenated",
-                f"The {H} heads' outputs side by side, one vector of {H} × {d} = {H * d} per position"
+                key="concatenated",
+                title="Heads concatenated",
+                operation=f"The {H} heads' outputs side by side, one vector of {H} × {d} = {H * d} per position"
                 + (f" (not the hidden size {D}: the head size is set on its own)." if H * d != D else "."),
-                _np(concatenated),
-                ("position", "heads × head size"),
-                (H, d),
+                tensor=_np(concatenated),
+                axes=("position", "heads × head size"),
+                split=(H, d),
             )
         )
         name, projection = parts.output_projection
         attended = projection(concatenated)  # [S, D]
         steps.append(
             Step(
-                "attention_output",
-                "Output projection",
-                f"`{name}` maps the concatenated heads ({H * d}) back to the hidden size ({D}).",
-                _np(attended),
-                row,
+                key="attention_output",
+                title="Output projection",
+                operation=f"`{name}` maps the concatenated heads ({H * d}) back to the hidden size ({D}).",
+                tensor=_np(attended),
+                axes=row,
             )
         )
         residual = hidden[0] + attended  # [S, D]
         steps.append(
             Step(
-                "residual_1",
-                "Residual connection",
-                "The layer's input is added back: input + attention output (the **residual connection**).",
-                _np(residual),
-                row,
+                key="residual_1",
+                title="Residual connection",
+                operation="The layer's input is added back: input + attention output (the **residual connection**).",
+                tensor=_np(residual),
+                axes=row,
             )
         )
         if parts.pre_norm:
@@ -686,11 +702,11 @@ def layer_steps(
             ffn_input = module(residual)
             steps.append(
                 Step(
-                    "ffn_norm",
-                    f"{norm} before the feed-forward",
-                    f"`{name}` normalises each vector again before the feed-forward network (pre-norm).",
-                    _np(ffn_input),
-                    row,
+                    key="ffn_norm",
+                    title=f"{norm} before the feed-forward",
+                    operation=f"`{name}` normalises each vector again before the feed-forward network (pre-norm).",
+                    tensor=_np(ffn_input),
+                    axes=row,
                 )
             )
         else:
@@ -698,11 +714,11 @@ def layer_steps(
             ffn_input = module(residual)
             steps.append(
                 Step(
-                    "attention_norm",
-                    "LayerNorm",
-                    f"`{name}` normalises the sum (**post-norm**: the norm comes after the residual sum).",
-                    _np(ffn_input),
-                    row,
+                    key="attention_norm",
+                    title="LayerNorm",
+                    operation=f"`{name}` normalises the sum (**post-norm**: the norm comes after the residual sum).",
+                    tensor=_np(ffn_input),
+                    axes=row,
                 )
             )
         activation = _activation_name(parts.activation_name)
@@ -712,31 +728,31 @@ def layer_steps(
             width = gate.shape[-1]
             steps.append(
                 Step(
-                    "gate",
-                    "Gate projection",
-                    f"`{gate_name}` widens each vector to {width}.",
-                    _np(gate),
-                    ("position", "feed-forward dimension"),
+                    key="gate",
+                    title="Gate projection",
+                    operation=f"`{gate_name}` widens each vector to {width}.",
+                    tensor=_np(gate),
+                    axes=("position", "feed-forward dimension"),
                 )
             )
             steps.append(
                 Step(
-                    "up",
-                    "Up projection",
-                    f"`{up_name}`, a second projection to {width}.",
-                    _np(up),
-                    ("position", "feed-forward dimension"),
+                    key="up",
+                    title="Up projection",
+                    operation=f"`{up_name}`, a second projection to {width}.",
+                    tensor=_np(up),
+                    axes=("position", "feed-forward dimension"),
                 )
             )
             widened = parts.activation(gate) * up
             steps.append(
                 Step(
-                    "activation",
-                    "Gated activation",
-                    f"{activation}(gate) × up, element by element: the gate decides how much of each "
+                    key="activation",
+                    title="Gated activation",
+                    operation=f"{activation}(gate) × up, element by element: the gate decides how much of each "
                     "up-projected value passes (a gated feed-forward).",
-                    _np(widened),
-                    ("position", "feed-forward dimension"),
+                    tensor=_np(widened),
+                    axes=("position", "feed-forward dimension"),
                 )
             )
         else:
@@ -745,32 +761,32 @@ def layer_steps(
             width = up.shape[-1]
             steps.append(
                 Step(
-                    "ffn_in",
-                    "Feed-forward: widen",
-                    f"`{in_name}` widens each vector from {D} to {width} dimensions (each position on its own).",
-                    _np(up),
-                    ("position", "feed-forward dimension"),
+                    key="ffn_in",
+                    title="Feed-forward: widen",
+                    operation=f"`{in_name}` widens each vector from {D} to {width} dimensions (each position on its own).",
+                    tensor=_np(up),
+                    axes=("position", "feed-forward dimension"),
                 )
             )
             widened = parts.activation(up)
             steps.append(
                 Step(
-                    "activation",
-                    "Activation",
-                    f"{activation}, element by element: the non-linearity.",
-                    _np(widened),
-                    ("position", "feed-forward dimension"),
+                    key="activation",
+                    title="Activation",
+                    operation=f"{activation}, element by element: the non-linearity.",
+                    tensor=_np(widened),
+                    axes=("position", "feed-forward dimension"),
                 )
             )
         out_name, out_proj = parts.ffn_out
         ffn = out_proj(widened)  # [S, D]
         steps.append(
             Step(
-                "ffn_out",
-                "Feed-forward: back to the hidden size",
-                f"`{out_name}` maps the {width} dimensions back to {D}.",
-                _np(ffn),
-                row,
+                key="ffn_out",
+                title="Feed-forward: back to the hidden size",
+                operation=f"`{out_name}` maps the {width} dimensions back to {D}.",
+                tensor=_np(ffn),
+                axes=row,
             )
         )
         output = ffn_input + ffn if not parts.pre_norm else residual + ffn  # [S, D]
@@ -781,12 +797,12 @@ def layer_steps(
         )
         steps.append(
             Step(
-                "residual_2",
-                "Residual connection",
-                f"Added back to {added}."
+                key="residual_2",
+                title="Residual connection",
+                operation=f"Added back to {added}."
                 + (" This is the layer's output." if parts.pre_norm and parts.final_norm is None else ""),
-                _np(output),
-                row,
+                tensor=_np(output),
+                axes=row,
             )
         )
         if not parts.pre_norm:
@@ -794,11 +810,11 @@ def layer_steps(
             output = module(output)
             steps.append(
                 Step(
-                    "ffn_norm",
-                    "LayerNorm: the layer's output",
-                    f"`{name}` normalises the sum (post-norm again). This is the layer's output.",
-                    _np(output),
-                    row,
+                    key="ffn_norm",
+                    title="LayerNorm: the layer's output",
+                    operation=f"`{name}` normalises the sum (post-norm again). This is the layer's output.",
+                    tensor=_np(output),
+                    axes=row,
                 )
             )
         if parts.final_norm is not None:
@@ -806,12 +822,12 @@ def layer_steps(
             output = module(output)
             steps.append(
                 Step(
-                    "final_norm",
-                    f"Final {norm}",
-                    f"`{name}`, the model's final norm. transformers applies it to the last entry of "
+                    key="final_norm",
+                    title=f"Final {norm}",
+                    operation=f"`{name}`, the model's final norm. transformers applies it to the last entry of "
                     f"hidden_states, so layer {layer}'s output is compared after it.",
-                    _np(output),
-                    row,
+                    tensor=_np(output),
+                    axes=row,
                 )
             )
     layout = (

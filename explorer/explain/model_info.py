@@ -92,7 +92,7 @@ def weight_sizes(model: Any) -> WeightSizes:
     return WeightSizes(query_width, key_width, _out_features(ff) if ff is not None else None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConfigCard:
     """What the checkpoint's config (and its first layer's weights) say, in the course's words."""
 
@@ -254,7 +254,7 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
 # --- Position ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PositionInfo:
     """How the model knows where each token is, and the original transformer's sinusoids beside it."""
 
@@ -368,11 +368,11 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
                 "neighbouring positions usually have similar vectors)."
             )
         return PositionInfo(
-            "sinusoidal (fixed table)" if fixed else "learned absolute embeddings",
-            text,
-            unit @ unit.T,  # [P, P]
-            None,
-            None,
+            kind="sinusoidal (fixed table)" if fixed else "learned absolute embeddings",
+            explanation=text,
+            similarity=unit @ unit.T,  # [P, P]
+            angles=None,
+            frequencies=None,
             rows=rows,
             first_row=offset,
             table_rows=N,
@@ -393,15 +393,15 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
         )
         base = f" (base θ = {theta:,g})" if isinstance(theta, int | float) else ""
         return PositionInfo(
-            "rotary (RoPE)",
-            f"No position vectors are added. Instead, inside every attention layer each query and key is "
+            kind="rotary (RoPE)",
+            explanation=f"No position vectors are added. Instead, inside every attention layer each query and key is "
             f"rotated, pair of dimensions by pair, by an angle of position × frequency ({frequencies.size} "
             f"frequencies{base}, fast to slow). The dot product of a rotated query and key then depends on "
             "how far apart the two tokens are. The heatmap shows cos(angle) for each position and frequency: "
             "the same kind of waves as the sinusoids, but turning Q and K instead of being added.",
-            None,
-            angles,
-            frequencies,
+            similarity=None,
+            angles=angles,
+            frequencies=frequencies,
             uses=uses("rotary position embeddings (RoPE)"),
             **common,
         )
@@ -419,21 +419,21 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
             else ""
         )
         return PositionInfo(
-            "relative position biases",
-            "No position vectors are added and nothing is rotated: the attention scores get a learned "
+            kind="relative position biases",
+            explanation="No position vectors are added and nothing is rotated: the attention scores get a learned "
             f"term that depends only on how far apart the query and the key are{detail}.",
-            None,
-            None,
-            None,
+            similarity=None,
+            angles=None,
+            frequencies=None,
             uses=uses("relative position biases"),
             **common,
         )
     return PositionInfo(
-        "not described",
-        "This architecture's position encoding is not described here.",
-        None,
-        None,
-        None,
+        kind="not described",
+        explanation="This architecture's position encoding is not described here.",
+        similarity=None,
+        angles=None,
+        frequencies=None,
         uses=f"**This model ({name})**: its position encoding is not described here. {families}",
         **common,
     )
@@ -480,7 +480,7 @@ def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
     return Trajectory(tokens, norms, change)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HeadShape:
     head_class: str
     output: str
@@ -501,7 +501,9 @@ def head_shapes(
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
 
     def shape(head: str, output: str, dims: tuple[int, ...], axes: str) -> HeadShape:
-        return HeadShape(head, output, dims, axes, loaded.head_class == head)
+        return HeadShape(
+            head_class=head, output=output, shape=dims, axes=axes, loaded=loaded.head_class == head
+        )
 
     return (
         shape(tasks.BASE, "last_hidden_state", (B, S, card.hidden_size), "[batch, sequence, hidden]"),
@@ -531,11 +533,11 @@ def head_shapes(
     ) + (
         (
             HeadShape(
-                tasks.SEQ2SEQ_LM,
-                "logits",
-                (B, decoder_length, card.vocab_size),
-                "[batch, decoder sequence, vocab]: one row per decoder token",
-                True,
+                head_class=tasks.SEQ2SEQ_LM,
+                output="logits",
+                shape=(B, decoder_length, card.vocab_size),
+                axes="[batch, decoder sequence, vocab]: one row per decoder token",
+                loaded=True,
             ),
         )
         if loaded.is_encoder_decoder

@@ -44,7 +44,7 @@ class OutputInfo:
     meaning: str  # the axes, e.g. "[batch, sequence, hidden]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRun:
     """What one forward pass returned. B = batch, S = sequence, L = layers, H = heads, D = hidden.
 
