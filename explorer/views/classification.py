@@ -72,7 +72,7 @@ DEFAULT_PAIRS = "\n".join(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings(AttributionSettings):
     """The page's settings, and (inherited) its "Why this prediction?" section's."""
 
@@ -112,7 +112,7 @@ class Step:
     caption: str  # the code of the step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceResult:
     """One sentence through the three steps."""
 
@@ -125,7 +125,7 @@ class SentenceResult:
     classification: postprocess.Classification  # the numbers behind this row
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineCheckView:
     """Our scores against pipeline("text-classification")'s."""
 
@@ -136,7 +136,7 @@ class PipelineCheckView:
     largest_difference: float  # inf when the labels differ; nan when pipeline() did not run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Classifier:
     function: postprocess.Function  # what pipeline() applies for this head
     score_name: str  # "probability" or "score"
@@ -204,7 +204,9 @@ def pipeline_check(
     call = '`pipeline("text-classification", model=…, tokenizer=…)`'
     if theirs is None:
         note = Note("warning", f"{call} could not run on this checkpoint, so nothing was compared: {error}")
-        return PipelineCheckView(title, None, note, False, math.nan)
+        return PipelineCheckView(
+            title=title, table=None, verdict=note, agrees=False, largest_difference=math.nan
+        )
     checks = postprocess.compare_with_pipeline(results, theirs)
     rows = [
         {
@@ -240,7 +242,13 @@ def pipeline_check(
             f"{call} and this page differ: the largest difference between its {names} and ours is "
             f"{worst:.1e}, more than {postprocess.AGREEMENT:.0e}{labels}.",
         )
-    return PipelineCheckView(title, table(rows, index="sentence"), note, agrees, worst)
+    return PipelineCheckView(
+        title=title,
+        table=table(rows, index="sentence"),
+        verdict=note,
+        agrees=agrees,
+        largest_difference=worst,
+    )
 
 
 def _sentence(encoding: Encoding, result: postprocess.Classification) -> SentenceResult:
@@ -257,25 +265,25 @@ def _sentence(encoding: Encoding, result: postprocess.Classification) -> Sentenc
             f"`{label}` = **{float(s):.4f}**" for label, s in zip(result.labels, result.scores, strict=True)
         )
         return SentenceResult(
-            encoding.sentences[b][:SHOWN_CHARACTERS],
-            token_chips_html(encoding, b),
-            logits,
-            None,
-            Note("markdown", f"{shown} (the raw score)"),
-            f"→ score **{float(result.scores[0]):.4f}**",
-            result,
+            text=encoding.sentences[b][:SHOWN_CHARACTERS],
+            chips_html=token_chips_html(encoding, b),
+            logits=logits,
+            bars_html=None,
+            score=Note("markdown", f"{shown} (the raw score)"),
+            predicted=f"→ score **{float(result.scores[0]):.4f}**",
+            classification=result,
         )
     order = sorted(range(len(result.labels)), key=lambda i: -float(result.scores[i]))  # best first
     bars = probability_bars_html([result.labels[i] for i in order], [float(result.scores[i]) for i in order])
     return SentenceResult(
-        encoding.sentences[b][:SHOWN_CHARACTERS],
-        token_chips_html(encoding, b),
-        logits,
-        bars,
-        None,
-        f"→ **{result.predicted}**"
+        text=encoding.sentences[b][:SHOWN_CHARACTERS],
+        chips_html=token_chips_html(encoding, b),
+        logits=logits,
+        bars_html=bars,
+        score=None,
+        predicted=f"→ **{result.predicted}**"
         + (" (the highest of the labels' own probabilities)" if result.function == "sigmoid" else ""),
-        result,
+        classification=result,
     )
 
 
@@ -460,7 +468,7 @@ def start_training(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProgressView:
     fraction: float  # of the steps done, 0…1
     text: str  # status, step and time
@@ -574,7 +582,7 @@ def training_progress(job: Any) -> ProgressView:
 # --- Sentence pairs -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairRow:
     """One sentence pair through a head that reads pairs."""
 
@@ -643,7 +651,7 @@ def _read_pairs(loaded: LoadedCheckpoint, text: str) -> tuple[Encoding | None, N
     return encoding, None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NspView:
     """BERT's next-sentence prediction on the pair box, or why it is not shown."""
 
@@ -788,7 +796,7 @@ TRANSFER_TITLES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TransferKind:
     """One kind of input (single sentences or pairs): both ways side by side."""
 

@@ -49,7 +49,7 @@ PAGE_INTRO = Note(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings(AttributionSettings):
     """The page's settings, and (inherited) its "Why this prediction?" section's."""
 
@@ -99,13 +99,19 @@ class Settings(AttributionSettings):
 
     @property
     def sampling(self) -> gen.Sampling:
-        return gen.Sampling(self.temperature, self.top_k, self.top_p, greedy=self.greedy, seed=int(self.seed))
+        return gen.Sampling(
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            greedy=self.greedy,
+            seed=int(self.seed),
+        )
 
 
 # --- Before the widgets ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Intro:
     """What the page needs before it draws its widgets."""
 
@@ -220,7 +226,7 @@ def more_steps(
     return gen.generate(loaded, ids + written, count, settings.sampling, start=len(steps))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decoder:
     """Everything the decoder sections show."""
 
@@ -351,11 +357,11 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
                 top.texts, top.raw, top.reshaped, f"The {len(top.texts)} most likely next tokens"
             ),
             candidates_csv=Download(
-                "Download these candidates (CSV)",
-                exports.candidates_csv(top),
-                "next-token.csv",
-                "text/csv",
-                "gen.csv",
+                label="Download these candidates (CSV)",
+                data=exports.candidates_csv(top),
+                file_name="next-token.csv",
+                mime="text/csv",
+                key="gen.csv",
             ),
             candidates_sentence=_candidates_sentence(top, settings),
             quantized=quantized_note(loaded),
@@ -389,7 +395,7 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
 # --- The causal mask ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CausalMask:
     """A decoder's attention next to an encoder's, on the same text."""
 
@@ -503,7 +509,7 @@ def build_fill_mask(loaded: LoadedCheckpoint, run: ModelRun | None, top_k: int =
     return FillMask((note,), ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recipe:
     """DataCollatorForLanguageModeling's masking on the first line."""
 

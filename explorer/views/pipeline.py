@@ -43,7 +43,7 @@ T5_PREFIXES = (
 _DEFAULT_INPUTS = tasks.TaskInputs()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The home page shows the sidebar's text and checkpoint; these are the inputs of the tasks
     that need more than sentences (only the loaded task's are drawn, in step ③)."""
@@ -153,7 +153,7 @@ class Generated:
     ids: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Seq2SeqPart:
     """Step ② for an encoder-decoder (T5, BART): encoder, decoder, and what the decoder generated."""
 
@@ -165,7 +165,7 @@ class Seq2SeqPart:
     examples: tuple[str, ...]  # those example sentences (the page offers them for the text box)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     caption: str  # the checkpoint, how it was loaded and what its head does
     example: Note | None  # the course's first example, when the text is its two sentences

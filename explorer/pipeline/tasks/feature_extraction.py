@@ -302,7 +302,7 @@ class LabelPart:
     table: Table | None  # each sentence's labels, most similar first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EmbeddingMap:
     """The bundled labelled sentences, PCA to 2-D, the user's sentences placed on the same axes."""
 
@@ -316,7 +316,7 @@ class EmbeddingMap:
     compute: Callable[[], Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     """Step ③ for a checkpoint without a task head: token vectors -> pooling -> sentence embeddings."""
 
@@ -847,7 +847,12 @@ def _embedding_map(
         )
         offer = f"Embed the {count} bundled sentences"
         return EmbeddingMap(
-            intro, cost, None, None, offer, functools.partial(bundled_vectors, loaded, pooling)
+            intro=intro,
+            timing=cost,
+            figure=None,
+            nearest=None,
+            offer=offer,
+            compute=functools.partial(bundled_vectors, loaded, pooling),
         )
     points, users, kept = pca_2d(bundled.vectors, embeddings)  # [N, 2], [B, 2]
     timing = Note(
@@ -856,10 +861,10 @@ def _embedding_map(
         "checkpoint; they are kept in memory for every session.",
     )
     return EmbeddingMap(
-        intro,
-        timing,
-        _map_figure(bundled, points, users, sentences, kept),
-        _nearest(bundled, embeddings, sentences),
+        intro=intro,
+        timing=timing,
+        figure=_map_figure(bundled, points, users, sentences, kept),
+        nearest=_nearest(bundled, embeddings, sentences),
     )
 
 
