@@ -55,7 +55,7 @@ CHUNK_VALUES = 2**23  # tokens × layers × hidden per captum batch (bounds memo
 Progress = Callable[[float, str], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """The prediction explained: ``index`` of the head's output at token ``position``."""
 
@@ -71,7 +71,7 @@ class Target:
         return self.text or self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Completeness:
     """Integrated Gradients' completeness check at the step count used."""
 
@@ -86,7 +86,7 @@ class Completeness:
     seconds: float = 0.0  # every step count tried, together
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Attributions:
     """Every method's attribution of one target, one value per token position [S]."""
 
@@ -383,7 +383,15 @@ def integrated_gradients(
             break
         steps *= 2
     check = Completeness(
-        steps, total, difference, error, error < TOLERANCE, tuple(history), cap, stopped, spent
+        steps=steps,
+        total=total,
+        difference=difference,
+        relative_error=error,
+        converged=error < TOLERANCE,
+        history=tuple(history),
+        step_cap=cap,
+        stopped=stopped,
+        seconds=spent,
     )
     return values, check, f_input, f_base, base_token
 
@@ -510,7 +518,9 @@ def classifier_target(loaded: LoadedCheckpoint, encoding: Encoding, label: str |
     name = label if label in result.labels else result.predicted
     real = np.flatnonzero(encoding.attention_mask[0])
     position = int(real[-1]) if reads_last_token(loaded) else int(real[0])
-    return Target("label", position, result.labels.index(name), name, result.function)
+    return Target(
+        kind="label", position=position, index=result.labels.index(name), name=name, function=result.function
+    )
 
 
 def token_target(
@@ -528,7 +538,14 @@ def token_target(
     ):
         token_id = int(np.argmax(logits))
     name = tokenizer.convert_ids_to_tokens(int(token_id))
-    return Target(kind, position, int(token_id), name, "softmax", repr(tokenizer.decode([int(token_id)])))
+    return Target(
+        kind=kind,
+        position=position,
+        index=int(token_id),
+        name=name,
+        function="softmax",
+        text=repr(tokenizer.decode([int(token_id)])),
+    )
 
 
 def last_position(encoding: Encoding) -> int:

@@ -119,7 +119,7 @@ def special_tokens(tokenizer: Any) -> tuple[SpecialToken, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Steps:
     """The course's tokenizer steps for one sentence."""
 
@@ -151,16 +151,16 @@ def tokenizer_steps(tokenizer: Any, sentence: str) -> Steps:
     plain = tokenizer.decode(list(with_specials), skip_special_tokens=True)
     reasons = _why_not_exact(tokenizer, sentence, plain, ids) if plain != sentence else ()
     return Steps(
-        sentence,
-        tokens,
-        ids,
-        with_specials,
-        tokens_with_specials,
-        added,
-        decoded,
-        plain,
-        plain == sentence,
-        reasons,
+        sentence=sentence,
+        tokens=tokens,
+        ids=ids,
+        ids_with_specials=with_specials,
+        tokens_with_specials=tokens_with_specials,
+        added=added,
+        decoded=decoded,
+        decoded_plain=plain,
+        exact=plain == sentence,
+        why_not_exact=reasons,
     )
 
 
@@ -259,7 +259,7 @@ def sample_corpus() -> str:
     return resources.files("explorer").joinpath("data/sample_corpus.txt").read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FamilyResult:
     """One tokenizer family applied to a text."""
 
@@ -279,7 +279,11 @@ def word_family(text: str, corpus: str) -> FamilyResult:
     vocabulary = {w.lower() for w in word_tokenize(corpus)}
     tokens = tuple(w if w.lower() in vocabulary else "[UNK]" for w in word_tokenize(text))
     return FamilyResult(
-        "word-based", "the words of the training text", tokens, len(vocabulary) + 1, tokens.count("[UNK]")
+        family="word-based",
+        source="the words of the training text",
+        tokens=tokens,
+        vocab_size=len(vocabulary) + 1,
+        unknown=tokens.count("[UNK]"),
     )
 
 
@@ -287,18 +291,20 @@ def character_family(text: str, corpus: str) -> FamilyResult:
     vocabulary = set(corpus)
     tokens = tuple(c if c in vocabulary else "[UNK]" for c in text if not c.isspace())
     return FamilyResult(
-        "character-based",
-        "the characters of the training text",
-        tokens,
-        len(vocabulary) + 1,
-        tokens.count("[UNK]"),
+        family="character-based",
+        source="the characters of the training text",
+        tokens=tokens,
+        vocab_size=len(vocabulary) + 1,
+        unknown=tokens.count("[UNK]"),
     )
 
 
 def pretrained_family(family: str, source: str, tokenizer: Any, text: str) -> FamilyResult:
     tokens = tuple(tokenizer.tokenize(text))
     unknown = tokens.count(tokenizer.unk_token) if tokenizer.unk_token else 0
-    return FamilyResult(family, source, tokens, len(tokenizer), unknown)
+    return FamilyResult(
+        family=family, source=source, tokens=tokens, vocab_size=len(tokenizer), unknown=unknown
+    )
 
 
 def train_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
@@ -348,13 +354,15 @@ def trained_family(
     }[kind]
     tokens = tuple(tokenizer.encode(text).tokens)
     unknown = sum(t in ("[UNK]", "<unk>") for t in tokens)
-    return FamilyResult(family, source, tokens, tokenizer.get_vocab_size(), unknown)
+    return FamilyResult(
+        family=family, source=source, tokens=tokens, vocab_size=tokenizer.get_vocab_size(), unknown=unknown
+    )
 
 
 # --- Sentence pairs ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairLayout:
     """What a tokenizer makes of a sentence pair (first, second), read from its own encoding."""
 

@@ -54,7 +54,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Encoding:
     """The batch as the model receives it. Arrays are read-only; B = batch, S = sequence length."""
 

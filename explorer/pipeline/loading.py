@@ -31,7 +31,7 @@ HEAD_DESCRIPTIONS = tasks.HEAD_DESCRIPTIONS
 head_class_for = tasks.head_class_for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadedCheckpoint:
     """A tokenizer and model ready to run. Shared across sessions: never mutate."""
 
@@ -163,7 +163,9 @@ def check_hub_size(model_id: str) -> None:
     try:
         size = hub_weight_bytes(model_id)
     except Exception as error:  # not found, gated, network: say so in the user's words
-        raise _explain(error, ResolvedCheckpoint(f"hub:{model_id}", model_id, "hub", model_id)) from error
+        raise _explain(
+            error, ResolvedCheckpoint(ref=f"hub:{model_id}", label=model_id, source="hub", location=model_id)
+        ) from error
     if size > limit:
         raise CheckpointError(
             f"'{model_id}' has {size / 1e6:,.0f} MB of weights; this shared deployment loads at most "

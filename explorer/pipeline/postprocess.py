@@ -72,7 +72,7 @@ def label_names(config: Any, count: int) -> tuple[str, ...]:
     return tuple(str(id2label.get(i, f"LABEL_{i}")) for i in range(count))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Classification:
     """One sentence through a sequence-classification head, in the head's label order."""
 
@@ -95,12 +95,19 @@ def classify(logits: np.ndarray, config: Any) -> tuple[Classification, ...]:
     scores = apply(function, logits)  # [B, K]
     labels = label_names(config, logits.shape[1])
     return tuple(
-        Classification(b, labels, logits[b], scores[b], function, labels[int(np.argmax(scores[b]))])
+        Classification(
+            sentence=b,
+            labels=labels,
+            logits=logits[b],
+            scores=scores[b],
+            function=function,
+            predicted=labels[int(np.argmax(scores[b]))],
+        )
         for b in range(logits.shape[0])
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Prediction:
     """Postprocessing for one sentence (and, for token-level heads, one position), best first."""
 
@@ -126,7 +133,13 @@ def token_predictions(
         order = np.argsort(-row)[:top_k]  # [top_k]
         tokens = tokenizer.convert_ids_to_tokens([int(i) for i in order])
         predictions.append(
-            Prediction(int(b), int(position), tuple(tokens), tuple(float(row[i]) for i in order), "softmax")
+            Prediction(
+                sentence=int(b),
+                position=int(position),
+                labels=tuple(tokens),
+                scores=tuple(float(row[i]) for i in order),
+                function="softmax",
+            )
         )
     return tuple(predictions)
 
@@ -144,11 +157,11 @@ def postprocess(run: Any, loaded: Any, top_k: int = 5) -> tuple[Prediction, ...]
         order = np.argsort(-result.scores)
         predictions.append(
             Prediction(
-                result.sentence,
-                None,
-                tuple(result.labels[i] for i in order),
-                tuple(float(result.scores[i]) for i in order),
-                result.function,
+                sentence=result.sentence,
+                position=None,
+                labels=tuple(result.labels[i] for i in order),
+                scores=tuple(float(result.scores[i]) for i in order),
+                function=result.function,
             )
         )
     return tuple(predictions)
@@ -157,7 +170,7 @@ def postprocess(run: Any, loaded: Any, top_k: int = 5) -> tuple[Prediction, ...]
 # --- Choosing the next token ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sampling:
     """How the next token is chosen. temperature 1, top_k 0 and top_p 1 change nothing."""
 
@@ -202,7 +215,7 @@ def best_tokens(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, np.take_along_axis(probabilities, index[..., None], axis=-1)[..., 0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineCheck:
     """Our scores against pipeline("text-classification")'s for one sentence."""
 
@@ -233,6 +246,12 @@ def compare_with_pipeline(
             difference = float("inf")
         best = max(their_map, key=their_map.get) if their_map else None
         checks.append(
-            PipelineCheck(mine.sentence, ours_map, dict(their_map), difference, best == mine.predicted)
+            PipelineCheck(
+                sentence=mine.sentence,
+                ours=ours_map,
+                pipeline=dict(their_map),
+                max_abs_difference=difference,
+                same_label=best == mine.predicted,
+            )
         )
     return tuple(checks)

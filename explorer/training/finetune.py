@@ -266,7 +266,7 @@ def split(
     return data.pick(sorted(train)), data.pick(sorted(validation))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     epochs: int = 3  # passes over the training data
     learning_rate: float = 5e-5  # AdamW step size; the course's default for fine-tuning
@@ -278,7 +278,7 @@ class TrainingConfig:
 Status = Literal["waiting", "running", "stopping", "stopped", "failed", "done"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Progress:
     """What a job has done so far (written by the training thread, read by the page)."""
 

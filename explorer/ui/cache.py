@@ -164,7 +164,7 @@ def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
     return train_tokenizer(kind, corpus, vocab_size)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PageData:
     """What most pages start from: the sidebar's text and checkpoint, read, loaded and run."""
 
@@ -192,4 +192,4 @@ def page_data(*, run: bool = True, hidden_states: bool = False, attentions: bool
         stop()
     for note in sentences.notes():
         st.info(note)
-    return PageData(current, sentences, loaded, encoding, result)
+    return PageData(selection=current, sentences=sentences, loaded=loaded, encoding=encoding, run=result)

@@ -45,7 +45,7 @@ POSITIVE_RGB = (94, 60, 153)  # #5e3c99
 NEGATIVE_RGB = (230, 97, 1)  # #e66101
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttributionSettings:
     """The section's settings; a page's frozen Settings inherits them (its PREFIX keys them)."""
 
@@ -226,7 +226,7 @@ class ChipRow:
     caption: str  # the method's unit and largest value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     explained: Note  # what is explained: the target, its probability and logit, the sentence
     rows: tuple[ChipRow, ...]  # the chosen method first, then the others
@@ -439,14 +439,18 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         timings=timings,
         table=table(rows_table, index="position"),
         csv=Download(
-            "Download the attributions (CSV)", lambda: csv_text(a), "attributions.csv", "text/csv", "attr.csv"
+            label="Download the attributions (CSV)",
+            data=lambda: csv_text(a),
+            file_name="attributions.csv",
+            mime="text/csv",
+            key="attr.csv",
         ),
         json=Download(
-            "Download the attributions (JSON)",
-            lambda: json_text(a, checkpoint),
-            "attributions.json",
-            "application/json",
-            "attr.json",
+            label="Download the attributions (JSON)",
+            data=lambda: json_text(a, checkpoint),
+            file_name="attributions.json",
+            mime="application/json",
+            key="attr.json",
         ),
         values=values,
     )

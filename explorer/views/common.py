@@ -31,7 +31,7 @@ class Table:
         return tuple(self.rows[0]) if self.rows else ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Download:
     """One download button: its label, what it saves (a string, or a function that makes it only
     when the button is pressed), the file's name and type, and the widget key."""

@@ -54,7 +54,7 @@ class StepView:
     figure: Any | None  # a heatmap of the tensor's first positions and dimensions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Section:
     """The embeddings, or one layer: its steps and how the result compares with the model's."""
 
@@ -72,7 +72,7 @@ class Section:
         return (self.intro, *self.facts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     settings: Settings  # as used (sentence and layer fall back to what exists)
     layers: tuple[int, ...]  # 1…L
@@ -211,7 +211,13 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         embeddings = embedding_steps(loaded, run, encoding, sentence=sentence)
         walk = layer_steps(loaded, run, encoding, layer=layer, sentence=sentence)
     except ExplorerError as problem:
-        return View(settings, layers, None, None, Note("info", str(problem)))
+        return View(
+            settings=settings,
+            layers=layers,
+            embeddings=None,
+            layer=None,
+            unsupported=Note("info", str(problem)),
+        )
     allowed = attention_mask_2d(encoding, sentence, causal=loaded.is_decoder)  # [S, S]
     return View(
         settings=settings,

@@ -13,7 +13,7 @@ MAX_TEXT_IN_LINK = 1_500  # characters of URL-encoded text; longer texts are lef
 MAX_VALUE = 200  # characters of any other value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Param:
     """One setting a link carries: the URL name, the session-state key and how to read it."""
 

@@ -76,7 +76,7 @@ class HiddenPart:
     table: Table  # one row per hidden_states[i]: what it is, its shape, mean vector length
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrajectoryPart:
     sentence: int  # the sentence of the batch shown
     tokens: int  # T, real tokens of that sentence
@@ -95,7 +95,7 @@ class HeadsPart:
     caption: Note
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskPart:
     effect: compare.MaskEffect | None  # None when the sentence cannot be padded (see `missing`)
     intro: Note | None  # the three runs
@@ -106,7 +106,7 @@ class MaskPart:
     offer: Note | None = None  # not computed: the section is closed (Settings.mask), and what opening it does
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArchitecturePart:
     checkpoint: compare.ConfigSizes  # this checkpoint's config
     defaults: compare.ConfigSizes | None  # type(config)(): None if the class needs arguments
@@ -123,7 +123,7 @@ class RandomPart:
     offer: Note | None = None  # not built (Settings.random is off): what building it costs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     config: ConfigPart
     hidden: HiddenPart | None  # None when the run kept no hidden states (see `missing`)
@@ -394,11 +394,25 @@ def _mask_part(
     effect_of: Callable[[], compare.MaskEffect] | None = None,
 ) -> MaskPart:
     if not shown:
-        return MaskPart(None, None, None, None, None, offer=Note("caption", MASK_OFFER))
+        return MaskPart(
+            effect=None,
+            intro=None,
+            table=None,
+            with_mask=None,
+            without_mask=None,
+            offer=Note("caption", MASK_OFFER),
+        )
     try:
         effect = effect_of() if effect_of else compare.mask_effect(loaded, sentences, padding_side)
     except InputError as problem:
-        return MaskPart(None, None, None, None, None, Note("info", str(problem)))
+        return MaskPart(
+            effect=None,
+            intro=None,
+            table=None,
+            with_mask=None,
+            without_mask=None,
+            missing=Note("info", str(problem)),
+        )
     a, b, c = effect.cases
     T, S = len(effect.tokens), b.encoding.shape[1]
     pad = b.encoding.pad_token
@@ -487,7 +501,13 @@ def _mask_part(
                 "comes after every real token."
             )
         without_mask = Note("info", text)
-    return MaskPart(effect, Note("markdown", intro), table(rows, index="run"), with_mask, without_mask)
+    return MaskPart(
+        effect=effect,
+        intro=Note("markdown", intro),
+        table=table(rows, index="run"),
+        with_mask=with_mask,
+        without_mask=without_mask,
+    )
 
 
 # --- Architecture versus checkpoint --------------------------------------------------------------
@@ -544,7 +564,13 @@ def _architecture_part(loaded: LoadedCheckpoint) -> ArchitecturePart:
             )
             + " The parameters are counted by building both on PyTorch's meta device: shapes, no numbers."
         )
-    return ArchitecturePart(mine, theirs, name, table(rows, index=""), Note("markdown", text))
+    return ArchitecturePart(
+        checkpoint=mine,
+        defaults=theirs,
+        defaults_name=name,
+        table=table(rows, index=""),
+        sentence=Note("markdown", text),
+    )
 
 
 def _random_offer(loaded: LoadedCheckpoint) -> Note:
@@ -658,13 +684,13 @@ def build(
     )
     if run.hidden_states is None:
         missing = Note("info", "This run kept no hidden states, so the layer-by-layer view is not shown.")
-        return View(config, None, None, heads, missing, **extra)
+        return View(config=config, hidden=None, trajectory=None, heads=heads, missing=missing, **extra)
     B = encoding.shape[0]
     sentence = settings.sentence if 0 <= settings.sentence < B else 0
     return View(
-        config,
-        _hidden_part(loaded, config.card, run, encoding),
-        _trajectory_part(run, encoding, sentence),
-        heads,
+        config=config,
+        hidden=_hidden_part(loaded, config.card, run, encoding),
+        trajectory=_trajectory_part(run, encoding, sentence),
+        heads=heads,
         **extra,
     )

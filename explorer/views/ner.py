@@ -317,7 +317,7 @@ def saved_model(folder: Path | None = None) -> SavedModel:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProgressView:
     fraction: float  # of the steps done, 0…1
     text: str  # status, step and time

@@ -30,7 +30,7 @@ PADDING = ("longest", "max_length", "do_not_pad")
 VOCAB_SIZES = (100, 300, 1000, 3000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     PREFIX: ClassVar[str] = "tok"
 
@@ -95,7 +95,7 @@ TRAINABLE = ("WordPiece", "BPE", "Unigram")  # the families row order
 SIZE_TABLE_KINDS = ("BPE", "WordPiece", "Unigram")  # the vocabulary-size table's order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Limits:
     """The longest input this checkpoint gets in the app, and where that number comes from."""
 
@@ -113,7 +113,7 @@ class Limits:
         return {"default": self.max_tokens, "help": self.help}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceView:
     """One sentence of the batch on the Tokens tab."""
 
@@ -124,7 +124,7 @@ class SentenceView:
     truncation: Note | None  # how many tokens truncation cut, if any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepsView:
     """The course's steps (tokenize -> ids -> special tokens -> decode) for one sentence."""
 
@@ -147,7 +147,7 @@ class StepsView:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchView:
     """The batch tensor tab."""
 
@@ -179,7 +179,7 @@ class FamiliesView:
     size_notes: tuple[Note, ...]  # why actual and asked sizes differ, per algorithm
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     settings: Settings  # as used (max_length resolved to a number)
     limits: Limits
@@ -230,7 +230,15 @@ def limits(loaded: LoadedCheckpoint) -> Limits:
         parts.append(f"its tokenizer's model_max_length is {tokenizer_limit:,}")
     parts.append(f"the app runs at most {MAX_TOKENS:,} tokens through any model")
     help_text = f"This checkpoint gets at most {top:,} tokens here: " + "; ".join(parts) + "."
-    return Limits(top, positions, field, tokenizer_limit, MAX_TOKENS, applies, help_text)
+    return Limits(
+        max_tokens=top,
+        positions=positions,
+        positions_field=field,
+        tokenizer_limit=tokenizer_limit,
+        app_cap=MAX_TOKENS,
+        applies=applies,
+        help=help_text,
+    )
 
 
 def _max_length_note(limit: Limits, max_length: int) -> Note | None:
@@ -584,18 +592,18 @@ def _batch(encoding: Encoding, settings: Settings, tokenizer: Any) -> BatchView:
         cut=Note("warning", f"Truncation cut {cut:,} token(s) in all.") if cut else None,
         downloads=(
             Download(
-                "Download the encoding (JSON)",
-                partial(lab.encoding_json, encoding),
-                "encoding.json",
-                "application/json",
-                "tok.download_json",
+                label="Download the encoding (JSON)",
+                data=partial(lab.encoding_json, encoding),
+                file_name="encoding.json",
+                mime="application/json",
+                key="tok.download_json",
             ),
             Download(
-                "Download the batch grid (CSV)",
-                partial(lab.batch_csv, encoding),
-                "batch.csv",
-                "text/csv",
-                "tok.download_csv",
+                label="Download the batch grid (CSV)",
+                data=partial(lab.batch_csv, encoding),
+                file_name="batch.csv",
+                mime="text/csv",
+                key="tok.download_csv",
             ),
         ),
     )
