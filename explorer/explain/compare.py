@@ -25,7 +25,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
-from explorer.pipeline.encoding import Encoding, encode_batch
+from explorer.pipeline.encoding import Encoding, encode_batch, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import Outputs
 
@@ -66,12 +66,6 @@ class MaskEffect:
     labels: tuple[str, ...] | None  # classifier labels, in the head's order
     cases: tuple[MaskCase, MaskCase, MaskCase]  # (a), (b), (c)
     scale: float  # largest |value| of (a): what the differences compare with
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """Results are cached and shared between sessions: their arrays cannot be written."""
-    array.setflags(write=False)
-    return array
 
 
 def _length(loaded: LoadedCheckpoint, text: str) -> int:
@@ -146,7 +140,7 @@ def mask_effect(
     real = batch.attention_mask[0].astype(bool)  # [S]
     if not np.array_equal(batch.input_ids[0][real], alone.input_ids[0]):
         raise InputError("The sentence is tokenized differently alone and in the batch; cannot compare.")
-    ones = _readonly(np.ones_like(batch.attention_mask))  # [2, S]
+    ones = readonly(np.ones_like(batch.attention_mask))  # [2, S]
     out_alone = forward(loaded, alone)
     out_masked = forward(loaded, batch)
     out_ones = forward(loaded, batch, attention_mask=ones)
@@ -159,9 +153,9 @@ def mask_effect(
         ("(b) padded, with its attention mask", batch, out_masked, batch.attention_mask[0]),
         ("(c) padded, attention mask of ones", batch, out_ones, ones[0]),
     ):
-        row_real = _readonly(encoding.attention_mask[0].astype(bool))
-        values = _readonly(np.array(_values(loaded, outputs, 0, row_real)))
-        hidden = _readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
+        row_real = readonly(encoding.attention_mask[0].astype(bool))
+        values = readonly(np.array(_values(loaded, outputs, 0, row_real)))
+        hidden = readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
         cases.append(
             MaskCase(
                 name=name,

@@ -23,9 +23,12 @@ from explorer.errors import ExplorerError
 from explorer.explain.attention import _projections, attention_mask_2d
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.pipeline.run import ModelRun, counts_own_positions, position_ids
+from explorer.pipeline.run import ModelRun, counts_own_positions, model_inputs, position_ids
+from explorer.words import count
 
-AGREEMENT = 1e-4  # a recomputation this close to the model's hidden state is "the same"
+SAME_HIDDEN_STATE = (
+    1e-4  # bound on |recomputed - model| for a hidden state (float32 sums drift more) called "the same"
+)
 
 Architecture = Literal["bert", "distilbert", "albert", "gpt2", "rotary"]
 BERT_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
@@ -78,7 +81,7 @@ class Walk:
 
     @property
     def same(self) -> bool:
-        return self.max_abs_difference < AGREEMENT
+        return self.max_abs_difference < SAME_HIDDEN_STATE
 
 
 def architecture(loaded: LoadedCheckpoint) -> Architecture:
@@ -117,12 +120,8 @@ def architecture(loaded: LoadedCheckpoint) -> Architecture:
 def _run_position_ids(loaded: LoadedCheckpoint, encoding: Encoding) -> Any:
     """[B, S] the position ids run_model passed to the model, or None when it passed none (the
     model then numbers positions itself). The same rule as explorer.pipeline.run.run_model."""
-    model = loaded.model
-    accepted = inspect.signature(model.forward).parameters
-    left_padded = bool((encoding.attention_mask[:, 0] == 0).any())
-    if "position_ids" in accepted and left_padded and not counts_own_positions(model):
-        return position_ids(encoding)
-    return None
+    _, inputs = model_inputs(loaded.model, encoding)
+    return inputs.get("position_ids")
 
 
 def _ids(array: np.ndarray, sentence: int) -> Any:
@@ -152,10 +151,6 @@ ACTIVATIONS = {
 
 def _activation_name(name: str) -> str:
     return ACTIVATIONS.get(name, f"`{name}`")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --- The input embeddings ------------------------------------------------------------------------
@@ -608,7 +603,7 @@ def layer_steps(
             )
         )
         if KV != H:
-            kv_heads = f"{_count(KV, 'key/value head')} of {d} dimensions, each shared by {H // KV} query heads (grouped-query attention)"
+            kv_heads = f"{count(KV, 'key/value head')} of {d} dimensions, each shared by {H // KV} query heads (grouped-query attention)"
         else:
             kv_heads = f"{H} heads of {d} dimensions"
         treated = (
