@@ -59,10 +59,11 @@ from explorer.explain.attention import (
 )
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.pipeline.postprocess import AGREEMENT
+from explorer.pipeline.postprocess import SAME_PROBABILITIES
 from explorer.pipeline.run import ModelRun
 from explorer.views.common import Download, Note
 from explorer.views.settings import setting
+from explorer.words import count
 
 AGGREGATES = ("head", "head average", "layer average")
 BERTVIZ = ("head view", "model view", "off")
@@ -173,7 +174,7 @@ class Steps:
     masked_figure: Any
     softmax_text: Note
     weights_figure: Any
-    agreement: Note  # success when the recomputation equals the model's weights within AGREEMENT
+    agreement: Note  # success when the recomputation equals the model's weights within SAME_PROBABILITIES
     same: bool
     mix_text: Note
     output_figure: Any
@@ -251,10 +252,6 @@ class View(Overview):
     bertviz: Bertviz | None = None
     steps: Steps | None = None  # None until asked for, or when not supported: see steps_note
     steps_note: Note | None = None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --- Pieces --------------------------------------------------------------------------------------
@@ -454,7 +451,7 @@ def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings
     dims = [str(i) for i in range(d)]
     kv_note = (
         f" (grouped-query attention: query head {head} shares key/value head {steps.key_value_head} with "
-        f"{_count(steps.heads // steps.key_value_heads - 1, 'other head')})"
+        f"{count(steps.heads // steps.key_value_heads - 1, 'other head')})"
         if steps.key_value_heads != steps.heads
         else ""
     )
@@ -481,7 +478,7 @@ def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings
         + ") get −∞."
     )
     difference = steps.max_abs_difference
-    same = difference < AGREEMENT
+    same = difference < SAME_PROBABILITIES
     compared = (
         f"Compared with the attention the model itself returned for layer {layer}, head {head} "
         f"(`outputs.attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
@@ -493,7 +490,7 @@ def _steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, settings
         else Note(
             "warning",
             f"{compared} — they differ: this step-by-step recomputation does not reproduce the model's "
-            f"attention (more than {AGREEMENT:.0e} apart).",
+            f"attention (more than {SAME_PROBABILITIES:.0e} apart).",
         )
     )
     weights = np.where(steps.allowed, steps.weights, np.nan)  # [S, S]
@@ -634,7 +631,7 @@ def _cross_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, se
         scaled_name = "Q·Kᵀ × scale"
     scale += ", and **4. mask**: the encoder's padding keys get −∞. No causal mask: every decoder token may read every input token."
     difference = steps.max_abs_difference
-    same = difference < AGREEMENT
+    same = difference < SAME_PROBABILITIES
     compared = (
         f"Compared with the cross-attention the model itself returned for decoder layer {layer}, head {head} "
         f"(`outputs.cross_attentions[{layer - 1}][{sentence}, {head}]`): maximum absolute difference "
@@ -643,7 +640,7 @@ def _cross_steps(loaded: LoadedCheckpoint, run: ModelRun, encoding: Encoding, se
     agreement = (
         Note("success", f"{compared} — the same.")
         if same
-        else Note("warning", f"{compared} — they differ (more than {AGREEMENT:.0e} apart).")
+        else Note("warning", f"{compared} — they differ (more than {SAME_PROBABILITIES:.0e} apart).")
     )
     weights = np.where(steps.allowed, steps.weights, np.nan)  # [T, S]
     window = T > STEP_WINDOW or S > STEP_WINDOW
