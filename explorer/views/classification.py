@@ -131,7 +131,7 @@ class PipelineCheckView:
 
     title: str
     table: Table | None  # per sentence: labels and the largest difference
-    verdict: Note  # success only when every sentence agrees within postprocess.AGREEMENT
+    verdict: Note  # success only when every sentence agrees within postprocess.SAME_PROBABILITIES
     agrees: bool
     largest_difference: float  # inf when the labels differ; nan when pipeline() did not run
 
@@ -196,7 +196,7 @@ def pipeline_check(
     results: Sequence[postprocess.Classification], theirs: Sequence[dict[str, float]] | None, error: str = ""
 ) -> PipelineCheckView:
     """Pure: our classifications against pipeline()'s scores ([B] {label: score}); the verdict
-    says "the same" only when every sentence agrees within postprocess.AGREEMENT."""
+    says "the same" only when every sentence agrees within postprocess.SAME_PROBABILITIES."""
     function = results[0].function if results else "softmax"
     name = postprocess.SCORE_NAME[function]
     names = PLURAL[name]
@@ -223,7 +223,7 @@ def pipeline_check(
         note = Note(
             "success",
             f"{call} gives the same labels and the same {names}: the largest difference between its "
-            f"{names} and ours is {worst:.1e} (within {postprocess.AGREEMENT:.0e}).",
+            f"{names} and ours is {worst:.1e} (within {postprocess.SAME_PROBABILITIES:.0e}).",
         )
     elif math.isinf(worst):
         mismatched = [c.sentence for c in checks if set(c.ours) != set(c.pipeline)]
@@ -240,7 +240,7 @@ def pipeline_check(
         note = Note(
             "warning",
             f"{call} and this page differ: the largest difference between its {names} and ours is "
-            f"{worst:.1e}, more than {postprocess.AGREEMENT:.0e}{labels}.",
+            f"{worst:.1e}, more than {postprocess.SAME_PROBABILITIES:.0e}{labels}.",
         )
     return PipelineCheckView(
         title=title,

@@ -489,9 +489,7 @@ def build_fill_mask(loaded: LoadedCheckpoint, run: ModelRun | None, top_k: int =
                 Note("info", f"No {mask} in the text: add one, e.g. “The capital of France is {mask}.”")
             )
         for p in predictions:
-            scored = ", ".join(
-                f"**{t}** {_percent(s)}" for t, s in zip(p.labels, p.probabilities, strict=True)
-            )
+            scored = ", ".join(f"**{t}** {_percent(s)}" for t, s in zip(p.labels, p.scores, strict=True))
             notes.append(Note("markdown", f"Sentence {p.sentence}, position {p.position}: {scored}"))
         return FillMask(tuple(notes), tuple(predictions))
     if loaded.head_class == CAUSAL_LM:

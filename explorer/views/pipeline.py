@@ -31,7 +31,6 @@ COURSE_SENTENCES = (
     "I hate this so much!",
 )
 CLASSIFIER_HEAD = tasks.SEQUENCE_CLASSIFICATION
-SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
 # The course's T5 task prefixes (chapter 1, "Transformer models"; chapter 7): T5 reads the task from
 # the start of the text. Offered as examples on an encoder-decoder's page.
 T5_PREFIXES = (
