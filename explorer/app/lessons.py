@@ -24,6 +24,7 @@ from explorer.views import layer as layer_view
 from explorer.views import model as model_view
 from explorer.views import pipeline as pipeline_view
 from explorer.views import tokenizer as tokenizer_view
+from explorer.words import count
 
 CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.training.finetune)
 
@@ -242,7 +243,7 @@ def explain_padding(facts: Facts) -> str:
         else "on the **right**, after the real tokens"
     )
     others = sum(1 for p in pads if p) - 1
-    also = f" ({_count(others, 'other sentence')} padded too)" if others > 0 else ""
+    also = f" ({count(others, 'other sentence')} padded too)" if others > 0 else ""
     return (
         f"{have}. To stack them into one tensor of shape **[{B}, {S}]** ({how}), sentence {short} gets "
         f"**{pads[short]}** padding token(s) {token} {where}{also}. Its attention mask is 1 for its "
@@ -250,10 +251,6 @@ def explain_padding(facts: Facts) -> str:
         "of 0, so no token reads them. The padding positions still go through every layer and get vectors "
         "of their own in the output; only the mask keeps them out of the real tokens' attention."
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def explain_mask_effect(facts: Facts) -> str:

@@ -484,8 +484,15 @@ def attention_position(loaded: LoadedCheckpoint, encoding: Encoding, target: Tar
     classifier's first real token; a decoder classifier's (a ``score`` head) last real token."""
     if target.kind != "label":
         return target.position
-    real = np.flatnonzero(encoding.attention_mask[0])
-    return int(real[-1]) if reads_last_token(loaded) else int(real[0])
+    return _read_position(loaded, encoding)
+
+
+def _read_position(loaded: LoadedCheckpoint, encoding: Encoding) -> int:
+    """The position a sequence classifier's head reads in sentence 0: its last real token for a
+    decoder classifier (a ``score`` head), else its first real token."""
+    if reads_last_token(loaded):
+        return int(encoding.last_real[0])
+    return int(np.flatnonzero(encoding.attention_mask[0])[0])
 
 
 def rollout(attentions: np.ndarray, position: int) -> np.ndarray:
@@ -516,8 +523,7 @@ def classifier_target(loaded: LoadedCheckpoint, encoding: Encoding, label: str |
     logits = runner.target_logits(loaded, encoding, [0])  # [1, labels]
     result = postprocess.classify(logits, loaded.config)[0]
     name = label if label in result.labels else result.predicted
-    real = np.flatnonzero(encoding.attention_mask[0])
-    position = int(real[-1]) if reads_last_token(loaded) else int(real[0])
+    position = _read_position(loaded, encoding)
     return Target(
         kind="label", position=position, index=result.labels.index(name), name=name, function=result.function
     )

@@ -49,9 +49,19 @@ def split_sentences(text: str, max_sentences: int = MAX_SENTENCES) -> Sentences:
     return Sentences(tuple(kept[:max_sentences]), blank, max(0, len(kept) - max_sentences))
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
+def readonly(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only: results are cached and shared between sessions, so nothing may
+    write into them. The one place the app freezes an array."""
     array.setflags(write=False)
     return array
+
+
+def last_real(mask: np.ndarray) -> np.ndarray:
+    """[B] int64 position of each row's last real token in a [B, S] mask (1 = real, 0 = padding),
+    wherever the padding is (left or right); a row with no real token gives -1."""
+    real = np.asarray(mask) > 0  # [B, S]
+    last = real.shape[1] - 1 - real[:, ::-1].argmax(axis=1)  # [B]
+    return np.where(real.any(axis=1), last, -1).astype(np.int64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +93,16 @@ class Encoding:
     def lengths(self) -> np.ndarray:
         """[B] real (non-padding) tokens per sentence."""
         return self.attention_mask.sum(axis=1)
+
+    @property
+    def left_padded(self) -> bool:
+        """Whether any sentence has padding on its left (its first cell is not a real token)."""
+        return bool((self.attention_mask[:, 0] == 0).any())
+
+    @property
+    def last_real(self) -> np.ndarray:
+        """[B] position of each sentence's last real token (see :func:`last_real`)."""
+        return last_real(self.attention_mask)
 
     def model_inputs(self, accepted: Sequence[str]) -> dict[str, Any]:
         """The tensors for ``model(**inputs)``: the keys the model accepts, as torch tensors."""
@@ -155,11 +175,11 @@ def encode_batch(
         sentences=sentences,
         pairs=pairs,
         tokens=tokens,
-        input_ids=_readonly(input_ids),
-        attention_mask=_readonly(attention_mask),
-        token_type_ids=_readonly(token_type_ids) if token_type_ids is not None else None,
-        special_tokens_mask=_readonly(special),
-        offsets=_readonly(offsets) if offsets is not None else None,
+        input_ids=readonly(input_ids),
+        attention_mask=readonly(attention_mask),
+        token_type_ids=readonly(token_type_ids) if token_type_ids is not None else None,
+        special_tokens_mask=readonly(special),
+        offsets=readonly(offsets) if offsets is not None else None,
         truncated=truncated,
         pad_token=tokenizer.pad_token,
         pad_token_id=tokenizer.pad_token_id,

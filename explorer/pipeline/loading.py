@@ -25,7 +25,6 @@ from explorer.pipeline.checkpoints import ResolvedCheckpoint
 # decoder's 8,192 positions would need tens of GB of attention weights.
 MAX_TOKENS = 512
 
-SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
 BASE_HEAD = tasks.BASE
 HEAD_DESCRIPTIONS = tasks.HEAD_DESCRIPTIONS
 head_class_for = tasks.head_class_for
@@ -257,12 +256,12 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
     try:
         config = transformers.AutoConfig.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
         head_class = head_class_for(getattr(config, "architectures", None))
-        if head_class == SEQ2SEQ_HEAD and not getattr(config, "is_encoder_decoder", False):
+        if head_class == tasks.SEQ2SEQ_LM and not getattr(config, "is_encoder_decoder", False):
             head_class = BASE_HEAD  # e.g. LlavaForConditionalGeneration: not a text encoder-decoder
         elif head_class == BASE_HEAD and getattr(config, "is_encoder_decoder", False):
             # T5Model, BartModel…: without a head the decoder's output means nothing to postprocess;
             # their LM head is tied to the shared embeddings, so the seq2seq class adds no new weights.
-            head_class = SEQ2SEQ_HEAD
+            head_class = tasks.SEQ2SEQ_LM
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             resolved.location, trust_remote_code=False, **kwargs
         )

@@ -109,17 +109,16 @@ def classify(logits: np.ndarray, config: Any) -> tuple[Classification, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class Prediction:
-    """Postprocessing for one sentence (and, for token-level heads, one position), best first."""
+    """Postprocessing for one sentence (and, for token-level heads, one position), best first.
+
+    ``scores`` are what ``function`` made of the logits: probabilities (softmax, sigmoid), or the
+    raw scores themselves for a regression head ("none") -- so they are not always probabilities."""
 
     sentence: int  # index in the batch
     position: int | None  # token position the scores belong to (None: the whole sentence)
     labels: tuple[str, ...]  # [K] labels or tokens, best first
     scores: tuple[float, ...]  # [K] same order: probabilities, or raw scores for regression
     function: Function
-
-    @property
-    def probabilities(self) -> tuple[float, ...]:
-        return self.scores
 
 
 def token_predictions(
@@ -227,10 +226,12 @@ class PipelineCheck:
 
     @property
     def agrees(self) -> bool:
-        return self.same_label and self.max_abs_difference <= AGREEMENT
+        return self.same_label and self.max_abs_difference <= SAME_PROBABILITIES
 
 
-AGREEMENT = 1e-5  # "the same numbers" means within this
+SAME_PROBABILITIES = (
+    1e-5  # bound on |ours - theirs| for probabilities (and attention weights) called "the same"
+)
 
 
 def compare_with_pipeline(

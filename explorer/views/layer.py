@@ -16,7 +16,7 @@ import numpy as np
 from explorer.drawing import figures
 from explorer.errors import ExplorerError
 from explorer.explain.attention import attention_mask_2d
-from explorer.explain.layer import AGREEMENT, Step, Walk, embedding_steps, layer_steps
+from explorer.explain.layer import SAME_HIDDEN_STATE, Step, Walk, embedding_steps, layer_steps
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
@@ -64,7 +64,7 @@ class Section:
     overview: Table  # one row per step: what it is and the tensor's shape
     window: Note | None  # the heatmaps show only the first positions / dimensions
     steps: tuple[StepView, ...]
-    agreement: Note  # success within AGREEMENT of the model's hidden state, warning otherwise
+    agreement: Note  # success within SAME_HIDDEN_STATE of the model's hidden state, warning otherwise
     same: bool
 
     @property
@@ -142,10 +142,11 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
         f"difference **{walk.max_abs_difference:.2e}**"
     )
     agreement = (
-        Note("success", f"{text} — the same (within {AGREEMENT:.0e}).")
+        Note("success", f"{text} — the same (within {SAME_HIDDEN_STATE:.0e}).")
         if walk.same
         else Note(
-            "warning", f"{text} — more than {AGREEMENT:.0e}: this recomputation does not reproduce the model."
+            "warning",
+            f"{text} — more than {SAME_HIDDEN_STATE:.0e}: this recomputation does not reproduce the model.",
         )
     )
     return Section(

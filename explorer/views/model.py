@@ -20,6 +20,7 @@ from explorer.pipeline.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint, encod
 from explorer.pipeline.run import ModelRun
 from explorer.views.common import Note, Table, table
 from explorer.views.settings import setting
+from explorer.words import count
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
 # Up to this many tokens the vector lengths are a line per token; above, a heatmap (a legend of 64
@@ -137,10 +138,6 @@ class View:
     encoder_only: Note | None = None
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def _final_norm(model: Any) -> str | None:
     """The name of the final normalisation a decoder applies to its last hidden state (GPT-2's
     ln_f, Llama's norm); transformers returns the last hidden state after it."""
@@ -216,7 +213,7 @@ def _config_sentence(card: info.ConfigCard, head_description: str | None = None)
     else:
         ff = "a feed-forward network"
     if card.weight_groups is not None and card.layers and card.weight_groups < card.layers:
-        notes.append(f"The {card.layers} layers share {_count(card.weight_groups, 'set')} of weights.")
+        notes.append(f"The {card.layers} layers share {count(card.weight_groups, 'set')} of weights.")
     return first + "\n\n" + " ".join([f"{lead} {heads}, then {ff}.", *notes, *seq2seq_notes])
 
 
@@ -241,7 +238,7 @@ def _hidden_part(
         names[-1] = f"layer {layers}, after the final norm ({norm})"
     text = (
         f"`output_hidden_states=True` returns {len(rows)} tensors: the embeddings, then the output of each of "
-        f"the {_count(layers, 'layer')}"
+        f"the {count(layers, 'layer')}"
         + (f" (the last one after the model's final normalisation, `{norm}`)" if norm is not None else "")
         + f". Each has the shape **[batch, sequence, hidden] = [{B}, {S}, {D}]**."
     )
