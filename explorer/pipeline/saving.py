@@ -4,10 +4,13 @@ back, and the reloaded model gives exactly the same outputs."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,15 +231,47 @@ def head_output(loaded: LoadedCheckpoint, model: Any, encoding: Encoding) -> tup
     return "logits", task_forward(twin, choices, ("logits",))["logits"]  # [B, 1]
 
 
-def save_atomically(model, tokenizer, output: Path, metadata: dict | None = None) -> None:
-    """save_pretrained into a temporary folder beside ``output``, then swap it into place."""
+# The temporary folders save_pretrained writes into beside the checkpoints: ".<name>-<8 random
+# characters>" (tempfile.mkdtemp) and ".<name>-old-<nanoseconds>" (the checkpoint being replaced).
+_TEMPORARY = re.compile(r"^\.[a-z0-9][a-z0-9_-]*-(old-\d+|[a-z0-9_]{8})$")
+STALE_AFTER = 600.0  # seconds: a save takes seconds, so a temporary folder this old was left by a killed one
+
+
+def remove_stale_temporaries(parent: Path, older_than: float = STALE_AFTER) -> list[str]:
+    """Remove the temporary folders a killed save left in ``parent`` (older than ``older_than``
+    seconds, so a save running right now in another process keeps its own); returns their names."""
+    if not parent.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for path in parent.iterdir():
+        if _TEMPORARY.match(path.name) and path.is_dir() and now - path.stat().st_mtime > older_than:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return sorted(removed)
+
+
+def _write_temporary(model: Any, tokenizer: Any, output: Path, metadata: dict | None) -> Path:
+    """save_pretrained into a fresh temporary folder beside ``output``; returns that folder."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(output.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if metadata is not None:
             (tmp / TRAINING_METADATA).write_text(json.dumps(metadata, indent=2))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def save_atomically(model: Any, tokenizer: Any, output: Path, metadata: dict | None = None) -> None:
+    """save_pretrained into a temporary folder beside ``output``, then swap it into place
+    (replacing what was there)."""
+    tmp = _write_temporary(model, tokenizer, output, metadata)
+    try:
         old = None
         if output.exists():
             old = output.parent / f".{output.name}-old-{time.time_ns()}"
@@ -247,3 +282,38 @@ def save_atomically(model, tokenizer, output: Path, metadata: dict | None = None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+MAX_NAME = 40  # characters of a saved checkpoint's name (checkpoints.SAVED_NAME)
+
+
+def free_names(output: Path) -> Iterator[Path]:
+    """``output``, then ``<name>-2``, ``<name>-3``, … (the name shortened to stay within MAX_NAME)."""
+    yield output
+    for number in itertools.count(2):
+        suffix = f"-{number}"
+        yield output.parent / f"{output.name[: MAX_NAME - len(suffix)]}{suffix}"
+
+
+def save_new(model: Any, tokenizer: Any, output: Path, metadata: dict | None = None) -> Path:
+    """Like :func:`save_atomically`, but never replaces a checkpoint: when ``output`` is taken
+    (say, another fine-tune saved under the same name first), the first free ``<name>-2``,
+    ``<name>-3``, … is used. Claiming a name is one rename, which fails when the folder is there
+    already, so two saves at the same moment (threads or processes) cannot both get one name.
+    Returns the folder the checkpoint is in."""
+    tmp = _write_temporary(model, tokenizer, output, metadata)
+    try:
+        for candidate in free_names(output):
+            if candidate.exists():
+                continue
+            try:
+                tmp.rename(candidate)  # atomic; fails if another save created `candidate` meanwhile
+            except OSError:
+                if candidate.exists():
+                    continue
+                raise
+            return candidate
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    raise AssertionError("unreachable: free_names never ends")

@@ -24,12 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from explorer.errors import InputError
 from explorer.paths import saved_checkpoints_dir
 from explorer.pipeline.checkpoints import CLASSIFIER_NAME
-from explorer.pipeline.saving import save_atomically
+from explorer.pipeline.saving import save_atomically, save_new
 
 LABELS = ("NEGATIVE", "POSITIVE")
 PAIR_LABELS = ("NOT_PARAPHRASE", "PARAPHRASE")  # 0 / 1, like GLUE's MRPC (not / equivalent)
@@ -435,6 +435,86 @@ def make_trainer(model, config, scratch: str, datasets: dict, collator, metrics,
     return trainer
 
 
+def _datasets(tokenizer: Any, parts: dict[str, LabelledData], is_pairs: bool, max_length: int) -> dict:
+    """Each part as a tokenized ``Dataset`` (``Dataset.map``, batched): pairs as
+    ``tokenizer(sentence1, sentence2, truncation=True)``, single sentences as ``tokenizer(text, …)``."""
+    from datasets import Dataset
+
+    text_columns = list(PAIR_COLUMNS) if is_pairs else ["text"]
+
+    def tokenize(batch: dict) -> Any:
+        if is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
+            return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_length)
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return {
+        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
+        for name, part in parts.items()
+    }
+
+
+def _score_test(trainer: Any, dataset: Any, test: LabelledData) -> dict:
+    """Accuracy and F1 on the held-out examples, scored once after training."""
+    import numpy as np
+
+    logits = trainer.predict(dataset).predictions  # [N, 2]
+    predicted = [int(i) for i in np.argmax(logits, axis=-1)]  # [N]
+    right = sum(p == y for p, y in zip(predicted, test.labels, strict=True))
+    return {
+        "examples": len(test.labels),
+        "accuracy": right / len(test.labels),
+        "f1": f1_score(predicted, test.labels),
+        "predictions": predicted,
+    }
+
+
+def _metadata(
+    base: str,
+    train: LabelledData,
+    validation: LabelledData,
+    config: TrainingConfig,
+    progress: Progress,
+    started: float,
+) -> dict:
+    """What explorer_training.json records beside the saved checkpoint."""
+    import torch
+
+    return {
+        "base": base,
+        "train_examples": len(train.texts),
+        "validation_examples": len(validation.texts),
+        "config": config.__dict__,
+        "validation": progress.evaluations[-1] if progress.evaluations else None,
+        "pairs": train.is_pairs,
+        "columns": list(PAIR_COLUMNS) if train.is_pairs else ["text"],
+        "labels": list(train.label_names),
+        "test": {k: v for k, v in progress.test.items() if k != "predictions"} if progress.test else None,
+        "seconds": round(time.perf_counter() - started, 1),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _saved_message(output: Path, wanted: Path, validation: dict | None, test: dict | None) -> str:
+    """ "Saved to …" with the validation (and held-out) scores; says so when the name was taken."""
+    note = (
+        f"validation accuracy {validation['accuracy']:.1%}, F1 {validation['f1']:.3f}"
+        if validation
+        else "n/a"
+    )
+    if test:
+        note += (
+            f"; on {test['examples']} held-out examples accuracy {test['accuracy']:.1%}, F1 {test['f1']:.3f}"
+        )
+    message = f"Saved to {output} ({note})."
+    if output != wanted:
+        message += (
+            f" A checkpoint named '{wanted.name}' already exists (another fine-tune saved it first), so "
+            f"this one is '{output.name}'; the other one is unchanged."
+        )
+    return message
+
+
 def fine_tune(
     base: str,
     train: LabelledData,
@@ -444,85 +524,43 @@ def fine_tune(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     test: LabelledData | None = None,
+    replace: bool = True,
 ) -> Progress:
     """Fine-tune ``base`` (a checkpoint folder) and save it to ``output``; blocking. Pairs
     (``train.is_pairs``) are tokenized as ``tokenizer(sentence1, sentence2, truncation=True)``.
-    ``test``, when given, is scored once after training (never used to train or to choose)."""
-    import numpy as np
-    import torch
-    from datasets import Dataset
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorWithPadding,
-    )
+    ``test``, when given, is scored once after training (never used to train or to choose).
+    ``replace=False`` never overwrites a checkpoint: a taken name gets ``-2``, ``-3``, … and the
+    message says so (``progress.output`` is where it went)."""
+    from transformers import AutoTokenizer, DataCollatorWithPadding
 
     progress = progress or Progress()
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = _build_model(base, config.seed, train.label_names)
-    text_columns = list(PAIR_COLUMNS) if train.is_pairs else ["text"]
-
-    def tokenize(batch):
-        if train.is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
-            return tokenizer(
-                batch["sentence1"], batch["sentence2"], truncation=True, max_length=config.max_length
-            )
-        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
-
-    parts = (("train", train), ("validation", validation)) + ((("test", test),) if test is not None else ())
-    datasets = {
-        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
-        for name, part in parts
-    }
-
+    parts = {"train": train, "validation": validation, **({"test": test} if test is not None else {})}
+    datasets = _datasets(tokenizer, parts, train.is_pairs, config.max_length)
     recorder = ShapeRecorder(DataCollatorWithPadding(tokenizer), progress.batch_shapes)
-
     report = progress_callback(progress, recorder, started, should_stop, evaluated=("accuracy", "f1", "loss"))
-
     with tempfile.TemporaryDirectory(prefix="explorer-trainer-") as scratch:
         trainer = make_trainer(model, config, scratch, datasets, recorder, metrics, report)
         trainer.train()
         if test is not None and not should_stop():
-            logits = trainer.predict(datasets["test"]).predictions  # [N, 2]
-            predicted = [int(i) for i in np.argmax(logits, axis=-1)]
-            progress.test = {
-                "examples": len(test.labels),
-                "accuracy": sum(p == y for p, y in zip(predicted, test.labels, strict=True))
-                / len(test.labels),
-                "f1": f1_score(predicted, test.labels),
-                "predictions": predicted,
-            }
+            progress.test = _score_test(trainer, datasets["test"], test)
     if should_stop():
         progress.status = "stopped"
         progress.message = "Stopped: nothing was saved."
         return progress
     model.eval()
-    metadata = {
-        "base": base,
-        "train_examples": len(train.texts),
-        "validation_examples": len(validation.texts),
-        "config": config.__dict__,
-        "validation": progress.evaluations[-1] if progress.evaluations else None,
-        "pairs": train.is_pairs,
-        "columns": text_columns,
-        "labels": list(train.label_names),
-        "test": {k: v for k, v in progress.test.items() if k != "predictions"} if progress.test else None,
-        "seconds": round(time.perf_counter() - started, 1),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "torch_threads": torch.get_num_threads(),
-    }
-    save_atomically(model, tokenizer, output, metadata)
+    metadata = _metadata(base, train, validation, config, progress, started)
+    if replace:
+        save_atomically(model, tokenizer, output, metadata)
+        saved = output
+    else:
+        saved = save_new(model, tokenizer, output, metadata)
     progress.seconds = time.perf_counter() - started
-    progress.output = str(output)
+    progress.output = str(saved)
     progress.status = "done"
-    scores = metadata["validation"]
-    score_note = f"validation accuracy {scores['accuracy']:.1%}, F1 {scores['f1']:.3f}" if scores else "n/a"
-    if progress.test:
-        score_note += (
-            f"; on {progress.test['examples']} held-out examples accuracy {progress.test['accuracy']:.1%}, "
-            f"F1 {progress.test['f1']:.3f}"
-        )
-    progress.message = f"Saved to {output} ({score_note})."
+    progress.message = _saved_message(saved, output, metadata["validation"], progress.test)
     return progress
 
 
@@ -543,8 +581,10 @@ class TrainingJob:
         probes: Sequence[str] = (),
         test: LabelledData | None = None,
         probe_pairs: Sequence[str] | None = None,
+        replace: bool = True,
     ) -> None:
         self.progress = Progress()
+        self.replace = replace  # False: a taken name gets -2, -3, … instead of being overwritten
         self.probes = tuple(probes)  # sentences to score before and after (the user's text)
         self.probe_pairs = tuple(probe_pairs) if probe_pairs is not None else None  # their second sentences
         self.label_names = train.label_names
@@ -586,13 +626,22 @@ class TrainingJob:
                 untrained = _build_model(base, config.seed, train.label_names)
                 self.before = probabilities(untrained, base, self.probes, self.probe_pairs)
                 fine_tune(
-                    base, train, validation, output, config, self.progress, self._stop.is_set, self.test
+                    base,
+                    train,
+                    validation,
+                    output,
+                    config,
+                    self.progress,
+                    self._stop.is_set,
+                    self.test,
+                    replace=self.replace,
                 )
-                if self.progress.status == "done":
+                if self.progress.status == "done" and self.progress.output:
                     from transformers import AutoModelForSequenceClassification
 
-                    reloaded = AutoModelForSequenceClassification.from_pretrained(output)
-                    self.after = probabilities(reloaded, str(output), self.probes, self.probe_pairs)
+                    saved = self.progress.output  # `output`, or `output-2`, … when the name was taken
+                    reloaded = AutoModelForSequenceClassification.from_pretrained(saved)
+                    self.after = probabilities(reloaded, saved, self.probes, self.probe_pairs)
             except Exception as error:  # reported on the page; nothing was saved
                 self.progress.status = "failed"
                 self.progress.message = f"Fine-tuning failed: {error}"
@@ -608,8 +657,10 @@ def start_job(
     probe_pairs: Sequence[str] | None = None,
 ) -> TrainingJob:
     """Check ``name``, then fine-tune the bundled MiniLM in the background into the saved
-    checkpoints folder under that name (a pair classifier when ``train.is_pairs``). Raises
-    ExplorerError with what to fix."""
+    checkpoints folder under that name (a pair classifier when ``train.is_pairs``). A name that is
+    taken when the fine-tune saves (an earlier one, or another user's at the same moment) is kept
+    and this one gets ``<name>-2``, ``-3``, …, as its message says. Raises ExplorerError with what
+    to fix."""
     from explorer.pipeline.checkpoints import minilm_folder, saved_name
 
     folder = saved_checkpoints_dir() / saved_name(name)
@@ -624,6 +675,7 @@ def start_job(
         probes=probes,
         test=test,
         probe_pairs=probe_pairs,
+        replace=False,  # a name another fine-tune took gets -2, -3, …, never overwritten
     ).start()
 
 
