@@ -7,6 +7,7 @@ tokenizer once for the whole batch and returns an :class:`Encoding` whose arrays
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,6 +104,29 @@ class Encoding:
     def last_real(self) -> np.ndarray:
         """[B] position of each sentence's last real token (see :func:`last_real`)."""
         return last_real(self.attention_mask)
+
+    def cut(self, rows: slice = slice(None), columns: slice = slice(None)) -> Encoding:
+        """The batch cut to ``rows`` (sentences) and ``columns`` (positions): every per-sentence and
+        per-position field cut alike, the arrays copied and read-only."""
+
+        def part(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else readonly(np.array(array[rows, columns]))
+
+        def required(array: np.ndarray) -> np.ndarray:
+            return readonly(np.array(array[rows, columns]))
+
+        return dataclasses.replace(
+            self,
+            sentences=self.sentences[rows],
+            pairs=self.pairs[rows] if self.pairs else None,
+            tokens=tuple(row[columns] for row in self.tokens[rows]),
+            input_ids=required(self.input_ids),  # [B', S']
+            attention_mask=required(self.attention_mask),  # [B', S']
+            token_type_ids=part(self.token_type_ids),  # [B', S']
+            special_tokens_mask=required(self.special_tokens_mask),  # [B', S']
+            offsets=part(self.offsets),  # [B', S', 2]
+            truncated=self.truncated[rows],
+        )
 
     def model_inputs(self, accepted: Sequence[str]) -> dict[str, Any]:
         """The tensors for ``model(**inputs)``: the keys the model accepts, as torch tensors."""

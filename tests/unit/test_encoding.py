@@ -154,3 +154,15 @@ def test_padding_to_a_max_length_a_sentence_passes_without_truncation(tiny_bert,
         real = slice(None, len(ids)) if side == "right" else slice(e.shape[1] - len(ids), None)
         assert e.input_ids[b, real].tolist() == ids
         assert [tuple(o) for o in e.offsets[b, real].tolist()] == [tuple(o) for o in offsets]
+
+
+def test_cut_keeps_every_field_of_the_rows_and_columns_it_keeps(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH, ["a pair", "another pair"])
+    one = encoding.cut(rows=slice(1, 2), columns=slice(0, 4))
+    assert one.shape == (1, 4)
+    assert one.sentences == (BATCH[1],) and one.pairs == ("another pair",)
+    assert one.tokens == (encoding.tokens[1][:4],)
+    for name in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask", "offsets"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(encoding, name)[1:2, :4])
+        assert not getattr(one, name).flags.writeable
+    assert one.truncated == encoding.truncated[1:2]
