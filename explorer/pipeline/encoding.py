@@ -149,17 +149,7 @@ def encode_batch(
     padding_side: str | None = None,
 ) -> Encoding:
     """Tokenize a batch with one ``tokenizer(...)`` call and keep everything the course shows."""
-    sentences = tuple(sentences)
-    if not sentences:
-        raise InputError("There is no sentence to tokenize.")
-    if pairs is not None:
-        pairs = tuple(pairs)
-        if len(pairs) != len(sentences):
-            raise InputError(
-                f"Pairs need one second sentence per sentence: got {len(sentences)} and {len(pairs)}."
-            )
-    if padding != "do_not_pad" and tokenizer.pad_token is None:
-        raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
+    sentences, pairs = _checked(tokenizer, sentences, pairs, padding)
     side = padding_side or tokenizer.padding_side
     padded = padding != "do_not_pad"
     call = dict(
@@ -178,19 +168,7 @@ def encode_batch(
     special = _as_matrix(encoded["special_tokens_mask"], 1, side)  # [B, S]
     types = encoded.get("token_type_ids")
     token_type_ids = _as_matrix(types, 0, side) if types is not None else None  # [B, S]
-    offsets = None
-    if "offset_mapping" in encoded:
-        mapping = encoded["offset_mapping"]
-        if len({len(row) for row in mapping}) == 1:  # every row has S (start, end) pairs
-            offsets = np.array(mapping, dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
-        else:  # do_not_pad, or padding to a max_length that a row longer than it passes (no truncation)
-            rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in mapping]
-            offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
-            for b, row in enumerate(rows):
-                if side == "left":
-                    offsets[b, S - len(row) :] = row
-                else:
-                    offsets[b, : len(row)] = row
+    offsets = _offsets(encoded["offset_mapping"], B, S, side) if "offset_mapping" in encoded else None
     truncated = _tokens_cut(tokenizer, sentences, pairs, attention_mask.sum(1), truncation, max_length)
     # One lookup for the whole batch (padding and fill cells included), cut into rows.
     flat = tokenizer.convert_ids_to_tokens(input_ids.ravel().tolist())
@@ -211,6 +189,39 @@ def encode_batch(
         max_length=max_length,
         padded=padded,
     )
+
+
+def _checked(
+    tokenizer: Any, sentences: Sequence[str], pairs: Sequence[str] | None, padding: Padding
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The batch as tuples, or InputError: no sentence, not one pair per sentence, or padding
+    asked of a tokenizer without a pad token."""
+    sentences = tuple(sentences)
+    if not sentences:
+        raise InputError("There is no sentence to tokenize.")
+    if pairs is not None:
+        pairs = tuple(pairs)
+        if len(pairs) != len(sentences):
+            raise InputError(
+                f"Pairs need one second sentence per sentence: got {len(sentences)} and {len(pairs)}."
+            )
+    if padding != "do_not_pad" and tokenizer.pad_token is None:
+        raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
+    return sentences, pairs
+
+
+def _offsets(mapping: Any, B: int, S: int, side: str) -> np.ndarray:
+    """[B, S, 2] character spans from the tokenizer's offset_mapping; rows shorter than S (no
+    padding, or a row longer than max_length without truncation) are filled on ``side`` with (0, 0)."""
+    if len({len(row) for row in mapping}) == 1:  # every row has S (start, end) pairs
+        return np.array(mapping, dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
+    offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
+    for b, row in enumerate(np.asarray(r, dtype=np.int64).reshape(-1, 2) for r in mapping):
+        if side == "left":
+            offsets[b, S - len(row) :] = row
+        else:
+            offsets[b, : len(row)] = row
+    return offsets
 
 
 def _tokens_cut(
