@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from explorer.errors import InputError
 from explorer.paths import saved_checkpoints_dir
@@ -157,7 +157,8 @@ def read_labelled_csv(raw: bytes, max_rows: int = MAX_ROWS, seed: int = 0) -> La
                 f"{' and '.join(repr(m) for m in missing)} {'is' if len(missing) == 1 else 'are'} missing "
                 f"(found: {found}). Labels are 0/1 or not_paraphrase/paraphrase."
             )
-        return _read_rows(reader, tuple(pair_columns), label_column, PAIR_ROWS, max_rows, seed)
+        found_pair = tuple(c for c in pair_columns if c)  # both, checked above
+        return _read_rows(reader, found_pair, label_column, PAIR_ROWS, max_rows, seed)
     text_column = columns.get("text") or columns.get("sentence")
     if not text_column or not label_column:
         found = ", ".join(repr(c) for c in columns) or "none"
@@ -546,9 +547,7 @@ def fine_tune(
         trainer.train()
         if test is not None and not should_stop():
             progress.test = _score_test(trainer, datasets["test"], test)
-    if should_stop():
-        progress.status = "stopped"
-        progress.message = "Stopped: nothing was saved."
+    if stopped(progress, should_stop):
         return progress
     model.eval()
     metadata = _metadata(base, train, validation, config, progress, started)
@@ -557,19 +556,75 @@ def fine_tune(
         saved = output
     else:
         saved = save_new(model, tokenizer, output, metadata)
+    done(progress, saved, started, _saved_message(saved, output, metadata["validation"], progress.test))
+    return progress
+
+
+def stopped(progress: Progress, should_stop: Callable[[], bool]) -> bool:
+    """Whether the user stopped the fine-tune (then ``progress`` says that nothing was saved)."""
+    if not should_stop():
+        return False
+    progress.status = "stopped"
+    progress.message = "Stopped: nothing was saved."
+    return True
+
+
+def done(progress: Progress, saved: Path, started: float, message: str) -> None:
+    """``progress`` of a fine-tune saved in ``saved``, started at ``started`` (perf_counter)."""
     progress.seconds = time.perf_counter() - started
     progress.output = str(saved)
     progress.status = "done"
-    progress.message = _saved_message(saved, output, metadata["validation"], progress.test)
-    return progress
+    progress.message = message
 
 
 _one_at_a_time = threading.Lock()
 
 
-class TrainingJob:
-    """A fine-tune on a background thread. The page keeps the job object (in its session) and
-    reads ``progress``; ``stop()`` asks the loop to end after the current step."""
+class BackgroundJob:
+    """A fine-tune on a background thread, one at a time per server process (of any kind). The
+    page keeps the job object (in its session) and reads ``progress``; ``stop()`` asks the loop to
+    end after the current step. A subclass sets ``progress``, ``_stop`` and ``_finished`` and
+    writes :meth:`_work`; an exception it raises is reported as "Fine-tuning failed: …"."""
+
+    thread_name = "explorer-fine-tune"
+    progress: Progress
+    _stop: threading.Event
+    _finished: threading.Event  # set when the thread is completely done (probes scored)
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def _run(self) -> None:
+        try:
+            self.progress.message = "Waiting for another fine-tune on this server to finish…"
+            with _one_at_a_time:
+                if self._stop.is_set():
+                    self.progress.status, self.progress.message = "stopped", "Stopped before it started."
+                    return
+                self.progress.message = "Tokenizing and preparing the model…"
+                self._work()
+        except Exception as error:  # reported on the page; nothing was saved
+            self.progress.status = "failed"
+            self.progress.message = f"Fine-tuning failed: {error}"
+        finally:
+            self._finished.set()
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+
+class TrainingJob(BackgroundJob):
+    """A sentence (or pair) classifier's fine-tune on a background thread (see BackgroundJob),
+    with ``probes`` scored before and after."""
 
     def __init__(
         self,
@@ -592,59 +647,23 @@ class TrainingJob:
         self.before: list[tuple[float, float]] = []
         self.after: list[tuple[float, float]] = []
         self._stop = threading.Event()
-        self._finished = threading.Event()  # set when the thread is completely done (probes scored)
+        self._finished = threading.Event()
         self.config = config
         self._args = (base, train, validation, output, config)
-        self._thread = threading.Thread(target=self._run, name="explorer-fine-tune", daemon=True)
 
-    def start(self) -> TrainingJob:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def _run(self) -> None:
-        try:
-            self._train()
-        finally:
-            self._finished.set()
-
-    def _train(self) -> None:
+    def _work(self) -> None:
         base, train, validation, output, config = self._args
-        self.progress.message = "Waiting for another fine-tune on this server to finish…"
-        with _one_at_a_time:
-            if self._stop.is_set():
-                self.progress.status, self.progress.message = "stopped", "Stopped before it started."
-                return
-            try:
-                self.progress.message = "Tokenizing and preparing the model…"
-                untrained = _build_model(base, config.seed, train.label_names)
-                self.before = probabilities(untrained, base, self.probes, self.probe_pairs)
-                fine_tune(
-                    base,
-                    train,
-                    validation,
-                    output,
-                    config,
-                    self.progress,
-                    self._stop.is_set,
-                    self.test,
-                    replace=self.replace,
-                )
-                if self.progress.status == "done" and self.progress.output:
-                    from transformers import AutoModelForSequenceClassification
+        untrained = _build_model(base, config.seed, train.label_names)
+        self.before = probabilities(untrained, base, self.probes, self.probe_pairs)
+        fine_tune(
+            base, train, validation, output, config, self.progress, self._stop.is_set, self.test, self.replace
+        )
+        if self.progress.status == "done" and self.progress.output:
+            from transformers import AutoModelForSequenceClassification
 
-                    saved = self.progress.output  # `output`, or `output-2`, … when the name was taken
-                    reloaded = AutoModelForSequenceClassification.from_pretrained(saved)
-                    self.after = probabilities(reloaded, saved, self.probes, self.probe_pairs)
-            except Exception as error:  # reported on the page; nothing was saved
-                self.progress.status = "failed"
-                self.progress.message = f"Fine-tuning failed: {error}"
+            saved = self.progress.output  # `output`, or `output-2`, … when the name was taken
+            reloaded = AutoModelForSequenceClassification.from_pretrained(saved)
+            self.after = probabilities(reloaded, saved, self.probes, self.probe_pairs)
 
 
 def start_job(
@@ -700,7 +719,7 @@ def probabilities(
     else:
         logits = classifier_logits(model, tokenizer, sentences)  # [N, 2]
     scores = apply(classification_function(model.config), logits)  # [N, 2]
-    return [tuple(float(x) for x in row) for row in scores]
+    return [(float(row[0]), float(row[1])) for row in scores]
 
 
 def default_classifier_folder() -> Path:
