@@ -16,7 +16,7 @@ from explorer.explain.model_info import Trajectory
 from explorer.pipeline.postprocess import Classification
 
 
-def _csv(rows: list[list[object]]) -> str:
+def _csv(rows: Sequence[Sequence[object]]) -> str:
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue()
@@ -29,7 +29,7 @@ def _number(value: float) -> object:
 def attention_csv(view: AttentionView) -> str:
     """Rows = queries, columns = keys, labelled 'position · token'."""
     labels = [f"{int(p)} · {t}" for p, t in zip(view.positions, view.tokens, strict=True)]
-    rows = [["query \\ key", *labels]]
+    rows: list[list[object]] = [["query \\ key", *labels]]
     rows += [[label, *(_number(x) for x in row)] for label, row in zip(labels, view.matrix, strict=True)]
     return _csv(rows)
 
@@ -51,7 +51,7 @@ def attention_json(view: AttentionView) -> str:
 def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str]) -> str:
     labels = results[0].labels if results else ()
     regression = bool(results) and results[0].function == "none"
-    rows = [
+    rows: list[list[object]] = [
         [
             "sentence",
             "predicted",
@@ -72,7 +72,9 @@ def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str
 
 
 def candidates_csv(top: Candidates) -> str:
-    rows = [["rank", "token_id", "token", "text", "probability", "probability_after_sampling_settings"]]
+    rows: list[list[object]] = [
+        ["rank", "token_id", "token", "text", "probability", "probability_after_sampling_settings"]
+    ]
     for rank, row in enumerate(
         zip(top.token_ids, top.tokens, top.texts, top.raw, top.reshaped, strict=True), 1
     ):
@@ -82,7 +84,7 @@ def candidates_csv(top: Candidates) -> str:
 
 def trajectory_csv(path: Trajectory) -> str:
     """One row per layer: each token's vector length."""
-    rows = [["layer", *path.tokens]]
+    rows: list[list[object]] = [["layer", *path.tokens]]
     for layer, norms in enumerate(path.norms):
         rows.append(["embeddings" if layer == 0 else f"layer {layer}", *(float(x) for x in norms)])
     return _csv(rows)

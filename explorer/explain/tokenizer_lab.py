@@ -312,6 +312,7 @@ def train_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     lines = [line for line in corpus.splitlines() if line.strip()]
+    trainer: trainers.WordPieceTrainer | trainers.BpeTrainer | trainers.UnigramTrainer
     if kind == "WordPiece":
         tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -396,7 +397,8 @@ def _segments(tokenizer: Any, encoded: Any, first: str) -> tuple[int | None, ...
     except (AttributeError, ValueError):  # a slow tokenizer
         pass
     n_first = len(tokenizer(first, add_special_tokens=False)["input_ids"])
-    segments, seen = [], 0
+    segments: list[int | None] = []
+    seen = 0
     for special in encoded["special_tokens_mask"]:
         if special:
             segments.append(None)
@@ -414,7 +416,10 @@ def pair_layout(tokenizer: Any, first: str, second: str) -> PairLayout:
     tokens = tuple(tokenizer.convert_ids_to_tokens(ids))
     segments = _segments(tokenizer, encoded, first)
     types = encoded.get("token_type_ids")
-    before, between, after, parts = [], [], [], []
+    before: list[str] = []
+    between: list[str] = []
+    after: list[str] = []
+    parts: list[str] = []
     for token, segment in zip(tokens, segments, strict=True):
         name = token if segment is None else "AB"[segment]
         if segment is None or not parts or parts[-1] != name:  # one letter per run of a text's tokens

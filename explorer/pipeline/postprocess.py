@@ -245,7 +245,7 @@ def compare_with_pipeline(
             difference = max(abs(ours_map[k] - their_map[k]) for k in ours_map)
         else:
             difference = float("inf")
-        best = max(their_map, key=their_map.get) if their_map else None
+        best = max(their_map, key=lambda label: their_map[label]) if their_map else None
         checks.append(
             PipelineCheck(
                 sentence=mine.sentence,

@@ -66,7 +66,7 @@ def widget(
     return place.text_input(spec.label, **common)
 
 
-def settings(cls: type, ref: str = "", **overrides: Any) -> Any:
+def settings(cls: type[Any], ref: str = "", **overrides: Any) -> Any:
     """The page's frozen Settings as its widgets left them (defaults where none was drawn)."""
     return specs.from_state(cls, st.session_state, ref, **overrides)
 

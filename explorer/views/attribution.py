@@ -104,8 +104,10 @@ def target_options(
             )
             for i in order
         )
-    logits = runner.target_logits(loaded, encoding, [position])
-    probabilities = postprocess.apply("softmax", logits)[0]
+    if position is None:
+        raise ValueError(f"the {kind} targets need a position")
+    logits = runner.target_logits(loaded, encoding, [position])  # [1, vocab]
+    probabilities = postprocess.apply("softmax", logits)[0]  # [vocab]
     order = np.argsort(-probabilities)[:TOP_TOKENS]
     tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
     return tuple(
@@ -190,21 +192,21 @@ CHIP_STYLE = """<style>
 
 def chips_html(
     tokens: Sequence[str],
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray,
     scale: float | None = None,
-    none: Sequence[bool] = (),
+    none: Sequence[bool] | np.ndarray = (),
     name: str = "",
 ) -> str:
     """Pure array -> HTML: one chip per token coloured by ``values`` / ``scale`` (default: the
     largest |value|): purple towards the target, orange against, white for 0. Chips flagged in
     ``none`` (padding) are dashed and grey. Tokens are escaped; the value is in each chip's title."""
-    values = np.asarray(values, dtype=np.float64)
-    none = [bool(x) for x in none] or [False] * len(values)
-    top = float(np.max(np.abs(values))) if scale is None and values.size else (scale or 0.0)
+    numbers = np.asarray(values, dtype=np.float64)  # [S]
+    dashed = [bool(x) for x in none] or [False] * len(numbers)  # [S]
+    top = float(np.max(np.abs(numbers))) if scale is None and numbers.size else (scale or 0.0)
     chips = []
-    for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
+    for i, (token, value) in enumerate(zip(tokens, numbers, strict=True)):
         title = html.escape(f"position {i} · {token} · {value:+.4f}", quote=True)
-        if none[i]:
+        if dashed[i]:
             chips.append(f'<span class="at-chip at-none" title="{title}">{visible(token)}</span>')
             continue
         background, colour = _colour(value / top if top > 0 else 0.0)

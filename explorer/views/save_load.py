@@ -141,14 +141,16 @@ def _saved(loaded: LoadedCheckpoint, encoding: Encoding, folder: Path) -> Saved:
     rows = table(
         [{"file": f.name, "size": _size(f.bytes), "what it holds": f.what} for f in files], index="file"
     )
+    trip: saving.RoundTrip | None = None
     try:
-        trip = saving.reload_and_compare(loaded, folder, encoding)
+        reloaded = saving.reload_and_compare(loaded, folder, encoding)
     except Exception as error:  # from_pretrained refused the folder: say so, no traceback
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-        trip, identical = None, False
+        identical = False
         verdict = Note("error", f'`{loaded.head_class}.from_pretrained("{folder.name}")` failed: {first}')
     else:
-        identical, verdict = _verdict(loaded, folder, encoding, trip)
+        trip = reloaded
+        identical, verdict = _verdict(loaded, folder, encoding, reloaded)
     try:
         config = saving.config_json(folder)
     except Exception as error:

@@ -94,14 +94,14 @@ def spec(cls: type, name: str) -> Setting:
     raise KeyError(f"{cls.__qualname__} has no setting '{name}'")
 
 
-def state_key(cls: type, name: str, ref: str = "") -> str:
+def state_key(cls: type[Any], name: str, ref: str = "") -> str:
     """The session-state (and widget) key of one setting, e.g. "att.layer"."""
     one = spec(cls, name)
     key = f"{cls.PREFIX}.{name}"
     return f"{key}.{ref}" if one.per_checkpoint else key
 
 
-def link_params(cls: type) -> tuple[Param, ...]:
+def link_params(cls: type[Any]) -> tuple[Param, ...]:
     """The settings a shared link carries, as link parameters ("{ref}" marks per-checkpoint keys)."""
     return tuple(
         Param(
@@ -117,7 +117,7 @@ def link_params(cls: type) -> tuple[Param, ...]:
     )
 
 
-def from_state(cls: type, state: Mapping[str, Any], ref: str = "", **overrides: Any) -> Any:
+def from_state(cls: type[Any], state: Mapping[Any, Any], ref: str = "", **overrides: Any) -> Any:
     """The page's Settings from session state; missing or invalid values fall back to defaults."""
     values = {}
     for one in specs(cls):
