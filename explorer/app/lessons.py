@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -57,16 +57,27 @@ class LessonStep:
     attentions: bool = False
 
 
+T = TypeVar("T")
+
+
+def _kept(value: T | None, name: str) -> T:
+    """What the run kept for this step (its ``name``); ExplorerError, said on the banner, when the
+    run did not keep it."""
+    if value is None:
+        raise ExplorerError(f"this step needs the run's {name}, which this run did not keep")
+    return value
+
+
 def _word_ids(tokenizer: Any, encoding: Encoding, b: int) -> list[tuple[int, int] | None] | None:
     """[T] (segment, word id) of each real token of sentence ``b``, from the tokenizer's own word ids
     (what its pre-tokenizer calls a word), or None when the tokenizer cannot say (a slow tokenizer,
     or ids that do not line up with the batch)."""
     pair = encoding.pairs[b] if encoding.pairs else None
     real = encoding.input_ids[b][encoding.attention_mask[b].astype(bool)].tolist()  # [T]
-    limits = (
+    limits: list[dict[str, Any]] = (
         [{"truncation": "longest_first", "max_length": encoding.max_length}] if encoding.max_length else []
     )
-    for options in [*limits, {"truncation": False}]:
+    for options in [*limits, {"truncation": False}]:  # each a dict of tokenizer(...) arguments
         try:
             one = tokenizer(encoding.sentences[b], pair, **options)
             ids, segments = one.word_ids(), one.sequence_ids()
@@ -286,7 +297,7 @@ def explain_one_layer(facts: Facts) -> str:
     """One whole layer from the model's own weights (explorer.explain.layer), as the page opens it."""
     from explorer.explain.layer import layer_steps
 
-    hidden = facts.run.hidden_states  # [L + 1, B, S, D]
+    hidden = _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     L = hidden.shape[0] - 1
     layer = getattr(facts.settings, "layer", 1)
     layer = layer if 1 <= layer <= L else 1
@@ -304,7 +315,7 @@ def explain_one_layer(facts: Facts) -> str:
 
 
 def explain_output(facts: Facts) -> str:
-    hidden = facts.run.hidden_states  # [L + 1, B, S, D]
+    hidden = _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     L1, B, S, D = hidden.shape
     return (
         f"`{facts.loaded.model_class}` returned **{L1}** hidden-state tensors (the embeddings, then each of its "
@@ -314,7 +325,7 @@ def explain_output(facts: Facts) -> str:
 
 
 def explain_layers(facts: Facts) -> str:
-    e, hidden = facts.encoding, facts.run.hidden_states
+    e, hidden = facts.encoding, _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     real = e.attention_mask[0].astype(bool) & ~e.special_tokens_mask[0].astype(bool)
     vectors = hidden[:, 0][:, real]  # [L + 1, T, D]
     unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True).clip(min=1e-12)
@@ -338,7 +349,7 @@ def _position(tokens: tuple[str, ...], word: str) -> int | None:
 
 
 def explain_attention(facts: Facts) -> str:
-    e, attentions = facts.encoding, facts.run.attentions  # [L, B, H, S, S]
+    e, attentions = facts.encoding, _kept(facts.run.attentions, "attentions")  # [L, B, H, S, S]
     tokens = e.tokens[0]
     it, animal = _position(tokens, "it"), _position(tokens, "animal")
     if it is None or animal is None:
@@ -369,7 +380,7 @@ def explain_logits(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
     labels = facts.loaded.config.id2label
-    row = facts.run.logits[0]
+    row = _kept(facts.run.logits, "logits")[0]  # [K]
     pairs = ", ".join(f"{row[i]:.2f} for {labels[i]}" for i in range(row.size))
     return (
         f"For the first sentence the classifier's head returns the **logits** {pairs}: raw scores, one per "
@@ -380,7 +391,7 @@ def explain_logits(facts: Facts) -> str:
 def explain_probabilities(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
-    result = classify(facts.run.logits, facts.loaded.config)[0]
+    result = classify(_kept(facts.run.logits, "logits"), facts.loaded.config)[0]
     best = int(np.argmax(result.scores))
     logits = ", ".join(f"{x:.2f}" for x in result.logits)
     scores = ", ".join(f"{p:.3f}" for p in result.scores)
@@ -462,28 +473,31 @@ def explain_families(facts: Facts) -> str:
     cross-attention from the decoder's tokens to the encoder's."""
     loaded, e, run = facts.loaded, facts.encoding, facts.run
     label = loaded.resolved.label
-    if loaded.is_encoder_decoder and getattr(run, "cross_attentions", None) is not None:
-        cross = run.cross_attentions[-1, 0].mean(axis=0)  # [T, S]: last decoder layer, heads averaged
-        decoder_tokens = run.decoder_tokens[0]
-        real = [t for t in range(cross.shape[0]) if run.decoder_attention_mask[0, t]]
+    cross_all = getattr(run, "cross_attentions", None)  # [L, B, H, T, S]
+    if loaded.is_encoder_decoder and cross_all is not None:
+        cross = cross_all[-1, 0].mean(axis=0)  # [T, S]: last decoder layer, heads averaged
+        decoder_tokens = _kept(run.decoder_tokens, "decoder tokens")[0]
+        decoder_mask = _kept(run.decoder_attention_mask, "decoder attention mask")  # [B, T]
+        real = [t for t in range(cross.shape[0]) if decoder_mask[0, t]]
         looks = []
         for t in real[:3]:
             s = int(np.argmax(cross[t]))
             looks.append(
                 f"reading `{decoder_tokens[t]}` it looks most at `{e.tokens[0][s]}` ({cross[t, s]:.0%})"
             )
-        written = loaded.tokenizer.decode(list(run.generated_ids[0]), skip_special_tokens=True).strip()
-        layers_dec = run.cross_attentions.shape[0]
+        generated = _kept(run.generated_ids, "generated ids")
+        written = loaded.tokenizer.decode(list(generated[0]), skip_special_tokens=True).strip()
+        layers_dec = cross_all.shape[0]
         return (
             f"{label} is an **encoder-decoder** ({loaded.config.model_type}). Its encoder read your "
             f"{int(e.attention_mask[0].sum())} tokens, attending both ways; its decoder started from "
             f"`{decoder_tokens[0]}` and wrote “{written or '(nothing but special tokens)'}”, one token at a "
             f"time, attending backwards to what it wrote (causal) and, through **cross-attention**, to the "
             f"encoder's tokens. In the decoder's last layer (layer {layers_dec}), averaged over its "
-            f"{run.cross_attentions.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
+            f"{cross_all.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
             "above to see every decoder token (rows) against every encoder token (columns)."
         )
-    later = _later_share(run.attentions, e.attention_mask[0])
+    later = _later_share(_kept(run.attentions, "attentions"), e.attention_mask[0])
     other = (
         "An **encoder-decoder** (T5, BART) joins the two: an encoder reads the text both ways, and a "
         "decoder writes the output, attending backwards to what it wrote and, through cross-attention, "
@@ -530,7 +544,7 @@ def explain_feature_extraction(facts: Facts) -> str:
     pooling = fe.pooling_for(facts.loaded)
     sentences = facts.encoding.sentences
     vectors = fe.sentence_embeddings(facts.loaded, sentences)  # [B, D]
-    B, S, D = facts.run.last_hidden_state.shape
+    B, S, D = _kept(facts.run.last_hidden_state, "last hidden state").shape
     text = (
         f"The model returned one vector per token, `[{B}, {S}, {D}]`: no labels. {pooling.source} "
         f"That gives one vector per sentence, `[{B}, {D}]`."
@@ -581,7 +595,7 @@ def explain_ner(facts: Facts) -> str:
     view = tc.build(facts.loaded, facts.encoding, facts.run, tasks.TaskInputs(aggregation=aggregation))
     first = view.sentences[0]
     found = ", ".join(f"**{e.word}** ({e.label}, {e.score:.0%})" for e in first.entities) or "no entity"
-    K = facts.run.token_logits.shape[-1]
+    K = _kept(facts.run.token_logits, "token logits").shape[-1]
     return (
         f"The head gives every token {K} logits, one per tag (B- begins an entity, I- continues it, O "
         f"is outside any). With aggregation_strategy `{view.strategy}`, the pieces become entities. In "
