@@ -9,7 +9,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -275,27 +275,32 @@ def word_tokenize(text: str) -> list[str]:
     return WORD_PATTERN.findall(text)
 
 
-def word_family(text: str, corpus: str) -> FamilyResult:
-    vocabulary = {w.lower() for w in word_tokenize(corpus)}
-    tokens = tuple(w if w.lower() in vocabulary else "[UNK]" for w in word_tokenize(text))
+def _closed_family(
+    family: str, source: str, vocabulary: set[str], pieces: list[str], key: Callable[[str], str]
+) -> FamilyResult:
+    """A closed vocabulary: each piece kept when ``key(piece)`` is in ``vocabulary``, else [UNK]
+    (which the vocabulary size counts too)."""
+    tokens = tuple(piece if key(piece) in vocabulary else "[UNK]" for piece in pieces)
     return FamilyResult(
-        family="word-based",
-        source="the words of the training text",
+        family=family,
+        source=source,
         tokens=tokens,
         vocab_size=len(vocabulary) + 1,
         unknown=tokens.count("[UNK]"),
     )
 
 
+def word_family(text: str, corpus: str) -> FamilyResult:
+    vocabulary = {w.lower() for w in word_tokenize(corpus)}
+    return _closed_family(
+        "word-based", "the words of the training text", vocabulary, word_tokenize(text), str.lower
+    )
+
+
 def character_family(text: str, corpus: str) -> FamilyResult:
-    vocabulary = set(corpus)
-    tokens = tuple(c if c in vocabulary else "[UNK]" for c in text if not c.isspace())
-    return FamilyResult(
-        family="character-based",
-        source="the characters of the training text",
-        tokens=tokens,
-        vocab_size=len(vocabulary) + 1,
-        unknown=tokens.count("[UNK]"),
+    pieces = [c for c in text if not c.isspace()]
+    return _closed_family(
+        "character-based", "the characters of the training text", set(corpus), pieces, lambda c: c
     )
 
 
