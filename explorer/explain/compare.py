@@ -369,10 +369,7 @@ def random_vs_pretrained(
         )
     elif loaded.head_class == tasks.CAUSAL_LM:
         kind = "next token"
-        ends = np.array(
-            [(b, int(np.flatnonzero(row)[-1])) for b, row in enumerate(encoding.attention_mask)],
-            dtype=np.int64,
-        )  # [B, 2]
+        ends = np.stack([np.arange(encoding.shape[0]), encoding.last_real], axis=1)  # [B, 2]
         next_tokens = (
             postprocess.token_predictions(pretrained_out.logits, ends, loaded.tokenizer, top_k=3),
             postprocess.token_predictions(random_out.logits, ends, loaded.tokenizer, top_k=3),
