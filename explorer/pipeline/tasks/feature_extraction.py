@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 from explorer.drawing import figures
 from explorer.drawing.render import visible
 from explorer.pipeline import run as runner
-from explorer.pipeline.encoding import encode_batch, last_real
+from explorer.pipeline.encoding import encode_batch, last_real, readonly
 from explorer.pipeline.tasks import BASE, TaskInputs
 from explorer.views.common import Note, Table, table
 
@@ -724,7 +724,7 @@ def bundled_vectors(loaded: Any, pooling: Pooling) -> BundledVectors:
     started = time.perf_counter()
     vectors = sentence_embeddings(loaded, texts, pooling=pooling)  # [N, D]
     seconds = time.perf_counter() - started
-    vectors.setflags(write=False)
+    readonly(vectors)
     names = tuple(LABELS[i] for i in train.labels + validation.labels)
     entry = BundledVectors(texts, names, vectors, seconds)
     with _BUNDLED_LOCK:
