@@ -548,7 +548,7 @@ def token_target(
 
 
 def last_position(encoding: Encoding) -> int:
-    return int(np.flatnonzero(encoding.attention_mask[0])[-1])
+    return int(encoding.last_real[0])
 
 
 # --- Everything --------------------------------------------------------------------------------------
