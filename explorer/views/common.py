@@ -55,3 +55,19 @@ def shown_sentence(sentence: str) -> str:
 
 def table(rows: list[dict[str, Any]], index: str | list[str] | None = None) -> Table:
     return Table(tuple(rows), index)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobProgress:
+    """What every fine-tuning job's live view shows; a page's ProgressView adds its own parts."""
+
+    fraction: float  # of the steps done, 0…1
+    text: str  # status, step and time
+    message: Note | None
+    can_stop: bool
+    loss: Any | None  # the loss curve (Plotly figure), once there is a loss
+    evaluations: Table | None  # per epoch: the validation scores and loss
+    batches: Table | None  # the first training batches: lengths before padding, padded shape
+    finished: bool
+    saved: Note | None  # where the new checkpoint is, when training is done
+    saved_ref: str | None  # its reference in the checkpoint picker
