@@ -33,7 +33,7 @@ from explorer.pipeline.run import ModelRun
 from explorer.training import finetune as ft
 from explorer.training import transfer
 from explorer.views.attribution import AttributionSettings
-from explorer.views.common import Note, Table, table
+from explorer.views.common import JobProgress, Note, Table, table
 from explorer.views.settings import setting
 
 SOURCES = (
@@ -469,21 +469,11 @@ def start_training(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProgressView:
-    fraction: float  # of the steps done, 0…1
-    text: str  # status, step and time
-    message: Note | None
-    can_stop: bool
-    loss: Any | None  # the loss curve (Plotly figure), once there is a loss
-    evaluations: Table | None  # per epoch: validation accuracy (and F1) and loss
-    batches: Table | None  # the first training batches: lengths before padding, padded shape
+class ProgressView(JobProgress):  # evaluations: per epoch validation accuracy (and F1) and loss
     batches_caption: str
     test: Note | None  # accuracy and F1 on the held-out examples, once scored
     comparison_title: str
     comparison: Table | None  # P(POSITIVE) per probe sentence, before and after
-    finished: bool
-    saved: Note | None  # where the new classifier is, when training is done
-    saved_ref: str | None  # its reference in the checkpoint picker
 
 
 def training_progress(job: Any) -> ProgressView:
