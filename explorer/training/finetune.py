@@ -510,8 +510,8 @@ def _saved_message(output: Path, wanted: Path, validation: dict | None, test: di
     message = f"Saved to {output} ({note})."
     if output != wanted:
         message += (
-            f" A checkpoint named '{wanted.name}' already exists (another fine-tune saved it first), so "
-            f"this one is '{output.name}'; the other one is unchanged."
+            f" A checkpoint named '{wanted.name}' already exists, so this one is saved as "
+            f"'{output.name}'; '{wanted.name}' is unchanged."
         )
     return message
 
