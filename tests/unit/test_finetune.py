@@ -249,3 +249,24 @@ def test_a_killed_saves_temporary_folders_are_removed_by_the_next_save(tiny_bert
         [".not-a-temporary-folder", ".running-zz9_yy88", "next"]
     )
     assert saving.remove_stale_temporaries(tmp_path, older_than=-1) == [".running-zz9_yy88"]
+
+
+def test_two_saves_at_the_same_moment_get_two_names(tiny_bert, tmp_path):
+    """Two processes (here threads) saving under one name at once: one rename claims each name."""
+    import threading
+
+    folder, saved, barrier = tmp_path / "race", [], threading.Barrier(2)
+
+    def save(mark: int) -> None:
+        barrier.wait()
+        saved.append(saving.save_new(tiny_bert.model, tiny_bert.tokenizer, folder, {"mark": mark}))
+
+    threads = [threading.Thread(target=save, args=(mark,)) for mark in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(saved) == [folder, tmp_path / "race-2"]
+    marks = {json.loads((p / "explorer_training.json").read_text())["mark"] for p in saved}
+    assert marks == {1, 2}  # neither replaced the other
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race", "race-2"]
