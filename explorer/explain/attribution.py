@@ -144,9 +144,9 @@ def ids_encoding(
     width = max(len(r) for r in rows)
     side = padding_side or tokenizer.padding_side
     pad, left = int(tokenizer.pad_token_id), side == "left"
-    ids = np.full((len(rows), width), pad, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    special = np.ones((len(rows), width), dtype=np.int64)
+    ids = np.full((len(rows), width), pad, dtype=np.int64)  # [B, S]
+    mask = np.zeros((len(rows), width), dtype=np.int64)  # [B, S]
+    special = np.ones((len(rows), width), dtype=np.int64)  # [B, S]
     tokens = []
     for i, one in enumerate(rows):
         one = [int(t) for t in one]
@@ -234,7 +234,7 @@ def _baseline_ids(
         token_id, token = tokenizer.mask_token_id, tokenizer.mask_token
     else:
         token_id, token = tokenizer.pad_token_id, tokenizer.pad_token
-    ids = np.array(encoding.input_ids[0])
+    ids = np.array(encoding.input_ids[0])  # [S], a copy to overwrite
     keep = (encoding.attention_mask[0] == 0) | (encoding.special_tokens_mask[0] == 1)
     if keeps_first_token(loaded):
         keep[int(np.flatnonzero(encoding.attention_mask[0])[0])] = True

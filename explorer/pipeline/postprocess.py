@@ -183,18 +183,18 @@ class Sampling:
 def reshape(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
     """[vocab] probabilities after temperature, top-k and top-p (zeros for removed tokens)."""
     probabilities = softmax(logits.astype(np.float64) / max(sampling.temperature, 1e-6))  # [vocab]
-    keep = np.ones_like(probabilities, dtype=bool)
+    keep = np.ones_like(probabilities, dtype=bool)  # [vocab]
     if sampling.top_k and sampling.top_k < probabilities.size:
         threshold = np.partition(probabilities, -sampling.top_k)[-sampling.top_k]
         keep &= probabilities >= threshold
     if sampling.top_p < 1.0:
-        order = np.argsort(-probabilities)
-        cumulative = np.cumsum(probabilities[order])
+        order = np.argsort(-probabilities)  # [vocab] most likely first
+        cumulative = np.cumsum(probabilities[order])  # [vocab]
         cutoff = int(np.searchsorted(cumulative, sampling.top_p - 1e-12) + 1)  # smallest prefix reaching p
-        nucleus = np.zeros_like(keep)
+        nucleus = np.zeros_like(keep)  # [vocab]
         nucleus[order[:cutoff]] = True
         keep &= nucleus
-    filtered = np.where(keep, probabilities, 0.0)
+    filtered = np.where(keep, probabilities, 0.0)  # [vocab]
     return filtered / filtered.sum()
 
 

@@ -260,7 +260,7 @@ def values_of(a: at.Attributions) -> dict[str, np.ndarray]:
 
 def _ranks(x: np.ndarray) -> np.ndarray:
     """Ranks from 0, ties sharing their average rank."""
-    ranks = np.empty(len(x))
+    ranks = np.empty(len(x))  # [N]
     ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
     for value in np.unique(x):
         tied = x == value
