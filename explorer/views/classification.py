@@ -35,6 +35,7 @@ from explorer.training import transfer
 from explorer.views.attribution import AttributionSettings
 from explorer.views.common import JobProgress, Note, Table, table
 from explorer.views.settings import setting
+from explorer.words import count
 
 SOURCES = (
     "Sentences written for this app",
@@ -428,7 +429,7 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
         steps=steps,
         estimate=(
             f"{steps} training steps ({math.ceil(len(train.texts) / batch)} batches of up to {batch} "
-            f"{unit} × {settings.epochs} epoch{'s' if settings.epochs != 1 else ''}), roughly "
+            f"{unit} × {count(settings.epochs, 'epoch')}), roughly "
             f"{max(5, steps * SECONDS_PER_STEP * (PAIR_STEP_FACTOR if data.is_pairs else 1)):.0f} s on an idle 2-core machine. "
             "Training runs on the server's CPU in the background: other people using this server share "
             "the CPU meanwhile."
@@ -598,7 +599,7 @@ def _segments_text(encoding: Encoding, b: int) -> str:
             runs[-1][1] += 1
         else:
             runs.append([t, 1])
-    return "token_type_ids: " + ", then ".join(f"{t} for {n} token{'s' if n != 1 else ''}" for t, n in runs)
+    return "token_type_ids: " + ", then ".join(f"{t} for {count(n, 'token')}" for t, n in runs)
 
 
 def _pair_rows(
