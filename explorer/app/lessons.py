@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,11 +24,12 @@ from explorer.views import layer as layer_view
 from explorer.views import model as model_view
 from explorer.views import pipeline as pipeline_view
 from explorer.views import tokenizer as tokenizer_view
+from explorer.words import count
 
 CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.training.finetune)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Facts:
     """What the page shows, for an explanation to describe."""
 
@@ -41,7 +42,7 @@ class Facts:
     mask_effect: Callable[[], Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LessonStep:
     title: str
     page: str  # page file, e.g. "pages/tokenizer.py"
@@ -56,16 +57,27 @@ class LessonStep:
     attentions: bool = False
 
 
+T = TypeVar("T")
+
+
+def _kept(value: T | None, name: str) -> T:
+    """What the run kept for this step (its ``name``); ExplorerError, said on the banner, when the
+    run did not keep it."""
+    if value is None:
+        raise ExplorerError(f"this step needs the run's {name}, which this run did not keep")
+    return value
+
+
 def _word_ids(tokenizer: Any, encoding: Encoding, b: int) -> list[tuple[int, int] | None] | None:
     """[T] (segment, word id) of each real token of sentence ``b``, from the tokenizer's own word ids
     (what its pre-tokenizer calls a word), or None when the tokenizer cannot say (a slow tokenizer,
     or ids that do not line up with the batch)."""
     pair = encoding.pairs[b] if encoding.pairs else None
     real = encoding.input_ids[b][encoding.attention_mask[b].astype(bool)].tolist()  # [T]
-    limits = (
+    limits: list[dict[str, Any]] = (
         [{"truncation": "longest_first", "max_length": encoding.max_length}] if encoding.max_length else []
     )
-    for options in [*limits, {"truncation": False}]:
+    for options in [*limits, {"truncation": False}]:  # each a dict of tokenizer(...) arguments
         try:
             one = tokenizer(encoding.sentences[b], pair, **options)
             ids, segments = one.word_ids(), one.sequence_ids()
@@ -242,7 +254,7 @@ def explain_padding(facts: Facts) -> str:
         else "on the **right**, after the real tokens"
     )
     others = sum(1 for p in pads if p) - 1
-    also = f" ({_count(others, 'other sentence')} padded too)" if others > 0 else ""
+    also = f" ({count(others, 'other sentence')} padded too)" if others > 0 else ""
     return (
         f"{have}. To stack them into one tensor of shape **[{B}, {S}]** ({how}), sentence {short} gets "
         f"**{pads[short]}** padding token(s) {token} {where}{also}. Its attention mask is 1 for its "
@@ -250,10 +262,6 @@ def explain_padding(facts: Facts) -> str:
         "of 0, so no token reads them. The padding positions still go through every layer and get vectors "
         "of their own in the output; only the mask keeps them out of the real tokens' attention."
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def explain_mask_effect(facts: Facts) -> str:
@@ -289,7 +297,7 @@ def explain_one_layer(facts: Facts) -> str:
     """One whole layer from the model's own weights (explorer.explain.layer), as the page opens it."""
     from explorer.explain.layer import layer_steps
 
-    hidden = facts.run.hidden_states  # [L + 1, B, S, D]
+    hidden = _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     L = hidden.shape[0] - 1
     layer = getattr(facts.settings, "layer", 1)
     layer = layer if 1 <= layer <= L else 1
@@ -307,7 +315,7 @@ def explain_one_layer(facts: Facts) -> str:
 
 
 def explain_output(facts: Facts) -> str:
-    hidden = facts.run.hidden_states  # [L + 1, B, S, D]
+    hidden = _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     L1, B, S, D = hidden.shape
     return (
         f"`{facts.loaded.model_class}` returned **{L1}** hidden-state tensors (the embeddings, then each of its "
@@ -317,7 +325,7 @@ def explain_output(facts: Facts) -> str:
 
 
 def explain_layers(facts: Facts) -> str:
-    e, hidden = facts.encoding, facts.run.hidden_states
+    e, hidden = facts.encoding, _kept(facts.run.hidden_states, "hidden states")  # [L + 1, B, S, D]
     real = e.attention_mask[0].astype(bool) & ~e.special_tokens_mask[0].astype(bool)
     vectors = hidden[:, 0][:, real]  # [L + 1, T, D]
     unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True).clip(min=1e-12)
@@ -341,7 +349,7 @@ def _position(tokens: tuple[str, ...], word: str) -> int | None:
 
 
 def explain_attention(facts: Facts) -> str:
-    e, attentions = facts.encoding, facts.run.attentions  # [L, B, H, S, S]
+    e, attentions = facts.encoding, _kept(facts.run.attentions, "attentions")  # [L, B, H, S, S]
     tokens = e.tokens[0]
     it, animal = _position(tokens, "it"), _position(tokens, "animal")
     if it is None or animal is None:
@@ -372,7 +380,7 @@ def explain_logits(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
     labels = facts.loaded.config.id2label
-    row = facts.run.logits[0]
+    row = _kept(facts.run.logits, "logits")[0]  # [K]
     pairs = ", ".join(f"{row[i]:.2f} for {labels[i]}" for i in range(row.size))
     return (
         f"For the first sentence the classifier's head returns the **logits** {pairs}: raw scores, one per "
@@ -383,7 +391,7 @@ def explain_logits(facts: Facts) -> str:
 def explain_probabilities(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
-    result = classify(facts.run.logits, facts.loaded.config)[0]
+    result = classify(_kept(facts.run.logits, "logits"), facts.loaded.config)[0]
     best = int(np.argmax(result.scores))
     logits = ", ".join(f"{x:.2f}" for x in result.logits)
     scores = ", ".join(f"{p:.3f}" for p in result.scores)
@@ -465,28 +473,31 @@ def explain_families(facts: Facts) -> str:
     cross-attention from the decoder's tokens to the encoder's."""
     loaded, e, run = facts.loaded, facts.encoding, facts.run
     label = loaded.resolved.label
-    if loaded.is_encoder_decoder and getattr(run, "cross_attentions", None) is not None:
-        cross = run.cross_attentions[-1, 0].mean(axis=0)  # [T, S]: last decoder layer, heads averaged
-        decoder_tokens = run.decoder_tokens[0]
-        real = [t for t in range(cross.shape[0]) if run.decoder_attention_mask[0, t]]
+    cross_all = getattr(run, "cross_attentions", None)  # [L, B, H, T, S]
+    if loaded.is_encoder_decoder and cross_all is not None:
+        cross = cross_all[-1, 0].mean(axis=0)  # [T, S]: last decoder layer, heads averaged
+        decoder_tokens = _kept(run.decoder_tokens, "decoder tokens")[0]
+        decoder_mask = _kept(run.decoder_attention_mask, "decoder attention mask")  # [B, T]
+        real = [t for t in range(cross.shape[0]) if decoder_mask[0, t]]
         looks = []
         for t in real[:3]:
             s = int(np.argmax(cross[t]))
             looks.append(
                 f"reading `{decoder_tokens[t]}` it looks most at `{e.tokens[0][s]}` ({cross[t, s]:.0%})"
             )
-        written = loaded.tokenizer.decode(list(run.generated_ids[0]), skip_special_tokens=True).strip()
-        layers_dec = run.cross_attentions.shape[0]
+        generated = _kept(run.generated_ids, "generated ids")
+        written = loaded.tokenizer.decode(list(generated[0]), skip_special_tokens=True).strip()
+        layers_dec = cross_all.shape[0]
         return (
             f"{label} is an **encoder-decoder** ({loaded.config.model_type}). Its encoder read your "
             f"{int(e.attention_mask[0].sum())} tokens, attending both ways; its decoder started from "
             f"`{decoder_tokens[0]}` and wrote “{written or '(nothing but special tokens)'}”, one token at a "
             f"time, attending backwards to what it wrote (causal) and, through **cross-attention**, to the "
             f"encoder's tokens. In the decoder's last layer (layer {layers_dec}), averaged over its "
-            f"{run.cross_attentions.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
+            f"{cross_all.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
             "above to see every decoder token (rows) against every encoder token (columns)."
         )
-    later = _later_share(run.attentions, e.attention_mask[0])
+    later = _later_share(_kept(run.attentions, "attentions"), e.attention_mask[0])
     other = (
         "An **encoder-decoder** (T5, BART) joins the two: an encoder reads the text both ways, and a "
         "decoder writes the output, attending backwards to what it wrote and, through cross-attention, "
@@ -533,7 +544,7 @@ def explain_feature_extraction(facts: Facts) -> str:
     pooling = fe.pooling_for(facts.loaded)
     sentences = facts.encoding.sentences
     vectors = fe.sentence_embeddings(facts.loaded, sentences)  # [B, D]
-    B, S, D = facts.run.last_hidden_state.shape
+    B, S, D = _kept(facts.run.last_hidden_state, "last hidden state").shape
     text = (
         f"The model returned one vector per token, `[{B}, {S}, {D}]`: no labels. {pooling.source} "
         f"That gives one vector per sentence, `[{B}, {D}]`."
@@ -584,7 +595,7 @@ def explain_ner(facts: Facts) -> str:
     view = tc.build(facts.loaded, facts.encoding, facts.run, tasks.TaskInputs(aggregation=aggregation))
     first = view.sentences[0]
     found = ", ".join(f"**{e.word}** ({e.label}, {e.score:.0%})" for e in first.entities) or "no entity"
-    K = facts.run.token_logits.shape[-1]
+    K = _kept(facts.run.token_logits, "token logits").shape[-1]
     return (
         f"The head gives every token {K} logits, one per tag (B- begins an entity, I- continues it, O "
         f"is outside any). With aggregation_strategy `{view.strategy}`, the pieces become entities. In "
@@ -594,157 +605,161 @@ def explain_ner(facts: Facts) -> str:
 
 LESSON: tuple[LessonStep, ...] = (
     LessonStep(
-        "Text becomes tokens",
-        "pages/tokenizer.py",
-        "Tokenization turns unbelievably long words into pieces.",
-        checkpoints.MINILM,
-        explain_tokens,
-        "Type a word you invented. How many pieces does it become, and could the model read it at all?",
+        title="Text becomes tokens",
+        page="pages/tokenizer.py",
+        text="Tokenization turns unbelievably long words into pieces.",
+        ref=checkpoints.MINILM,
+        explain=explain_tokens,
+        question="Type a word you invented. How many pieces does it become, and could the model read it at all?",
     ),
     LessonStep(
-        "Tokens become IDs",
-        "pages/tokenizer.py",
-        "I've been waiting for a HuggingFace course my whole life.",
-        checkpoints.MINILM,
-        explain_ids,
-        "Which IDs appear in every sentence, whatever you type? Why?",
+        title="Tokens become IDs",
+        page="pages/tokenizer.py",
+        text="I've been waiting for a HuggingFace course my whole life.",
+        ref=checkpoints.MINILM,
+        explain=explain_ids,
+        question="Which IDs appear in every sentence, whatever you type? Why?",
     ),
     LessonStep(
-        "Padding and the attention mask",
-        "pages/tokenizer.py",
-        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
-        checkpoints.MINILM,
-        explain_padding,
-        "Switch padding to do_not_pad (Batch settings). Why can the batch no longer be one tensor?",
-        tokenizer_view.Settings(padding="longest", side="right"),
+        title="Padding and the attention mask",
+        page="pages/tokenizer.py",
+        text="I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        ref=checkpoints.MINILM,
+        explain=explain_padding,
+        question="Switch padding to do_not_pad (Batch settings). Why can the batch no longer be one tensor?",
+        settings=tokenizer_view.Settings(padding="longest", side="right"),
     ),
     LessonStep(
-        "Why the attention mask matters",
-        "pages/model.py",
-        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
-        CLASSIFIER,
-        explain_mask_effect,
-        "Scroll to 'The attention mask's effect'. Which of the three runs gives different numbers, and why?",
-        model_view.Settings(mask=True),
+        title="Why the attention mask matters",
+        page="pages/model.py",
+        text="I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        ref=CLASSIFIER,
+        explain=explain_mask_effect,
+        question="Scroll to 'The attention mask's effect'. Which of the three runs gives different numbers, and why?",
+        settings=model_view.Settings(mask=True),
         hidden_states=True,
     ),
     LessonStep(
-        "The model's output",
-        "pages/model.py",
-        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
-        checkpoints.MINILM,
-        explain_output,
-        "Add a third sentence. Which number in the shape changes, and which do not?",
+        title="The model's output",
+        page="pages/model.py",
+        text="I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        ref=checkpoints.MINILM,
+        explain=explain_output,
+        question="Add a third sentence. Which number in the shape changes, and which do not?",
         hidden_states=True,
     ),
     LessonStep(
-        "Hidden states, layer by layer",
-        "pages/model.py",
-        "The bank of the river was muddy.",
-        checkpoints.MINILM,
-        explain_layers,
-        "Try 'I deposited money at the bank.' Does the word 'bank' change differently through the layers?",
+        title="Hidden states, layer by layer",
+        page="pages/model.py",
+        text="The bank of the river was muddy.",
+        ref=checkpoints.MINILM,
+        explain=explain_layers,
+        question="Try 'I deposited money at the bank.' Does the word 'bank' change differently through the layers?",
         hidden_states=True,
     ),
     LessonStep(
-        "One layer, step by step",
-        "pages/layer.py",
-        "The bank of the river was muddy.",
-        checkpoints.MINILM,
-        explain_one_layer,
-        "Where does the layer add its input back (the residual connections)? Pick the last layer: is it the same?",
-        layer_view.Settings(sentence=0, layer=1),
+        title="One layer, step by step",
+        page="pages/layer.py",
+        text="The bank of the river was muddy.",
+        ref=checkpoints.MINILM,
+        explain=explain_one_layer,
+        question="Where does the layer add its input back (the residual connections)? Pick the last layer: is it the same?",
+        settings=layer_view.Settings(sentence=0, layer=1),
         hidden_states=True,
     ),
     LessonStep(
-        "Attention",
-        "pages/attention.py",
-        "The animal didn't cross the street because it was too tired.",
-        checkpoints.MINILM,
-        explain_attention,
-        "Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
-        attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0),
-        hidden_states=True,
-        attentions=True,
-    ),
-    LessonStep(
-        "Logits",
-        "pages/classification.py",
-        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
-        CLASSIFIER,
-        explain_logits,
-        "Which sentence has the larger gap between its two logits? What does a large gap mean?",
-    ),
-    LessonStep(
-        "Probabilities",
-        "pages/classification.py",
-        "The film was not bad at all.\nThe service could have been better.",
-        CLASSIFIER,
-        explain_probabilities,
-        "Write a sentence the classifier gets wrong. What makes it hard?",
-    ),
-    LessonStep(
-        "Why this prediction?",
-        "pages/classification.py",
-        attribution_view.LESSON_SENTENCE,
-        CLASSIFIER,
-        attribution_view.lesson_explanation,
-        "Pick the Occlusion method, then change 'not bad' to 'good'. Which word now matters most, and do the three methods agree?",
-        attribution_view.lesson_settings(classification_view.Settings, attribution_view.LESSON_LABEL),
-    ),
-    LessonStep(
-        "Fine-tuning",
-        "pages/classification.py",
-        "This lesson was surprisingly fun.",
-        CLASSIFIER,
-        explain_fine_tuning,
-        "Fine-tune your own classifier below with 1 epoch. How does its validation accuracy compare?",
-    ),
-    LessonStep(
-        "Sentence pairs: [SEP] and token_type_ids",
-        "pages/tokenizer.py",
-        "The weather was cold, so I wore my coat.",
-        checkpoints.MINILM,
-        explain_pairs,
-        "Swap the two sentences. Which token_type_ids change, and which tokens stay where they are?",
-        tokenizer_view.Settings(pairs="I also took a scarf and gloves."),
-    ),
-    LessonStep(
-        "Encoders, decoders and encoder-decoders",
-        "pages/attention.py",
-        "translate English to German: The house is wonderful.",
-        checkpoints.SMOLLM2,
-        explain_families,
-        "Switch to MiniLM (an encoder): is the heatmap still zero above its diagonal? Why can't a decoder look ahead?",
-        attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0, part="cross-attention"),
+        title="Attention",
+        page="pages/attention.py",
+        text="The animal didn't cross the street because it was too tired.",
+        ref=checkpoints.MINILM,
+        explain=explain_attention,
+        question="Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
+        settings=attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0),
         hidden_states=True,
         attentions=True,
     ),
     LessonStep(
-        "Feature extraction: a vector per sentence",
-        "pages/pipeline.py",
-        "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
-        checkpoints.MINILM,
-        explain_feature_extraction,
-        "Add 'I love this course.' as a third line. Which sentence is its vector closest to?",
+        title="Logits",
+        page="pages/classification.py",
+        text="I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        ref=CLASSIFIER,
+        explain=explain_logits,
+        question="Which sentence has the larger gap between its two logits? What does a large gap mean?",
     ),
     LessonStep(
-        "Zero-shot classification",
-        "pages/pipeline.py",
-        ZERO_SHOT_SENTENCE,
-        checkpoints.MINILM,
-        explain_embedding_zero_shot,
-        "Add the label 'software'. Does it win? What would an NLI head do differently?",
-        pipeline_view.Settings(labels=ZERO_SHOT_LABELS),
+        title="Probabilities",
+        page="pages/classification.py",
+        text="The film was not bad at all.\nThe service could have been better.",
+        ref=CLASSIFIER,
+        explain=explain_probabilities,
+        question="Write a sentence the classifier gets wrong. What makes it hard?",
     ),
     LessonStep(
-        "Named entities (token classification)",
-        "pages/pipeline.py",
-        NER_SENTENCE,
-        NER,
-        explain_ner,
-        "Switch the aggregation strategy to simple. What happens to 'Sylvain', and why does 'first' match how the model was trained?",
-        pipeline_view.Settings(aggregation="first"),
+        title="Why this prediction?",
+        page="pages/classification.py",
+        text=attribution_view.LESSON_SENTENCE,
+        ref=CLASSIFIER,
+        explain=attribution_view.lesson_explanation,
+        question="Pick the Occlusion method, then change 'not bad' to 'good'. Which word now matters most, and do the three methods agree?",
+        settings=attribution_view.lesson_settings(
+            classification_view.Settings, attribution_view.LESSON_LABEL
+        ),
+    ),
+    LessonStep(
+        title="Fine-tuning",
+        page="pages/classification.py",
+        text="This lesson was surprisingly fun.",
+        ref=CLASSIFIER,
+        explain=explain_fine_tuning,
+        question="Fine-tune your own classifier below with 1 epoch. How does its validation accuracy compare?",
+    ),
+    LessonStep(
+        title="Sentence pairs: [SEP] and token_type_ids",
+        page="pages/tokenizer.py",
+        text="The weather was cold, so I wore my coat.",
+        ref=checkpoints.MINILM,
+        explain=explain_pairs,
+        question="Swap the two sentences. Which token_type_ids change, and which tokens stay where they are?",
+        settings=tokenizer_view.Settings(pairs="I also took a scarf and gloves."),
+    ),
+    LessonStep(
+        title="Encoders, decoders and encoder-decoders",
+        page="pages/attention.py",
+        text="translate English to German: The house is wonderful.",
+        ref=checkpoints.SMOLLM2,
+        explain=explain_families,
+        question="Switch to MiniLM (an encoder): is the heatmap still zero above its diagonal? Why can't a decoder look ahead?",
+        settings=attention_view.Settings(
+            layer=1, head=0, aggregate="head", sentence=0, part="cross-attention"
+        ),
+        hidden_states=True,
+        attentions=True,
+    ),
+    LessonStep(
+        title="Feature extraction: a vector per sentence",
+        page="pages/pipeline.py",
+        text="I've been waiting for a HuggingFace course my whole life.\nI hate this so much!",
+        ref=checkpoints.MINILM,
+        explain=explain_feature_extraction,
+        question="Add 'I love this course.' as a third line. Which sentence is its vector closest to?",
+    ),
+    LessonStep(
+        title="Zero-shot classification",
+        page="pages/pipeline.py",
+        text=ZERO_SHOT_SENTENCE,
+        ref=checkpoints.MINILM,
+        explain=explain_embedding_zero_shot,
+        question="Add the label 'software'. Does it win? What would an NLI head do differently?",
+        settings=pipeline_view.Settings(labels=ZERO_SHOT_LABELS),
+    ),
+    LessonStep(
+        title="Named entities (token classification)",
+        page="pages/pipeline.py",
+        text=NER_SENTENCE,
+        ref=NER,
+        explain=explain_ner,
+        question="Switch the aggregation strategy to simple. What happens to 'Sylvain', and why does 'first' match how the model was trained?",
+        settings=pipeline_view.Settings(aggregation="first"),
     ),
 )
 

@@ -254,7 +254,7 @@ def fill(template: str, pools: dict[str, list[str]], rng: random.Random) -> str:
 def rows() -> list[dict[str, str]]:
     rng = random.Random(SEED)
     templates = [t for t in TEMPLATES.splitlines() if t.strip()]
-    out = []
+    out: list[dict[str, str]] = []
     for split, count in COUNTS.items():
         pools = _pools(TEST_POOLS if split == "test" else TRAIN_POOLS)
         seen: set[str] = set()

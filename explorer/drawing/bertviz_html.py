@@ -153,7 +153,7 @@ def script_json(value: object) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """What a bertviz view will show, within the weight budget. ``layers`` are layer numbers:
     index i of the attentions is layer ``first + i``."""
@@ -241,10 +241,28 @@ def plan_view(
     )
     all_layers, all_heads = tuple(range(first, first + L)), tuple(range(H))
     if counts.sum() <= budget:
-        return Plan(all_layers, all_heads, 0, T, uneven, first, int(counts.sum()), L * cells)
+        return Plan(
+            layers=all_layers,
+            heads=all_heads,
+            start=0,
+            stop=T,
+            note=uneven,
+            first=first,
+            kept=int(counts.sum()),
+            total=L * cells,
+        )
     if kind == "head" and counts[layer - first] <= budget:
         note = _one_layer_note(parts, layer, uneven)
-        return Plan((layer,), all_heads, 0, T, note, first, int(counts[layer - first]), cells)
+        return Plan(
+            layers=(layer,),
+            heads=all_heads,
+            start=0,
+            stop=T,
+            note=note,
+            first=first,
+            kept=int(counts[layer - first]),
+            total=cells,
+        )
     if len(parts) > 1:
         raise ExplorerError(
             "This encoder-decoder input is too long for bertviz's encoder-decoder view "
@@ -265,15 +283,15 @@ def _windowed(
     shown = attentions[[n - first for n in chosen]][:, :, start : start + window, start : start + window]
     where = f"layer {layer}, " if kind == "head" else ""
     return Plan(
-        chosen,
-        tuple(range(H)),
-        start,
-        start + window,
-        f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
+        layers=chosen,
+        heads=tuple(range(H)),
+        start=start,
+        stop=start + window,
+        note=f"{T} tokens are too many to draw at once: showing {where}tokens {start}–{start + window - 1} "
         f"({window} tokens). Move the window to see the rest.",
-        first,
-        int(kept(shown, threshold).sum()),
-        shown.size,
+        first=first,
+        kept=int(kept(shown, threshold).sum()),
+        total=shown.size,
     )
 
 

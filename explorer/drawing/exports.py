@@ -16,7 +16,7 @@ from explorer.explain.model_info import Trajectory
 from explorer.pipeline.postprocess import Classification
 
 
-def _csv(rows: list[list[object]]) -> str:
+def _csv(rows: Sequence[Sequence[object]]) -> str:
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue()
@@ -67,7 +67,7 @@ def attention_json(view: AttentionView) -> str:
 def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str]) -> str:
     labels = results[0].labels if results else ()
     regression = bool(results) and results[0].function == "none"
-    rows = [
+    rows: list[list[object]] = [
         [
             "sentence",
             "predicted",
@@ -88,7 +88,9 @@ def probabilities_csv(results: Sequence[Classification], sentences: Sequence[str
 
 
 def candidates_csv(top: Candidates) -> str:
-    rows = [["rank", "token_id", "token", "text", "probability", "probability_after_sampling_settings"]]
+    rows: list[list[object]] = [
+        ["rank", "token_id", "token", "text", "probability", "probability_after_sampling_settings"]
+    ]
     for rank, row in enumerate(
         zip(top.token_ids, top.tokens, top.texts, top.raw, top.reshaped, strict=True), 1
     ):
@@ -98,7 +100,7 @@ def candidates_csv(top: Candidates) -> str:
 
 def trajectory_csv(path: Trajectory) -> str:
     """One row per layer: each token's vector length."""
-    rows = [["layer", *path.tokens]]
+    rows: list[list[object]] = [["layer", *path.tokens]]
     for layer, norms in enumerate(path.norms):
         rows.append(["embeddings" if layer == 0 else f"layer {layer}", *(float(x) for x in norms)])
     return _csv(rows)

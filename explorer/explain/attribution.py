@@ -25,17 +25,17 @@ the model stays in eval mode. Model calls are in ``explorer.pipeline.run``; prob
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from explorer.errors import InputError
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
-from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.encoding import Encoding, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 
 METHODS = ("Integrated Gradients", "Gradient × input", "Occlusion")
@@ -53,9 +53,10 @@ MAX_SECONDS = 60.0  # steps are not doubled again when the next round would end 
 CHUNK_VALUES = 2**23  # tokens × layers × hidden per captum batch (bounds memory)
 
 Progress = Callable[[float, str], None]
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """The prediction explained: ``index`` of the head's output at token ``position``."""
 
@@ -71,7 +72,7 @@ class Target:
         return self.text or self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Completeness:
     """Integrated Gradients' completeness check at the step count used."""
 
@@ -86,7 +87,7 @@ class Completeness:
     seconds: float = 0.0  # every step count tried, together
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Attributions:
     """Every method's attribution of one target, one value per token position [S]."""
 
@@ -126,26 +127,7 @@ def row(encoding: Encoding, b: int) -> Encoding:
     """Sentence ``b`` of the batch as a batch of one (its padding kept)."""
     if not 0 <= b < encoding.shape[0]:
         raise InputError(f"There is no sentence {b} in this batch of {encoding.shape[0]}.")
-
-    def cut(array: np.ndarray | None) -> np.ndarray | None:
-        if array is None:
-            return None
-        part = np.array(array[b : b + 1])
-        part.setflags(write=False)
-        return part
-
-    return dataclasses.replace(
-        encoding,
-        sentences=(encoding.sentences[b],),
-        pairs=(encoding.pairs[b],) if encoding.pairs else None,
-        tokens=(encoding.tokens[b],),
-        input_ids=cut(encoding.input_ids),
-        attention_mask=cut(encoding.attention_mask),
-        token_type_ids=cut(encoding.token_type_ids),
-        special_tokens_mask=cut(encoding.special_tokens_mask),
-        offsets=cut(encoding.offsets),
-        truncated=(encoding.truncated[b],),
-    )
+    return encoding.cut(rows=slice(b, b + 1))
 
 
 def ids_encoding(
@@ -162,9 +144,9 @@ def ids_encoding(
     width = max(len(r) for r in rows)
     side = padding_side or tokenizer.padding_side
     pad, left = int(tokenizer.pad_token_id), side == "left"
-    ids = np.full((len(rows), width), pad, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    special = np.ones((len(rows), width), dtype=np.int64)
+    ids = np.full((len(rows), width), pad, dtype=np.int64)  # [B, S]
+    mask = np.zeros((len(rows), width), dtype=np.int64)  # [B, S]
+    special = np.ones((len(rows), width), dtype=np.int64)  # [B, S]
     tokens = []
     for i, one in enumerate(rows):
         one = [int(t) for t in one]
@@ -175,19 +157,14 @@ def ids_encoding(
             one, already_has_special_tokens=True
         )
         tokens.append(tuple(tokenizer.convert_ids_to_tokens(ids[i].tolist())))
-    for array in (ids, mask, special):
-        array.setflags(write=False)
-    types = np.zeros_like(ids) if token_type_ids else None
-    if types is not None:
-        types.setflags(write=False)
     return Encoding(
         sentences=tuple(sentences) if sentences else tuple(tokenizer.decode(r) for r in rows),
         pairs=None,
         tokens=tuple(tokens),
-        input_ids=ids,
-        attention_mask=mask,
-        token_type_ids=types,
-        special_tokens_mask=special,
+        input_ids=readonly(ids),
+        attention_mask=readonly(mask),
+        token_type_ids=readonly(np.zeros_like(ids)) if token_type_ids else None,
+        special_tokens_mask=readonly(special),
         offsets=None,
         truncated=(0,) * len(rows),
         pad_token=tokenizer.pad_token,
@@ -257,7 +234,7 @@ def _baseline_ids(
         token_id, token = tokenizer.mask_token_id, tokenizer.mask_token
     else:
         token_id, token = tokenizer.pad_token_id, tokenizer.pad_token
-    ids = np.array(encoding.input_ids[0])
+    ids = np.array(encoding.input_ids[0])  # [S], a copy to overwrite
     keep = (encoding.attention_mask[0] == 0) | (encoding.special_tokens_mask[0] == 1)
     if keeps_first_token(loaded):
         keep[int(np.flatnonzero(encoding.attention_mask[0])[0])] = True
@@ -279,24 +256,7 @@ def reads_last_token(loaded: LoadedCheckpoint) -> bool:
 
 def without_end_padding(encoding: Encoding) -> Encoding:
     """The one-sentence ``encoding`` without the padding after its last real token."""
-    end = int(np.flatnonzero(encoding.attention_mask[0])[-1]) + 1
-
-    def cut(array: np.ndarray | None) -> np.ndarray | None:
-        if array is None:
-            return None
-        part = np.array(array[:, :end])
-        part.setflags(write=False)
-        return part
-
-    return dataclasses.replace(
-        encoding,
-        tokens=(encoding.tokens[0][:end],),
-        input_ids=cut(encoding.input_ids),
-        attention_mask=cut(encoding.attention_mask),
-        token_type_ids=cut(encoding.token_type_ids),
-        special_tokens_mask=cut(encoding.special_tokens_mask),
-        offsets=cut(encoding.offsets),
-    )
+    return encoding.cut(columns=slice(0, int(encoding.last_real[0]) + 1))
 
 
 def keeps_first_token(loaded: LoadedCheckpoint) -> bool:
@@ -346,17 +306,9 @@ def integrated_gradients(
     with torch.no_grad():
         f_input = float(forward.scores(forward.embed(forward.input_ids))[0, target.index])
         f_base = float(forward.scores(forward.embed(base))[0, target.index])
-    difference = f_input - f_base
-    config = loaded.config
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 1)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", 64)
-    length = encoding.shape[1]
-    chunk = max(1, CHUNK_VALUES // (layers * hidden * length))
-    cap = step_cap(int(encoding.attention_mask[0].sum()))
     ig = LayerIntegratedGradients(from_ids, tap)
-    steps, history, values, spent, stopped = FIRST_STEPS, [], None, 0.0, ""
-    while True:
-        started = time.perf_counter()
+
+    def attribute(steps: int) -> np.ndarray:
         if progress:
             progress(0.0, f"Integrated Gradients: {steps} steps…")
         with torch.enable_grad():
@@ -365,9 +317,34 @@ def integrated_gradients(
                 baselines=base,
                 target=target.index,
                 n_steps=steps,
-                internal_batch_size=min(chunk, steps),
-            )
-        values = attributions.detach()[0].sum(-1).double().numpy()  # [S]
+                internal_batch_size=min(_chunk(loaded, encoding.shape[1]), steps),
+            )  # [1, S, E]
+        return attributions.detach()[0].sum(-1).double().numpy()  # [S]
+
+    cap = step_cap(int(encoding.attention_mask[0].sum()))
+    values, check = _doubling(attribute, f_input - f_base, cap)
+    return values, check, f_input, f_base, base_token
+
+
+def _chunk(loaded: LoadedCheckpoint, length: int) -> int:
+    """Integrated Gradients steps run together, so that one batch holds about CHUNK_VALUES numbers."""
+    config = loaded.config
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None) or 1
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None) or 64
+    return max(1, CHUNK_VALUES // (int(layers) * int(hidden) * length))
+
+
+def _doubling(
+    attribute: Callable[[int], np.ndarray], difference: float, cap: int
+) -> tuple[np.ndarray, Completeness]:
+    """Run ``attribute(steps)`` from FIRST_STEPS steps, doubling until the attributions add up to
+    ``difference`` within TOLERANCE, the step ``cap`` is reached, or the next round would pass
+    MAX_SECONDS; returns the last [S] attributions and the completeness check."""
+    steps, spent, stopped = FIRST_STEPS, 0.0, ""
+    history: list[tuple[int, float]] = []
+    while True:
+        started = time.perf_counter()
+        values = attribute(steps)  # [S]
         total = float(values.sum())
         error = abs(total - difference) / max(abs(difference), DELTA_FLOOR)
         history.append((steps, error))
@@ -383,9 +360,17 @@ def integrated_gradients(
             break
         steps *= 2
     check = Completeness(
-        steps, total, difference, error, error < TOLERANCE, tuple(history), cap, stopped, spent
+        steps=steps,
+        total=total,
+        difference=difference,
+        relative_error=error,
+        converged=error < TOLERANCE,
+        history=tuple(history),
+        step_cap=cap,
+        stopped=stopped,
+        seconds=spent,
     )
-    return values, check, f_input, f_base, base_token
+    return values, check
 
 
 def gradient_x_input(loaded: LoadedCheckpoint, encoding: Encoding, target: Target) -> np.ndarray:
@@ -421,8 +406,30 @@ def occlusion(
     else:
         put, token = [], None
     real = np.flatnonzero(encoding.attention_mask[0])  # positions of the real tokens
-    first = int(real[0])
     ids = [int(i) for i in encoding.input_ids[0, real]]
+    rows, positions, which = _occluded_rows(ids, int(real[0]), target, groups, put)
+    original = float(probability(target, runner.target_logits(loaded, encoding, [target.position]))[0])
+    scores = [float("nan")] * len(groups)
+    chunk = max(1, 4096 // max(len(ids), 1))
+    for start in range(0, len(rows), chunk):
+        found = _occluded_scores(
+            loaded, encoding, target, rows[start : start + chunk], positions[start : start + chunk]
+        )
+        for w, value in zip(which[start : start + chunk], found, strict=True):
+            scores[w] = float(value)
+    values = np.zeros(encoding.shape[1])  # [S]
+    for w, group in enumerate(groups):
+        if not np.isnan(scores[w]):
+            values[list(group)] = original - scores[w]
+    return values, tuple(scores), token
+
+
+def _occluded_rows(
+    ids: list[int], first: int, target: Target, groups: Sequence[Sequence[int]], put: list[int]
+) -> tuple[list[list[int]], list[int], list[int]]:
+    """(the sentence's real ``ids`` with each word replaced by ``put``, the target's position in
+    each copy, which word each copy occludes). ``first``: the first real token's position. The
+    blank a masked LM fills, and words after a decoder's target (it cannot see them), are skipped."""
     here = target.position - first  # the target's position among the real tokens
     rows, positions, which = [], [], []
     for w, group in enumerate(groups):
@@ -443,32 +450,24 @@ def occlusion(
         rows.append(new)
         positions.append(position)
         which.append(w)
-    original = float(probability(target, runner.target_logits(loaded, encoding, [target.position]))[0])
-    scores = [float("nan")] * len(groups)
-    chunk = max(1, 4096 // max(len(ids), 1))
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        batch = ids_encoding(
-            tokenizer,
-            part,
-            token_type_ids=encoding.token_type_ids is not None,
-            # a decoder's rows padded on the left all end at the last column: its LM head runs once per row
-            padding_side="left" if target.kind == "next token" else None,
-        )
-        left = batch.padding_side == "left"
-        width = batch.shape[1]
-        where = [
-            (width - len(r) + p) if left else p
-            for r, p in zip(part, positions[start : start + chunk], strict=True)
-        ]
-        found = probability(target, runner.target_logits(loaded, batch, where))
-        for w, value in zip(which[start : start + chunk], found, strict=True):
-            scores[w] = float(value)
-    values = np.zeros(encoding.shape[1])
-    for w, group in enumerate(groups):
-        if not np.isnan(scores[w]):
-            values[list(group)] = original - scores[w]
-    return values, tuple(scores), token
+    return rows, positions, which
+
+
+def _occluded_scores(
+    loaded: LoadedCheckpoint, encoding: Encoding, target: Target, part: list[list[int]], positions: list[int]
+) -> np.ndarray:
+    """[N] the target's probability in each occluded copy ``part`` (run as one padded batch)."""
+    batch = ids_encoding(
+        loaded.batch_tokenizer,
+        part,
+        token_type_ids=encoding.token_type_ids is not None,
+        # a decoder's rows padded on the left all end at the last column: its LM head runs once per row
+        padding_side="left" if target.kind == "next token" else None,
+    )
+    left = batch.padding_side == "left"
+    width = batch.shape[1]
+    where = [(width - len(r) + p) if left else p for r, p in zip(part, positions, strict=True)]
+    return probability(target, runner.target_logits(loaded, batch, where))
 
 
 def attention_position(loaded: LoadedCheckpoint, encoding: Encoding, target: Target) -> int:
@@ -476,8 +475,15 @@ def attention_position(loaded: LoadedCheckpoint, encoding: Encoding, target: Tar
     classifier's first real token; a decoder classifier's (a ``score`` head) last real token."""
     if target.kind != "label":
         return target.position
-    real = np.flatnonzero(encoding.attention_mask[0])
-    return int(real[-1]) if reads_last_token(loaded) else int(real[0])
+    return _read_position(loaded, encoding)
+
+
+def _read_position(loaded: LoadedCheckpoint, encoding: Encoding) -> int:
+    """The position a sequence classifier's head reads in sentence 0: its last real token for a
+    decoder classifier (a ``score`` head), else its first real token."""
+    if reads_last_token(loaded):
+        return int(encoding.last_real[0])
+    return int(np.flatnonzero(encoding.attention_mask[0])[0])
 
 
 def rollout(attentions: np.ndarray, position: int) -> np.ndarray:
@@ -495,8 +501,10 @@ def rollout(attentions: np.ndarray, position: int) -> np.ndarray:
 
 def attention(loaded: LoadedCheckpoint, encoding: Encoding, position: int) -> tuple[np.ndarray, np.ndarray]:
     """([S] the last layer's attention from ``position``, heads averaged; [S] rollout)."""
-    result = runner.run_model(loaded, encoding, attentions=True)
-    weights = result.attentions[:, 0]  # [L, H, S, S]
+    attentions = runner.run_model(loaded, encoding, attentions=True).attentions  # [L, 1, H, S, S]
+    if attentions is None:
+        raise ValueError("run_model(..., attentions=True) kept no attentions")
+    weights = attentions[:, 0]  # [L, H, S, S]
     return weights[-1].mean(axis=0)[position].astype(np.float64), rollout(weights, position)
 
 
@@ -508,9 +516,10 @@ def classifier_target(loaded: LoadedCheckpoint, encoding: Encoding, label: str |
     logits = runner.target_logits(loaded, encoding, [0])  # [1, labels]
     result = postprocess.classify(logits, loaded.config)[0]
     name = label if label in result.labels else result.predicted
-    real = np.flatnonzero(encoding.attention_mask[0])
-    position = int(real[-1]) if reads_last_token(loaded) else int(real[0])
-    return Target("label", position, result.labels.index(name), name, result.function)
+    position = _read_position(loaded, encoding)
+    return Target(
+        kind="label", position=position, index=result.labels.index(name), name=name, function=result.function
+    )
 
 
 def token_target(
@@ -528,14 +537,56 @@ def token_target(
     ):
         token_id = int(np.argmax(logits))
     name = tokenizer.convert_ids_to_tokens(int(token_id))
-    return Target(kind, position, int(token_id), name, "softmax", repr(tokenizer.decode([int(token_id)])))
+    return Target(
+        kind=kind,
+        position=position,
+        index=int(token_id),
+        name=name,
+        function="softmax",
+        text=repr(tokenizer.decode([int(token_id)])),
+    )
 
 
 def last_position(encoding: Encoding) -> int:
-    return int(np.flatnonzero(encoding.attention_mask[0])[-1])
+    return int(encoding.last_real[0])
 
 
 # --- Everything --------------------------------------------------------------------------------------
+
+
+def _one_sentence(loaded: LoadedCheckpoint, encoding: Encoding) -> Encoding:
+    """The batch of one sentence checked (one sentence, not too long, not an encoder-decoder), and
+    cut after its last real token for a classifier that reads it (see :func:`reads_last_token`)."""
+    if encoding.shape[0] != 1:
+        raise ValueError("compute() takes a batch of one sentence (see row()).")
+    if loaded.is_encoder_decoder:
+        raise InputError("Attributions are not available for encoder-decoders here.")
+    check_length(encoding)
+    return without_end_padding(encoding) if reads_last_token(loaded) else encoding
+
+
+class _Clock:
+    """Seconds per method, with the progress callback told before each."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    def at(self, fraction: float) -> Progress:
+        """A progress callback that reports ``fraction`` whatever fraction it is given."""
+
+        def report(_fraction: float, text: str) -> None:
+            if self.progress:
+                self.progress(fraction, text)
+
+        return report
+
+    def run(self, name: str, fraction: float, text: str, work: Callable[[], T]) -> T:
+        self.at(fraction)(fraction, text)
+        started = time.perf_counter()
+        result = work()
+        self.seconds[name] = time.perf_counter() - started
+        return result
 
 
 def compute(
@@ -548,41 +599,23 @@ def compute(
 ) -> Attributions:
     """Every method on the one-sentence ``encoding`` (see :func:`row`) for ``target``. Raises
     InputError for a sentence over MAX_TOKENS tokens or an encoder-decoder."""
-    if encoding.shape[0] != 1:
-        raise ValueError("compute() takes a batch of one sentence (see row()).")
-    if loaded.is_encoder_decoder:
-        raise InputError("Attributions are not available for encoder-decoders here.")
-    check_length(encoding)
-    if reads_last_token(loaded):
-        encoding = without_end_padding(encoding)
-    seconds: dict[str, float] = {}
+    encoding = _one_sentence(loaded, encoding)
     baseline, occlusion_mode = usable(loaded, baseline), usable(loaded, occlusion_mode)
-
-    def report(fraction: float, text: str) -> None:
-        if progress:
-            progress(fraction, text)
-
-    clock = time.perf_counter()
-    report(0.0, "Integrated Gradients…")
-    ig, check, f_input, f_base, base_token = integrated_gradients(
-        loaded, encoding, target, baseline, lambda _f, text: report(0.1, text)
+    clock = _Clock(progress)
+    ig, check, f_input, f_base, base_token = clock.run(
+        METHODS[0],
+        0.0,
+        "Integrated Gradients…",
+        lambda: integrated_gradients(loaded, encoding, target, baseline, clock.at(0.1)),
     )
-    seconds[METHODS[0]] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    report(0.6, "Gradient × input…")
-    gxi = gradient_x_input(loaded, encoding, target)
-    seconds[METHODS[1]] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    report(0.7, "Occlusion…")
+    gxi = clock.run(METHODS[1], 0.6, "Gradient × input…", lambda: gradient_x_input(loaded, encoding, target))
     index, groups = words(encoding, loaded.batch_tokenizer)
-    occluded, occluded_scores, occlusion_token = occlusion(loaded, encoding, target, groups, occlusion_mode)
-    seconds[METHODS[2]] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    report(0.9, "Attention…")
+    occluded, occluded_scores, occlusion_token = clock.run(
+        METHODS[2], 0.7, "Occlusion…", lambda: occlusion(loaded, encoding, target, groups, occlusion_mode)
+    )
     position = attention_position(loaded, encoding, target)
-    last, rolled = attention(loaded, encoding, position)
-    seconds["attention"] = time.perf_counter() - clock
-    report(1.0, "Done.")
+    last, rolled = clock.run("attention", 0.9, "Attention…", lambda: attention(loaded, encoding, position))
+    clock.at(1.0)(1.0, "Done.")
     ids = [int(i) for i in encoding.input_ids[0]]
     tokenizer = loaded.batch_tokenizer
     real = encoding.attention_mask[0] == 1
@@ -611,7 +644,7 @@ def compute(
         attention=last,
         rollout=rolled,
         attention_position=position,
-        seconds=seconds,
+        seconds=clock.seconds,
     )
 
 

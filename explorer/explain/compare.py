@@ -25,7 +25,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
-from explorer.pipeline.encoding import Encoding, encode_batch
+from explorer.pipeline.encoding import Encoding, encode_batch, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import Outputs
 
@@ -39,7 +39,7 @@ RANDOM_SEED = 0
 # --- The attention mask's effect -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskCase:
     """One of the three runs, seen from the sentence being compared."""
 
@@ -54,7 +54,7 @@ class MaskCase:
     hidden_difference: float  # largest |hidden - hidden of (a)|
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskEffect:
     sentence: str  # the sentence compared (the one that gets padded)
     other: str  # the longer sentence it is batched with
@@ -66,12 +66,6 @@ class MaskEffect:
     labels: tuple[str, ...] | None  # classifier labels, in the head's order
     cases: tuple[MaskCase, MaskCase, MaskCase]  # (a), (b), (c)
     scale: float  # largest |value| of (a): what the differences compare with
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """Results are cached and shared between sessions: their arrays cannot be written."""
-    array.setflags(write=False)
-    return array
 
 
 def _length(loaded: LoadedCheckpoint, text: str) -> int:
@@ -153,7 +147,7 @@ def mask_effect(
     real = batch.attention_mask[0].astype(bool)  # [S]
     if not np.array_equal(batch.input_ids[0][real], alone.input_ids[0]):
         raise InputError("The sentence is tokenized differently alone and in the batch; cannot compare.")
-    ones = _readonly(np.ones_like(batch.attention_mask))  # [2, S]
+    ones = readonly(np.ones_like(batch.attention_mask))  # [2, S]
     out_alone = forward(loaded, alone)
     out_masked = forward(loaded, batch)
     out_ones = forward(loaded, batch, attention_mask=ones)
@@ -166,20 +160,20 @@ def mask_effect(
         ("(b) padded, with its attention mask", batch, out_masked, batch.attention_mask[0]),
         ("(c) padded, attention mask of ones", batch, out_ones, ones[0]),
     ):
-        row_real = _readonly(encoding.attention_mask[0].astype(bool))
-        values = _readonly(np.array(_values(loaded, outputs, 0, row_real)))
-        hidden = _readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
+        row_real = readonly(encoding.attention_mask[0].astype(bool))
+        values = readonly(np.array(_values(loaded, outputs, 0, row_real)))
+        hidden = readonly(outputs.last_hidden_state[0][row_real])  # [T, D]
         cases.append(
             MaskCase(
-                name,
-                encoding,
-                0,
-                mask,
-                row_real,
-                values,
-                float(np.abs(values - base).max()),
-                hidden,
-                float(np.abs(hidden - base_hidden).max()),
+                name=name,
+                encoding=encoding,
+                row=0,
+                mask=mask,
+                real=row_real,
+                values=values,
+                difference=float(np.abs(values - base).max()),
+                hidden=hidden,
+                hidden_difference=float(np.abs(hidden - base_hidden).max()),
             )
         )
     classifier = loaded.head_class == tasks.SEQUENCE_CLASSIFICATION
@@ -211,7 +205,7 @@ KNOWN_SIZES: dict[str, tuple[str, int, int, int]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConfigSizes:
     """The main sizes a config gives an architecture (None where this config has no such field)."""
 
@@ -325,7 +319,7 @@ def random_model(loaded: LoadedCheckpoint, seed: int = RANDOM_SEED) -> Any:
 Comparison = Literal["similarity", "labels", "next token"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RandomComparison:
     """Pretrained and random weights on the same sentences."""
 
@@ -386,10 +380,7 @@ def random_vs_pretrained(
         )
     elif loaded.head_class == tasks.CAUSAL_LM:
         kind = "next token"
-        ends = np.array(
-            [(b, int(np.flatnonzero(row)[-1])) for b, row in enumerate(encoding.attention_mask)],
-            dtype=np.int64,
-        )  # [B, 2]
+        ends = np.stack([np.arange(encoding.shape[0]), encoding.last_real], axis=1)  # [B, 2]
         next_tokens = (
             postprocess.token_predictions(_logits(pretrained_out), ends, loaded.tokenizer, top_k=3),
             postprocess.token_predictions(_logits(random_out), ends, loaded.tokenizer, top_k=3),
@@ -399,14 +390,14 @@ def random_vs_pretrained(
         p, r = mean_pooled(pretrained_out, encoding), mean_pooled(random_out, encoding)  # [2, D]
         similarity = (cosine(p[0], p[1]), cosine(r[0], r[1]))
     return RandomComparison(
-        kind,
-        encoding,
-        pretrained_out,
-        random_out,
-        name,
-        difference,
-        similarity,
-        classifications,
-        next_tokens,
-        fixed,
+        kind=kind,
+        encoding=encoding,
+        pretrained=pretrained_out,
+        random=random_out,
+        weight_name=name,
+        weight_difference=difference,
+        similarity=similarity,
+        classifications=classifications,
+        next_tokens=next_tokens,
+        other_is_fixed=fixed,
     )

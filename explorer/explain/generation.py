@@ -78,7 +78,7 @@ def prompt_ids(loaded: LoadedCheckpoint, prompt: str, chat: bool) -> list[int]:
     return ids
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Candidates:
     """The most likely next tokens, before and after reshaping."""
 
@@ -97,17 +97,17 @@ def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling,
     order = np.argsort(-raw)[:k]
     tokenizer = loaded.tokenizer
     return Candidates(
-        tuple(int(i) for i in order),
-        tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order])),
-        tuple(tokenizer.decode([int(i)]) for i in order),
-        tuple(float(raw[i]) for i in order),
-        tuple(float(shaped[i]) for i in order),
-        int((shaped > 0).sum()),
-        int(logits.shape[-1]),
+        token_ids=tuple(int(i) for i in order),
+        tokens=tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order])),
+        texts=tuple(tokenizer.decode([int(i)]) for i in order),
+        raw=tuple(float(raw[i]) for i in order),
+        reshaped=tuple(float(shaped[i]) for i in order),
+        kept=int((shaped > 0).sum()),
+        vocabulary=int(logits.shape[-1]),
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
     """One generated token."""
 
@@ -161,11 +161,11 @@ def generate(
         chosen = choose(shaped, sampling, start + n)
         steps.append(
             Step(
-                chosen,
-                loaded.tokenizer.decode([chosen]),
-                float(shaped[chosen]),
-                float(raw[chosen]),
-                candidates(loaded, logits, sampling, k=5),
+                token_id=chosen,
+                text=loaded.tokenizer.decode([chosen]),
+                probability=float(shaped[chosen]),
+                model_probability=float(raw[chosen]),
+                alternatives=candidates(loaded, logits, sampling, k=5),
             )
         )
         if chosen == eos or n + 1 == new_tokens:

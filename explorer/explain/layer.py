@@ -23,9 +23,11 @@ from explorer.explain.attention import _modeling_module, _project, attention_mas
 from explorer.pipeline.architecture import Family, counts_own_positions, family_for, layer_module, module_at
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.pipeline.run import ModelRun, position_ids
+from explorer.pipeline.run import ModelRun, model_inputs, position_ids
 
-AGREEMENT = 1e-4  # a recomputation this close to the model's hidden state is "the same"
+SAME_HIDDEN_STATE = (
+    1e-4  # bound on |recomputed - model| for a hidden state (float32 sums drift more) called "the same"
+)
 
 # The layer layouts the walks cover: explorer.pipeline.architecture's family names.
 Architecture = Literal["bert", "distilbert", "albert", "gpt2", "rotary"]
@@ -77,7 +79,7 @@ class Walk:
 
     @property
     def same(self) -> bool:
-        return self.max_abs_difference < AGREEMENT
+        return self.max_abs_difference < SAME_HIDDEN_STATE
 
 
 def architecture(loaded: LoadedCheckpoint) -> Architecture:
@@ -89,12 +91,8 @@ def architecture(loaded: LoadedCheckpoint) -> Architecture:
 def _run_position_ids(loaded: LoadedCheckpoint, encoding: Encoding) -> Any:
     """[B, S] the position ids run_model passed to the model, or None when it passed none (the
     model then numbers positions itself). The same rule as explorer.pipeline.run.run_model."""
-    model = loaded.model
-    accepted = inspect.signature(model.forward).parameters
-    left_padded = bool((encoding.attention_mask[:, 0] == 0).any())
-    if "position_ids" in accepted and left_padded and not counts_own_positions(model):
-        return position_ids(encoding)
-    return None
+    _, inputs = model_inputs(loaded.model, encoding)
+    return inputs.get("position_ids")
 
 
 def _ids(array: np.ndarray, sentence: int) -> Any:

@@ -79,7 +79,7 @@ def weight_sizes(model: Any) -> WeightSizes:
     return WeightSizes(query_width, key_width, _first_width(model, _FEED_FORWARD))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConfigCard:
     """What the checkpoint's config (and its first layer's weights) say, in the course's words."""
 
@@ -505,7 +505,7 @@ def trajectory(run: ModelRun, encoding: Encoding, sentence: int) -> Trajectory:
     return Trajectory(tokens, norms, change)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HeadShape:
     head_class: str
     output: str
@@ -526,7 +526,9 @@ def head_shapes(
     labels = int(loaded.config.num_labels)  # what a classification head on this config returns
 
     def shape(head: str, output: str, dims: tuple[int | None, ...], axes: str) -> HeadShape:
-        return HeadShape(head, output, dims, axes, loaded.head_class == head)
+        return HeadShape(
+            head_class=head, output=output, shape=dims, axes=axes, loaded=loaded.head_class == head
+        )
 
     return (
         shape(tasks.BASE, "last_hidden_state", (B, S, card.hidden_size), "[batch, sequence, hidden]"),
@@ -556,11 +558,11 @@ def head_shapes(
     ) + (
         (
             HeadShape(
-                tasks.SEQ2SEQ_LM,
-                "logits",
-                (B, decoder_length, card.vocab_size),
-                "[batch, decoder sequence, vocab]: one row per decoder token",
-                True,
+                head_class=tasks.SEQ2SEQ_LM,
+                output="logits",
+                shape=(B, decoder_length, card.vocab_size),
+                axes="[batch, decoder sequence, vocab]: one row per decoder token",
+                loaded=True,
             ),
         )
         if loaded.is_encoder_decoder

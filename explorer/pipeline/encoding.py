@@ -7,6 +7,7 @@ tokenizer once for the whole batch and returns an :class:`Encoding` whose arrays
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,12 +50,22 @@ def split_sentences(text: str, max_sentences: int = MAX_SENTENCES) -> Sentences:
     return Sentences(tuple(kept[:max_sentences]), blank, max(0, len(kept) - max_sentences))
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
+def readonly(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only: results are cached and shared between sessions, so nothing may
+    write into them. The one place the app freezes an array."""
     array.setflags(write=False)
     return array
 
 
-@dataclass(frozen=True)
+def last_real(mask: np.ndarray) -> np.ndarray:
+    """[B] int64 position of each row's last real token in a [B, S] mask (1 = real, 0 = padding),
+    wherever the padding is (left or right); a row with no real token gives -1."""
+    real = np.asarray(mask) > 0  # [B, S]
+    last = real.shape[1] - 1 - real[:, ::-1].argmax(axis=1)  # [B]
+    return np.where(real.any(axis=1), last, -1).astype(np.int64)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Encoding:
     """The batch as the model receives it. Arrays are read-only; B = batch, S = sequence length."""
 
@@ -84,6 +95,39 @@ class Encoding:
         """[B] real (non-padding) tokens per sentence."""
         return self.attention_mask.sum(axis=1)
 
+    @property
+    def left_padded(self) -> bool:
+        """Whether any sentence has padding on its left (its first cell is not a real token)."""
+        return bool((self.attention_mask[:, 0] == 0).any())
+
+    @property
+    def last_real(self) -> np.ndarray:
+        """[B] position of each sentence's last real token (see :func:`last_real`)."""
+        return last_real(self.attention_mask)
+
+    def cut(self, rows: slice = slice(None), columns: slice = slice(None)) -> Encoding:
+        """The batch cut to ``rows`` (sentences) and ``columns`` (positions): every per-sentence and
+        per-position field cut alike, the arrays copied and read-only."""
+
+        def part(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else readonly(np.array(array[rows, columns]))
+
+        def required(array: np.ndarray) -> np.ndarray:
+            return readonly(np.array(array[rows, columns]))
+
+        return dataclasses.replace(
+            self,
+            sentences=self.sentences[rows],
+            pairs=self.pairs[rows] if self.pairs else None,
+            tokens=tuple(row[columns] for row in self.tokens[rows]),
+            input_ids=required(self.input_ids),  # [B', S']
+            attention_mask=required(self.attention_mask),  # [B', S']
+            token_type_ids=part(self.token_type_ids),  # [B', S']
+            special_tokens_mask=required(self.special_tokens_mask),  # [B', S']
+            offsets=part(self.offsets),  # [B', S', 2]
+            truncated=self.truncated[rows],
+        )
+
     def model_inputs(self, accepted: Sequence[str]) -> dict[str, Any]:
         """The tensors for ``model(**inputs)``: the keys the model accepts, as torch tensors."""
         import torch
@@ -105,17 +149,7 @@ def encode_batch(
     padding_side: str | None = None,
 ) -> Encoding:
     """Tokenize a batch with one ``tokenizer(...)`` call and keep everything the course shows."""
-    sentences = tuple(sentences)
-    if not sentences:
-        raise InputError("There is no sentence to tokenize.")
-    if pairs is not None:
-        pairs = tuple(pairs)
-        if len(pairs) != len(sentences):
-            raise InputError(
-                f"Pairs need one second sentence per sentence: got {len(sentences)} and {len(pairs)}."
-            )
-    if padding != "do_not_pad" and tokenizer.pad_token is None:
-        raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
+    sentences, pairs = _checked(tokenizer, sentences, pairs, padding)
     side = padding_side or tokenizer.padding_side
     padded = padding != "do_not_pad"
     call = dict(
@@ -134,19 +168,7 @@ def encode_batch(
     special = _as_matrix(encoded["special_tokens_mask"], 1, side)  # [B, S]
     types = encoded.get("token_type_ids")
     token_type_ids = _as_matrix(types, 0, side) if types is not None else None  # [B, S]
-    offsets = None
-    if "offset_mapping" in encoded:
-        mapping = encoded["offset_mapping"]
-        if len({len(row) for row in mapping}) == 1:  # every row has S (start, end) pairs
-            offsets = np.array(mapping, dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
-        else:  # do_not_pad, or padding to a max_length that a row longer than it passes (no truncation)
-            rows = [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in mapping]
-            offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
-            for b, row in enumerate(rows):
-                if side == "left":
-                    offsets[b, S - len(row) :] = row
-                else:
-                    offsets[b, : len(row)] = row
+    offsets = _offsets(encoded["offset_mapping"], B, S, side) if "offset_mapping" in encoded else None
     truncated = _tokens_cut(tokenizer, sentences, pairs, attention_mask.sum(1), truncation, max_length)
     # One lookup for the whole batch (padding and fill cells included), cut into rows.
     flat = tokenizer.convert_ids_to_tokens(input_ids.ravel().tolist())
@@ -155,11 +177,11 @@ def encode_batch(
         sentences=sentences,
         pairs=pairs,
         tokens=tokens,
-        input_ids=_readonly(input_ids),
-        attention_mask=_readonly(attention_mask),
-        token_type_ids=_readonly(token_type_ids) if token_type_ids is not None else None,
-        special_tokens_mask=_readonly(special),
-        offsets=_readonly(offsets) if offsets is not None else None,
+        input_ids=readonly(input_ids),
+        attention_mask=readonly(attention_mask),
+        token_type_ids=readonly(token_type_ids) if token_type_ids is not None else None,
+        special_tokens_mask=readonly(special),
+        offsets=readonly(offsets) if offsets is not None else None,
         truncated=truncated,
         pad_token=tokenizer.pad_token,
         pad_token_id=tokenizer.pad_token_id,
@@ -167,6 +189,39 @@ def encode_batch(
         max_length=max_length,
         padded=padded,
     )
+
+
+def _checked(
+    tokenizer: Any, sentences: Sequence[str], pairs: Sequence[str] | None, padding: Padding
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The batch as tuples, or InputError: no sentence, not one pair per sentence, or padding
+    asked of a tokenizer without a pad token."""
+    sentences = tuple(sentences)
+    if not sentences:
+        raise InputError("There is no sentence to tokenize.")
+    if pairs is not None:
+        pairs = tuple(pairs)
+        if len(pairs) != len(sentences):
+            raise InputError(
+                f"Pairs need one second sentence per sentence: got {len(sentences)} and {len(pairs)}."
+            )
+    if padding != "do_not_pad" and tokenizer.pad_token is None:
+        raise InputError("This tokenizer has no pad token; use the checkpoint's batch tokenizer.")
+    return sentences, pairs
+
+
+def _offsets(mapping: Any, B: int, S: int, side: str) -> np.ndarray:
+    """[B, S, 2] character spans from the tokenizer's offset_mapping; rows shorter than S (no
+    padding, or a row longer than max_length without truncation) are filled on ``side`` with (0, 0)."""
+    if len({len(row) for row in mapping}) == 1:  # every row has S (start, end) pairs
+        return np.array(mapping, dtype=np.int64).reshape(B, S, 2)  # [B, S, 2]
+    offsets = np.zeros((B, S, 2), dtype=np.int64)  # [B, S, 2]
+    for b, row in enumerate(np.asarray(r, dtype=np.int64).reshape(-1, 2) for r in mapping):
+        if side == "left":
+            offsets[b, S - len(row) :] = row
+        else:
+            offsets[b, : len(row)] = row
+    return offsets
 
 
 def _tokens_cut(

@@ -25,13 +25,12 @@ from explorer.pipeline.checkpoints import ResolvedCheckpoint
 # decoder's 8,192 positions would need tens of GB of attention weights.
 MAX_TOKENS = 512
 
-SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
 BASE_HEAD = tasks.BASE
 HEAD_DESCRIPTIONS = tasks.HEAD_DESCRIPTIONS
 head_class_for = tasks.head_class_for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadedCheckpoint:
     """A tokenizer and model ready to run. Shared across sessions: never mutate."""
 
@@ -163,7 +162,9 @@ def check_hub_size(model_id: str) -> None:
     try:
         size = hub_weight_bytes(model_id)
     except Exception as error:  # not found, gated, network: say so in the user's words
-        raise _explain(error, ResolvedCheckpoint(f"hub:{model_id}", model_id, "hub", model_id)) from error
+        raise _explain(
+            error, ResolvedCheckpoint(ref=f"hub:{model_id}", label=model_id, source="hub", location=model_id)
+        ) from error
     if size > limit:
         raise CheckpointError(
             f"'{model_id}' has {size / 1e6:,.0f} MB of weights; this shared deployment loads at most "
@@ -255,12 +256,12 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
     try:
         config = transformers.AutoConfig.from_pretrained(resolved.location, trust_remote_code=False, **kwargs)
         head_class = head_class_for(getattr(config, "architectures", None))
-        if head_class == SEQ2SEQ_HEAD and not getattr(config, "is_encoder_decoder", False):
+        if head_class == tasks.SEQ2SEQ_LM and not getattr(config, "is_encoder_decoder", False):
             head_class = BASE_HEAD  # e.g. LlavaForConditionalGeneration: not a text encoder-decoder
         elif head_class == BASE_HEAD and getattr(config, "is_encoder_decoder", False):
             # T5Model, BartModel…: without a head the decoder's output means nothing to postprocess;
             # their LM head is tied to the shared embeddings, so the seq2seq class adds no new weights.
-            head_class = SEQ2SEQ_HEAD
+            head_class = tasks.SEQ2SEQ_LM
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             resolved.location, trust_remote_code=False, **kwargs
         )

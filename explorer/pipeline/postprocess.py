@@ -72,7 +72,7 @@ def label_names(config: Any, count: int) -> tuple[str, ...]:
     return tuple(str(id2label.get(i, f"LABEL_{i}")) for i in range(count))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Classification:
     """One sentence through a sequence-classification head, in the head's label order."""
 
@@ -95,24 +95,30 @@ def classify(logits: np.ndarray, config: Any) -> tuple[Classification, ...]:
     scores = apply(function, logits)  # [B, K]
     labels = label_names(config, logits.shape[1])
     return tuple(
-        Classification(b, labels, logits[b], scores[b], function, labels[int(np.argmax(scores[b]))])
+        Classification(
+            sentence=b,
+            labels=labels,
+            logits=logits[b],
+            scores=scores[b],
+            function=function,
+            predicted=labels[int(np.argmax(scores[b]))],
+        )
         for b in range(logits.shape[0])
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Prediction:
-    """Postprocessing for one sentence (and, for token-level heads, one position), best first."""
+    """Postprocessing for one sentence (and, for token-level heads, one position), best first.
+
+    ``scores`` are what ``function`` made of the logits: probabilities (softmax, sigmoid), or the
+    raw scores themselves for a regression head ("none") -- so they are not always probabilities."""
 
     sentence: int  # index in the batch
     position: int | None  # token position the scores belong to (None: the whole sentence)
     labels: tuple[str, ...]  # [K] labels or tokens, best first
     scores: tuple[float, ...]  # [K] same order: probabilities, or raw scores for regression
     function: Function
-
-    @property
-    def probabilities(self) -> tuple[float, ...]:
-        return self.scores
 
 
 def token_predictions(
@@ -126,7 +132,13 @@ def token_predictions(
         order = np.argsort(-row)[:top_k]  # [top_k]
         tokens = tokenizer.convert_ids_to_tokens([int(i) for i in order])
         predictions.append(
-            Prediction(int(b), int(position), tuple(tokens), tuple(float(row[i]) for i in order), "softmax")
+            Prediction(
+                sentence=int(b),
+                position=int(position),
+                labels=tuple(tokens),
+                scores=tuple(float(row[i]) for i in order),
+                function="softmax",
+            )
         )
     return tuple(predictions)
 
@@ -144,11 +156,11 @@ def postprocess(run: Any, loaded: Any, top_k: int = 5) -> tuple[Prediction, ...]
         order = np.argsort(-result.scores)
         predictions.append(
             Prediction(
-                result.sentence,
-                None,
-                tuple(result.labels[i] for i in order),
-                tuple(float(result.scores[i]) for i in order),
-                result.function,
+                sentence=result.sentence,
+                position=None,
+                labels=tuple(result.labels[i] for i in order),
+                scores=tuple(float(result.scores[i]) for i in order),
+                function=result.function,
             )
         )
     return tuple(predictions)
@@ -157,7 +169,7 @@ def postprocess(run: Any, loaded: Any, top_k: int = 5) -> tuple[Prediction, ...]
 # --- Choosing the next token ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sampling:
     """How the next token is chosen. temperature 1, top_k 0 and top_p 1 change nothing."""
 
@@ -171,18 +183,18 @@ class Sampling:
 def reshape(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
     """[vocab] probabilities after temperature, top-k and top-p (zeros for removed tokens)."""
     probabilities = softmax(logits.astype(np.float64) / max(sampling.temperature, 1e-6))  # [vocab]
-    keep = np.ones_like(probabilities, dtype=bool)
+    keep = np.ones_like(probabilities, dtype=bool)  # [vocab]
     if sampling.top_k and sampling.top_k < probabilities.size:
         threshold = np.partition(probabilities, -sampling.top_k)[-sampling.top_k]
         keep &= probabilities >= threshold
     if sampling.top_p < 1.0:
-        order = np.argsort(-probabilities)
-        cumulative = np.cumsum(probabilities[order])
+        order = np.argsort(-probabilities)  # [vocab] most likely first
+        cumulative = np.cumsum(probabilities[order])  # [vocab]
         cutoff = int(np.searchsorted(cumulative, sampling.top_p - 1e-12) + 1)  # smallest prefix reaching p
-        nucleus = np.zeros_like(keep)
+        nucleus = np.zeros_like(keep)  # [vocab]
         nucleus[order[:cutoff]] = True
         keep &= nucleus
-    filtered = np.where(keep, probabilities, 0.0)
+    filtered = np.where(keep, probabilities, 0.0)  # [vocab]
     return filtered / filtered.sum()
 
 
@@ -202,7 +214,7 @@ def best_tokens(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, np.take_along_axis(probabilities, index[..., None], axis=-1)[..., 0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineCheck:
     """Our scores against pipeline("text-classification")'s for one sentence."""
 
@@ -214,10 +226,12 @@ class PipelineCheck:
 
     @property
     def agrees(self) -> bool:
-        return self.same_label and self.max_abs_difference <= AGREEMENT
+        return self.same_label and self.max_abs_difference <= SAME_PROBABILITIES
 
 
-AGREEMENT = 1e-5  # "the same numbers" means within this
+SAME_PROBABILITIES = (
+    1e-5  # bound on |ours - theirs| for probabilities (and attention weights) called "the same"
+)
 
 
 def compare_with_pipeline(
@@ -231,8 +245,14 @@ def compare_with_pipeline(
             difference = max(abs(ours_map[k] - their_map[k]) for k in ours_map)
         else:
             difference = float("inf")
-        best = max(their_map, key=their_map.get) if their_map else None
+        best = max(their_map, key=lambda label: their_map[label]) if their_map else None
         checks.append(
-            PipelineCheck(mine.sentence, ours_map, dict(their_map), difference, best == mine.predicted)
+            PipelineCheck(
+                sentence=mine.sentence,
+                ours=ours_map,
+                pipeline=dict(their_map),
+                max_abs_difference=difference,
+                same_label=best == mine.predicted,
+            )
         )
     return tuple(checks)

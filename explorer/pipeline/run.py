@@ -29,7 +29,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import tasks
 from explorer.pipeline.architecture import counts_own_positions, final_norm
-from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.encoding import Encoding, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 
 # Attention weights one run may keep: layers x sentences x heads x tokens², as float32 (400 MB).
@@ -45,7 +45,7 @@ class OutputInfo:
     meaning: str  # the axes, e.g. "[batch, sequence, hidden]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRun:
     """What one forward pass returned. B = batch, S = sequence, L = layers, H = heads, D = hidden.
 
@@ -86,11 +86,6 @@ class ModelRun:
 
 # Longest greedy output run_model generates for an encoder-decoder (new tokens after the start token).
 SEQ2SEQ_NEW_TOKENS = 20
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 def _describe(name: str, shape: tuple[int, ...], head_class: str) -> str:
@@ -148,11 +143,8 @@ def _token_positions(loaded: LoadedCheckpoint, encoding: Encoding) -> np.ndarray
     """[N, 2] (sentence, position) rows whose logits postprocessing needs."""
     if loaded.head_class == tasks.CAUSAL_LM:
         # The next token follows each sentence's last real token (padding may be on either side).
-        rows = []
-        for b, mask in enumerate(encoding.attention_mask):
-            real = np.flatnonzero(mask)
-            rows.append((b, int(real[-1])))
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+        rows = np.arange(encoding.shape[0])  # [B]
+        return np.stack([rows, encoding.last_real], axis=1).astype(np.int64).reshape(-1, 2)  # [B, 2]
     mask_id = loaded.tokenizer.mask_token_id
     if mask_id is None:
         return np.zeros((0, 2), dtype=np.int64)
@@ -166,7 +158,7 @@ def position_ids(encoding: Encoding):
     import torch
 
     mask = torch.from_numpy(np.array(encoding.attention_mask))  # [B, S]
-    if (encoding.attention_mask[:, 0] == 0).any():
+    if encoding.left_padded:
         return (mask.cumsum(-1) - 1).clamp(min=0)
     return torch.arange(encoding.shape[1])[None, :].expand_as(mask)
 
@@ -177,21 +169,25 @@ def model_inputs(model: Any, encoding: Encoding) -> tuple[Any, dict[str, Any]]:
     except for models that number positions themselves."""
     accepted = inspect.signature(model.forward).parameters
     inputs = encoding.model_inputs(tuple(accepted))
-    if (
-        "position_ids" in accepted
-        and (encoding.attention_mask[:, 0] == 0).any()
-        and not counts_own_positions(model)
-    ):
+    if "position_ids" in accepted and encoding.left_padded and not counts_own_positions(model):
         inputs["position_ids"] = position_ids(encoding)  # [B, S]
     return accepted, inputs
 
 
-def _decoder_start(loaded: LoadedCheckpoint) -> int:
-    """The token an encoder-decoder's decoder starts from (T5: the pad token; BART: </s>)."""
-    for config in (getattr(loaded.model, "generation_config", None), loaded.config):
+def decoder_start_token(model: Any) -> int | None:
+    """The token an encoder-decoder's decoder starts from (T5: the pad token; BART: </s>): the
+    generation config's ``decoder_start_token_id``, else the model config's; None if neither names one."""
+    for config in (getattr(model, "generation_config", None), model.config):
         start = getattr(config, "decoder_start_token_id", None)
         if start is not None:
             return int(start)
+    return None
+
+
+def _decoder_start(loaded: LoadedCheckpoint) -> int:
+    start = decoder_start_token(loaded.model)
+    if start is not None:
+        return start
     raise InputError(f"{loaded.resolved.label} names no decoder_start_token_id: its decoder cannot start.")
 
 
@@ -279,10 +275,10 @@ def _run_seq2seq(
         if hidden_states
         else None,  # [L_enc + 1, B, S, D]
         attentions=_stacked(output.encoder_attentions) if attentions else None,  # [L_enc, B, H, S, S]
-        logits=_readonly(picked.float().numpy().copy()),
-        logit_positions=_readonly(positions),
-        decoder_input_ids=_readonly(decoder_ids),
-        decoder_attention_mask=_readonly(decoder_mask),
+        logits=readonly(picked.float().numpy().copy()),
+        logit_positions=readonly(positions),
+        decoder_input_ids=readonly(decoder_ids),
+        decoder_attention_mask=readonly(decoder_mask),
         decoder_tokens=tuple(
             tuple(tokenizer.convert_ids_to_tokens([int(i) for i in row])) for row in decoder_ids
         ),
@@ -349,7 +345,7 @@ def run_model(
         attentions=_stacked(output.attentions) if attentions else None,  # [L, B, H, S, S]
         logits=logits,
         logit_positions=positions,
-        last_hidden_state=_readonly(output.hidden_states[-1].float().numpy().copy()),  # [B, S, D]
+        last_hidden_state=readonly(output.hidden_states[-1].float().numpy().copy()),  # [B, S, D]
         token_logits=_kept(output, "logits") if token_classifier else None,  # [B, S, labels]
         start_logits=_kept(output, "start_logits"),  # [B, S] question answering only
         end_logits=_kept(output, "end_logits"),  # [B, S]
@@ -362,12 +358,12 @@ def _stacked(tensors: Any) -> np.ndarray:
 
     if not tensors:
         raise RuntimeError("The model returned no attention weights; load it with eager attention.")
-    return _readonly(torch.stack(tuple(tensors)).float().numpy())
+    return readonly(torch.stack(tuple(tensors)).float().numpy())
 
 
 def _kept(output: Any, name: str) -> np.ndarray | None:
     value = output.get(name)
-    return None if value is None else _readonly(value.float().numpy().copy())
+    return None if value is None else readonly(value.float().numpy().copy())
 
 
 def _head_logits(
@@ -378,13 +374,13 @@ def _head_logits(
     import torch
 
     if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
-        return _readonly(output.logits.float().numpy().copy()), None  # [B, labels]
+        return readonly(output.logits.float().numpy().copy()), None  # [B, labels]
     if loaded.head_class not in (tasks.CAUSAL_LM, tasks.MASKED_LM):
         return None, None
-    positions = _readonly(_token_positions(loaded, encoding))  # [N, 2]
+    positions = readonly(_token_positions(loaded, encoding))  # [N, 2]
     index = torch.from_numpy(positions.copy())
     picked = output.logits[index[:, 0], index[:, 1]]  # [N, vocab]
-    return _readonly(picked.float().numpy().copy()), positions
+    return readonly(picked.float().numpy().copy()), positions
 
 
 def task_forward(
@@ -413,7 +409,7 @@ def task_forward(
             raise KeyError(f"{loaded.model_class} returned no '{name}'")
         if isinstance(value, tuple):
             value = torch.stack(value)
-        results[name] = _readonly(value.float().numpy().copy())
+        results[name] = readonly(value.float().numpy().copy())
     return results
 
 
@@ -552,8 +548,7 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
     _, inputs = model_inputs(model, encoding)
     if getattr(model.config, "is_encoder_decoder", False):  # the decoder's first step, from its start token
         inputs.pop("token_type_ids", None)
-        start = getattr(model.generation_config, "decoder_start_token_id", None)
-        start = model.config.decoder_start_token_id if start is None else start
+        start = decoder_start_token(model)
         inputs["decoder_input_ids"] = torch.full(
             (encoding.shape[0], 1), int(start), dtype=torch.long
         )  # [B, 1]
@@ -600,8 +595,8 @@ def forward(
         start = torch.full((encoding.shape[0], 1), _decoder_start(loaded), dtype=torch.long)  # [B, 1]
         with torch.inference_mode():
             output = model(**inputs, decoder_input_ids=start, use_cache=False, return_dict=True)
-        last = _readonly(output.encoder_last_hidden_state.float().numpy().copy())  # [B, S, D]
-        return Outputs(last, _readonly(output.logits[:, 0].float().numpy().copy()))  # [B, vocab]
+        last = readonly(output.encoder_last_hidden_state.float().numpy().copy())  # [B, S, D]
+        return Outputs(last, readonly(output.logits[:, 0].float().numpy().copy()))  # [B, vocab]
     with torch.inference_mode():
         output = model(
             **inputs,
@@ -609,14 +604,14 @@ def forward(
             return_dict=True,
             **({"use_cache": False} if "use_cache" in accepted else {}),
         )
-    last = _readonly(output.hidden_states[-1].float().numpy().copy())  # [B, S, D]
+    last = readonly(output.hidden_states[-1].float().numpy().copy())  # [B, S, D]
     logits = None
     if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
-        logits = _readonly(output.logits.float().numpy().copy())  # [B, labels]
+        logits = readonly(output.logits.float().numpy().copy())  # [B, labels]
     elif loaded.head_class == tasks.CAUSAL_LM:
-        ends = torch.tensor([int(np.flatnonzero(row)[-1]) for row in encoding.attention_mask])  # [B]
+        ends = torch.from_numpy(encoding.last_real)  # [B]
         picked = output.logits[torch.arange(len(ends)), ends]  # [B, vocab]
-        logits = _readonly(picked.float().numpy().copy())
+        logits = readonly(picked.float().numpy().copy())
     return Outputs(last, logits)
 
 
@@ -662,7 +657,7 @@ def pair_logits(model: Any, encoding: Encoding) -> np.ndarray:
         _, inputs = model_inputs(model, encoding)
         with torch.inference_mode():
             output = model(**inputs, return_dict=True)
-        return _readonly(output.logits.float().numpy().copy())  # [B, labels]
+        return readonly(output.logits.float().numpy().copy())  # [B, labels]
     finally:
         model.train(was_training)
 

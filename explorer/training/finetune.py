@@ -24,12 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 from explorer.errors import InputError
 from explorer.paths import saved_checkpoints_dir
 from explorer.pipeline.checkpoints import CLASSIFIER_NAME
-from explorer.pipeline.saving import save_atomically
+from explorer.pipeline.saving import save_atomically, save_new
 
 LABELS = ("NEGATIVE", "POSITIVE")
 PAIR_LABELS = ("NOT_PARAPHRASE", "PARAPHRASE")  # 0 / 1, like GLUE's MRPC (not / equivalent)
@@ -157,7 +157,8 @@ def read_labelled_csv(raw: bytes, max_rows: int = MAX_ROWS, seed: int = 0) -> La
                 f"{' and '.join(repr(m) for m in missing)} {'is' if len(missing) == 1 else 'are'} missing "
                 f"(found: {found}). Labels are 0/1 or not_paraphrase/paraphrase."
             )
-        return _read_rows(reader, tuple(pair_columns), label_column, PAIR_ROWS, max_rows, seed)
+        found_pair = tuple(c for c in pair_columns if c)  # both, checked above
+        return _read_rows(reader, found_pair, label_column, PAIR_ROWS, max_rows, seed)
     text_column = columns.get("text") or columns.get("sentence")
     if not text_column or not label_column:
         found = ", ".join(repr(c) for c in columns) or "none"
@@ -266,7 +267,7 @@ def split(
     return data.pick(sorted(train)), data.pick(sorted(validation))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     epochs: int = 3  # passes over the training data
     learning_rate: float = 5e-5  # AdamW step size; the course's default for fine-tuning
@@ -278,7 +279,7 @@ class TrainingConfig:
 Status = Literal["waiting", "running", "stopping", "stopped", "failed", "done"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Progress:
     """What a job has done so far (written by the training thread, read by the page)."""
 
@@ -435,6 +436,86 @@ def make_trainer(model, config, scratch: str, datasets: dict, collator, metrics,
     return trainer
 
 
+def _datasets(tokenizer: Any, parts: dict[str, LabelledData], is_pairs: bool, max_length: int) -> dict:
+    """Each part as a tokenized ``Dataset`` (``Dataset.map``, batched): pairs as
+    ``tokenizer(sentence1, sentence2, truncation=True)``, single sentences as ``tokenizer(text, …)``."""
+    from datasets import Dataset
+
+    text_columns = list(PAIR_COLUMNS) if is_pairs else ["text"]
+
+    def tokenize(batch: dict) -> Any:
+        if is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
+            return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_length)
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return {
+        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
+        for name, part in parts.items()
+    }
+
+
+def _score_test(trainer: Any, dataset: Any, test: LabelledData) -> dict:
+    """Accuracy and F1 on the held-out examples, scored once after training."""
+    import numpy as np
+
+    logits = trainer.predict(dataset).predictions  # [N, 2]
+    predicted = [int(i) for i in np.argmax(logits, axis=-1)]  # [N]
+    right = sum(p == y for p, y in zip(predicted, test.labels, strict=True))
+    return {
+        "examples": len(test.labels),
+        "accuracy": right / len(test.labels),
+        "f1": f1_score(predicted, test.labels),
+        "predictions": predicted,
+    }
+
+
+def _metadata(
+    base: str,
+    train: LabelledData,
+    validation: LabelledData,
+    config: TrainingConfig,
+    progress: Progress,
+    started: float,
+) -> dict:
+    """What explorer_training.json records beside the saved checkpoint."""
+    import torch
+
+    return {
+        "base": base,
+        "train_examples": len(train.texts),
+        "validation_examples": len(validation.texts),
+        "config": config.__dict__,
+        "validation": progress.evaluations[-1] if progress.evaluations else None,
+        "pairs": train.is_pairs,
+        "columns": list(PAIR_COLUMNS) if train.is_pairs else ["text"],
+        "labels": list(train.label_names),
+        "test": {k: v for k, v in progress.test.items() if k != "predictions"} if progress.test else None,
+        "seconds": round(time.perf_counter() - started, 1),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _saved_message(output: Path, wanted: Path, validation: dict | None, test: dict | None) -> str:
+    """ "Saved to …" with the validation (and held-out) scores; says so when the name was taken."""
+    note = (
+        f"validation accuracy {validation['accuracy']:.1%}, F1 {validation['f1']:.3f}"
+        if validation
+        else "n/a"
+    )
+    if test:
+        note += (
+            f"; on {test['examples']} held-out examples accuracy {test['accuracy']:.1%}, F1 {test['f1']:.3f}"
+        )
+    message = f"Saved to {output} ({note})."
+    if output != wanted:
+        message += (
+            f" A checkpoint named '{wanted.name}' already exists, so this one is saved as "
+            f"'{output.name}'; '{wanted.name}' is unchanged."
+        )
+    return message
+
+
 def fine_tune(
     base: str,
     train: LabelledData,
@@ -444,120 +525,74 @@ def fine_tune(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     test: LabelledData | None = None,
+    replace: bool = True,
 ) -> Progress:
     """Fine-tune ``base`` (a checkpoint folder) and save it to ``output``; blocking. Pairs
     (``train.is_pairs``) are tokenized as ``tokenizer(sentence1, sentence2, truncation=True)``.
-    ``test``, when given, is scored once after training (never used to train or to choose)."""
-    import numpy as np
-    import torch
-    from datasets import Dataset
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorWithPadding,
-    )
+    ``test``, when given, is scored once after training (never used to train or to choose).
+    ``replace=False`` never overwrites a checkpoint: a taken name gets ``-2``, ``-3``, … and the
+    message says so (``progress.output`` is where it went)."""
+    from transformers import AutoTokenizer, DataCollatorWithPadding
 
     progress = progress or Progress()
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = _build_model(base, config.seed, train.label_names)
-    text_columns = list(PAIR_COLUMNS) if train.is_pairs else ["text"]
-
-    def tokenize(batch):
-        if train.is_pairs:  # one input: [CLS] sentence1 [SEP] sentence2 [SEP], token_type_ids 0 then 1
-            return tokenizer(
-                batch["sentence1"], batch["sentence2"], truncation=True, max_length=config.max_length
-            )
-        return tokenizer(batch["text"], truncation=True, max_length=config.max_length)
-
-    parts = (("train", train), ("validation", validation)) + ((("test", test),) if test is not None else ())
-    datasets = {
-        name: Dataset.from_dict(part.columns()).map(tokenize, batched=True, remove_columns=text_columns)
-        for name, part in parts
-    }
-
+    parts = {"train": train, "validation": validation, **({"test": test} if test is not None else {})}
+    datasets = _datasets(tokenizer, parts, train.is_pairs, config.max_length)
     recorder = ShapeRecorder(DataCollatorWithPadding(tokenizer), progress.batch_shapes)
-
     report = progress_callback(progress, recorder, started, should_stop, evaluated=("accuracy", "f1", "loss"))
-
     with tempfile.TemporaryDirectory(prefix="explorer-trainer-") as scratch:
         trainer = make_trainer(model, config, scratch, datasets, recorder, metrics, report)
         trainer.train()
         if test is not None and not should_stop():
-            logits = trainer.predict(datasets["test"]).predictions  # [N, 2]
-            predicted = [int(i) for i in np.argmax(logits, axis=-1)]
-            progress.test = {
-                "examples": len(test.labels),
-                "accuracy": sum(p == y for p, y in zip(predicted, test.labels, strict=True))
-                / len(test.labels),
-                "f1": f1_score(predicted, test.labels),
-                "predictions": predicted,
-            }
-    if should_stop():
-        progress.status = "stopped"
-        progress.message = "Stopped: nothing was saved."
+            progress.test = _score_test(trainer, datasets["test"], test)
+    if stopped(progress, should_stop):
         return progress
     model.eval()
-    metadata = {
-        "base": base,
-        "train_examples": len(train.texts),
-        "validation_examples": len(validation.texts),
-        "config": config.__dict__,
-        "validation": progress.evaluations[-1] if progress.evaluations else None,
-        "pairs": train.is_pairs,
-        "columns": text_columns,
-        "labels": list(train.label_names),
-        "test": {k: v for k, v in progress.test.items() if k != "predictions"} if progress.test else None,
-        "seconds": round(time.perf_counter() - started, 1),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "torch_threads": torch.get_num_threads(),
-    }
-    save_atomically(model, tokenizer, output, metadata)
-    progress.seconds = time.perf_counter() - started
-    progress.output = str(output)
-    progress.status = "done"
-    scores = metadata["validation"]
-    score_note = f"validation accuracy {scores['accuracy']:.1%}, F1 {scores['f1']:.3f}" if scores else "n/a"
-    if progress.test:
-        score_note += (
-            f"; on {progress.test['examples']} held-out examples accuracy {progress.test['accuracy']:.1%}, "
-            f"F1 {progress.test['f1']:.3f}"
-        )
-    progress.message = f"Saved to {output} ({score_note})."
+    metadata = _metadata(base, train, validation, config, progress, started)
+    if replace:
+        save_atomically(model, tokenizer, output, metadata)
+        saved = output
+    else:
+        saved = save_new(model, tokenizer, output, metadata)
+    done(progress, saved, started, _saved_message(saved, output, metadata["validation"], progress.test))
     return progress
+
+
+def stopped(progress: Progress, should_stop: Callable[[], bool]) -> bool:
+    """Whether the user stopped the fine-tune (then ``progress`` says that nothing was saved)."""
+    if not should_stop():
+        return False
+    progress.status = "stopped"
+    progress.message = "Stopped: nothing was saved."
+    return True
+
+
+def done(progress: Progress, saved: Path, started: float, message: str) -> None:
+    """``progress`` of a fine-tune saved in ``saved``, started at ``started`` (perf_counter)."""
+    progress.seconds = time.perf_counter() - started
+    progress.output = str(saved)
+    progress.status = "done"
+    progress.message = message
 
 
 _one_at_a_time = threading.Lock()
 
 
-class TrainingJob:
-    """A fine-tune on a background thread. The page keeps the job object (in its session) and
-    reads ``progress``; ``stop()`` asks the loop to end after the current step."""
+class BackgroundJob:
+    """A fine-tune on a background thread, one at a time per server process (of any kind). The
+    page keeps the job object (in its session) and reads ``progress``; ``stop()`` asks the loop to
+    end after the current step. A subclass sets ``progress``, ``_stop`` and ``_finished`` and
+    writes :meth:`_work`; an exception it raises is reported as "Fine-tuning failed: …"."""
 
-    def __init__(
-        self,
-        base: str,
-        train: LabelledData,
-        validation: LabelledData,
-        output: Path,
-        config: TrainingConfig = TrainingConfig(),
-        probes: Sequence[str] = (),
-        test: LabelledData | None = None,
-        probe_pairs: Sequence[str] | None = None,
-    ) -> None:
-        self.progress = Progress()
-        self.probes = tuple(probes)  # sentences to score before and after (the user's text)
-        self.probe_pairs = tuple(probe_pairs) if probe_pairs is not None else None  # their second sentences
-        self.label_names = train.label_names
-        self.test = test
-        self.before: list[tuple[float, float]] = []
-        self.after: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._finished = threading.Event()  # set when the thread is completely done (probes scored)
-        self.config = config
-        self._args = (base, train, validation, output, config)
-        self._thread = threading.Thread(target=self._run, name="explorer-fine-tune", daemon=True)
+    thread_name = "explorer-fine-tune"
+    progress: Progress
+    _stop: threading.Event
+    _finished: threading.Event  # set when the thread is completely done (probes scored)
 
-    def start(self) -> TrainingJob:
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
         return self
 
@@ -570,32 +605,65 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            self._train()
+            self.progress.message = "Waiting for another fine-tune on this server to finish…"
+            with _one_at_a_time:
+                if self._stop.is_set():
+                    self.progress.status, self.progress.message = "stopped", "Stopped before it started."
+                    return
+                self.progress.message = "Tokenizing and preparing the model…"
+                self._work()
+        except Exception as error:  # reported on the page; nothing was saved
+            self.progress.status = "failed"
+            self.progress.message = f"Fine-tuning failed: {error}"
         finally:
             self._finished.set()
 
-    def _train(self) -> None:
-        base, train, validation, output, config = self._args
-        self.progress.message = "Waiting for another fine-tune on this server to finish…"
-        with _one_at_a_time:
-            if self._stop.is_set():
-                self.progress.status, self.progress.message = "stopped", "Stopped before it started."
-                return
-            try:
-                self.progress.message = "Tokenizing and preparing the model…"
-                untrained = _build_model(base, config.seed, train.label_names)
-                self.before = probabilities(untrained, base, self.probes, self.probe_pairs)
-                fine_tune(
-                    base, train, validation, output, config, self.progress, self._stop.is_set, self.test
-                )
-                if self.progress.status == "done":
-                    from transformers import AutoModelForSequenceClassification
+    def _work(self) -> None:
+        raise NotImplementedError
 
-                    reloaded = AutoModelForSequenceClassification.from_pretrained(output)
-                    self.after = probabilities(reloaded, str(output), self.probes, self.probe_pairs)
-            except Exception as error:  # reported on the page; nothing was saved
-                self.progress.status = "failed"
-                self.progress.message = f"Fine-tuning failed: {error}"
+
+class TrainingJob(BackgroundJob):
+    """A sentence (or pair) classifier's fine-tune on a background thread (see BackgroundJob),
+    with ``probes`` scored before and after."""
+
+    def __init__(
+        self,
+        base: str,
+        train: LabelledData,
+        validation: LabelledData,
+        output: Path,
+        config: TrainingConfig = TrainingConfig(),
+        probes: Sequence[str] = (),
+        test: LabelledData | None = None,
+        probe_pairs: Sequence[str] | None = None,
+        replace: bool = True,
+    ) -> None:
+        self.progress = Progress()
+        self.replace = replace  # False: a taken name gets -2, -3, … instead of being overwritten
+        self.probes = tuple(probes)  # sentences to score before and after (the user's text)
+        self.probe_pairs = tuple(probe_pairs) if probe_pairs is not None else None  # their second sentences
+        self.label_names = train.label_names
+        self.test = test
+        self.before: list[tuple[float, float]] = []
+        self.after: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self.config = config
+        self._args = (base, train, validation, output, config)
+
+    def _work(self) -> None:
+        base, train, validation, output, config = self._args
+        untrained = _build_model(base, config.seed, train.label_names)
+        self.before = probabilities(untrained, base, self.probes, self.probe_pairs)
+        fine_tune(
+            base, train, validation, output, config, self.progress, self._stop.is_set, self.test, self.replace
+        )
+        if self.progress.status == "done" and self.progress.output:
+            from transformers import AutoModelForSequenceClassification
+
+            saved = self.progress.output  # `output`, or `output-2`, … when the name was taken
+            reloaded = AutoModelForSequenceClassification.from_pretrained(saved)
+            self.after = probabilities(reloaded, saved, self.probes, self.probe_pairs)
 
 
 def start_job(
@@ -608,8 +676,10 @@ def start_job(
     probe_pairs: Sequence[str] | None = None,
 ) -> TrainingJob:
     """Check ``name``, then fine-tune the bundled MiniLM in the background into the saved
-    checkpoints folder under that name (a pair classifier when ``train.is_pairs``). Raises
-    ExplorerError with what to fix."""
+    checkpoints folder under that name (a pair classifier when ``train.is_pairs``). A name that is
+    taken when the fine-tune saves (an earlier one, or another user's at the same moment) is kept
+    and this one gets ``<name>-2``, ``-3``, …, as its message says. Raises ExplorerError with what
+    to fix."""
     from explorer.pipeline.checkpoints import minilm_folder, saved_name
 
     folder = saved_checkpoints_dir() / saved_name(name)
@@ -624,6 +694,7 @@ def start_job(
         probes=probes,
         test=test,
         probe_pairs=probe_pairs,
+        replace=False,  # a name another fine-tune took gets -2, -3, …, never overwritten
     ).start()
 
 
@@ -648,7 +719,7 @@ def probabilities(
     else:
         logits = classifier_logits(model, tokenizer, sentences)  # [N, 2]
     scores = apply(classification_function(model.config), logits)  # [N, 2]
-    return [tuple(float(x) for x in row) for row in scores]
+    return [(float(row[0]), float(row[1])) for row in scores]
 
 
 def default_classifier_folder() -> Path:

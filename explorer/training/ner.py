@@ -35,10 +35,13 @@ from explorer.paths import saved_checkpoints_dir
 from explorer.pipeline.checkpoints import TRAINING_METADATA
 from explorer.pipeline.saving import save_atomically
 from explorer.training.finetune import (
+    BackgroundJob,
     Progress,
     ShapeRecorder,
+    done,
     make_trainer,
     progress_callback,
+    stopped,
 )
 
 NAME = "minilm-ner"  # the saved checkpoint: saved:minilm-ner
@@ -387,7 +390,7 @@ def metrics(prediction) -> dict[str, float]:
 # --- Training -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NerConfig:
     # Measured on the bundled data (2026-12, 2-core machine, light load), held-out entity F1:
     #   6 epochs at 1e-4: test 0.944, natural 0.788 (validation F1 1.0 from epoch 5), 107 s under load
@@ -436,11 +439,7 @@ def fine_tune(
 ) -> Progress:
     """Fine-tune ``base`` (a checkpoint folder) for NER and save it to ``output``; blocking. Each
     of ``held_out`` (name -> sentences) is scored once after training, never used to train."""
-    import torch
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorForTokenClassification,
-    )
+    from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
     progress = progress or Progress()
     held_out = held_out or {}
@@ -452,9 +451,7 @@ def fine_tune(
         for name, part in {"train": train, "validation": validation, **held_out}.items()
     }
     recorder = ShapeRecorder(DataCollatorForTokenClassification(tokenizer), progress.batch_shapes)
-
     report = progress_callback(progress, recorder, started, should_stop, evaluated=_EVALUATED)
-
     with tempfile.TemporaryDirectory(prefix="explorer-ner-") as scratch:
         trainer = make_trainer(model, config, scratch, datasets, recorder, metrics, report)
         trainer.train()
@@ -463,12 +460,27 @@ def fine_tune(
             for name in held_out:
                 prediction = trainer.predict(datasets[name])  # predictions [N, S, K], label_ids [N, S]
                 progress.test[name] = scores(*word_predictions(prediction.predictions, prediction.label_ids))
-    if should_stop():
-        progress.status = "stopped"
-        progress.message = "Stopped: nothing was saved."
+    if stopped(progress, should_stop):
         return progress
     model.eval()
-    metadata = {
+    metadata = _metadata(base, train, validation, config, progress, started)
+    save_atomically(model, tokenizer, output, metadata)
+    done(progress, output, started, f"Saved to {output} ({summary(metadata)}).")
+    return progress
+
+
+def _metadata(
+    base: str,
+    train: TaggedData,
+    validation: TaggedData,
+    config: NerConfig,
+    progress: Progress,
+    started: float,
+) -> dict:
+    """What explorer_training.json records beside the saved NER checkpoint."""
+    import torch
+
+    return {
         "task": "token-classification",
         "base": base,
         "train_examples": len(train),
@@ -482,12 +494,6 @@ def fine_tune(
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "torch_threads": torch.get_num_threads(),
     }
-    save_atomically(model, tokenizer, output, metadata)
-    progress.seconds = time.perf_counter() - started
-    progress.output = str(output)
-    progress.status = "done"
-    progress.message = f"Saved to {output} ({summary(metadata)})."
-    return progress
 
 
 _EVALUATED = ("precision", "recall", "f1", "token_accuracy", "loss")
@@ -512,8 +518,8 @@ def saved_metadata(folder: Path | None = None) -> dict | None:
         return None
 
 
-@dataclass
-class NerJob:
+@dataclass(kw_only=True)
+class NerJob(BackgroundJob):
     """A NER fine-tune on a background thread: the page keeps the job (in its session) and reads
     ``progress``; ``stop()`` asks the loop to end after the current step."""
 
@@ -528,42 +534,19 @@ class NerJob:
     _stop: threading.Event = field(default_factory=threading.Event)
     _finished: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> NerJob:
-        threading.Thread(target=self._run, name="explorer-ner-fine-tune", daemon=True).start()
-        return self
+    thread_name = "explorer-ner-fine-tune"
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def _run(self) -> None:
-        from explorer.training.finetune import _one_at_a_time  # one fine-tune per server, of any kind
-
-        try:
-            self.progress.message = "Waiting for another fine-tune on this server to finish…"
-            with _one_at_a_time:
-                if self._stop.is_set():
-                    self.progress.status, self.progress.message = "stopped", "Stopped before it started."
-                    return
-                self.progress.message = "Tokenizing and preparing the model…"
-                fine_tune(
-                    self.base,
-                    self.train,
-                    self.validation,
-                    self.output,
-                    self.config,
-                    self.progress,
-                    self._stop.is_set,
-                    self.held_out,
-                )
-        except Exception as error:  # reported on the page; nothing was saved
-            self.progress.status = "failed"
-            self.progress.message = f"Fine-tuning failed: {error}"
-        finally:
-            self._finished.set()
+    def _work(self) -> None:
+        fine_tune(
+            self.base,
+            self.train,
+            self.validation,
+            self.output,
+            self.config,
+            self.progress,
+            self._stop.is_set,
+            self.held_out,
+        )
 
 
 def ner_folder() -> Path:
@@ -577,7 +560,14 @@ def start_job(train: TaggedData, validation: TaggedData, config: NerConfig = Ner
 
     bundled = bundled_sentences()
     held_out = {"test": bundled["test"], "natural": bundled["natural"]}
-    return NerJob(str(minilm_folder()), train, validation, ner_folder(), config, held_out).start()
+    return NerJob(
+        base=str(minilm_folder()),
+        train=train,
+        validation=validation,
+        output=ner_folder(),
+        config=config,
+        held_out=held_out,
+    ).start()
 
 
 def build_default(force: bool = False) -> Path:

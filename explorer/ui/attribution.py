@@ -60,9 +60,11 @@ def compute(
         if key in _RESULTS:  # computed by another session while this one waited
             return _RESULTS[key]
         bar = st.progress(0.0, text="Attributing…")
-        result = at.compute(
-            loaded, encoding, target, baseline, occlusion, progress=lambda f, t: bar.progress(f, text=t)
-        )
+
+        def progress(fraction: float, text: str) -> None:
+            bar.progress(fraction, text=text)
+
+        result = at.compute(loaded, encoding, target, baseline, occlusion, progress=progress)
         bar.empty()
         _RESULTS[key] = result
         while len(_RESULTS) > KEPT:
@@ -72,8 +74,14 @@ def compute(
         LOCK.release()
 
 
+OFF_CAPTION = (
+    "Integrated Gradients, Gradient × input and occlusion, beside attention: which input tokens "
+    "made the model give this answer. Turn it on to compute (a few seconds)."
+)
+
+
 def attribution_section(
-    cls: type,
+    cls: type[Any],
     loaded: LoadedCheckpoint,
     encoding: Encoding | None,
     kind: str,
@@ -92,50 +100,18 @@ def attribution_section(
         return
     if encoding is None:
         return
-    show = widget(cls, "attr_show")
-    if not show:
-        st.caption(
-            "Integrated Gradients, Gradient × input and occlusion, beside attention: which input tokens "
-            "made the model give this answer. Turn it on to compute (a few seconds)."
-        )
+    if not widget(cls, "attr_show"):
+        st.caption(OFF_CAPTION)
         return
     try:
-        b = 0
-        if sentences and encoding.shape[0] > 1:
-            b = widget(
-                cls,
-                "attr_sentence",
-                options=range(encoding.shape[0]),
-                format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
-            )
-        one = at.row(encoding, b)
+        one = at.row(encoding, _sentence(cls, encoding) if sentences else 0)
         at.check_length(one)
-        if kind == "label":
-            options = view.target_options(loaded, one, "label")
-        else:
-            options = view.target_options(loaded, one, kind, position)
-        values = [o.value for o in options]
-        labels = {o.value: o.label for o in options}
-        columns = st.columns(2)
-        chosen = widget(
-            cls,
-            "attr_target",
-            where=columns[0],
-            options=values,
-            default=values[0],
-            format_func=lambda v: labels.get(v, v),
-        )
-        widget(cls, "attr_method", where=columns[1])
-        columns = st.columns(2)
-        has_mask = loaded.batch_tokenizer.mask_token_id is not None
-        kinds = at.BASELINES if has_mask else at.BASELINES[:1]
-        widget(cls, "attr_baseline", where=columns[0], options=kinds)
-        widget(
-            cls, "attr_occlusion", where=columns[1], options=at.OCCLUSIONS if has_mask else at.OCCLUSIONS[1:]
-        )
+        chosen = _target_widgets(cls, loaded, one, kind, position)
         chosen_settings = settings(cls)
         if kind == "label":
             target = at.classifier_target(loaded, one, chosen)
+        elif position is None:
+            raise ValueError(f"a {kind} target needs its position")
         else:
             target = at.token_target(loaded, one, position, chosen, kind)
         result = compute(
@@ -150,6 +126,48 @@ def attribution_section(
         return
     shown = view.build(result, chosen_settings, loaded.resolved.label)
     draw(shown, key=f"{cls.PREFIX}.attr")
+
+
+def _sentence(cls: type[Any], encoding: Encoding) -> int:
+    """The batch's sentence to explain (a picker when there is more than one)."""
+    if encoding.shape[0] <= 1:
+        return 0
+    return int(
+        widget(
+            cls,
+            "attr_sentence",
+            options=range(encoding.shape[0]),
+            format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+        )
+    )
+
+
+def _target_widgets(
+    cls: type[Any], loaded: LoadedCheckpoint, one: Encoding, kind: str, position: int | None
+) -> str | None:
+    """The target, method, baseline and occlusion pickers; returns the chosen target's value (None:
+    the predicted one)."""
+    if kind == "label":
+        options = view.target_options(loaded, one, "label")
+    else:
+        options = view.target_options(loaded, one, kind, position)
+    values = [o.value for o in options]
+    labels = {o.value: o.label for o in options}
+    columns = st.columns(2)
+    chosen = widget(
+        cls,
+        "attr_target",
+        where=columns[0],
+        options=values,
+        default=values[0],
+        format_func=lambda v: labels.get(v, v),
+    )
+    widget(cls, "attr_method", where=columns[1])
+    columns = st.columns(2)
+    has_mask = loaded.batch_tokenizer.mask_token_id is not None
+    widget(cls, "attr_baseline", where=columns[0], options=at.BASELINES if has_mask else at.BASELINES[:1])
+    widget(cls, "attr_occlusion", where=columns[1], options=at.OCCLUSIONS if has_mask else at.OCCLUSIONS[1:])
+    return None if chosen is None else str(chosen)
 
 
 def draw(shown: Any, key: str) -> None:

@@ -10,12 +10,13 @@ under the same name is loaded again instead of being served from memory in its o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
 from explorer.deployment import cache_sizes
 from explorer.errors import ExplorerError
-from explorer.explain.tokenizer_lab import train_tokenizer
+from explorer.explain.tokenizer_lab import Trainable, train_tokenizer
 from explorer.pipeline import checkpoints
 from explorer.pipeline.bundled import prepare_smollm2
 from explorer.pipeline.encoding import Encoding, Sentences, encode_batch
@@ -33,7 +34,11 @@ def _prepared(ref: str) -> tuple[checkpoints.ResolvedCheckpoint, str]:
     resolved = checkpoints.resolve(ref)
     if resolved.needs_preparation:
         bar = st.progress(0.0, text=f"Preparing {resolved.label} (once per machine)…")
-        prepare_smollm2(lambda fraction, message: bar.progress(fraction, text=message))
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(fraction, text=message)
+
+        prepare_smollm2(progress)
         bar.empty()
         resolved = checkpoints.resolve(ref)
     return resolved, checkpoints.fingerprint(resolved)
@@ -159,12 +164,12 @@ def tokenizer(ref: str):
 
 
 @st.cache_resource(max_entries=CACHE["trained_tokenizers"], show_spinner=False)
-def trained_tokenizer(kind: str, corpus: str, vocab_size: int):
+def trained_tokenizer(kind: Trainable, corpus: str, vocab_size: int) -> Any:
     """A small tokenizer trained on ``corpus`` (cached: the same text and size train once)."""
     return train_tokenizer(kind, corpus, vocab_size)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PageData:
     """What most pages start from: the sidebar's text and checkpoint, read, loaded and run."""
 
@@ -180,6 +185,8 @@ def page_data(*, run: bool = True, hidden_states: bool = False, attentions: bool
     the text are shown, and a problem is said in one sentence and ends the page."""
     current = selection()
     try:
+        if current.ref is None:  # selection() stops the page when the sidebar has an error
+            raise ExplorerError("Pick a checkpoint.")
         sentences = read_sentences(current.text)
         loaded = load(current.ref)
         encoding, result = (
@@ -192,4 +199,4 @@ def page_data(*, run: bool = True, hidden_states: bool = False, attentions: bool
         stop()
     for note in sentences.notes():
         st.info(note)
-    return PageData(current, sentences, loaded, encoding, result)
+    return PageData(selection=current, sentences=sentences, loaded=loaded, encoding=encoding, run=result)

@@ -67,7 +67,11 @@ def lesson_banner(page) -> None:
             cls = page_spec(page).settings
             settings = from_state(cls, st.session_state, current.ref) if cls else None
             facts = Facts(
-                loaded, encoding, run, settings, mask_effect=lambda: mask_effect(current.ref, sentences)
+                loaded=loaded,
+                encoding=encoding,
+                run=run,
+                settings=settings,
+                mask_effect=lambda: mask_effect(current.ref, sentences),
             )
             st.markdown(step.explain(facts))
         except ExplorerError as problem:

@@ -3,9 +3,11 @@ live progress of a NER fine-tune (a fragment that ticks only while the job runs)
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from explorer.ui.widgets import chart, note, table
+from explorer.ui.widgets import chart, live_job, note, table
 from explorer.views import ner as ner_view
 
 
@@ -28,14 +30,10 @@ def report(view: ner_view.ReportView | None) -> None:
 
 
 def training_job(prefix: str) -> None:
-    """The NER job this session started (``{prefix}.job``): progress, Stop, loss and validation F1,
-    padded batches, per-epoch scores and, when done, seqeval on the held-out sentences. Redrawn every
-    second only while it runs; one app rerun when it ends, so the checkpoint picker lists the model."""
-    job_key, announced_key = f"{prefix}.job", f"{prefix}.announced"
+    """The NER job this session started (see ``widgets.live_job``): progress, Stop, loss and
+    validation F1, padded batches, per-epoch scores and, when done, seqeval on the held-out sentences."""
 
-    def draw() -> None:
-        if (job := st.session_state.get(job_key)) is None:
-            return
+    def draw(job: Any) -> bool:
         shown = ner_view.training_progress(job)
         st.progress(shown.fraction, text=shown.text)
         note(shown.message)
@@ -54,9 +52,6 @@ def training_job(prefix: str) -> None:
         if shown.report is not None:
             st.subheader("seqeval on the held-out sentences")
             report(shown.report)
-        if shown.finished and not st.session_state.get(announced_key):
-            st.session_state[announced_key] = True
-            st.rerun(scope="app")
+        return shown.finished
 
-    running = st.session_state.get(job_key) is not None and not st.session_state.get(announced_key)
-    st.fragment(run_every=1.0 if running else None)(draw)()
+    live_job(prefix, draw)

@@ -17,7 +17,7 @@ from explorer.ui.state import FOLDER_KEY, HUB_ID_KEY, PICK_KEY, SELECTION_KEY, T
 from explorer.views import links
 from explorer.views.links import Param
 
-TEXT_PARAM = Param("text", TEXT_KEY, "str")
+TEXT_PARAM = Param(name="text", key=TEXT_KEY, kind="str")
 LINK_APPLIED_KEY = "link.applied"
 LINK_PROBLEMS_KEY = "link.problems"
 

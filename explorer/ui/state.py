@@ -61,7 +61,8 @@ def sidebar() -> Selection:
             key=PICK_KEY,
         )
         st.caption(entries[pick].description)
-        ref, error = pick, None
+        ref: str | None = pick
+        error: str | None = None
         try:
             if pick == checkpoints.OTHER_HUB.ref:
                 typed = st.text_input(

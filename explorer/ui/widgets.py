@@ -66,7 +66,7 @@ def widget(
     return place.text_input(spec.label, **common)
 
 
-def settings(cls: type, ref: str = "", **overrides: Any) -> Any:
+def settings(cls: type[Any], ref: str = "", **overrides: Any) -> Any:
     """The page's frozen Settings as its widgets left them (defaults where none was drawn)."""
     return specs.from_state(cls, st.session_state, ref, **overrides)
 
@@ -148,19 +148,30 @@ def keep_link_current(url_path: str) -> None:
     sync_link(next(page for page in PAGES if page.url_path == url_path))
 
 
-def training_job(prefix: str, *, details: bool) -> None:
-    """A fine-tuning job started by this session (session keys ``{prefix}.job`` and
-    ``{prefix}.announced``): its progress, and with ``details`` its Stop button, loss curve, padded
-    batches, evaluations and held-out test. Redrawn every second only while the job runs (an idle
-    timer would rerun it, and send its messages, every second in every open session); when it
-    finishes, the whole app reruns once so the checkpoint picker lists what it saved."""
-    from explorer.views.classification import training_progress
-
+def live_job(prefix: str, draw: Callable[[Any], bool]) -> None:
+    """The job this session started (session key ``{prefix}.job``), drawn by ``draw(job)``, which
+    returns whether it finished. Redrawn every second only while the job runs (an idle timer would
+    rerun it, and send its messages, every second in every open session); when it finishes, the
+    whole app reruns once (``{prefix}.announced``) so the checkpoint picker lists what it saved."""
     job_key, announced_key = f"{prefix}.job", f"{prefix}.announced"
 
-    def draw() -> None:
+    def fragment() -> None:
         if (job := st.session_state.get(job_key)) is None:
             return
+        if draw(job) and not st.session_state.get(announced_key):
+            st.session_state[announced_key] = True
+            st.rerun(scope="app")
+
+    running = st.session_state.get(job_key) is not None and not st.session_state.get(announced_key)
+    st.fragment(run_every=1.0 if running else None)(fragment)()
+
+
+def training_job(prefix: str, *, details: bool) -> None:
+    """A fine-tuning job started by this session (see :func:`live_job`): its progress, and with
+    ``details`` its Stop button, loss curve, padded batches, evaluations and held-out test."""
+    from explorer.views.classification import training_progress
+
+    def draw(job: Any) -> bool:
         shown = training_progress(job)
         st.progress(shown.fraction, text=shown.text)
         note(shown.message)
@@ -178,9 +189,6 @@ def training_job(prefix: str, *, details: bool) -> None:
         if shown.comparison:
             st.subheader(shown.comparison_title)
             table(shown.comparison)
-        if shown.finished and not st.session_state.get(announced_key):
-            st.session_state[announced_key] = True
-            st.rerun(scope="app")
+        return shown.finished
 
-    running = st.session_state.get(job_key) is not None and not st.session_state.get(announced_key)
-    st.fragment(run_every=1.0 if running else None)(draw)()
+    live_job(prefix, draw)

@@ -50,7 +50,7 @@ from explorer.explain.attention import (
 )
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.pipeline.postprocess import AGREEMENT
+from explorer.pipeline.postprocess import SAME_PROBABILITIES
 from explorer.pipeline.run import ModelRun
 from explorer.views import attention_sentences as say
 from explorer.views.common import Download, Note
@@ -63,7 +63,7 @@ INTRO = say.INTRO  # the page's first sentences
 MAX_IFRAME_HEIGHT = 3300  # a 128-token head view (120 + 24 × 128 pixels) without a scroll bar
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     PREFIX: ClassVar[str] = "att"
 
@@ -162,7 +162,7 @@ class Steps:
     masked_figure: Any
     softmax_text: Note
     weights_figure: Any
-    agreement: Note  # success when the recomputation equals the model's weights within AGREEMENT
+    agreement: Note  # success when the recomputation equals the model's weights within SAME_PROBABILITIES
     same: bool
     mix_text: Note
     output_figure: Any
@@ -307,18 +307,18 @@ def _heatmap(part: AttentionPart, settings: Settings) -> Heatmap:
         filename=f"attention-{slug + '-' if slug else ''}layer{settings.layer}-head{settings.head}",
         downloads=(
             Download(
-                "Download this matrix (CSV)",
-                functools.partial(exports.attention_csv, matrix),
-                f"{name}.csv",
-                "text/csv",
-                "att.csv",
+                label="Download this matrix (CSV)",
+                data=functools.partial(exports.attention_csv, matrix),
+                file_name=f"{name}.csv",
+                mime="text/csv",
+                key="att.csv",
             ),
             Download(
-                "Download this matrix (JSON)",
-                functools.partial(exports.attention_json, matrix),
-                f"{name}.json",
-                "application/json",
-                "att.json",
+                label="Download this matrix (JSON)",
+                data=functools.partial(exports.attention_json, matrix),
+                file_name=f"{name}.json",
+                mime="application/json",
+                key="att.json",
             ),
         ),
     )
@@ -458,7 +458,7 @@ def _steps(
         scale_text=Note("markdown", said.scale),
         softmax_text=Note("markdown", said.softmax),
         agreement=said.agreement,
-        same=steps.max_abs_difference < AGREEMENT,
+        same=steps.max_abs_difference < SAME_PROBABILITIES,
         mix_text=Note("markdown", said.mix),
         multi_head=Note("markdown", said.multi_head),
         **_step_figures(steps, part, said.scaled_name),

@@ -12,8 +12,9 @@ import numpy as np
 from explorer.drawing.bertviz_html import THRESHOLD, Plan
 from explorer.explain.attention import AttentionPart, AttentionSteps
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.pipeline.postprocess import AGREEMENT
+from explorer.pipeline.postprocess import SAME_PROBABILITIES
 from explorer.views.common import Note
+from explorer.words import count
 
 STEP_WINDOW = 48  # the step-by-step matrices show at most this many positions
 
@@ -25,10 +26,6 @@ INTRO = (  # the page's first sentences
 
 
 # --- The page, the entropy grid and bertviz -------------------------------------------------------
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def entropy_caption(loaded: LoadedCheckpoint) -> Note:
@@ -173,7 +170,7 @@ def self_sentences(steps: AttentionSteps, causal: bool) -> Sentences:
     S, d = len(steps.query_tokens), steps.head_dim
     kv_note = (
         f" (grouped-query attention: query head {head} shares key/value head {steps.key_value_head} with "
-        f"{_count(steps.heads // steps.key_value_heads - 1, 'other head')})"
+        f"{count(steps.heads // steps.key_value_heads - 1, 'other head')})"
         if steps.key_value_heads != steps.heads
         else ""
     )
@@ -187,7 +184,7 @@ def self_sentences(steps: AttentionSteps, causal: bool) -> Sentences:
     )
     differ = (
         f"{compared} — they differ: this step-by-step recomputation does not reproduce the model's "
-        f"attention (more than {AGREEMENT:.0e} apart)."
+        f"attention (more than {SAME_PROBABILITIES:.0e} apart)."
     )
     return Sentences(
         window=f"Computed on all {S} positions; the matrices below show the first {STEP_WINDOW}."
@@ -241,7 +238,9 @@ def cross_sentences(steps: AttentionSteps) -> Sentences:
         scale=scale + ", and **4. mask**: the encoder's padding keys get −∞. No causal mask: every decoder "
         "token may read every input token.",
         scaled_name=scaled_name,
-        agreement=_agreement(steps, compared, f"{compared} — they differ (more than {AGREEMENT:.0e} apart)."),
+        agreement=_agreement(
+            steps, compared, f"{compared} — they differ (more than {SAME_PROBABILITIES:.0e} apart)."
+        ),
         softmax="**5. Softmax** each row: the weights are positive and sum to 1 over the real encoder tokens.",
         mix=f"**6. Mix the values**: weights × V gives this head's output, [{T}, {d}]: for each decoder "
         "token, a mix of the encoder's values.",
@@ -253,8 +252,8 @@ def cross_sentences(steps: AttentionSteps) -> Sentences:
 
 
 def _agreement(steps: AttentionSteps, compared: str, differ: str) -> Note:
-    """Success when the recomputation equals the model's weights within AGREEMENT."""
-    if steps.max_abs_difference < AGREEMENT:
+    """Success when the recomputation equals the model's weights within SAME_PROBABILITIES."""
+    if steps.max_abs_difference < SAME_PROBABILITIES:
         return Note("success", f"{compared} — the same.")
     return Note("warning", differ)
 

@@ -45,7 +45,7 @@ POSITIVE_RGB = (94, 60, 153)  # #5e3c99
 NEGATIVE_RGB = (230, 97, 1)  # #e66101
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttributionSettings:
     """The section's settings; a page's frozen Settings inherits them (its PREFIX keys them)."""
 
@@ -104,8 +104,10 @@ def target_options(
             )
             for i in order
         )
-    logits = runner.target_logits(loaded, encoding, [position])
-    probabilities = postprocess.apply("softmax", logits)[0]
+    if position is None:
+        raise ValueError(f"the {kind} targets need a position")
+    logits = runner.target_logits(loaded, encoding, [position])  # [1, vocab]
+    probabilities = postprocess.apply("softmax", logits)[0]  # [vocab]
     order = np.argsort(-probabilities)[:TOP_TOKENS]
     tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
     return tuple(
@@ -190,21 +192,21 @@ CHIP_STYLE = """<style>
 
 def chips_html(
     tokens: Sequence[str],
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray,
     scale: float | None = None,
-    none: Sequence[bool] = (),
+    none: Sequence[bool] | np.ndarray = (),
     name: str = "",
 ) -> str:
     """Pure array -> HTML: one chip per token coloured by ``values`` / ``scale`` (default: the
     largest |value|): purple towards the target, orange against, white for 0. Chips flagged in
     ``none`` (padding) are dashed and grey. Tokens are escaped; the value is in each chip's title."""
-    values = np.asarray(values, dtype=np.float64)
-    none = [bool(x) for x in none] or [False] * len(values)
-    top = float(np.max(np.abs(values))) if scale is None and values.size else (scale or 0.0)
+    numbers = np.asarray(values, dtype=np.float64)  # [S]
+    dashed = [bool(x) for x in none] or [False] * len(numbers)  # [S]
+    top = float(np.max(np.abs(numbers))) if scale is None and numbers.size else (scale or 0.0)
     chips = []
-    for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
+    for i, (token, value) in enumerate(zip(tokens, numbers, strict=True)):
         title = html.escape(f"position {i} · {token} · {value:+.4f}", quote=True)
-        if none[i]:
+        if dashed[i]:
             chips.append(f'<span class="at-chip at-none" title="{title}">{visible(token)}</span>')
             continue
         background, colour = _colour(value / top if top > 0 else 0.0)
@@ -226,7 +228,7 @@ class ChipRow:
     caption: str  # the method's unit and largest value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     explained: Note  # what is explained: the target, its probability and logit, the sentence
     rows: tuple[ChipRow, ...]  # the chosen method first, then the others
@@ -258,7 +260,7 @@ def values_of(a: at.Attributions) -> dict[str, np.ndarray]:
 
 def _ranks(x: np.ndarray) -> np.ndarray:
     """Ranks from 0, ties sharing their average rank."""
-    ranks = np.empty(len(x))
+    ranks = np.empty(len(x))  # [N]
     ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
     for value in np.unique(x):
         tied = x == value
@@ -287,30 +289,39 @@ def _shown_token(token: str) -> str:
     return visible(token, quote=False).replace("`", "ˋ")
 
 
-def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
-    """Pure: the section for ``a`` (from explorer.explain.attribution.compute), ``settings.attr_method`` first."""
-    t = a.target
-    unit = "score" if t.function == "none" else "probability"
-    values = values_of(a)
-    order = [settings.attr_method] + [m for m in SHOWN if m != settings.attr_method]
-    pad = ~a.real
+def _unit(a: at.Attributions) -> str:
+    return "score" if a.target.function == "none" else "probability"
+
+
+def _word_positions(a: at.Attributions) -> list[int]:
+    """The positions of real, non-special tokens (the words)."""
+    return [i for i in range(len(a.tokens)) if a.real[i] and not a.special[i]]
+
+
+def _rows(a: at.Attributions, values: dict[str, np.ndarray], first: str) -> tuple[ChipRow, ...]:
+    """One row of chips per method, ``first`` first."""
     captions = {
         at.METHODS[0]: "logit units; adds up to f(input) − f(baseline)",
         at.METHODS[1]: "logit units; one backward pass",
-        at.METHODS[2]: f"change in the {unit} when the word is occluded",
+        at.METHODS[2]: f"change in the {_unit(a)} when the word is occluded",
         ATTENTION: f"attention weight from position {a.attention_position}, heads averaged",
         ROLLOUT: f"rolled-out attention from position {a.attention_position}",
     }
-    rows = tuple(
+    order = [first] + [m for m in SHOWN if m != first]
+    return tuple(
         ChipRow(
-            m,
-            chips_html(a.tokens, values[m], none=pad, name=m),
-            f"{captions[m]} · largest |value| {float(np.max(np.abs(values[m]))):.3g}",
+            method=m,
+            html=chips_html(a.tokens, values[m], none=~a.real, name=m),
+            caption=f"{captions[m]} · largest |value| {float(np.max(np.abs(values[m]))):.3g}",
         )
         for m in order
     )
+
+
+def _explained(a: at.Attributions, checkpoint: str) -> Note:
+    t, unit = a.target, _unit(a)
     where = "in" if t.kind == "label" else "after" if t.kind == "next token" else "at the blank of"
-    explained = Note(
+    return Note(
         "markdown",
         f"Explaining {_target_text(a)} {where} “{visible(a.sentence[:200], quote=False)}”: "
         f"{unit} **{a.score:.1%}**"
@@ -319,19 +330,25 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         + f", logit **{a.logit:.3f}**"
         + (f" — {checkpoint}." if checkpoint else "."),
     )
-    chosen = values[settings.attr_method]
-    real = [i for i in range(len(a.tokens)) if a.real[i] and not a.special[i]]
-    ranked = sorted(real, key=lambda i: -chosen[i])
+
+
+def _summary(a: at.Attributions, chosen: np.ndarray, method: str) -> Note:
+    """The three tokens that pushed most towards the target and against it, by ``method``."""
+    ranked = sorted(_word_positions(a), key=lambda i: -chosen[i])
     towards = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[:3] if chosen[i] > 0]
     against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
-    summary = Note(
+    return Note(
         "markdown",
-        f"**{settings.attr_method}**: most towards {t.shown}: "
+        f"**{method}**: most towards {a.target.shown}: "
         + (", ".join(towards) or "none")
         + "; most against: "
         + (", ".join(against) or "none")
         + ".",
     )
+
+
+def _completeness(a: at.Attributions) -> Note:
+    """Success when Integrated Gradients add up to f(input) − f(baseline), else a warning saying why not."""
     c = a.completeness
     tried = ", ".join(f"{steps} steps: {error:.2%}" for steps, error in c.history)
     check = (
@@ -340,16 +357,18 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         f"**{c.relative_error:.2%}** with {c.steps} steps (tried {tried})."
     )
     if c.converged:
-        completeness = Note("success", check)
+        return Note("success", check)
+    if c.stopped == "time":
+        why = f"within {at.MAX_SECONDS:.0f} s on this server (the rounds so far took {c.seconds:.0f} s)"
     else:
-        if c.stopped == "time":
-            why = f"within {at.MAX_SECONDS:.0f} s on this server (the rounds so far took {c.seconds:.0f} s)"
-        else:
-            why = f"within {c.step_cap} steps (the cap for {int(a.real.sum())} tokens)"
-        completeness = Note(
-            "warning",
-            check + f" It could not get under {at.TOLERANCE:.0%} {why}: read these attributions with care.",
-        )
+        why = f"within {c.step_cap} steps (the cap for {int(a.real.sum())} tokens)"
+    return Note(
+        "warning",
+        check + f" It could not get under {at.TOLERANCE:.0%} {why}: read these attributions with care.",
+    )
+
+
+def _baseline(a: at.Attributions) -> Note:
     kept = "special tokens and padding are kept" if a.special.any() else "nothing else is kept"
     if a.target.kind == "masked word":
         kept += ", and so is the blank (it is the question)"
@@ -358,29 +377,39 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
             ", and so is the first token: a decoder puts much of its attention on its first position (an "
             "attention sink), and a baseline without it is so far off that the integral does not converge"
         )
-    baseline = Note(
+    return Note(
         "caption",
         f"Integrated Gradients baseline: every word token replaced by `{_shown_token(a.baseline_token)}` "
         f"(the {a.baseline}); {kept}, so they get 0 by construction. The gradient of the target's logit is "
         "integrated along the straight line from the baseline's embeddings to the input's "
         "(captum `LayerIntegratedGradients`, Gauss–Legendre steps).",
     )
-    gradient = Note(
-        "caption",
-        "Gradient × input: the gradient of the target's logit with respect to each token's embedding, "
-        "times the embedding, summed over its dimensions: a first-order estimate, with no completeness.",
-    )
+
+
+GRADIENT_NOTE = (
+    "Gradient × input: the gradient of the target's logit with respect to each token's embedding, "
+    "times the embedding, summed over its dimensions: a first-order estimate, with no completeness."
+)
+
+
+def _occlusion(a: at.Attributions) -> Note:
+    t, unit = a.target, _unit(a)
     occluded_by = (
         f"replaced by `{_shown_token(a.occlusion_token)}` (the {a.occlusion_mode})"
         if a.occlusion_token is not None
         else "removed"
     )
     skipped = " The blank itself is not occluded." if t.kind == "masked word" else ""
-    occlusion = Note(
+    return Note(
         "caption",
         f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.shown} compared: "
         f"{unit} with the word − {unit} without it. All tokens of a word share its value.{skipped}",
     )
+
+
+def _attention(a: at.Attributions) -> Note:
+    """The honest note on attention, with its rank correlation to |Integrated Gradients| on the words."""
+    real = _word_positions(a)
     ig_abs = np.abs(a.integrated_gradients[real]) if real else np.zeros(0)
     rho_last = _spearman(a.attention[real], ig_abs) if real else float("nan")
     rho_roll = _spearman(a.rollout[real], ig_abs) if real else float("nan")
@@ -388,7 +417,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
     def rho(x: float) -> str:
         return "not defined" if np.isnan(x) else f"{x:+.2f}"
 
-    attention = Note(
+    return Note(
         "info",
         "Attention is not an explanation of the output: a weight says how much one position's vector "
         "was mixed into another in one layer, not how much the prediction depends on a token. The "
@@ -399,18 +428,21 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         f"rank correlation with |Integrated Gradients| is {rho(rho_last)} for the last layer's attention "
         f"and {rho(rho_roll)} for rollout (1 = the same order).",
     )
-    caps = Note(
+
+
+def _caps(a: at.Attributions) -> Note:
+    return Note(
         "caption",
         f"Bounded for a shared server: one attribution at a time per server process, sentences of at most "
         f"{at.MAX_TOKENS} tokens, Integrated Gradients doubled from {at.FIRST_STEPS} steps up to "
-        f"{at.MAX_STEPS} (at most {at.STEP_BUDGET:,} steps × tokens; {c.step_cap} for this sentence) "
-        f"and not doubled again past {at.MAX_SECONDS:.0f} s.",
+        f"{at.MAX_STEPS} (at most {at.STEP_BUDGET:,} steps × tokens; {a.completeness.step_cap} for this "
+        f"sentence) and not doubled again past {at.MAX_SECONDS:.0f} s.",
     )
-    timings = Note(
-        "caption",
-        "Computed in " + ", ".join(f"{name} {s:.2f} s" for name, s in a.seconds.items()) + ".",
-    )
-    rows_table = [
+
+
+def _table(a: at.Attributions, values: dict[str, np.ndarray]) -> Table:
+    """One row per real token: position, token, word, every method's value."""
+    rows = [
         {
             "position": i,
             "token": a.tokens[i],
@@ -420,34 +452,53 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         for i in range(len(a.tokens))
         if a.real[i]
     ]
+    return table(rows, index="position")
+
+
+def _downloads(a: at.Attributions, checkpoint: str) -> tuple[Download, Download]:
+    as_csv = Download(
+        label="Download the attributions (CSV)",
+        data=lambda: csv_text(a),
+        file_name="attributions.csv",
+        mime="text/csv",
+        key="attr.csv",
+    )
+    as_json = Download(
+        label="Download the attributions (JSON)",
+        data=lambda: json_text(a, checkpoint),
+        file_name="attributions.json",
+        mime="application/json",
+        key="attr.json",
+    )
+    return as_csv, as_json
+
+
+def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
+    """Pure: the section for ``a`` (from explorer.explain.attribution.compute), ``settings.attr_method`` first."""
+    values = values_of(a)
+    csv_download, json_download = _downloads(a, checkpoint)
     return View(
-        explained=explained,
-        rows=rows,
+        explained=_explained(a, checkpoint),
+        rows=_rows(a, values, settings.attr_method),
         legend=Note(
             "caption",
-            f"Purple: pushes towards {t.shown}; orange: pushes away; white: nothing. Each row is scaled to its "
-            "own largest |value| (hover a token for its number). Dashed grey: padding.",
+            f"Purple: pushes towards {a.target.shown}; orange: pushes away; white: nothing. Each row is "
+            "scaled to its own largest |value| (hover a token for its number). Dashed grey: padding.",
         ),
         figure=figure(a, values),
-        summary=summary,
-        completeness=completeness,
-        baseline=baseline,
-        gradient=gradient,
-        occlusion=occlusion,
-        attention=attention,
-        caps=caps,
-        timings=timings,
-        table=table(rows_table, index="position"),
-        csv=Download(
-            "Download the attributions (CSV)", lambda: csv_text(a), "attributions.csv", "text/csv", "attr.csv"
+        summary=_summary(a, values[settings.attr_method], settings.attr_method),
+        completeness=_completeness(a),
+        baseline=_baseline(a),
+        gradient=Note("caption", GRADIENT_NOTE),
+        occlusion=_occlusion(a),
+        attention=_attention(a),
+        caps=_caps(a),
+        timings=Note(
+            "caption", "Computed in " + ", ".join(f"{name} {s:.2f} s" for name, s in a.seconds.items()) + "."
         ),
-        json=Download(
-            "Download the attributions (JSON)",
-            lambda: json_text(a, checkpoint),
-            "attributions.json",
-            "application/json",
-            "attr.json",
-        ),
+        table=_table(a, values),
+        csv=csv_download,
+        json=json_download,
         values=values,
     )
 

@@ -33,8 +33,9 @@ from explorer.pipeline.run import ModelRun
 from explorer.training import finetune as ft
 from explorer.training import transfer
 from explorer.views.attribution import AttributionSettings
-from explorer.views.common import Note, Table, table
+from explorer.views.common import JobProgress, Note, Table, table
 from explorer.views.settings import setting
+from explorer.words import count
 
 SOURCES = (
     "Sentences written for this app",
@@ -72,7 +73,7 @@ DEFAULT_PAIRS = "\n".join(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings(AttributionSettings):
     """The page's settings, and (inherited) its "Why this prediction?" section's."""
 
@@ -112,7 +113,7 @@ class Step:
     caption: str  # the code of the step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceResult:
     """One sentence through the three steps."""
 
@@ -125,18 +126,18 @@ class SentenceResult:
     classification: postprocess.Classification  # the numbers behind this row
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineCheckView:
     """Our scores against pipeline("text-classification")'s."""
 
     title: str
     table: Table | None  # per sentence: labels and the largest difference
-    verdict: Note  # success only when every sentence agrees within postprocess.AGREEMENT
+    verdict: Note  # success only when every sentence agrees within postprocess.SAME_PROBABILITIES
     agrees: bool
     largest_difference: float  # inf when the labels differ; nan when pipeline() did not run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Classifier:
     function: postprocess.Function  # what pipeline() applies for this head
     score_name: str  # "probability" or "score"
@@ -201,7 +202,7 @@ def pipeline_check(
     results: Sequence[postprocess.Classification], theirs: Sequence[dict[str, float]] | None, error: str = ""
 ) -> PipelineCheckView:
     """Pure: our classifications against pipeline()'s scores ([B] {label: score}); the verdict
-    says "the same" only when every sentence agrees within postprocess.AGREEMENT."""
+    says "the same" only when every sentence agrees within postprocess.SAME_PROBABILITIES."""
     function = results[0].function if results else "softmax"
     name = postprocess.SCORE_NAME[function]
     names = PLURAL[name]
@@ -209,7 +210,9 @@ def pipeline_check(
     call = '`pipeline("text-classification", model=…, tokenizer=…)`'
     if theirs is None:
         note = Note("warning", f"{call} could not run on this checkpoint, so nothing was compared: {error}")
-        return PipelineCheckView(title, None, note, False, math.nan)
+        return PipelineCheckView(
+            title=title, table=None, verdict=note, agrees=False, largest_difference=math.nan
+        )
     checks = postprocess.compare_with_pipeline(results, theirs)
     rows = [
         {
@@ -226,7 +229,7 @@ def pipeline_check(
         note = Note(
             "success",
             f"{call} gives the same labels and the same {names}: the largest difference between its "
-            f"{names} and ours is {worst:.1e} (within {postprocess.AGREEMENT:.0e}).",
+            f"{names} and ours is {worst:.1e} (within {postprocess.SAME_PROBABILITIES:.0e}).",
         )
     elif math.isinf(worst):
         mismatched = [c.sentence for c in checks if set(c.ours) != set(c.pipeline)]
@@ -243,9 +246,15 @@ def pipeline_check(
         note = Note(
             "warning",
             f"{call} and this page differ: the largest difference between its {names} and ours is "
-            f"{worst:.1e}, more than {postprocess.AGREEMENT:.0e}{labels}.",
+            f"{worst:.1e}, more than {postprocess.SAME_PROBABILITIES:.0e}{labels}.",
         )
-    return PipelineCheckView(title, table(rows, index="sentence"), note, agrees, worst)
+    return PipelineCheckView(
+        title=title,
+        table=table(rows, index="sentence"),
+        verdict=note,
+        agrees=agrees,
+        largest_difference=worst,
+    )
 
 
 def _sentence(encoding: Encoding, result: postprocess.Classification) -> SentenceResult:
@@ -262,25 +271,25 @@ def _sentence(encoding: Encoding, result: postprocess.Classification) -> Sentenc
             f"`{label}` = **{float(s):.4f}**" for label, s in zip(result.labels, result.scores, strict=True)
         )
         return SentenceResult(
-            encoding.sentences[b][:SHOWN_CHARACTERS],
-            token_chips_html(encoding, b),
-            logits,
-            None,
-            Note("markdown", f"{shown} (the raw score)"),
-            f"→ score **{float(result.scores[0]):.4f}**",
-            result,
+            text=encoding.sentences[b][:SHOWN_CHARACTERS],
+            chips_html=token_chips_html(encoding, b),
+            logits=logits,
+            bars_html=None,
+            score=Note("markdown", f"{shown} (the raw score)"),
+            predicted=f"→ score **{float(result.scores[0]):.4f}**",
+            classification=result,
         )
     order = sorted(range(len(result.labels)), key=lambda i: -float(result.scores[i]))  # best first
     bars = probability_bars_html([result.labels[i] for i in order], [float(result.scores[i]) for i in order])
     return SentenceResult(
-        encoding.sentences[b][:SHOWN_CHARACTERS],
-        token_chips_html(encoding, b),
-        logits,
-        bars,
-        None,
-        f"→ **{result.predicted}**"
+        text=encoding.sentences[b][:SHOWN_CHARACTERS],
+        chips_html=token_chips_html(encoding, b),
+        logits=logits,
+        bars_html=bars,
+        score=None,
+        predicted=f"→ **{result.predicted}**"
         + (" (the highest of the labels' own probabilities)" if result.function == "sigmoid" else ""),
-        result,
+        classification=result,
     )
 
 
@@ -426,7 +435,7 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
         steps=steps,
         estimate=(
             f"{steps} training steps ({math.ceil(len(train.texts) / batch)} batches of up to {batch} "
-            f"{unit} × {settings.epochs} epoch{'s' if settings.epochs != 1 else ''}), roughly "
+            f"{unit} × {count(settings.epochs, 'epoch')}), roughly "
             f"{max(5, steps * SECONDS_PER_STEP * (PAIR_STEP_FACTOR if data.is_pairs else 1)):.0f} s on an idle 2-core machine. "
             "Training runs on the server's CPU in the background: other people using this server share "
             "the CPU meanwhile."
@@ -466,22 +475,12 @@ def start_training(
     )
 
 
-@dataclass(frozen=True)
-class ProgressView:
-    fraction: float  # of the steps done, 0…1
-    text: str  # status, step and time
-    message: Note | None
-    can_stop: bool
-    loss: Any | None  # the loss curve (Plotly figure), once there is a loss
-    evaluations: Table | None  # per epoch: validation accuracy (and F1) and loss
-    batches: Table | None  # the first training batches: lengths before padding, padded shape
+@dataclass(frozen=True, kw_only=True)
+class ProgressView(JobProgress):  # evaluations: per epoch validation accuracy (and F1) and loss
     batches_caption: str
     test: Note | None  # accuracy and F1 on the held-out examples, once scored
     comparison_title: str
     comparison: Table | None  # P(POSITIVE) per probe sentence, before and after
-    finished: bool
-    saved: Note | None  # where the new classifier is, when training is done
-    saved_ref: str | None  # its reference in the checkpoint picker
 
 
 def _evaluations_table(evaluations: Sequence[dict[str, Any]]) -> Table | None:
@@ -594,7 +593,7 @@ def training_progress(job: Any) -> ProgressView:
 # --- Sentence pairs -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairRow:
     """One sentence pair through a head that reads pairs."""
 
@@ -620,7 +619,7 @@ def _segments_text(encoding: Encoding, b: int) -> str:
             runs[-1][1] += 1
         else:
             runs.append([t, 1])
-    return "token_type_ids: " + ", then ".join(f"{t} for {n} token{'s' if n != 1 else ''}" for t, n in runs)
+    return "token_type_ids: " + ", then ".join(f"{t} for {count(n, 'token')}" for t, n in runs)
 
 
 def _pair_rows(
@@ -663,7 +662,7 @@ def _read_pairs(loaded: LoadedCheckpoint, text: str) -> tuple[Encoding | None, N
     return encoding, None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NspView:
     """BERT's next-sentence prediction on the pair box, or why it is not shown."""
 
@@ -808,7 +807,7 @@ TRANSFER_TITLES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TransferKind:
     """One kind of input (single sentences or pairs): both ways side by side."""
 

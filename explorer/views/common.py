@@ -31,7 +31,7 @@ class Table:
         return tuple(self.rows[0]) if self.rows else ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Download:
     """One download button: its label, what it saves (a string, or a function that makes it only
     when the button is pressed), the file's name and type, and the widget key."""
@@ -55,3 +55,19 @@ def shown_sentence(sentence: str) -> str:
 
 def table(rows: list[dict[str, Any]], index: str | list[str] | None = None) -> Table:
     return Table(tuple(rows), index)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobProgress:
+    """What every fine-tuning job's live view shows; a page's ProgressView adds its own parts."""
+
+    fraction: float  # of the steps done, 0…1
+    text: str  # status, step and time
+    message: Note | None
+    can_stop: bool
+    loss: Any | None  # the loss curve (Plotly figure), once there is a loss
+    evaluations: Table | None  # per epoch: the validation scores and loss
+    batches: Table | None  # the first training batches: lengths before padding, padded shape
+    finished: bool
+    saved: Note | None  # where the new checkpoint is, when training is done
+    saved_ref: str | None  # its reference in the checkpoint picker

@@ -49,7 +49,7 @@ PAGE_INTRO = Note(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings(AttributionSettings):
     """The page's settings, and (inherited) its "Why this prediction?" section's."""
 
@@ -99,13 +99,19 @@ class Settings(AttributionSettings):
 
     @property
     def sampling(self) -> gen.Sampling:
-        return gen.Sampling(self.temperature, self.top_k, self.top_p, greedy=self.greedy, seed=int(self.seed))
+        return gen.Sampling(
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            greedy=self.greedy,
+            seed=int(self.seed),
+        )
 
 
 # --- Before the widgets ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Intro:
     """What the page needs before it draws its widgets."""
 
@@ -220,7 +226,7 @@ def more_steps(
     return gen.generate(loaded, ids + written, count, settings.sampling, start=len(steps))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decoder:
     """Everything the decoder sections show."""
 
@@ -341,11 +347,11 @@ def _text_so_far(loaded: LoadedCheckpoint, ids: list[int], steps: Sequence[gen.S
 
 def _candidates_download(top: Any) -> Download:
     return Download(
-        "Download these candidates (CSV)",
-        exports.candidates_csv(top),
-        "next-token.csv",
-        "text/csv",
-        "gen.csv",
+        label="Download these candidates (CSV)",
+        data=exports.candidates_csv(top),
+        file_name="next-token.csv",
+        mime="text/csv",
+        key="gen.csv",
     )
 
 
@@ -394,7 +400,7 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
 # --- The causal mask ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CausalMask:
     """A decoder's attention next to an encoder's, on the same text."""
 
@@ -491,9 +497,7 @@ def build_fill_mask(loaded: LoadedCheckpoint, run: ModelRun | None, top_k: int =
                 Note("info", f"No {mask} in the text: add one, e.g. “The capital of France is {mask}.”")
             )
         for p in predictions:
-            scored = ", ".join(
-                f"**{t}** {_percent(s)}" for t, s in zip(p.labels, p.probabilities, strict=True)
-            )
+            scored = ", ".join(f"**{t}** {_percent(s)}" for t, s in zip(p.labels, p.scores, strict=True))
             notes.append(Note("markdown", f"Sentence {p.sentence}, position {p.position}: {scored}"))
         return FillMask(tuple(notes), tuple(predictions))
     if loaded.head_class == CAUSAL_LM:
@@ -511,7 +515,7 @@ def build_fill_mask(loaded: LoadedCheckpoint, run: ModelRun | None, top_k: int =
     return FillMask((note,), ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recipe:
     """DataCollatorForLanguageModeling's masking on the first line."""
 

@@ -16,7 +16,7 @@ import numpy as np
 from explorer.drawing import figures
 from explorer.errors import ExplorerError
 from explorer.explain.attention import attention_mask_2d
-from explorer.explain.layer import AGREEMENT, Step, Walk, embedding_steps, layer_steps
+from explorer.explain.layer import SAME_HIDDEN_STATE, Step, Walk, embedding_steps, layer_steps
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
@@ -56,7 +56,7 @@ class StepView:
     figure: Any | None  # a heatmap of the tensor's first positions and dimensions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Section:
     """The embeddings, or one layer: its steps and how the result compares with the model's."""
 
@@ -66,7 +66,7 @@ class Section:
     overview: Table  # one row per step: what it is and the tensor's shape
     window: Note | None  # the heatmaps show only the first positions / dimensions
     steps: tuple[StepView, ...]
-    agreement: Note  # success within AGREEMENT of the model's hidden state, warning otherwise
+    agreement: Note  # success within SAME_HIDDEN_STATE of the model's hidden state, warning otherwise
     same: bool
 
     @property
@@ -74,7 +74,7 @@ class Section:
         return (self.intro, *self.facts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     settings: Settings  # as used (sentence and layer fall back to what exists)
     layers: tuple[int, ...]  # 1…L
@@ -144,10 +144,11 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
         f"difference **{walk.max_abs_difference:.2e}**"
     )
     agreement = (
-        Note("success", f"{text} — the same (within {AGREEMENT:.0e}).")
+        Note("success", f"{text} — the same (within {SAME_HIDDEN_STATE:.0e}).")
         if walk.same
         else Note(
-            "warning", f"{text} — more than {AGREEMENT:.0e}: this recomputation does not reproduce the model."
+            "warning",
+            f"{text} — more than {SAME_HIDDEN_STATE:.0e}: this recomputation does not reproduce the model.",
         )
     )
     return Section(
@@ -217,7 +218,13 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         embeddings = embedding_steps(loaded, run, encoding, sentence=sentence)
         walk = layer_steps(loaded, run, encoding, layer=layer, sentence=sentence)
     except ExplorerError as problem:
-        return View(settings, layers, None, None, Note("info", str(problem)))
+        return View(
+            settings=settings,
+            layers=layers,
+            embeddings=None,
+            layer=None,
+            unsupported=Note("info", str(problem)),
+        )
     allowed = attention_mask_2d(encoding, sentence, causal=loaded.is_decoder)  # [S, S]
     return View(
         settings=settings,

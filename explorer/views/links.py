@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlencode
 
 Kind = Literal["str", "int", "float", "bool", "choice"]
@@ -13,7 +13,7 @@ MAX_TEXT_IN_LINK = 1_500  # characters of URL-encoded text; longer texts are lef
 MAX_VALUE = 200  # characters of any other value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Param:
     """One setting a link carries: the URL name, the session-state key and how to read it."""
 
@@ -50,7 +50,7 @@ class Param:
         if self.kind == "bool":
             return "1" if value else "0"
         if self.kind == "float":
-            return f"{float(value):g}"
+            return f"{float(cast(float, value)):g}"  # a float setting's value is a number
         return str(value)
 
 
@@ -75,7 +75,7 @@ class Link:
     note: str | None  # what the link leaves out, for the user
 
 
-def encode(state: Mapping[str, object], params: tuple[Param, ...], ref: str) -> Link:
+def encode(state: Mapping[Any, object], params: tuple[Param, ...], ref: str) -> Link:
     """The query string for the current settings; the text is left out when it is too long."""
     values, note = {}, None
     for param in params:

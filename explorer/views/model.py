@@ -20,6 +20,7 @@ from explorer.pipeline.loading import HEAD_DESCRIPTIONS, LoadedCheckpoint, encod
 from explorer.pipeline.run import ModelRun
 from explorer.views.common import Note, Table, table
 from explorer.views.settings import setting
+from explorer.words import count
 
 SHOWN_TOKENS = 64  # the trajectory charts draw at most this many tokens
 # Up to this many tokens the vector lengths are a line per token; above, a heatmap (a legend of 64
@@ -76,7 +77,7 @@ class HiddenPart:
     table: Table  # one row per hidden_states[i]: what it is, its shape, mean vector length
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrajectoryPart:
     sentence: int  # the sentence of the batch shown
     tokens: int  # T, real tokens of that sentence
@@ -95,18 +96,21 @@ class HeadsPart:
     caption: Note
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskPart:
-    effect: compare.MaskEffect | None  # None when the sentence cannot be padded (see `missing`)
-    intro: Note | None  # the three runs
-    table: Table | None  # one row per run: the mask it got, its numbers, its largest difference
-    with_mask: Note | None  # (b) against (a), from the numbers
-    without_mask: Note | None  # (c) against (a), from the numbers
+    """The attention mask's effect; only ``offer`` (not computed) or ``missing`` (cannot be) when
+    there is no effect to show."""
+
+    effect: compare.MaskEffect | None = None  # None when the sentence cannot be padded (see `missing`)
+    intro: Note | None = None  # the three runs
+    table: Table | None = None  # one row per run: the mask it got, its numbers, its largest difference
+    with_mask: Note | None = None  # (b) against (a), from the numbers
+    without_mask: Note | None = None  # (c) against (a), from the numbers
     missing: Note | None = None
     offer: Note | None = None  # not computed: the section is closed (Settings.mask), and what opening it does
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArchitecturePart:
     checkpoint: compare.ConfigSizes  # this checkpoint's config
     defaults: compare.ConfigSizes | None  # type(config)(): None if the class needs arguments
@@ -117,13 +121,13 @@ class ArchitecturePart:
 
 @dataclass(frozen=True)
 class RandomPart:
-    comparison: compare.RandomComparison | None  # None until built (see `offer`)
-    table: Table | None
-    sentence: Note | None
+    comparison: compare.RandomComparison | None = None  # None until built (see `offer`)
+    table: Table | None = None
+    sentence: Note | None = None
     offer: Note | None = None  # not built (Settings.random is off): what building it costs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     config: ConfigPart
     hidden: HiddenPart | None  # None when the run kept no hidden states (see `missing`)
@@ -135,10 +139,6 @@ class View:
     random: RandomPart | None = None
     # An encoder-decoder: the hidden states, charts and mask effect here are the encoder's.
     encoder_only: Note | None = None
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _final_norm(model: Any) -> str | None:
@@ -163,43 +163,8 @@ def _config_sentence(card: info.ConfigCard, head_description: str | None = None)
     article = "an" if model[:1].lower() in "aeiou" else "a"
     description = head_description or HEAD_DESCRIPTIONS.get(head, "a model")
     first = f"`{head}` loaded {article} `{model}`: {description}."
-    seq2seq_notes: list[str] = []
-    if card.is_encoder_decoder:
-        lead = f"Each of the {card.layers or '?'} encoder layers and {card.decoder_layers or '?'} decoder layers has"
-        seq2seq_notes.append(
-            "Each decoder layer also has a cross-attention block: the decoder's tokens (queries) attend to "
-            "the encoder's output (keys and values)."
-        )
-        if card.relative_buckets is not None:
-            seq2seq_notes.append(
-                f"Positions: no position vectors; each attention score gets a learned bias per relative "
-                f"position bucket ({card.relative_buckets} buckets"
-                + (
-                    f", distances beyond {card.relative_max_distance} share the last"
-                    if card.relative_max_distance
-                    else ""
-                )
-                + ")."
-            )
-    elif card.layers == 1:
-        lead = "Its one layer has"
-    elif card.layers:
-        lead = f"Each of the {card.layers} layers has"
-    else:
-        lead = "Each layer has"
-    width = card.attention_width or (card.heads * card.head_dim if card.heads and card.head_dim else None)
-    notes = []
-    if card.heads and card.head_dim:
-        heads = f"{card.heads} attention heads of size {card.head_dim}"
-        if card.hidden_size and width == card.hidden_size:
-            heads += f" ({card.heads} × {card.head_dim} = {width} = the hidden size)"
-        elif card.hidden_size and width:
-            notes.append(
-                f"The queries are projected from the hidden size {card.hidden_size} to "
-                f"{card.heads} × {card.head_dim} = {width}, and the heads' outputs back to {card.hidden_size}."
-            )
-    else:
-        heads = "attention heads"
+    notes: list[str] = []
+    heads = _heads_clause(card, notes)
     if card.heads and card.key_value_heads and card.key_value_heads != card.heads:
         text = f"Keys and values have only {card.key_value_heads} heads"
         if card.heads % card.key_value_heads == 0:
@@ -207,17 +172,74 @@ def _config_sentence(card: info.ConfigCard, head_description: str | None = None)
                 f", each shared by {card.heads // card.key_value_heads} query heads (grouped-query attention)"
             )
         notes.append(text + ".")
+    if card.weight_groups is not None and card.layers and card.weight_groups < card.layers:
+        notes.append(f"The {card.layers} layers share {count(card.weight_groups, 'set')} of weights.")
+    return (
+        first
+        + "\n\n"
+        + " ".join(
+            [f"{_layers_lead(card)} {heads}, then {_feed_forward(card)}.", *notes, *_seq2seq_notes(card)]
+        )
+    )
+
+
+def _layers_lead(card: info.ConfigCard) -> str:
+    """How the sentence about the layers starts: "Each of the 6 layers has", …"""
+    if card.is_encoder_decoder:
+        return f"Each of the {card.layers or '?'} encoder layers and {card.decoder_layers or '?'} decoder layers has"
+    if card.layers == 1:
+        return "Its one layer has"
+    if card.layers:
+        return f"Each of the {card.layers} layers has"
+    return "Each layer has"
+
+
+def _seq2seq_notes(card: info.ConfigCard) -> list[str]:
+    """An encoder-decoder's cross-attention and (T5) relative position buckets; nothing for others."""
+    if not card.is_encoder_decoder:
+        return []
+    notes = [
+        "Each decoder layer also has a cross-attention block: the decoder's tokens (queries) attend to "
+        "the encoder's output (keys and values)."
+    ]
+    if card.relative_buckets is not None:
+        beyond = (
+            f", distances beyond {card.relative_max_distance} share the last"
+            if card.relative_max_distance
+            else ""
+        )
+        notes.append(
+            f"Positions: no position vectors; each attention score gets a learned bias per relative "
+            f"position bucket ({card.relative_buckets} buckets{beyond})."
+        )
+    return notes
+
+
+def _heads_clause(card: info.ConfigCard, notes: list[str]) -> str:
+    """ "12 attention heads of size 64 (12 × 64 = 768 = the hidden size)"; appends to ``notes`` the
+    projection when the heads' width is not the hidden size."""
+    if not (card.heads and card.head_dim):
+        return "attention heads"
+    width = card.attention_width or card.heads * card.head_dim
+    heads = f"{card.heads} attention heads of size {card.head_dim}"
+    if card.hidden_size and width == card.hidden_size:
+        heads += f" ({card.heads} × {card.head_dim} = {width} = the hidden size)"
+    elif card.hidden_size and width:
+        notes.append(
+            f"The queries are projected from the hidden size {card.hidden_size} to "
+            f"{card.heads} × {card.head_dim} = {width}, and the heads' outputs back to {card.hidden_size}."
+        )
+    return heads
+
+
+def _feed_forward(card: info.ConfigCard) -> str:
     if card.intermediate_size and card.hidden_size:
         verb = "widens" if card.intermediate_size > card.hidden_size else "turns"
-        ff = (
+        return (
             f"a feed-forward network that {verb} each vector to {card.intermediate_size} values "
             f"and back to {card.hidden_size}"
         )
-    else:
-        ff = "a feed-forward network"
-    if card.weight_groups is not None and card.layers and card.weight_groups < card.layers:
-        notes.append(f"The {card.layers} layers share {_count(card.weight_groups, 'set')} of weights.")
-    return first + "\n\n" + " ".join([f"{lead} {heads}, then {ff}.", *notes, *seq2seq_notes])
+    return "a feed-forward network"
 
 
 def _config_part(loaded: LoadedCheckpoint) -> ConfigPart:
@@ -227,9 +249,9 @@ def _config_part(loaded: LoadedCheckpoint) -> ConfigPart:
 
 
 def _hidden_part(
-    loaded: LoadedCheckpoint, card: info.ConfigCard, run: ModelRun, encoding: Encoding
+    loaded: LoadedCheckpoint, card: info.ConfigCard, hidden: np.ndarray, run: ModelRun, encoding: Encoding
 ) -> HiddenPart:
-    hidden = run.hidden_states  # [L + 1, B, S, D]
+    """``hidden``: the run's hidden states, [L + 1, B, S, D]."""
     rows = info.hidden_state_rows(run, encoding)
     layers = len(rows) - 1
     B, S, D = (int(n) for n in hidden.shape[1:])
@@ -241,7 +263,7 @@ def _hidden_part(
         names[-1] = f"layer {layers}, after the final norm ({norm})"
     text = (
         f"`output_hidden_states=True` returns {len(rows)} tensors: the embeddings, then the output of each of "
-        f"the {_count(layers, 'layer')}"
+        f"the {count(layers, 'layer')}"
         + (f" (the last one after the model's final normalisation, `{norm}`)" if norm is not None else "")
         + f". Each has the shape **[batch, sequence, hidden] = [{B}, {S}, {D}]**."
     )
@@ -394,38 +416,48 @@ def _mask_part(
     effect_of: Callable[[], compare.MaskEffect] | None = None,
 ) -> MaskPart:
     if not shown:
-        return MaskPart(None, None, None, None, None, offer=Note("caption", MASK_OFFER))
+        return MaskPart(offer=Note("caption", MASK_OFFER))
     try:
         effect = effect_of() if effect_of else compare.mask_effect(loaded, sentences, padding_side)
     except InputError as problem:
-        return MaskPart(None, None, None, None, None, Note("info", str(problem)))
-    a, b, c = effect.cases
+        return MaskPart(missing=Note("info", str(problem)))
+    return MaskPart(
+        effect=effect,
+        intro=Note("markdown", _mask_intro(loaded, effect)),
+        table=table([_mask_row(effect, case) for case in effect.cases], index="run"),
+        with_mask=_with_mask(effect),
+        without_mask=_without_mask(loaded, effect),
+    )
+
+
+def _mask_row(effect: compare.MaskEffect, case: compare.MaskCase) -> dict[str, Any]:
+    """One run of the comparison: the mask it got, its numbers, its largest difference from (a)."""
+    row: dict[str, Any] = {
+        "run": case.name,
+        "tokens the model reads": case.encoding.shape[1],
+        "attention mask (this sentence)": _mask_text(case.mask),
+    }
+    if effect.output == "logits":
+        labels = effect.labels or ()  # a classifier's
+        for label, logit in zip(labels, case.values, strict=True):
+            row[f"logit {label}"] = f"{float(logit):.5f}"
+        if len(labels) > 1:
+            row["highest logit"] = labels[int(np.argmax(case.values))]
+        row["largest difference from (a): logits"] = _difference(case.difference)
+        row["… last hidden state"] = _difference(case.hidden_difference)
+        return row
+    T, D = len(effect.tokens), case.values.shape[1]
+    row[f"last token's vector (first {SHOWN_NUMBERS} of {D})"] = _numbers(case.values[-1])
+    row[f"largest difference from (a), all {T} × {D} numbers"] = _difference(case.difference)
+    return row
+
+
+def _mask_intro(loaded: LoadedCheckpoint, effect: compare.MaskEffect) -> str:
+    """The three runs, in the course's words, with this sentence's numbers."""
+    b = effect.cases[1]
     T, S = len(effect.tokens), b.encoding.shape[1]
     pad = b.encoding.pad_token
-    classifier = effect.output == "logits"
-    rows = []
-    for case in effect.cases:
-        row = {
-            "run": case.name,
-            "tokens the model reads": case.encoding.shape[1],
-            "attention mask (this sentence)": _mask_text(case.mask),
-        }
-        if classifier:
-            for label, logit in zip(effect.labels, case.values, strict=True):
-                row[f"logit {label}"] = f"{float(logit):.5f}"
-            if len(effect.labels) > 1:
-                row["highest logit"] = effect.labels[int(np.argmax(case.values))]
-            row["largest difference from (a): logits"] = _difference(case.difference)
-            row["… last hidden state"] = _difference(case.hidden_difference)
-        else:
-            row[f"last token's vector (first {SHOWN_NUMBERS} of {case.values.shape[1]})"] = _numbers(
-                case.values[-1]
-            )
-            row[f"largest difference from (a), all {T} × {case.values.shape[1]} numbers"] = _difference(
-                case.difference
-            )
-        rows.append(row)
-    what = "its logits" if classifier else f"the last hidden state of its {T} tokens"
+    what = "its logits" if effect.output == "logits" else f"the last hidden state of its {T} tokens"
     other = (
         "a fixed longer sentence (the text box has no longer line to batch it with)"
         if effect.other_is_fixed
@@ -445,49 +477,64 @@ def _mask_part(
         )
     if loaded.tokenizer.pad_token is None:
         intro += f" This tokenizer has no pad token of its own: the app pads with `{pad}` (id {b.encoding.pad_token_id})."
-    scale = f"(its {'logits' if classifier else 'numbers'} are up to {effect.scale:.3g} in size)"
+    return intro
+
+
+def _scale(effect: compare.MaskEffect) -> str:
+    return (
+        f"(its {'logits' if effect.output == 'logits' else 'numbers'} are up to {effect.scale:.3g} in size)"
+    )
+
+
+def _with_mask(effect: compare.MaskEffect) -> Note:
+    """(b) against (a): the same numbers (up to float32 rounding), or not and why."""
+    b = effect.cases[1]
     kept = " The padding still gets vectors of its own, but no real token's attention reads them."
     if b.difference <= compare.SAME:
-        with_mask = Note(
+        return Note(
             "success",
             f"(b) with the mask: largest difference from (a) **{_difference(b.difference)}**, within "
             f"{compare.SAME:.0e}: the same numbers." + kept,
         )
-    elif b.difference <= compare.SAME * effect.scale:
-        with_mask = Note(
+    if b.difference <= compare.SAME * effect.scale:
+        return Note(
             "success",
             f"(b) with the mask: largest difference from (a) **{b.difference:.1e}**, "
             f"{b.difference / effect.scale:.0e} of the largest value ({effect.scale:.2g}), within "
             f"{compare.SAME:.0e} of it: the same numbers up to float32 rounding." + kept,
         )
-    else:
-        text = f"(b) with the mask: largest difference from (a) **{b.difference:.2g}** {scale}: not the same."
-        if classifier and effect.padding_side == "left":
-            text += (
-                " Padding on the left moves the sentence's first token: a classifier that reads the vector at "
-                "position 0 (BERT's pooler) then reads a pad token."
-            )
-        with_mask = Note("warning", text)
+    text = f"(b) with the mask: largest difference from (a) **{b.difference:.2g}** {_scale(effect)}: not the same."
+    if effect.output == "logits" and effect.padding_side == "left":
+        text += (
+            " Padding on the left moves the sentence's first token: a classifier that reads the vector at "
+            "position 0 (BERT's pooler) then reads a pad token."
+        )
+    return Note("warning", text)
+
+
+def _without_mask(loaded: LoadedCheckpoint, effect: compare.MaskEffect) -> Note:
+    """(c) against (a): what reading the padding changed (a warning), or why it changed nothing."""
+    a, _, c = effect.cases
+    classifier = effect.output == "logits"
     if c.hidden_difference > compare.DIFFERENT:
         text = (
-            f"(c) without the mask: largest difference from (a) **{c.difference:.2g}** {scale}"
+            f"(c) without the mask: largest difference from (a) **{c.difference:.2g}** {_scale(effect)}"
             + (f"; the last hidden state differs by up to {c.hidden_difference:.2g}" if classifier else "")
             + f". The real tokens' attention also reads the {effect.padding} padding token(s)."
         )
-        if classifier and len(effect.labels) > 1:
-            before, after = (effect.labels[int(np.argmax(case.values))] for case in (a, c))
+        labels = effect.labels or ()
+        if classifier and len(labels) > 1:
+            before, after = (labels[int(np.argmax(case.values))] for case in (a, c))
             if before != after:
                 text += f" The label with the highest logit changes from {before} to {after}."
-        without_mask = Note("warning", text)
-    else:
-        text = f"(c) without the mask: largest difference from (a) only {_difference(c.hidden_difference)}."
-        if loaded.is_decoder and effect.padding_side == "right":
-            text += (
-                " With padding on the right, a decoder's causal attention never reads the padding, which "
-                "comes after every real token."
-            )
-        without_mask = Note("info", text)
-    return MaskPart(effect, Note("markdown", intro), table(rows, index="run"), with_mask, without_mask)
+        return Note("warning", text)
+    text = f"(c) without the mask: largest difference from (a) only {_difference(c.hidden_difference)}."
+    if loaded.is_decoder and effect.padding_side == "right":
+        text += (
+            " With padding on the right, a decoder's causal attention never reads the padding, which "
+            "comes after every real token."
+        )
+    return Note("info", text)
 
 
 # --- Architecture versus checkpoint --------------------------------------------------------------
@@ -544,7 +591,13 @@ def _architecture_part(loaded: LoadedCheckpoint) -> ArchitecturePart:
             )
             + " The parameters are counted by building both on PyTorch's meta device: shapes, no numbers."
         )
-    return ArchitecturePart(mine, theirs, name, table(rows, index=""), Note("markdown", text))
+    return ArchitecturePart(
+        checkpoint=mine,
+        defaults=theirs,
+        defaults_name=name,
+        table=table(rows, index=""),
+        sentence=Note("markdown", text),
+    )
 
 
 def _random_offer(loaded: LoadedCheckpoint) -> Note:
@@ -562,6 +615,9 @@ def _random_offer(loaded: LoadedCheckpoint) -> Note:
     return Note("info", text)
 
 
+RANDOM_NAMES = ("pretrained weights", f"random weights (from_config, seed {compare.RANDOM_SEED})")
+
+
 def _random_part(
     loaded: LoadedCheckpoint,
     sentences: tuple[str, ...],
@@ -570,49 +626,19 @@ def _random_part(
     compared: Callable[[], compare.RandomComparison] | None = None,
 ) -> RandomPart:
     if not build:
-        return RandomPart(None, None, None, _random_offer(loaded))
+        return RandomPart(offer=_random_offer(loaded))
     if compared is not None:
         result = compared()
     else:
         result = compare.random_vs_pretrained(loaded, sentences, model=make() if make else None)
-    names = ("pretrained weights", f"random weights (from_config, seed {compare.RANDOM_SEED})")
-    texts = [str(t) for t in result.encoding.sentences]
+    index: str | list[str] = ["weights", "sentence"]
     if result.kind == "similarity":
-        rows = [
-            {"weights": name, "cosine similarity of the two sentences' mean-pooled vectors": f"{value:.4f}"}
-            for name, value in zip(names, result.similarity, strict=True)
-        ]
-        index = "weights"
+        rows, index = _similarity_rows(result), "weights"
         what = "the cosine similarity of the two sentences' mean-pooled vectors"
     elif result.kind == "labels":
-        rows = []
-        for name, results in zip(names, result.classifications, strict=True):
-            for item in results:
-                row = {"weights": name, "sentence": texts[item.sentence]}
-                for label, logit, score in zip(item.labels, item.logits, item.scores, strict=True):
-                    row[f"logit {label}"] = f"{float(logit):.4f}"
-                    if item.function != "none":
-                        row[f"{item.score_name} {label}"] = f"{float(score):.4f}"
-                if len(item.labels) > 1:
-                    row["label"] = item.predicted
-                rows.append(row)
-        index = ["weights", "sentence"]
-        what = "the labels"
+        rows, what = _label_rows(result), "the labels"
     else:
-        rows = []
-        for name, predictions in zip(names, result.next_tokens, strict=True):
-            for item in predictions:
-                rows.append(
-                    {
-                        "weights": name,
-                        "sentence": texts[item.sentence],
-                        "top 3 next tokens (probability)": ", ".join(
-                            f"{token!r} {p:.3f}" for token, p in zip(item.labels, item.scores, strict=True)
-                        ),
-                    }
-                )
-        index = ["weights", "sentence"]
-        what = "the next token's top 3"
+        rows, what = _next_token_rows(result), "the next token's top 3"
     text = (
         f"`{loaded.head_class}.from_config(config)` builds the same `{loaded.model_class}` from the same config, "
         f"with random weights: `{result.weight_name}` differs from the checkpoint's by up to "
@@ -620,7 +646,46 @@ def _random_part(
     )
     if result.other_is_fixed:
         text += " The second sentence is a fixed one: the text box has one line."
-    return RandomPart(result, table(rows, index=index), Note("markdown", text))
+    return RandomPart(comparison=result, table=table(rows, index=index), sentence=Note("markdown", text))
+
+
+def _similarity_rows(result: compare.RandomComparison) -> list[dict[str, Any]]:
+    return [
+        {"weights": name, "cosine similarity of the two sentences' mean-pooled vectors": f"{value:.4f}"}
+        for name, value in zip(RANDOM_NAMES, result.similarity or (), strict=True)
+    ]
+
+
+def _label_rows(result: compare.RandomComparison) -> list[dict[str, Any]]:
+    """One row per (weights, sentence): each label's logit (and score), and the predicted label."""
+    texts = [str(t) for t in result.encoding.sentences]
+    rows = []
+    for name, results in zip(RANDOM_NAMES, result.classifications or (), strict=True):
+        for item in results:
+            row = {"weights": name, "sentence": texts[item.sentence]}
+            for label, logit, score in zip(item.labels, item.logits, item.scores, strict=True):
+                row[f"logit {label}"] = f"{float(logit):.4f}"
+                if item.function != "none":
+                    row[f"{item.score_name} {label}"] = f"{float(score):.4f}"
+            if len(item.labels) > 1:
+                row["label"] = item.predicted
+            rows.append(row)
+    return rows
+
+
+def _next_token_rows(result: compare.RandomComparison) -> list[dict[str, Any]]:
+    texts = [str(t) for t in result.encoding.sentences]
+    return [
+        {
+            "weights": name,
+            "sentence": texts[item.sentence],
+            "top 3 next tokens (probability)": ", ".join(
+                f"{token!r} {p:.3f}" for token, p in zip(item.labels, item.scores, strict=True)
+            ),
+        }
+        for name, predictions in zip(RANDOM_NAMES, result.next_tokens or (), strict=True)
+        for item in predictions
+    ]
 
 
 def build(
@@ -646,25 +711,24 @@ def build(
     with random weights, e.g. a cached one). ``padding_side`` overrides the mask comparison's
     (decoders: left, others: the tokenizer's)."""
     config = _config_part(loaded)
-    heads = _heads_part(loaded, encoding, run)
     build_random = settings.random if random_weights is None else random_weights
-    extra = dict(
+    hidden = trajectory = missing = None
+    if run.hidden_states is None:
+        missing = Note("info", "This run kept no hidden states, so the layer-by-layer view is not shown.")
+    else:
+        sentence = settings.sentence if 0 <= settings.sentence < encoding.shape[0] else 0
+        hidden = _hidden_part(loaded, config.card, run.hidden_states, run, encoding)
+        trajectory = _trajectory_part(run, encoding, sentence)
+    return View(
+        config=config,
+        hidden=hidden,
+        trajectory=trajectory,
+        heads=_heads_part(loaded, encoding, run),
+        missing=missing,
         mask=_mask_part(loaded, encoding.sentences, padding_side, settings.mask, mask_effect),
         architecture=_architecture_part(loaded),
         random=_random_part(loaded, encoding.sentences, build_random, random_model, random_comparison),
-        encoder_only=Note("info", encoder_decoder_note(loaded, ENCODER_ONLY))
-        if loaded.is_encoder_decoder
-        else None,
-    )
-    if run.hidden_states is None:
-        missing = Note("info", "This run kept no hidden states, so the layer-by-layer view is not shown.")
-        return View(config, None, None, heads, missing, **extra)
-    B = encoding.shape[0]
-    sentence = settings.sentence if 0 <= settings.sentence < B else 0
-    return View(
-        config,
-        _hidden_part(loaded, config.card, run, encoding),
-        _trajectory_part(run, encoding, sentence),
-        heads,
-        **extra,
+        encoder_only=(
+            Note("info", encoder_decoder_note(loaded, ENCODER_ONLY)) if loaded.is_encoder_decoder else None
+        ),
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from explorer.drawing import figures
 from explorer.training import ner as ner_data
-from explorer.views.common import Note, Table, table
+from explorer.views.common import JobProgress, Note, Table, table
 
 SOURCES = ("Sentences written for this app", "Upload a CSV")
 FORMAT_HELP = ner_data.FORMAT_HELP  # the two CSV layouts a user can upload
@@ -317,19 +317,12 @@ def saved_model(folder: Path | None = None) -> SavedModel:
     )
 
 
-@dataclass(frozen=True)
-class ProgressView:
-    fraction: float  # of the steps done, 0…1
-    text: str  # status, step and time
-    message: Note | None
-    can_stop: bool
-    loss: Any | None  # the loss curve and validation F1 (Plotly figure), once there is a loss
-    evaluations: Table | None  # per epoch: validation precision, recall, F1, token accuracy, loss
-    batches: Table | None  # the first training batches: lengths before padding, padded shape
+@dataclass(frozen=True, kw_only=True)
+class ProgressView(JobProgress):
+    """loss: the loss curve and validation F1; evaluations: per epoch validation precision, recall,
+    F1, token accuracy and loss."""
+
     report: ReportView | None  # seqeval on the held-out sentences, once scored
-    finished: bool
-    saved: Note | None
-    saved_ref: str | None
 
 
 def _loss_figure(progress, epochs: int):

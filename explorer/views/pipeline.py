@@ -32,7 +32,6 @@ COURSE_SENTENCES = (
     "I hate this so much!",
 )
 CLASSIFIER_HEAD = tasks.SEQUENCE_CLASSIFICATION
-SEQ2SEQ_HEAD = tasks.SEQ2SEQ_LM
 # The course's T5 task prefixes (chapter 1, "Transformer models"; chapter 7): T5 reads the task from
 # the start of the text. Offered as examples on an encoder-decoder's page.
 T5_PREFIXES = (
@@ -44,7 +43,7 @@ T5_PREFIXES = (
 _DEFAULT_INPUTS = tasks.TaskInputs()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The home page shows the sidebar's text and checkpoint; these are the inputs of the tasks
     that need more than sentences (only the loaded task's are drawn, in step ③)."""
@@ -155,7 +154,7 @@ class Generated:
     ids: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Seq2SeqPart:
     """Step ② for an encoder-decoder (T5, BART): encoder, decoder, and what the decoder generated."""
 
@@ -167,7 +166,7 @@ class Seq2SeqPart:
     examples: tuple[str, ...]  # those example sentences (the page offers them for the text box)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     caption: str  # the checkpoint, how it was loaded and what its head does
     example: Note | None  # the course's first example, when the text is its two sentences

@@ -30,7 +30,7 @@ class Settings:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Saved:
     """What the page shows once a folder was written."""
 
@@ -47,7 +47,7 @@ class Saved:
     weights: Note | None = None  # which weight format the folder holds, and why not pytorch_model.bin
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     loaded: Note  # which checkpoint is loaded, with which classes
     default_name: str  # a valid name for save_pretrained's folder, made from the label
@@ -141,14 +141,16 @@ def _saved(loaded: LoadedCheckpoint, encoding: Encoding, folder: Path) -> Saved:
     rows = table(
         [{"file": f.name, "size": _size(f.bytes), "what it holds": f.what} for f in files], index="file"
     )
+    trip: saving.RoundTrip | None = None
     try:
-        trip = saving.reload_and_compare(loaded, folder, encoding)
+        reloaded = saving.reload_and_compare(loaded, folder, encoding)
     except Exception as error:  # from_pretrained refused the folder: say so, no traceback
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-        trip, identical = None, False
+        identical = False
         verdict = Note("error", f'`{loaded.head_class}.from_pretrained("{folder.name}")` failed: {first}')
     else:
-        identical, verdict = _verdict(loaded, folder, encoding, trip)
+        trip = reloaded
+        identical, verdict = _verdict(loaded, folder, encoding, reloaded)
     try:
         config = saving.config_json(folder)
     except Exception as error:
@@ -189,9 +191,11 @@ def build(
     local = loaded.resolved.source != "hub" and source.is_dir()
     own = weights_note(source, "The loaded checkpoint's folder") if local else None
     if folder is None:
-        return View(intro, name, chosen, None, weights=own)
+        return View(loaded=intro, default_name=name, name=chosen, saved=None, weights=own)
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         gone = Note("info", "The saved folder is gone; save again.")
-        return View(intro, name, chosen, None, gone, weights=own)
-    return View(intro, name, chosen, _saved(loaded, encoding, folder), weights=own)
+        return View(loaded=intro, default_name=name, name=chosen, saved=None, gone=gone, weights=own)
+    return View(
+        loaded=intro, default_name=name, name=chosen, saved=_saved(loaded, encoding, folder), weights=own
+    )

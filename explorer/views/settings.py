@@ -32,7 +32,7 @@ Widget = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setting:
     """One page setting: what its widget, its link parameter and its presets need."""
 
@@ -70,7 +70,7 @@ class Setting:
 
 def setting(kind: Kind, label: str, default: Any, **options: Any) -> Any:
     """A dataclass field holding its :class:`Setting` (use as the field's default)."""
-    spec = Setting(kind, label, default, **options)
+    spec = Setting(kind=kind, label=label, default=default, **options)
     return dataclasses.field(default=default, metadata={"setting": spec})
 
 
@@ -94,30 +94,30 @@ def spec(cls: type, name: str) -> Setting:
     raise KeyError(f"{cls.__qualname__} has no setting '{name}'")
 
 
-def state_key(cls: type, name: str, ref: str = "") -> str:
+def state_key(cls: type[Any], name: str, ref: str = "") -> str:
     """The session-state (and widget) key of one setting, e.g. "att.layer"."""
     one = spec(cls, name)
     key = f"{cls.PREFIX}.{name}"
     return f"{key}.{ref}" if one.per_checkpoint else key
 
 
-def link_params(cls: type) -> tuple[Param, ...]:
+def link_params(cls: type[Any]) -> tuple[Param, ...]:
     """The settings a shared link carries, as link parameters ("{ref}" marks per-checkpoint keys)."""
     return tuple(
         Param(
-            one.url_name,
-            f"{cls.PREFIX}.{one.name}" + (".{ref}" if one.per_checkpoint else ""),
-            one.kind,
-            tuple(str(c) for c in one.choices) if one.kind == "choice" else (),
-            one.low,
-            one.high,
+            name=one.url_name,
+            key=f"{cls.PREFIX}.{one.name}" + (".{ref}" if one.per_checkpoint else ""),
+            kind=one.kind,
+            choices=tuple(str(c) for c in one.choices) if one.kind == "choice" else (),
+            low=one.low,
+            high=one.high,
         )
         for one in specs(cls)
         if one.linked
     )
 
 
-def from_state(cls: type, state: Mapping[str, Any], ref: str = "", **overrides: Any) -> Any:
+def from_state(cls: type[Any], state: Mapping[Any, Any], ref: str = "", **overrides: Any) -> Any:
     """The page's Settings from session state; missing or invalid values fall back to defaults."""
     values = {}
     for one in specs(cls):

@@ -21,7 +21,7 @@ from explorer.drawing.render import batch_grid_html, plain_chips_html, token_chi
 from explorer.errors import ExplorerError, InputError
 from explorer.explain import tokenizer_lab as lab
 from explorer.pipeline import tasks
-from explorer.pipeline.encoding import Encoding, Sentences, encode_batch
+from explorer.pipeline.encoding import Encoding, Padding, Sentences, encode_batch
 from explorer.pipeline.loading import MAX_TOKENS, LoadedCheckpoint
 from explorer.views.common import Download, Note, Table, shown_sentence, table
 from explorer.views.settings import setting
@@ -30,11 +30,11 @@ PADDING = ("longest", "max_length", "do_not_pad")
 VOCAB_SIZES = (100, 300, 1000, 3000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     PREFIX: ClassVar[str] = "tok"
 
-    padding: str = setting(
+    padding: Padding = setting(
         "choice", "padding", "longest", choices=PADDING, help="tokenizer(..., padding=...)"
     )
     truncation: bool = setting("bool", "truncation", True, widget="toggle")
@@ -91,11 +91,15 @@ FAMILIES_INTRO = (
     "and byte-level BPE also come from the two bundled checkpoints."
 )
 TABS = ("Tokens", "Step by step", "The batch tensor", "Tokenizer families")
-TRAINABLE = ("WordPiece", "BPE", "Unigram")  # the families row order
-SIZE_TABLE_KINDS = ("BPE", "WordPiece", "Unigram")  # the vocabulary-size table's order
+TRAINABLE: tuple[lab.Trainable, ...] = ("WordPiece", "BPE", "Unigram")  # the families row order
+SIZE_TABLE_KINDS: tuple[lab.Trainable, ...] = (
+    "BPE",
+    "WordPiece",
+    "Unigram",
+)  # the vocabulary-size table's order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Limits:
     """The longest input this checkpoint gets in the app, and where that number comes from."""
 
@@ -113,7 +117,7 @@ class Limits:
         return {"default": self.max_tokens, "help": self.help}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceView:
     """One sentence of the batch on the Tokens tab."""
 
@@ -124,7 +128,7 @@ class SentenceView:
     truncation: Note | None  # how many tokens truncation cut, if any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepsView:
     """The course's steps (tokenize -> ids -> special tokens -> decode) for one sentence."""
 
@@ -147,7 +151,7 @@ class StepsView:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchView:
     """The batch tensor tab."""
 
@@ -179,7 +183,7 @@ class FamiliesView:
     size_notes: tuple[Note, ...]  # why actual and asked sizes differ, per algorithm
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View:
     settings: Settings  # as used (max_length resolved to a number)
     limits: Limits
@@ -230,7 +234,15 @@ def limits(loaded: LoadedCheckpoint) -> Limits:
         parts.append(f"its tokenizer's model_max_length is {tokenizer_limit:,}")
     parts.append(f"the app runs at most {MAX_TOKENS:,} tokens through any model")
     help_text = f"This checkpoint gets at most {top:,} tokens here: " + "; ".join(parts) + "."
-    return Limits(top, positions, field, tokenizer_limit, MAX_TOKENS, applies, help_text)
+    return Limits(
+        max_tokens=top,
+        positions=positions,
+        positions_field=field,
+        tokenizer_limit=tokenizer_limit,
+        app_cap=MAX_TOKENS,
+        applies=applies,
+        help=help_text,
+    )
 
 
 def _max_length_note(limit: Limits, max_length: int) -> Note | None:
@@ -354,6 +366,34 @@ def _multiple_choice_purpose(loaded: LoadedCheckpoint, first: bool, model_type: 
     )
 
 
+# What a head does with the classification token, for heads whose answer does not depend on the model.
+HEAD_PURPOSES = {
+    tasks.TOKEN_CLASSIFICATION: (
+        "the token-classification head labels every token's final vector, this one included, and "
+        '`pipeline("token-classification")` drops the labels of special tokens such as this one: no '
+        "vector here has to summarise the sentence"
+    ),
+    tasks.QUESTION_ANSWERING: (
+        "the question-answering head scores every token's final vector as the answer's start and as its "
+        "end; the course's question-answering pipeline never puts this token in an answer, and uses its "
+        'two scores as the score of "no answer" (`handle_impossible_answer=True`)'
+    ),
+    tasks.MASKED_LM: (
+        "the masked-LM head predicts a token at every position and does not read this one "
+        "specially; whether its vector summarises the sentence depends on pre-training"
+    ),
+}
+ENCODER_DECODER_PURPOSE = (
+    "this is an encoder-decoder: the encoder reads every token (this one included) and the "
+    "decoder attends to all of the encoder's vectors, so no single token has to summarise the "
+    "sentence"
+)
+DECODER_PURPOSE = (
+    "this is a decoder: each token sees only the tokens before it, so the first token's vector "
+    "has seen nothing else and cannot summarise the sentence"
+)
+
+
 def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
     """What this checkpoint's classification token is for, read from its tokenizer, model and
     files (None: the tokenizer has no cls_token). Its vector summarises the sentence only where
@@ -370,57 +410,26 @@ def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
         where = "starts every sequence"
     else:
         where = f"this tokenizer puts it at position {ids.index(cls_id)} of a one-word sentence, not first"
+    return f"classification token: {where}; {_purpose(loaded, first)}"
+
+
+def _purpose(loaded: LoadedCheckpoint, first: bool) -> str:
+    """What reads the classification token's final vector (``first``: it starts every sequence)."""
     model_type = getattr(loaded.config, "model_type", "")
     if loaded.is_encoder_decoder:
-        purpose = (
-            "this is an encoder-decoder: the encoder reads every token (this one included) and the "
-            "decoder attends to all of the encoder's vectors, so no single token has to summarise the "
-            "sentence"
-        )
-    elif loaded.is_decoder:
-        purpose = (
-            "this is a decoder: each token sees only the tokens before it, so the first token's vector "
-            "has seen nothing else and cannot summarise the sentence"
-        )
-    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION and first and model_type in CLS_THROUGH_POOLER:
-        purpose = (
-            "the classification head reads this token's final vector through the pooler (a dense layer "
-            "and tanh: pooler_output), so fine-tuning this classifier taught it to summarise the sentence for "
-            "this task"
-        )
-    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION and first and model_type in CLS_DIRECTLY:
-        purpose = (
-            "the classification head reads this token's final vector (last_hidden_state[:, 0]), so "
-            "fine-tuning this classifier taught it to summarise the sentence for this task"
-        )
-    elif loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
-        purpose = (
-            f"{loaded.model_class} reads one vector per sentence for its logits; which one depends on "
-            "the architecture"
-        )
-    elif loaded.head_class == tasks.MULTIPLE_CHOICE:
-        purpose = _multiple_choice_purpose(loaded, first, model_type)
-    elif loaded.head_class == tasks.TOKEN_CLASSIFICATION:
-        purpose = (
-            "the token-classification head labels every token's final vector, this one included, and "
-            '`pipeline("token-classification")` drops the labels of special tokens such as this one: no '
-            "vector here has to summarise the sentence"
-        )
-    elif loaded.head_class == tasks.QUESTION_ANSWERING:
-        purpose = (
-            "the question-answering head scores every token's final vector as the answer's start and as its "
-            "end; the course's question-answering pipeline never puts this token in an answer, and uses its "
-            'two scores as the score of "no answer" (`handle_impossible_answer=True`)'
-        )
-    elif loaded.head_class == tasks.MASKED_LM:
-        purpose = (
-            "the masked-LM head predicts a token at every position and does not read this one "
-            "specially; whether its vector summarises the sentence depends on pre-training"
-        )
-    elif (pooling := sentence_pooling(loaded)) is not None:
+        return ENCODER_DECODER_PURPOSE
+    if loaded.is_decoder:
+        return DECODER_PURPOSE
+    if loaded.head_class == tasks.SEQUENCE_CLASSIFICATION:
+        return _classifier_purpose(loaded, first, model_type)
+    if loaded.head_class == tasks.MULTIPLE_CHOICE:
+        return _multiple_choice_purpose(loaded, first, model_type)
+    if loaded.head_class in HEAD_PURPOSES:
+        return HEAD_PURPOSES[loaded.head_class]
+    if (pooling := sentence_pooling(loaded)) is not None:
         name, modes = pooling
         ways = " and ".join(POOLING_MODES[mode] for mode in modes)
-        purpose = (
+        return (
             f"this checkpoint is used as a sentence-transformers model whose sentence vector is {ways} "
             f"({name}: {', '.join(modes)})"
             + (
@@ -429,18 +438,34 @@ def first_token_purpose(loaded: LoadedCheckpoint) -> str | None:
                 else ""
             )
         )
-    else:
-        pooler = getattr(loaded.model.base_model, "pooler", None) is not None
-        purpose = (
-            "no task head reads it here; whether its final vector summarises the sentence depends on how the checkpoint was trained"
-            + (
-                " (the model also returns pooler_output, this token's vector through a dense layer and tanh, "
-                "which means something only if that pooler was trained)"
-                if pooler and first
-                else ""
-            )
+    pooler = getattr(loaded.model.base_model, "pooler", None) is not None
+    return (
+        "no task head reads it here; whether its final vector summarises the sentence depends on how the checkpoint was trained"
+        + (
+            " (the model also returns pooler_output, this token's vector through a dense layer and tanh, "
+            "which means something only if that pooler was trained)"
+            if pooler and first
+            else ""
         )
-    return f"classification token: {where}; {purpose}"
+    )
+
+
+def _classifier_purpose(loaded: LoadedCheckpoint, first: bool, model_type: str) -> str:
+    if first and model_type in CLS_THROUGH_POOLER:
+        return (
+            "the classification head reads this token's final vector through the pooler (a dense layer "
+            "and tanh: pooler_output), so fine-tuning this classifier taught it to summarise the sentence for "
+            "this task"
+        )
+    if first and model_type in CLS_DIRECTLY:
+        return (
+            "the classification head reads this token's final vector (last_hidden_state[:, 0]), so "
+            "fine-tuning this classifier taught it to summarise the sentence for this task"
+        )
+    return (
+        f"{loaded.model_class} reads one vector per sentence for its logits; which one depends on "
+        "the architecture"
+    )
 
 
 def _specials(loaded: LoadedCheckpoint) -> Table | None:
@@ -584,18 +609,18 @@ def _batch(encoding: Encoding, settings: Settings, tokenizer: Any) -> BatchView:
         cut=Note("warning", f"Truncation cut {cut:,} token(s) in all.") if cut else None,
         downloads=(
             Download(
-                "Download the encoding (JSON)",
-                partial(lab.encoding_json, encoding),
-                "encoding.json",
-                "application/json",
-                "tok.download_json",
+                label="Download the encoding (JSON)",
+                data=partial(lab.encoding_json, encoding),
+                file_name="encoding.json",
+                mime="application/json",
+                key="tok.download_json",
             ),
             Download(
-                "Download the batch grid (CSV)",
-                partial(lab.batch_csv, encoding),
-                "batch.csv",
-                "text/csv",
-                "tok.download_csv",
+                label="Download the batch grid (CSV)",
+                data=partial(lab.batch_csv, encoding),
+                file_name="batch.csv",
+                mime="text/csv",
+                key="tok.download_csv",
             ),
         ),
     )

@@ -123,6 +123,7 @@ LAYERS = {
     "errors": 0,
     "paths": 0,
     "deployment": 0,
+    "words": 0,
     "pipeline": 1,
     "explain": 2,
     "training": 2,

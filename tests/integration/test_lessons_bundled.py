@@ -17,7 +17,7 @@ def test_attention_step_names_the_head_where_it_looks_most_at_animal():
     step = next(s for s in LESSON if s.title == "Attention")
     encoding = encode_batch(loaded.batch_tokenizer, [step.text])
     run = run_model(loaded, encoding, hidden_states=True, attentions=True)
-    text = lessons.explain_attention(Facts(loaded, encoding, run))
+    text = lessons.explain_attention(Facts(loaded=loaded, encoding=encoding, run=run))
     layer, head = (int(x) for x in re.search(r"layer (\d+), head (\d+)\*\*", text).groups())
     tokens = encoding.tokens[0]
     it, animal = tokens.index("it"), tokens.index("animal")

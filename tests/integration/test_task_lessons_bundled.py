@@ -20,7 +20,7 @@ pytestmark = pytest.mark.bundled
 def _facts(ref: str, text: str, settings=None) -> Facts:
     loaded = load_checkpoint(checkpoints.resolve(ref))
     encoding = encode_batch(loaded.batch_tokenizer, text.split("\n"), max_length=loaded.max_tokens)
-    return Facts(loaded, encoding, run_model(loaded, encoding), settings)
+    return Facts(loaded=loaded, encoding=encoding, run=run_model(loaded, encoding), settings=settings)
 
 
 def _step(title: str):
@@ -76,6 +76,6 @@ def test_ner_step_names_the_entities_transformers_pipeline_finds():
 
 def test_a_task_step_on_another_checkpoint_says_what_it_needs(tiny_classifier):
     encoding = encode_batch(tiny_classifier.batch_tokenizer, ["a sentence"])
-    facts = Facts(tiny_classifier, encoding, run_model(tiny_classifier, encoding))
+    facts = Facts(loaded=tiny_classifier, encoding=encoding, run=run_model(tiny_classifier, encoding))
     assert "needs a checkpoint with that head" in lessons.explain_ner(facts)
     assert "needs a checkpoint with that head" in lessons.explain_feature_extraction(facts)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.errors import InputError
-from explorer.pipeline.encoding import MAX_SENTENCES, encode_batch, split_sentences
+from explorer.pipeline.encoding import MAX_SENTENCES, encode_batch, last_real, split_sentences
 
 BATCH = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 
@@ -52,6 +52,23 @@ def test_encoding_equals_a_direct_tokenizer_call(request, fixture, side):
     pad_cells = encoding.attention_mask == 0
     assert pad_cells.any()  # the two sentences differ in length
     assert (encoding.input_ids[pad_cells] == tokenizer.pad_token_id).all()
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_last_real_token_and_left_padding_are_read_from_the_mask(tiny_gpt, side):
+    encoding = encode_batch(tiny_gpt.batch_tokenizer, BATCH, padding_side=side)
+    expected = [int(np.flatnonzero(row)[-1]) for row in encoding.attention_mask]
+    assert encoding.last_real.tolist() == expected
+    assert encoding.left_padded == (side == "left")
+    if side == "left":
+        assert set(encoding.last_real.tolist()) == {encoding.shape[1] - 1}
+    else:
+        assert encoding.last_real.tolist() != [encoding.shape[1] - 1] * 2
+
+
+def test_last_real_of_a_row_without_real_tokens_is_minus_one():
+    mask = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
+    assert last_real(mask).tolist() == [1, 1, -1]
 
 
 def test_arrays_are_read_only(tiny_bert):
@@ -137,3 +154,15 @@ def test_padding_to_a_max_length_a_sentence_passes_without_truncation(tiny_bert,
         real = slice(None, len(ids)) if side == "right" else slice(e.shape[1] - len(ids), None)
         assert e.input_ids[b, real].tolist() == ids
         assert [tuple(o) for o in e.offsets[b, real].tolist()] == [tuple(o) for o in offsets]
+
+
+def test_cut_keeps_every_field_of_the_rows_and_columns_it_keeps(tiny_bert):
+    encoding = encode_batch(tiny_bert.batch_tokenizer, BATCH, ["a pair", "another pair"])
+    one = encoding.cut(rows=slice(1, 2), columns=slice(0, 4))
+    assert one.shape == (1, 4)
+    assert one.sentences == (BATCH[1],) and one.pairs == ("another pair",)
+    assert one.tokens == (encoding.tokens[1][:4],)
+    for name in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask", "offsets"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(encoding, name)[1:2, :4])
+        assert not getattr(one, name).flags.writeable
+    assert one.truncated == encoding.truncated[1:2]

@@ -187,7 +187,9 @@ def test_a_hub_checkpoint_reads_its_files_from_the_hub(folders, tmp_path, monkey
     from explorer.pipeline.checkpoints import ResolvedCheckpoint
 
     folder = _with_sentence_transformers_files(folders["bert"], tmp_path / "hub", "cls", True)
-    hub = ResolvedCheckpoint("hub:someone/model", "someone/model (Hub)", "hub", "someone/model")
+    hub = ResolvedCheckpoint(
+        ref="hub:someone/model", label="someone/model (Hub)", source="hub", location="someone/model"
+    )
     loaded = dataclasses.replace(load_local(folder), resolved=hub)
 
     def download(model_id: str, name: str) -> str:

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import os
 import time
 
 import numpy as np
@@ -183,3 +184,89 @@ def test_save_atomically_replaces_an_existing_checkpoint(tiny_bert, tmp_path):
     saving.save_atomically(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": False})
     assert json.loads((folder / "explorer_training.json").read_text()) == {"first": False}
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]
+
+
+def test_save_new_keeps_a_taken_name_and_claims_the_next_free_one(tiny_bert, tmp_path):
+    folder = tmp_path / "mine"
+    first = saving.save_new(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": True})
+    second = saving.save_new(tiny_bert.model, tiny_bert.tokenizer, folder, {"first": False})
+    third = saving.save_new(tiny_bert.model, tiny_bert.tokenizer, folder, {"third": True})
+    assert (first, second, third) == (folder, tmp_path / "mine-2", tmp_path / "mine-3")
+    assert json.loads((folder / "explorer_training.json").read_text()) == {"first": True}  # not replaced
+    assert json.loads((second / "explorer_training.json").read_text()) == {"first": False}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "mine-2", "mine-3"]
+
+
+def test_a_numbered_name_stays_within_the_name_limit(tmp_path):
+    long = tmp_path / ("a" * saving.MAX_NAME)
+    names = [p.name for p, _ in zip(saving.free_names(long), range(3), strict=False)]
+    assert names == ["a" * 40, "a" * 38 + "-2", "a" * 38 + "-3"]
+
+
+def test_two_fine_tunes_under_one_name_both_stay_and_the_second_says_where(tiny_bert_dir, tmp_path):
+    """Issue 22: the second fine-tune under a taken name used to replace the first silently."""
+    output = tmp_path / "twins"
+    config = ft.TrainingConfig(epochs=1, learning_rate=1e-3, batch_size=8)
+    jobs = []
+    for _ in range(2):
+        job = ft.TrainingJob(
+            str(tiny_bert_dir), TINY_TRAIN, TINY_VALIDATION, output, config, probes=["good"], replace=False
+        )
+        job.start()._thread.join(120)
+        jobs.append(job)
+    first, second = (job.progress for job in jobs)
+    assert first.status == second.status == "done"
+    assert first.output == str(output) and second.output == str(tmp_path / "twins-2")
+    assert "already exists" not in first.message
+    assert "A checkpoint named 'twins' already exists" in second.message and "'twins-2'" in second.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["twins", "twins-2"]
+    assert len(jobs[1].after) == 1  # the probe was scored by the checkpoint read back from twins-2
+
+
+def test_a_replacing_fine_tune_still_replaces(tiny_bert_dir, tmp_path):
+    """The default classifier's rebuild (replace=True, the default) keeps its one folder."""
+    output = tmp_path / "default"
+    config = ft.TrainingConfig(epochs=1, learning_rate=1e-3, batch_size=8)
+    for _ in range(2):
+        progress = ft.fine_tune(str(tiny_bert_dir), TINY_TRAIN, TINY_VALIDATION, output, config)
+        assert progress.output == str(output) and "already exists" not in progress.message
+    assert [p.name for p in tmp_path.iterdir()] == ["default"]
+
+
+def test_a_killed_saves_temporary_folders_are_removed_by_the_next_save(tiny_bert, tmp_path):
+    """Issue 22: a fine-tune killed while saving left its `.<name>-xxxxxxxx` folder behind."""
+    left = [tmp_path / ".killed-ab_cd123", tmp_path / ".other-old-1700000000000000000"]
+    fresh = tmp_path / ".running-zz9_yy88"  # a save happening right now in another process
+    unrelated = tmp_path / ".not-a-temporary-folder"
+    for folder in [*left, fresh, unrelated]:
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"half written")
+    hour_ago = time.time() - 3600
+    for folder in [*left, unrelated]:
+        os.utime(folder, (hour_ago, hour_ago))
+    saving.save_atomically(tiny_bert.model, tiny_bert.tokenizer, tmp_path / "next", None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".not-a-temporary-folder", ".running-zz9_yy88", "next"]
+    )
+    assert saving.remove_stale_temporaries(tmp_path, older_than=-1) == [".running-zz9_yy88"]
+
+
+def test_two_saves_at_the_same_moment_get_two_names(tiny_bert, tmp_path):
+    """Two processes (here threads) saving under one name at once: one rename claims each name."""
+    import threading
+
+    folder, saved, barrier = tmp_path / "race", [], threading.Barrier(2)
+
+    def save(mark: int) -> None:
+        barrier.wait()
+        saved.append(saving.save_new(tiny_bert.model, tiny_bert.tokenizer, folder, {"mark": mark}))
+
+    threads = [threading.Thread(target=save, args=(mark,)) for mark in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(saved) == [folder, tmp_path / "race-2"]
+    marks = {json.loads((p / "explorer_training.json").read_text())["mark"] for p in saved}
+    assert marks == {1, 2}  # neither replaced the other
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race", "race-2"]

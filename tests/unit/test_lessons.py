@@ -14,7 +14,7 @@ from explorer.pipeline.run import run_model
 def facts(loaded, text: str, hidden_states: bool = True, attentions: bool = True) -> Facts:
     encoding = encode_batch(loaded.batch_tokenizer, text.split("\n"), max_length=loaded.max_tokens)
     run = run_model(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
-    return Facts(loaded, encoding, run)
+    return Facts(loaded=loaded, encoding=encoding, run=run)
 
 
 def test_the_lesson_walks_the_whole_pipeline_on_existing_pages():

@@ -6,12 +6,12 @@ from explorer.views import links
 from explorer.views.links import Param
 
 PARAMS = (
-    Param("text", "shared.text", "str"),
-    Param("layer", "att.layer", "int", high=100),
-    Param("temperature", "gen.temperature", "float", low=0.1, high=2.0),
-    Param("chat", "gen.chat", "bool"),
-    Param("show", "att.aggregate", "choice", ("head", "head average")),
-    Param("max_length", "tok.max_length.{ref}", "int", low=2, high=8192),
+    Param(name="text", key="shared.text", kind="str"),
+    Param(name="layer", key="att.layer", kind="int", high=100),
+    Param(name="temperature", key="gen.temperature", kind="float", low=0.1, high=2.0),
+    Param(name="chat", key="gen.chat", kind="bool"),
+    Param(name="show", key="att.aggregate", kind="choice", choices=("head", "head average")),
+    Param(name="max_length", key="tok.max_length.{ref}", kind="int", low=2, high=8192),
 )
 STATE = {
     "shared.text": "Hello <b>world</b> & ünïcode 😀\nsecond line",

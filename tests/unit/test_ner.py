@@ -264,7 +264,7 @@ def test_tiny_fine_tune_saves_a_token_classifier_pipeline_reads(tiny_encoder, tm
 
 def test_a_job_stopped_before_it_starts_saves_nothing(tiny_encoder, tmp_path):
     data = _tiny_data()
-    job = ner.NerJob(str(tiny_encoder), data, data, tmp_path / "never")
+    job = ner.NerJob(base=str(tiny_encoder), train=data, validation=data, output=tmp_path / "never")
     job.stop()
     job.start()
     job._finished.wait(60)
@@ -286,7 +286,12 @@ def test_a_job_runs_to_the_end_in_the_background(tiny_encoder, tmp_path):
     data = _tiny_data()
     output = tmp_path / "tiny-job"
     job = ner.NerJob(
-        str(tiny_encoder), data, data, output, ner.NerConfig(epochs=1, batch_size=8), {"natural": data}
+        base=str(tiny_encoder),
+        train=data,
+        validation=data,
+        output=output,
+        config=ner.NerConfig(epochs=1, batch_size=8),
+        held_out={"natural": data},
     )
     job.start()
     assert job._finished.wait(120)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from explorer.errors import InputError
+from explorer.pipeline.checkpoints import TRAINING_METADATA
 from explorer.training import finetune as ft
 
 
@@ -173,7 +174,7 @@ def test_a_short_pair_fine_tune_reports_accuracy_and_f1_of_its_predictions(tiny_
     assert progress.test["accuracy"] == pytest.approx(np.mean(np.array(held_out) == np.array(test.labels)))
     assert progress.test["f1"] == pytest.approx(_f1_by_counts(held_out, test.labels))
 
-    meta = json.loads((output / ft.METADATA_FILE).read_text())
+    meta = json.loads((output / TRAINING_METADATA).read_text())
     assert meta["pairs"] is True and meta["columns"] == ["sentence1", "sentence2"]
     assert meta["test"]["examples"] == len(test.labels) and "predictions" not in meta["test"]
     config_json = json.loads((output / "config.json").read_text())

@@ -64,11 +64,11 @@ def test_classification_postprocess_is_softmax_with_id2label(tiny_classifier):
     assert len(predictions) == 2
     for prediction in predictions:
         assert set(prediction.labels) == {"NEGATIVE", "POSITIVE"}
-        by_label = dict(zip(prediction.labels, prediction.probabilities, strict=True))
+        by_label = dict(zip(prediction.labels, prediction.scores, strict=True))
         np.testing.assert_allclose(
             [by_label["NEGATIVE"], by_label["POSITIVE"]], expected[prediction.sentence], atol=1e-6
         )
-        assert prediction.probabilities[0] >= prediction.probabilities[1]
+        assert prediction.scores[0] >= prediction.scores[1]
 
 
 @pytest.mark.parametrize("side", ["right", "left"])

@@ -96,7 +96,11 @@ def test_attributions_for_every_family(family):
             assert "encoder-decoder" in note.text
             encoding = encode_batch(loaded.batch_tokenizer, [SHORT], max_length=loaded.max_tokens)
             with pytest.raises(InputError):
-                at.compute(loaded, encoding, at.Target("next token", 0, 0, "x", "softmax"))
+                at.compute(
+                    loaded,
+                    encoding,
+                    at.Target(kind="next token", position=0, index=0, name="x", function="softmax"),
+                )
         return
     assert view.not_available(loaded, kind) is None
     loaded, kind, one, target = _setup(family)

@@ -222,7 +222,7 @@ def test_fill_mask_equals_pipeline(family):
         ids = loaded.tokenizer(text)["input_ids"]
         assert (prediction.sentence, prediction.position) == (b, ids.index(loaded.tokenizer.mask_token_id))
         assert loaded.tokenizer.convert_tokens_to_ids(list(prediction.labels)) == [r["token"] for r in theirs]
-        np.testing.assert_allclose(prediction.probabilities, [r["score"] for r in theirs], atol=1e-5)
+        np.testing.assert_allclose(prediction.scores, [r["score"] for r in theirs], atol=1e-5)
         assert any(f"Sentence {b}, position {prediction.position}:" in n.text for n in fill.notes)
     assert f"Put **{mask}** in a line" in fill.notes[0].text
     empty = generation.build_fill_mask(

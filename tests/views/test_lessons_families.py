@@ -75,7 +75,7 @@ def test_the_tokens_step_names_this_tokenizers_marker(family):
         pytest.skip("T5: the loader refuses it")
     loaded = family.loaded
     encoding = encode_batch(loaded.batch_tokenizer, [TEXTS[0]], max_length=loaded.max_tokens)
-    text = lessons.explain_tokens(Facts(loaded, encoding, None))
+    text = lessons.explain_tokens(Facts(loaded=loaded, encoding=encoding, run=None))
     split = [w for w in _words_from_word_ids(loaded.batch_tokenizer, TEXTS[0]) if len(w) > 1]
     assert split and "nothing was split" not in text
     for word in split[:3]:
@@ -105,7 +105,7 @@ def test_the_padding_step_follows_the_pages_settings(family, case):
     settings = SETTINGS[case]
     # the banner's own batch is always the default padded one; the explanation must not use it
     banner = encode_batch(loaded.batch_tokenizer, PADDING, max_length=loaded.max_tokens)
-    text = lessons.explain_padding(Facts(loaded, banner, None, settings))
+    text = lessons.explain_padding(Facts(loaded=loaded, encoding=banner, run=None, settings=settings))
     tokenizer = loaded.batch_tokenizer
     lengths = [len(ids) for ids in tokenizer(list(PADDING))["input_ids"]]
     assert "so the model ignores it" not in text
@@ -144,7 +144,7 @@ def test_the_padding_step_without_settings_describes_the_banners_batch(family):
         pytest.skip("T5: the loader refuses it")
     loaded = family.loaded
     encoding = encode_batch(loaded.batch_tokenizer, PADDING, max_length=loaded.max_tokens)
-    text = lessons.explain_padding(Facts(loaded, encoding, None))
+    text = lessons.explain_padding(Facts(loaded=loaded, encoding=encoding, run=None))
     B, S = encoding.shape
     assert f"**[{B}, {S}]**" in text and re.search(r"\*\*\d+\*\* padding token", text)
     assert "so the model ignores it" not in text
@@ -166,7 +166,7 @@ def test_the_attention_step_counts_layers_from_1(family):
     weights = run.attentions[:, 0, :, it, animal]  # [L, H]
     layer, head = np.unravel_index(int(weights.argmax()), weights.shape)
     settings = types.SimpleNamespace(layer=2, head=1)  # the page as the student left it
-    explained = lessons.explain_attention(Facts(loaded, encoding, run, settings))
+    explained = lessons.explain_attention(Facts(loaded=loaded, encoding=encoding, run=run, settings=settings))
     assert f"**layer {layer + 1}, head {head}**" in explained
     shown = run.attentions[1, 0, 1, it]  # layer 2, head 1
     assert "On layer 2, head 1" in explained and f"`{encoding.tokens[0][int(shown.argmax())]}`" in explained
@@ -182,7 +182,7 @@ def test_the_families_step_shows_each_familys_attention(family):
     text = "translate English to German: The house is wonderful."
     encoding = encode_batch(loaded.batch_tokenizer, [text], max_length=loaded.max_tokens)
     run = run_model(loaded, encoding, hidden_states=True, attentions=True)
-    explained = lessons.explain_families(Facts(loaded, encoding, run))
+    explained = lessons.explain_families(Facts(loaded=loaded, encoding=encoding, run=run))
     config = loaded.config
     if getattr(config, "is_encoder_decoder", False):
         assert "**encoder-decoder**" in explained

@@ -197,7 +197,9 @@ def test_the_pairs_lesson_reads_the_tokenizers_own_pair_encoding(family):
     tokenizer = family.loaded.tokenizer
     first, second = step.text, step.settings.pairs
     encoding = encode_batch(family.loaded.batch_tokenizer, [first], max_length=family.loaded.max_tokens)
-    text = lessons.explain_pairs(lessons.Facts(family.loaded, encoding, None, step.settings))
+    text = lessons.explain_pairs(
+        lessons.Facts(loaded=family.loaded, encoding=encoding, run=None, settings=step.settings)
+    )
     encoded = tokenizer(first, second)
     sequence = encoded.sequence_ids()
     assert f"makes **one** input of **{len(encoded['input_ids'])}** tokens" in text
@@ -213,5 +215,7 @@ def test_the_pairs_lesson_reads_the_tokenizers_own_pair_encoding(family):
         sep = tokenizer.sep_token
         assert f"`{sep}`" in text
     # Without a pair on the page, the step says how to make one instead of inventing it.
-    alone = lessons.explain_pairs(lessons.Facts(family.loaded, encoding, None, tokenizer_view.Settings()))
+    alone = lessons.explain_pairs(
+        lessons.Facts(loaded=family.loaded, encoding=encoding, run=None, settings=tokenizer_view.Settings())
+    )
     assert "Type a second sentence" in alone

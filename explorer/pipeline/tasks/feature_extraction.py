@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from explorer.pipeline import run as runner
-from explorer.pipeline.encoding import encode_batch
+from explorer.pipeline.encoding import encode_batch, last_real
 from explorer.pipeline.tasks import BASE
 from explorer.pipeline.tasks.zero_shot import ParsedList, split_list
 
@@ -213,7 +213,7 @@ def _pool_one(mode: str, vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if mode == CLS:
         positions = real.argmax(axis=1)  # [B] first real token
     else:  # LAST_TOKEN
-        positions = real.shape[1] - 1 - real[:, ::-1].argmax(axis=1)  # [B] last real token
+        positions = last_real(mask)  # [B] last real token
     return vectors[np.arange(B), positions]  # [B, D]
 
 
