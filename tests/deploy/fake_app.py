@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 GROWN: list[bytes] = []
+PORT: list[int] = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.2)  # a long-lived connection, like a tab's websocket
             except OSError:
                 return
-        body = b"ok" if self.path == "/_stcore/health" else f"fake app on {self.server.server_port}".encode()
+        body = b"ok" if self.path == "/_stcore/health" else f"fake app on {PORT[0]}".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -51,6 +52,7 @@ def main() -> None:
     if crash and Path(crash).exists():
         print(f"boom: told to crash by {crash}", flush=True)
         sys.exit(3)
+    PORT.append(args.port)
     server = ThreadingHTTPServer((args.address, args.port), Handler)
     server.daemon_threads = True
     print(f"fake app listening on {args.port}", flush=True)

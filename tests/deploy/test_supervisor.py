@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,24 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.polling import Poller, get, wait_for
 from tests.scripts import ROOT, script_module
 
 classroom = script_module("deploy_classroom", "deploy/classroom.py")
 FAKE_APP = Path(__file__).with_name("fake_app.py")
 
 pytestmark = pytest.mark.skipif(classroom.haproxy_path() is None, reason=classroom.HAPROXY_MISSING)
-
-
-def wait_for(condition, seconds: float, what: str):
-    """Poll ``condition`` until it returns something true; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds} s: {what}")
-        time.sleep(0.05)
 
 
 def running_with_tag(tag: str) -> list[int]:
@@ -120,44 +108,6 @@ def supervisors(tmp_path):
         supervisor.stop()
         for pid in running_with_tag(supervisor.tag):  # never left behind, even by a failed test
             os.kill(pid, signal.SIGKILL)
-
-
-def get(url: str, cookie: str | None = None) -> tuple[int, str, str | None]:
-    """(status, body, the process that answered) of one request."""
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode(), response.headers.get(classroom.REPLICA_HEADER)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(), error.headers.get(classroom.REPLICA_HEADER)
-
-
-class Poller:
-    """Requests through the proxy, one after another, for as long as a fault lasts."""
-
-    def __init__(self, url: str, cookie: str | None = None):
-        self.url, self.cookie = url, cookie
-        self.results: list[tuple[int, str | None]] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status, _, replica = get(self.url, self.cookie)
-                self.results.append((status, replica))
-            except OSError as error:
-                self.failures.append(repr(error))
-            time.sleep(0.02)
-
-    def __enter__(self) -> Poller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stop.set()
-        self._thread.join(timeout=20)
 
 
 def test_a_killed_process_is_started_again_while_the_proxy_keeps_serving(supervisors):
