@@ -323,7 +323,9 @@ class Student:
     session_id: str | None = None
     drops: list[float] = field(default_factory=list)  # when its connection dropped (perf_counter)
     served_again: list[float] = field(default_factory=list)  # when its page was drawn after a drop
-    views_restored: int = 0  # pages drawn after a drop that showed the student's own text (from the URL)
+    moved_to: str | None = None  # the process that served it again after a drop
+    views_expected: int = 0  # drops after the student had typed (its URL carried its own text)
+    views_restored: int = 0  # of those, pages drawn again that showed the student's own text
 
 
 class Session:
@@ -482,6 +484,7 @@ async def reconnect(session: Session, base_url: str, cookie: str | None) -> str 
     id, rerun the page with the URL's query string. Returns the cookie to send from now on."""
     student = session.student
     student.drops.append(time.perf_counter())
+    typed = bool(session.own.search(session.query_string.encode()))  # the URL names its own word
     deadline = student.drops[-1] + RECONNECT_DEADLINE_S
     with contextlib.suppress(Exception):
         await session.close()
@@ -489,7 +492,7 @@ async def reconnect(session: Session, base_url: str, cookie: str | None) -> str 
         try:
             cookie, replica = await asyncio.to_thread(http_get, f"{base_url}/_stcore/health", cookie)
             headers = await session.open(base_url, cookie, existing_session=student.session_id)
-            student.replica = headers.get("X-Classroom-Replica") or replica
+            student.moved_to = headers.get("X-Classroom-Replica") or replica
             _, _, shown = await session.rerun(first=True)
             break
         except Exception as error:
@@ -501,7 +504,9 @@ async def reconnect(session: Session, base_url: str, cookie: str | None) -> str 
                 await session.close()
             await asyncio.sleep(0.5)  # a browser retries about as often
     student.served_again.append(time.perf_counter())
-    student.views_restored += shown
+    if typed:
+        student.views_expected += 1
+        student.views_restored += shown
     return cookie
 
 
@@ -742,6 +747,7 @@ def fault_summary(fault: dict, students: list[Student]) -> dict:
         "students_dropped": len(dropped),
         "students_served_again": len(served_again),
         "students_lost_for_good": len(dropped) - len(served_again),
+        "views_expected_from_url": sum(s.views_expected for s in served_again),
         "views_restored_from_url": sum(s.views_restored for s in served_again),
         "reconnections": sum(len(s.drops) for s in students),
         "recovery_median_s": r(statistics.median(times)) if times else None,
@@ -949,7 +955,8 @@ def fault_line(run: dict) -> str:
         f"{run['replicas']} processes, the busiest ({fault['killed']}, {fault['students_on_it']} students) "
         f"SIGKILLed {fault['killed_after_s']:g} s in. {fault['students_served_again']} of "
         f"{fault['students_dropped']} dropped students served again by a live process "
-        f"({fault['views_restored_from_url']} with their own text back from the URL), "
+        f"(of those who had typed, {fault['views_restored_from_url']} of "
+        f"{fault.get('views_expected_from_url', '?')} saw their own text again, from the URL), "
         f"{fault['students_lost_for_good']} lost for good; time from the kill until a moved student's page "
         f"was drawn again: median {fault['recovery_median_s']} s, p95 **{p95} s**, max "
         f"{fault['recovery_max_s']} s (goal p95 <= {fault['goal_recovery_p95_s']:g} s, nobody lost: {verdict}). "

@@ -47,7 +47,8 @@ def test_the_fault_line_says_met_only_when_nobody_is_lost_and_p95_is_within_the_
         "students_dropped": 11,
         "students_served_again": 11,
         "students_lost_for_good": 0,
-        "views_restored_from_url": 11,
+        "views_expected_from_url": 4,
+        "views_restored_from_url": 4,
         "recovery_median_s": 1.2,
         "recovery_p95_s": 3.4,
         "recovery_max_s": 3.9,
@@ -65,6 +66,7 @@ def test_the_fault_line_says_met_only_when_nobody_is_lost_and_p95_is_within_the_
     }
     line = load.fault_line(run)
     assert "11 of 11 dropped students served again" in line and "p95 **3.4 s**" in line
+    assert "4 of 4 saw their own text again" in line
     assert line.endswith("0 errors, 0 leaks.") and "nobody lost: met" in line
     assert "nobody lost: missed" in load.fault_line({**run, "fault": {**fault, "students_lost_for_good": 1}})
     assert "nobody lost: missed" in load.fault_line({**run, "fault": {**fault, "recovery_p95_s": 5.1}})
