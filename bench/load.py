@@ -53,6 +53,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -161,6 +162,11 @@ def merge_cookies(new: Iterable[str], old: str | None) -> str | None:
         if name and name not in jar:
             jar[name] = pair.strip()
     return "; ".join(jar.values()) or None
+
+
+def url_carries(pattern: re.Pattern[bytes], query_string: str) -> bool:
+    """Whether a page's query string (URL-encoded: 'text=otter+says%3A+...') names a marker."""
+    return bool(pattern.search(urllib.parse.unquote_plus(query_string).encode()))
 
 
 def recovery_times(students: Iterable[Student], killed_at: float) -> list[float]:
@@ -484,7 +490,7 @@ async def reconnect(session: Session, base_url: str, cookie: str | None) -> str 
     id, rerun the page with the URL's query string. Returns the cookie to send from now on."""
     student = session.student
     student.drops.append(time.perf_counter())
-    typed = bool(session.own.search(session.query_string.encode()))  # the URL names its own word
+    typed = url_carries(session.own, session.query_string)  # its own text is in its URL
     deadline = student.drops[-1] + RECONNECT_DEADLINE_S
     with contextlib.suppress(Exception):
         await session.close()
@@ -900,6 +906,8 @@ def readme_block(runs: list[dict]) -> str:
     for run in runs:
         cpu = run["cpu"]
         processes = f"{run['replicas']}" + (" behind HAProxy" if run["through_proxy"] else "")
+        if run.get("fault"):
+            processes += f", {run['fault']['killed']} SIGKILLed at {run['fault']['killed_after_s']:g} s"
         memory = ", ".join(
             f"{m.get('rss_mb', 0):.0f} / {m.get('peak_mb', 0):.0f}" for m in run["memory_per_process"]
         )

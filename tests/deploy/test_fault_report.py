@@ -23,6 +23,14 @@ def test_a_cookie_set_anew_replaces_the_old_one_of_the_same_name():
     assert load.merge_cookies([], None) is None
 
 
+def test_a_url_carries_a_students_word_once_decoded():
+    own = load.marker_pattern(["otter"])
+    assert load.url_carries(own, "ckpt=minilm&text=otter+says%3A+hello")
+    assert load.url_carries(own, "text=The+otter%0Aswims")
+    assert not load.url_carries(own, "ckpt=minilm&text=Transformers+are+fun")
+    assert not load.url_carries(own, "")
+
+
 def test_recovery_counts_from_the_kill_to_the_first_page_drawn_after_it():
     def student(drops, served):
         s = load.Student(0, "otter", "", [])

@@ -266,3 +266,13 @@ def test_a_process_over_the_memory_limit_is_replaced_only_once_no_session_is_ope
     room.wait_cycles(12)  # the new process, small again, is left alone
     assert room.replica("app1")["restarts"] == 1 and room.replica("app1")["state"] == "up"
     assert room.replica("app2")["restarts"] == 0
+
+
+def test_haproxy_is_started_again_if_it_stops(supervisors):
+    room = supervisors(2)
+    before = room.status()["proxy_pid"]
+    os.kill(before, signal.SIGKILL)
+    wait_for(lambda: room.status()["proxy_restarts"] == 1, 10, "HAProxy started again")
+    assert room.status()["proxy_pid"] != before
+    wait_for(lambda: classroom.answers(f"{room.url}/_stcore/health", b"ok"), 10, "the proxy serving again")
+    assert "HAProxy stopped (killed by signal SIGKILL); starting it again." in room.text()
