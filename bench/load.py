@@ -850,6 +850,8 @@ def run_class(args, students: int, texts: list[str]) -> dict:
         )
         cpu: dict[str, object] = dict(CpuMeter.report(before, meter.sample()))
         cpu["load_average_before"] = [float(v) for v in loadavg]
+        if fault:  # the killed process's CPU seconds went with it: the server's share is unknown
+            cpu.update(server_cpu_s=None, server_cores=None, other_programs_cores=None)
         memory = [memory_mb(pid) for pid in room.app_pids]
     summary = summarize(
         socket_students,
@@ -889,6 +891,10 @@ def _one_process(folder: Path):
     return started()
 
 
+def _shown(value) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def readme_block(runs: list[dict]) -> str:
     lines = [
         "## A classroom (`make load`, websocket students)",
@@ -916,8 +922,8 @@ def readme_block(runs: list[dict]) -> str:
             f"| {run['latency_median_s']} s | **{run['latency_p95_s']} s** | {run['latency_max_s']} s "
             f"| {run['browser_latency_median_s']} / {run['browser_latency_p95_s']} s "
             f"| {len(run['errors'])} | {len(run['sessions_that_saw_another_students_text'])} "
-            f"| {cpu['server_cores']} | {cpu['client_cores']} + browsers {cpu['browsers_cpu_s']} s "
-            f"| {cpu['other_programs_cores']} | {memory} |"
+            f"| {_shown(cpu['server_cores'])} | {cpu['client_cores']} + browsers {cpu['browsers_cpu_s']} s "
+            f"| {_shown(cpu['other_programs_cores'])} | {memory} |"
         )
     lines.append("")
     for run in runs:

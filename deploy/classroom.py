@@ -305,6 +305,7 @@ class Classroom:
         self._thread: threading.Thread | None = None
         self._last_stats = 0.0
         self._reload_finishing = False  # the last process of a rolling restart is being replaced
+        self._states_to_restore = False  # HAProxy was started again: tell it which servers are out
         self.haproxy_binary = "haproxy"
         host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
         self.url = f"http://{host}:{self.port}"
@@ -470,7 +471,17 @@ class Classroom:
         if self.proxy is not None and self.proxy.poll() is not None:
             self.say(f"HAProxy stopped ({describe_exit(self.proxy.returncode)}); starting it again.")
             self.proxy_restarts += 1
+            self.runtime_socket.unlink(missing_ok=True)
             self._launch_proxy(self.haproxy_binary)
+            self._states_to_restore = True
+        if self._states_to_restore and self.runtime_socket.exists():
+            # a new HAProxy knows nothing of what the old one was told: tell it again
+            self._states_to_restore = False
+            for replica in self.replicas:
+                if replica.state in ("stopped", "starting"):
+                    self._set_state(replica, "maint")
+                elif replica.state == "draining":
+                    self._set_state(replica, "drain")
         for replica in self.replicas:
             self._watch(replica, now)
         if now - self._last_stats >= 1.0:
@@ -526,9 +537,14 @@ class Classroom:
         replica.restarts += 1
         replica.drain_reason = replica.drain_deadline = None
         tail = log_tail(replica.log, replica.log_offset)
+        others = (
+            "the other processes serve its students"
+            if any(r.state == "up" for r in self.replicas)
+            else "no process can serve meanwhile (browsers get the restarting page)"
+        )
         self.say(
             f"{replica.name} (pid {replica.pid}) stopped after {ran:.1f} s: {replica.last_exit}; "
-            f"the other processes serve its students; starting it again in {wait:.0f} s. "
+            f"{others}; starting it again in {wait:.0f} s. "
             f"Last lines of {replica.log}:\n" + "\n".join(f"  | {line}" for line in tail.splitlines())
         )
 
@@ -678,9 +694,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--replicas must be at least 1")
     stop = threading.Event()
     reload = threading.Event()
+    serving = threading.Event()
 
     def request_stop(*_):
         stop.set()
+        if not serving.is_set():  # still starting: stop what was started so far, now
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)  # Ctrl+C (also when started in the background)
@@ -697,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             drain_s=args.drain_seconds,
         ) as room:
             pid_file.write_text(f"{os.getpid()}\n")
+            serving.set()
             print(
                 f"Transformer Explorer for a classroom: {room.url} ({args.replicas} processes behind "
                 f"HAProxy; logs and status.json in {args.logs}). Ctrl+C stops it; "
@@ -715,6 +735,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClassroomError as error:
         print(str(error), file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:  # Ctrl+C while starting: what was started is stopped
+        print("Stopped before the classroom was ready.", flush=True)
+        return 0
     except Exception:  # the supervisor's own crash: everything it started was stopped on the way out
         traceback.print_exc()
         return 1

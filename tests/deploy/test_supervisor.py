@@ -168,7 +168,7 @@ def test_while_no_process_answers_the_proxy_shows_a_page_that_reloads_itself(sup
         10,
         "a 503",
     )
-    assert status == 503
+    assert status in (502, 503)  # 502: the request that was on its way when it died; same page
     assert "Transformer Explorer is restarting" in body and 'http-equiv="refresh"' in body
     assert (
         "http://" not in body and "https://" not in body and "<script" not in body
