@@ -1,7 +1,7 @@
 """A stand-in for `streamlit run streamlit_app.py` in the supervisor's tests (tests/deploy): starts in
 a blink, takes the same --server.port / --server.address options, answers /_stcore/health with
 "ok", grows by 150 MB on /grow, keeps /hold open (a byte every 0.2 s, like a tab's websocket) until the client goes, and says
-which port answered anything else. When the file named by FAKE_APP_CRASH_FILE exists it writes a
+which port answered anything else; FAKE_APP_START_DELAY_S delays its start. When the file named by FAKE_APP_CRASH_FILE exists it writes a
 line and exits 3 at once (a process that keeps crashing)."""
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def main() -> None:
         print(f"boom: told to crash by {crash}", flush=True)
         sys.exit(3)
     PORT.append(args.port)
+    time.sleep(float(os.environ.get("FAKE_APP_START_DELAY_S", "0")))  # a slow start (model loading)
     server = ThreadingHTTPServer((args.address, args.port), Handler)
     server.daemon_threads = True
     print(f"fake app listening on {args.port}", flush=True)

@@ -276,3 +276,34 @@ def test_haproxy_is_started_again_if_it_stops(supervisors):
     assert room.status()["proxy_pid"] != before
     wait_for(lambda: classroom.answers(f"{room.url}/_stcore/health", b"ok"), 10, "the proxy serving again")
     assert "HAProxy stopped (killed by signal SIGKILL); starting it again." in room.text()
+
+
+def test_ctrl_c_while_starting_stops_what_was_started_and_exits_0(tmp_path):
+    tag = uuid.uuid4().hex
+    command = [sys.executable, str(ROOT / "deploy" / "classroom.py"), "--replicas", "2"]
+    command += [
+        "--port",
+        str(classroom.free_port()),
+        "--logs",
+        str(tmp_path / "logs"),
+        "--app",
+        str(FAKE_APP),
+    ]
+    env = dict(os.environ, CLASSROOM_TEST_TAG=tag, FAKE_APP_START_DELAY_S="60")
+    supervisor = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        # both app processes launched, still starting
+        wait_for(lambda: len(set(running_with_tag(tag)) - {supervisor.pid}) == 2, 30, "two app processes")
+        supervisor.send_signal(signal.SIGINT)
+        output, _ = supervisor.communicate(timeout=30)
+        left = running_with_tag(tag)  # before the clean-up below
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        for pid in running_with_tag(tag):
+            os.kill(pid, signal.SIGKILL)
+    assert supervisor.returncode == 0, output
+    assert "Stopped before the classroom was ready." in output
+    assert left == []
