@@ -1,6 +1,7 @@
 # Transformer Explorer: `make run` serves the app, `make test` runs every test (browser included).
 # Both set up what they need first: a .venv with the pinned packages and the bundled checkpoints.
-# `make classroom REPLICAS=N` serves it as N processes behind HAProxy (sticky sessions).
+# `make classroom REPLICAS=N` serves it as N processes behind HAProxy (sticky sessions), kept alive by a
+# supervisor; `make classroom-reload` replaces them one at a time.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: run test bench load classroom lint setup models browser haproxy clean
+.PHONY: run test bench load classroom classroom-reload lint setup models browser haproxy clean
 
 run: models
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
@@ -69,15 +70,24 @@ bench: models browser
 # A classroom measured at the server: 30 and 100 websocket students (and 2 Chromium tabs) against one
 # app process -> bench/load.json and its block in bench/README.md (loopback only, a few minutes).
 # Options: STUDENTS=30,100  REPLICAS=N (N processes behind HAProxy)  LOAD_ARGS="--rounds 2 --browsers 0"
+# A fault run: make load REPLICAS=2 STUDENTS=20 LOAD_ARGS="--kill-after 20" (the busiest process is
+# SIGKILLed 20 s in; the report says how many students were served again and how fast).
 load: models browser $(if $(REPLICAS),haproxy)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/load.py $(if $(STUDENTS),--students $(STUDENTS)) \
 		$(if $(REPLICAS),--replicas $(REPLICAS) --proxy) $(LOAD_ARGS)
 
 # N app processes behind HAProxy on PORT (default 8501, loopback; BIND=0.0.0.0 for a classroom
-# network), each browser kept on its process by a cookie. Ctrl+C stops them all.
+# network), each browser kept on its process by a cookie. A process that dies is started again (its
+# students move to the others meanwhile); one grown past MEMORY_LIMIT_MB (default 1536) is replaced
+# once no student has it open. Ctrl+C stops them all (exit 0); a crash of the supervisor exits 1.
 classroom: models haproxy
 	HF_HUB_OFFLINE=1 $(BIN)/python deploy/classroom.py --replicas $(or $(REPLICAS),2) --port $(PORT) \
-		$(if $(BIND),--bind $(BIND))
+		$(if $(BIND),--bind $(BIND)) $(if $(MEMORY_LIMIT_MB),--memory-limit-mb $(MEMORY_LIMIT_MB))
+
+# Replace the running classroom's processes one at a time (each drained in HAProxy, stopped, started
+# again and back in rotation before the next), e.g. after updating the app during a lesson.
+classroom-reload:
+	$(BIN)/python deploy/classroom.py --reload
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -24,12 +24,23 @@ number of processes, replaced on rerun) and the block between the load markers o
   .venv/bin/python bench/load.py                       # 30 and 100 students, one app process
   .venv/bin/python bench/load.py --replicas 2          # 2 processes behind HAProxy
   .venv/bin/python bench/load.py --students 30 --rounds 2 --browsers 0
+  .venv/bin/python bench/load.py --replicas 2 --students 20 --kill-after 20   # a fault run
+
+A fault run (--kill-after S, through HAProxy and deploy/classroom.py's supervisor) SIGKILLs the app
+process with the most students S seconds into the class. Each student does what a browser tab does
+when its websocket drops: it asks /_stcore/health again (HAProxy answers from a live process and
+sets the cookie anew), reopens the websocket with its session id, and reruns its page with the URL's
+query string, which carries its text and settings; then it goes on with its sentences. The report
+gives the students served again, the time from the kill until each one's page was drawn again
+(median, p95), whether that page showed the student's own text again, the errors and the leaks, and
+how long the classroom took to have every process healthy again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import datetime
 import json
@@ -42,10 +53,16 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +70,8 @@ LOAD_JSON = ROOT / "bench" / "load.json"
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- load -->", "<!-- /load -->"
 GOAL_P95_S = 2.0  # at 30 students on 2 cores (issue 15)
+GOAL_RECOVERY_P95_S = 5.0  # a fault run: from the kill until a moved student's page is drawn again (issue 22)
+RECONNECT_DEADLINE_S = 60  # a student not served again within this is lost for good
 RUN_TIMEOUT_S = 240  # one script run; longer counts as an error
 TEXT_LABEL = "Your text: one sentence per line"
 # The pages students work on, by URL path ("" is the home page, Pipeline), taken in turn.
@@ -134,10 +153,42 @@ def replace_block(document: str, block: str, begin: str = BEGIN, end: str = END)
     return document[:start] + marked + document[stop + len(end) :]
 
 
+def merge_cookies(new: Iterable[str], old: str | None) -> str | None:
+    """A Cookie header from the cookies a response set (``new``, each "name=value") and the header
+    sent before: a cookie set anew replaces the old one of the same name (as a browser does)."""
+    jar: dict[str, str] = {}
+    for pair in [*new, *(old.split("; ") if old else [])]:
+        name = pair.split("=", 1)[0].strip()
+        if name and name not in jar:
+            jar[name] = pair.strip()
+    return "; ".join(jar.values()) or None
+
+
+def url_carries(pattern: re.Pattern[bytes], query_string: str) -> bool:
+    """Whether a page's query string (URL-encoded: 'text=otter+says%3A+...') names a marker."""
+    return bool(pattern.search(urllib.parse.unquote_plus(query_string).encode()))
+
+
+def recovery_times(students: Iterable[Student], killed_at: float) -> list[float]:
+    """Seconds from the kill until each dropped student's page was drawn again (those served again)."""
+    times = []
+    for s in students:
+        if s.drops:
+            after = [t for t in s.served_again if t >= killed_at]
+            if after:
+                times.append(min(after) - killed_at)
+    return times
+
+
 def merge_runs(previous: list[dict], new: list[dict]) -> list[dict]:
     """Runs kept in bench/load.json: a new run replaces the one with the same class size and
-    number of processes."""
-    key = lambda run: (run["students"], run["replicas"], run["through_proxy"])  # noqa: E731
+    number of processes (a fault run only another fault run)."""
+    key = lambda run: (  # noqa: E731
+        run["students"],
+        run["replicas"],
+        run["through_proxy"],
+        run.get("kill_after_s") or 0,
+    )
     replaced = {key(run) for run in new}
     kept = [run for run in previous if key(run) not in replaced]
     return sorted(kept + new, key=key)
@@ -173,7 +224,7 @@ def children_map() -> dict[int, list[int]]:
     return tree
 
 
-def descendants(pid: int, tree: dict[int, list[int]], skip: set[int] = frozenset()) -> set[int]:
+def descendants(pid: int, tree: dict[int, list[int]], skip: AbstractSet[int] = frozenset()) -> set[int]:
     found, todo = set(), [pid]
     while todo:
         current = todo.pop()
@@ -224,7 +275,8 @@ class CpuMeter:
         servers = set().union(*(descendants(p, tree) for p in self.app_pids))
         proxy = descendants(self.proxy_pid, tree) if self.proxy_pid else set()
         me = os.getpid()
-        browsers = descendants(me, tree, skip=set(self.app_pids) | ({self.proxy_pid} - {None})) - {me}
+        ours = set(self.app_pids) | ({self.proxy_pid} if self.proxy_pid is not None else set())
+        browsers = descendants(me, tree, skip=ours) - {me}
         return {
             "server": tree_cpu_s(servers),
             "proxy": tree_cpu_s(proxy),
@@ -275,6 +327,11 @@ class Student:
     runs_without_own_text: int = 0
     replica: str | None = None  # the process HAProxy sent it to (through the proxy)
     session_id: str | None = None
+    drops: list[float] = field(default_factory=list)  # when its connection dropped (perf_counter)
+    served_again: list[float] = field(default_factory=list)  # when its page was drawn after a drop
+    moved_to: str | None = None  # the process that served it again after a drop
+    views_expected: int = 0  # drops after the student had typed (its URL carried its own text)
+    views_restored: int = 0  # of those, pages drawn again that showed the student's own text
 
 
 class Session:
@@ -283,7 +340,7 @@ class Session:
 
     def __init__(self, student: Student, others: re.Pattern[bytes] | None, own: re.Pattern[bytes]):
         self.student, self.others, self.own = student, others, own
-        self.socket = None
+        self.socket: ClientConnection | None = None
         self.page_hash = ""  # of the page drawn last, sent back on each rerun like the browser does
         self.drawn_page: str | None = None
         self.query_string = ""
@@ -295,19 +352,21 @@ class Session:
         """Open the websocket (a reconnection when ``existing_session``); return the upgrade
         response's headers."""
         import websockets
+        from websockets.typing import Subprotocol
 
         # the browser's order: protocol, a token (checked only with an Origin header), session to resume
         protocols = ["streamlit"] if existing_session is None else ["streamlit", "token", existing_session]
         self.url = f"{base_url}/{self.student.page}"
-        self.socket = await websockets.connect(
+        self.socket = socket = await websockets.connect(
             base_url.replace("http", "ws", 1) + "/_stcore/stream",
-            subprotocols=protocols,
+            subprotocols=[Subprotocol(p) for p in protocols],
             additional_headers={"Cookie": cookie} if cookie else None,
             max_size=None,
             ping_interval=None,  # a browser does not ping either; a busy server must not drop us
             open_timeout=120,
         )
-        return self.socket.response.headers
+        assert socket.response is not None  # the upgrade response, once connected
+        return socket.response.headers
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -335,10 +394,15 @@ class Session:
             widget.id = self.text_id
             widget.string_value = text
         started = time.perf_counter()
-        await self.socket.send(message.SerializeToString())
+        socket = self.socket
+        if socket is None:
+            raise RuntimeError("rerun before open")
+        await socket.send(message.SerializeToString())
         received, shown = 0, False
         while True:
-            raw = await asyncio.wait_for(self.socket.recv(), timeout=RUN_TIMEOUT_S)
+            received_message = await asyncio.wait_for(socket.recv(), timeout=RUN_TIMEOUT_S)
+            # Streamlit sends binary frames (protobuf); a text frame would be a protocol change
+            raw = received_message if isinstance(received_message, bytes) else received_message.encode()
             received += len(raw)
             if self.record is not None:
                 self.record.append(raw)
@@ -398,19 +462,87 @@ def http_get(url: str, cookie: str | None) -> tuple[str | None, str | None]:
         response.read()
         jar = [c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []]
         replica = response.headers.get("X-Classroom-Replica")
-    if cookie:
-        jar.append(cookie)
-    return "; ".join(jar) or None, replica
+    return merge_cookies(jar, cookie), replica
+
+
+def connection_lost(error: BaseException) -> bool:
+    """The websocket or its process went away (not a slow run or a wrong page)."""
+    import websockets
+
+    return isinstance(error, websockets.exceptions.ConnectionClosed | ConnectionError | EOFError)
+
+
+async def read_or_drop(session: Session, seconds: float) -> bool:
+    """The student reads for ``seconds``; True as soon as its connection drops meanwhile (a browser
+    sees the websocket close at once)."""
+    if session.socket is None:
+        return True
+    closed = asyncio.ensure_future(session.socket.wait_closed())
+    done, _ = await asyncio.wait({closed}, timeout=seconds)
+    if not done:
+        closed.cancel()
+    return bool(done)
+
+
+async def reconnect(session: Session, base_url: str, cookie: str | None) -> str | None:
+    """What a browser tab does when its websocket drops: ask /_stcore/health until a process answers
+    (through HAProxy: a live one, which sets the cookie anew), reopen the websocket with the session
+    id, rerun the page with the URL's query string. Returns the cookie to send from now on."""
+    student = session.student
+    student.drops.append(time.perf_counter())
+    typed = url_carries(session.own, session.query_string)  # its own text is in its URL
+    deadline = student.drops[-1] + RECONNECT_DEADLINE_S
+    with contextlib.suppress(Exception):
+        await session.close()
+    while True:
+        try:
+            cookie, replica = await asyncio.to_thread(http_get, f"{base_url}/_stcore/health", cookie)
+            headers = await session.open(base_url, cookie, existing_session=student.session_id)
+            student.moved_to = headers.get("X-Classroom-Replica") or replica
+            _, _, shown = await session.rerun(first=True)
+            break
+        except Exception as error:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"not served again within {RECONNECT_DEADLINE_S} s ({type(error).__name__}: {error})"
+                ) from error
+            with contextlib.suppress(Exception):
+                await session.close()
+            await asyncio.sleep(0.5)  # a browser retries about as often
+    student.served_again.append(time.perf_counter())
+    if typed:
+        student.views_expected += 1
+        student.views_restored += shown
+    return cookie
 
 
 async def attend(
-    student: Student, base_url: str, start_after: float, think: tuple[float, float], others
+    student: Student,
+    base_url: str,
+    start_after: float,
+    think: tuple[float, float],
+    others,
+    recover: bool = False,
 ) -> None:
-    """One student's lesson: join, open the page, then type each sentence after some reading."""
+    """One student's lesson: join, open the page, then type each sentence after some reading.
+    With ``recover``, a dropped connection is reconnected as a browser tab does (reconnect) and the
+    interrupted step done again; without, it is an error."""
     rng = random.Random(student.index)
     own = marker_pattern([student.marker])
     session = Session(student, others, own)
     await asyncio.sleep(start_after)
+    cookie: str | None = None
+
+    async def again_if_dropped(step):
+        nonlocal cookie
+        while True:
+            try:
+                return await step()
+            except Exception as error:
+                if not (recover and connection_lost(error)):
+                    raise
+                cookie = await reconnect(session, base_url, cookie)
+
     try:
         started = time.perf_counter()
         cookie, replica = await asyncio.to_thread(http_get, f"{base_url}/{student.page}", None)
@@ -421,11 +553,17 @@ async def attend(
             student.errors.append(
                 f"student {student.index}: the page came from {replica} but the websocket went to {socket_replica}"
             )
-        await session.rerun(first=True)
+        await again_if_dropped(lambda: session.rerun(first=True))
         student.first_visit_s = time.perf_counter() - started
         for sentence in student.sentences:
-            await asyncio.sleep(rng.uniform(*think))  # reading the page before typing again
-            latency, received, shown = await session.rerun(sentence)
+            reading = rng.uniform(*think)  # reading the page before typing again
+            if not recover:
+                await asyncio.sleep(reading)
+            elif await read_or_drop(session, reading):
+                cookie = await reconnect(session, base_url, cookie)
+            latency, received, shown = await again_if_dropped(
+                lambda sentence=sentence: session.rerun(sentence)
+            )
             student.latencies.append(latency)
             student.bytes_per_rerun.append(received)
             if not shown:
@@ -535,8 +673,10 @@ async def lesson(
     ramp: float,
     markers: list[str],
     texts: list[str],
-) -> tuple[list[Student], list[Student], float]:
-    """Run one class; return the websocket students, the browser students and the seconds taken."""
+    kill: tuple[object, float] | None = None,
+) -> tuple[list[Student], list[Student], float, dict | None]:
+    """Run one class; return the websocket students, the browser students, the seconds taken and,
+    with ``kill`` (the classroom, seconds), what the fault did."""
     everyone = [
         Student(i, markers[i], PAGES[i % len(PAGES)], sentences_for(markers[i], i, rounds, texts))
         for i in range(students + browsers)
@@ -547,7 +687,13 @@ async def lesson(
     }
     spacing = ramp / max(len(everyone), 1)
     started = time.perf_counter()
-    tasks = [attend(s, base_url, s.index * spacing, think, pattern[s.index]) for s in socket_students]
+    recover = kill is not None
+    tasks = [
+        attend(s, base_url, s.index * spacing, think, pattern[s.index], recover) for s in socket_students
+    ]
+    fault: dict = {}
+    if kill is not None:
+        tasks.append(kill_busiest(kill[0], kill[1], socket_students, fault))
     if tab_students:
         sys.path.insert(0, str(ROOT / "tests" / "e2e"))
         from conftest import CHROMIUM_ARGS, chromium_path
@@ -566,7 +712,56 @@ async def lesson(
             await browser.close()
     else:
         await asyncio.gather(*tasks)
-    return socket_students, tab_students, time.perf_counter() - started
+    return socket_students, tab_students, time.perf_counter() - started, fault or None
+
+
+async def kill_busiest(room, after_s: float, students: list[Student], fault: dict) -> None:
+    """``after_s`` into the class, SIGKILL the app process with the most students (as an operator
+    would see a crash); then wait until the supervisor has every process healthy again."""
+    import signal
+
+    await asyncio.sleep(after_s)
+    counts = {r.name: sum(s.replica == r.name for s in students) for r in room.replicas}
+    victim = max(room.replicas, key=lambda r: counts[r.name])
+    pid = victim.pid
+    fault.update(
+        killed=victim.name,
+        killed_after_s=after_s,
+        students_on_it=[s.index for s in students if s.replica == victim.name],
+        killed_at=time.perf_counter(),
+    )
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.perf_counter() + 180
+    while time.perf_counter() < deadline:
+        if all(r.state == "up" for r in room.replicas) and victim.pid != pid:
+            fault["back_to_all_healthy_s"] = round(time.perf_counter() - fault["killed_at"], 1)
+            return
+        await asyncio.sleep(0.1)  # polling the supervisor's state, bounded by the deadline
+    fault["back_to_all_healthy_s"] = None
+
+
+def fault_summary(fault: dict, students: list[Student]) -> dict:
+    """What a fault run reports: who was moved, who was served again and how fast."""
+    r = lambda x: round(x, 2) if x is not None else None  # noqa: E731
+    dropped = [s for s in students if s.drops]
+    served_again = [s for s in dropped if s.served_again]
+    times = recovery_times(students, fault["killed_at"])
+    return {
+        "killed": fault["killed"],
+        "killed_after_s": fault["killed_after_s"],
+        "students_on_it": len(fault["students_on_it"]),
+        "students_dropped": len(dropped),
+        "students_served_again": len(served_again),
+        "students_lost_for_good": len(dropped) - len(served_again),
+        "views_expected_from_url": sum(s.views_expected for s in served_again),
+        "views_restored_from_url": sum(s.views_restored for s in served_again),
+        "reconnections": sum(len(s.drops) for s in students),
+        "recovery_median_s": r(statistics.median(times)) if times else None,
+        "recovery_p95_s": r(percentile(times, 95)),
+        "recovery_max_s": r(max(times)) if times else None,
+        "back_to_all_healthy_s": fault.get("back_to_all_healthy_s"),
+        "goal_recovery_p95_s": GOAL_RECOVERY_P95_S,
+    }
 
 
 def summarize(
@@ -631,6 +826,8 @@ def run_class(args, students: int, texts: list[str]) -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix="load-"))
     through_proxy = args.replicas > 1 or args.proxy
+    if args.kill_after and not (through_proxy and args.replicas > 1):
+        raise SystemExit("--kill-after needs --replicas 2 or more (the students move to a live process)")
     if through_proxy:
         env = {"EXPLORER_CACHE_DIR": str(isolated_cache(folder / "cache"))}
         room_context = classroom(args.replicas, folder, env=env)
@@ -645,13 +842,18 @@ def run_class(args, students: int, texts: list[str]) -> dict:
         meter = CpuMeter(room.app_pids, room.proxy_pid)
         loadavg = Path("/proc/loadavg").read_text().split()[:3]
         before = meter.sample()
-        socket_students, tabs, seconds = asyncio.run(
-            lesson(room.url, students, args.browsers, args.rounds, args.think, args.ramp, markers, texts)
+        kill = (room, args.kill_after) if args.kill_after else None
+        socket_students, tabs, seconds, fault = asyncio.run(
+            lesson(
+                room.url, students, args.browsers, args.rounds, args.think, args.ramp, markers, texts, kill
+            )
         )
-        cpu = CpuMeter.report(before, meter.sample())
+        cpu: dict[str, object] = dict(CpuMeter.report(before, meter.sample()))
         cpu["load_average_before"] = [float(v) for v in loadavg]
+        if fault:  # the killed process's CPU seconds went with it: the server's share is unknown
+            cpu.update(server_cpu_s=None, server_cores=None, other_programs_cores=None)
         memory = [memory_mb(pid) for pid in room.app_pids]
-    return summarize(
+    summary = summarize(
         socket_students,
         tabs,
         seconds,
@@ -664,6 +866,10 @@ def run_class(args, students: int, texts: list[str]) -> dict:
         ramp_s=args.ramp,
         pages=[PAGE_TITLES[p] for p in PAGES],
     )
+    if fault:
+        summary["kill_after_s"] = args.kill_after
+        summary["fault"] = fault_summary(fault, socket_students)
+    return summary
 
 
 class _OneProcess:
@@ -685,6 +891,10 @@ def _one_process(folder: Path):
     return started()
 
 
+def _shown(value) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def readme_block(runs: list[dict]) -> str:
     lines = [
         "## A classroom (`make load`, websocket students)",
@@ -702,6 +912,8 @@ def readme_block(runs: list[dict]) -> str:
     for run in runs:
         cpu = run["cpu"]
         processes = f"{run['replicas']}" + (" behind HAProxy" if run["through_proxy"] else "")
+        if run.get("fault"):
+            processes += f", {run['fault']['killed']} SIGKILLed at {run['fault']['killed_after_s']:g} s"
         memory = ", ".join(
             f"{m.get('rss_mb', 0):.0f} / {m.get('peak_mb', 0):.0f}" for m in run["memory_per_process"]
         )
@@ -710,11 +922,14 @@ def readme_block(runs: list[dict]) -> str:
             f"| {run['latency_median_s']} s | **{run['latency_p95_s']} s** | {run['latency_max_s']} s "
             f"| {run['browser_latency_median_s']} / {run['browser_latency_p95_s']} s "
             f"| {len(run['errors'])} | {len(run['sessions_that_saw_another_students_text'])} "
-            f"| {cpu['server_cores']} | {cpu['client_cores']} + browsers {cpu['browsers_cpu_s']} s "
-            f"| {cpu['other_programs_cores']} | {memory} |"
+            f"| {_shown(cpu['server_cores'])} | {cpu['client_cores']} + browsers {cpu['browsers_cpu_s']} s "
+            f"| {_shown(cpu['other_programs_cores'])} | {memory} |"
         )
     lines.append("")
     for run in runs:
+        if run.get("fault"):
+            lines.append(fault_line(run))
+            continue
         pages = "; ".join(
             f"{title} {row['median_s']} / {row['p95_s']} s ({row['received_kb_per_rerun']} kB per rerun)"
             for title, row in run["per_page"].items()
@@ -741,6 +956,30 @@ def readme_block(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def fault_line(run: dict) -> str:
+    fault = run["fault"]
+    p95 = fault["recovery_p95_s"]
+    verdict = (
+        "met"
+        if p95 is not None and p95 <= fault["goal_recovery_p95_s"] and not fault["students_lost_for_good"]
+        else "missed"
+    )
+    return (
+        f"- Fault run, measured {run.get('date', '?')}: {run['students']} students through HAProxy on "
+        f"{run['replicas']} processes, the busiest ({fault['killed']}, {fault['students_on_it']} students) "
+        f"SIGKILLed {fault['killed_after_s']:g} s in. {fault['students_served_again']} of "
+        f"{fault['students_dropped']} dropped students served again by a live process "
+        f"(of those who had typed, {fault['views_restored_from_url']} of "
+        f"{fault.get('views_expected_from_url', '?')} saw their own text again, from the URL), "
+        f"{fault['students_lost_for_good']} lost for good; time from the kill until a moved student's page "
+        f"was drawn again: median {fault['recovery_median_s']} s, p95 **{p95} s**, max "
+        f"{fault['recovery_max_s']} s (goal p95 <= {fault['goal_recovery_p95_s']:g} s, nobody lost: {verdict}). "
+        f"Every process healthy again after {fault['back_to_all_healthy_s']} s. "
+        f"{run['sentences_done']} of {run['sentences_expected']} sentences, {len(run['errors'])} errors, "
+        f"{len(run['sessions_that_saw_another_students_text'])} leaks."
+    )
+
+
 def write_readme(runs: list[dict]) -> None:
     document = README.read_text() if README.is_file() else "# Benchmarks\n"
     README.write_text(replace_block(document, readme_block(runs)))
@@ -757,6 +996,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--think", default="10:30", help="seconds of reading between sentences, low:high")
     parser.add_argument("--ramp", type=float, default=20, help="seconds over which the students join")
     parser.add_argument("--browsers", type=int, default=2, help="real Chromium tabs alongside (default 2)")
+    parser.add_argument(
+        "--kill-after",
+        type=float,
+        default=0,
+        help="a fault run: SIGKILL the busiest app process this many seconds into the class",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/ unchanged")
     args = parser.parse_args(argv)
     low, _, high = args.think.partition(":")
