@@ -17,8 +17,9 @@ run: models
 test: models browser haproxy lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# ruff on everything; mypy type-checks explorer/ (settings in pyproject.toml).
 lint: $(VENV)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 setup: $(VENV)/.installed
 

