@@ -69,6 +69,10 @@ class ClassroomError(RuntimeError):
     """A process of the classroom did not start; the message carries the end of its log."""
 
 
+class StartCancelled(Exception):
+    """Asked to stop (Ctrl+C) while the processes were still starting."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -208,9 +212,18 @@ def answers(url: str, expect: bytes, timeout: float = 2) -> bool:
         return False
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float, expect: bytes) -> None:
+def _wait_healthy(
+    url: str,
+    process: subprocess.Popen,
+    log: Path,
+    seconds: float,
+    expect: bytes,
+    cancel: threading.Event | None = None,
+) -> None:
     deadline = time.monotonic() + seconds
     while not answers(url, expect):
+        if cancel is not None and cancel.is_set():
+            raise StartCancelled
         if process.poll() is not None or time.monotonic() > deadline:
             raise ClassroomError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
         time.sleep(0.25)  # polling a health endpoint, bounded by the deadline
@@ -279,8 +292,10 @@ class Classroom:
         memory_limit_mb: float | None = MEMORY_LIMIT_MB,
         drain_s: float = DRAIN_S,
         say: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ):
         self.folder = folder
+        self.cancel = cancel  # set while starting (Ctrl+C): start() stops at its next safe point
         self.bind = bind
         self.port = port or free_port()
         self.environment = dict(
@@ -393,12 +408,19 @@ class Classroom:
             raise ClassroomError(HAPROXY_MISSING)
         self.folder.mkdir(parents=True, exist_ok=True)
         for replica in self.replicas:
+            if self.cancel is not None and self.cancel.is_set():
+                raise StartCancelled
             replica.log.write_text("")
             self._launch(replica)
         for replica in self.replicas:
             assert replica.process is not None
             _wait_healthy(
-                f"{replica.url}/_stcore/health", replica.process, replica.log, START_TIMEOUT_S, b"ok"
+                f"{replica.url}/_stcore/health",
+                replica.process,
+                replica.log,
+                START_TIMEOUT_S,
+                b"ok",
+                self.cancel,
             )
             replica.state = "up"
         page = ERROR_PAGE.read_text()
@@ -419,7 +441,7 @@ class Classroom:
             raise ClassroomError(f"HAProxy refused {self.config}:\n{log.read_text()[-3000:]}")
         self._launch_proxy(haproxy)
         assert self.proxy is not None
-        _wait_healthy(f"{self.url}/_stcore/health", self.proxy, log, 30, b"ok")
+        _wait_healthy(f"{self.url}/_stcore/health", self.proxy, log, 30, b"ok", self.cancel)
         self.haproxy_binary = haproxy
         self.write_status()
         self._thread = threading.Thread(target=self._supervise, name="classroom-supervisor", daemon=True)
@@ -692,14 +714,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reload_running(args.logs)
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
-    stop = threading.Event()
+    stop = threading.Event()  # also cancels a start under way, at its next safe point
     reload = threading.Event()
-    serving = threading.Event()
 
     def request_stop(*_):
         stop.set()
-        if not serving.is_set():  # still starting: stop what was started so far, now
-            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)  # Ctrl+C (also when started in the background)
@@ -714,9 +733,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             app=args.app or STREAMLIT_APP,
             memory_limit_mb=args.memory_limit_mb or None,
             drain_s=args.drain_seconds,
+            cancel=stop,
         ) as room:
             pid_file.write_text(f"{os.getpid()}\n")
-            serving.set()
             print(
                 f"Transformer Explorer for a classroom: {room.url} ({args.replicas} processes behind "
                 f"HAProxy; logs and status.json in {args.logs}). Ctrl+C stops it; "
@@ -735,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClassroomError as error:
         print(str(error), file=sys.stderr, flush=True)
         return 1
-    except KeyboardInterrupt:  # Ctrl+C while starting: what was started is stopped
+    except StartCancelled:  # Ctrl+C while starting: what was started is stopped
         print("Stopped before the classroom was ready.", flush=True)
         return 0
     except Exception:  # the supervisor's own crash: everything it started was stopped on the way out
