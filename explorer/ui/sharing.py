@@ -7,6 +7,10 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, quote, urlparse
 
 import streamlit as st
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.state.common import user_key_from_element_id
+from streamlit.runtime.state.session_state import WStates
 
 from explorer.app.registry import PAGES
 from explorer.deployment import cloud_mode
@@ -20,6 +24,60 @@ from explorer.views.links import Param
 TEXT_PARAM = Param(name="text", key=TEXT_KEY, kind="str")
 LINK_APPLIED_KEY = "link.applied"
 LINK_PROBLEMS_KEY = "link.problems"
+# A tab reconnected to a new session (server restart, or a classroom student moved to another
+# process) sends the values its widgets show with its first run, often with the user's edit in
+# them. The link is applied first (it also restores settings of widgets not shown), then the run
+# is repeated once with the browser's values, so they win: the user's edit is not reverted.
+BROWSER_VALUES_KEY = "link.browser_values"  # serialized values the reconnected browser sent
+REPLAY_KEY = "link.replay"  # the same, to be put back at the start of the repeated run
+# Values, not actions: a button press or an upload is never replayed (the first run honoured it).
+_VALUE_FIELDS = frozenset(
+    {
+        "bool_value",
+        "double_value",
+        "int_value",
+        "string_value",
+        "double_array_value",
+        "int_array_value",
+        "string_array_value",
+        "json_value",
+        "arrow_value",
+        "bytes_value",
+    }
+)
+
+
+def _browser_values() -> list[bytes]:
+    """The values of keyed widgets the browser sent with this run (serialized), before any widget
+    of this run has read them; empty for a fresh page (its widgets have no values yet)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return []
+    return [
+        state.SerializeToString()
+        for state in ctx.session_state.get_widget_states()
+        if not state.id.endswith("-None") and state.WhichOneof("value") in _VALUE_FIELDS
+    ]
+
+
+def _put_back_browser_values(values: list[bytes]) -> None:
+    """Set the widgets to the values the reconnected browser sent, read as each widget of the
+    previous run reads them (Streamlit has no public call for this; a widget not drawn then
+    keeps the link's value)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    session = ctx.session_state._state  # the SessionState behind st.session_state
+    for value in values:
+        state = WidgetState.FromString(value)
+        metadata = session.get_widget_metadata(state.id)
+        key = user_key_from_element_id(state.id)
+        if metadata is None or key is None:
+            continue
+        reader = WStates()
+        reader.set_widget_metadata(metadata)
+        reader.set_widget_from_proto(state)
+        st.session_state[key] = reader[state.id]
 
 
 def _checkpoint_from_link(value: str) -> dict[str, str]:
@@ -43,8 +101,14 @@ def _checkpoint_from_link(value: str) -> dict[str, str]:
 def apply_link() -> None:
     """On a session's first run, take the settings a shared link carries (before any widget)."""
     if st.session_state.get(LINK_APPLIED_KEY):
+        st.session_state.pop(BROWSER_VALUES_KEY, None)  # the first run ended early: too late now
+        replay = st.session_state.pop(REPLAY_KEY, None)
+        if replay:
+            _put_back_browser_values(replay)
         return
     st.session_state[LINK_APPLIED_KEY] = True
+    if sent := _browser_values():
+        st.session_state[BROWSER_VALUES_KEY] = sent
     query = {name: st.query_params[name] for name in st.query_params}
     if not query:
         return
@@ -79,6 +143,9 @@ def sync_link(spec) -> tuple[str, links.Link]:
 
 def share_box(page) -> None:
     """Keep the browser's URL in step with the view, and offer the link to copy (every page)."""
+    if sent := st.session_state.pop(BROWSER_VALUES_KEY, None):
+        st.session_state[REPLAY_KEY] = sent  # every widget has been drawn once: repeat the run
+        st.rerun()
     spec = page_spec(page)
     query, link = sync_link(spec)
     base = urlparse(st.context.url or "http://127.0.0.1:8501/")

@@ -4,8 +4,12 @@ the page's settings."""
 from urllib.parse import quote
 
 import pytest
-from app_helpers import APP, TIMEOUT
+from app_helpers import APP, TIMEOUT, rerun
+from streamlit.runtime.state.common import TESTING_KEY
+from streamlit.runtime.state.safe_session_state import SafeSessionState
+from streamlit.runtime.state.session_state import SessionState
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.app_test import _AppTestSessionState
 
 from explorer import ui
 from explorer.pipeline import checkpoints
@@ -87,3 +91,39 @@ def test_a_link_with_an_unknown_checkpoint_is_reported():
     assert not at.exception
     assert at.session_state[ui.PICK_KEY] == checkpoints.default_ref()
     assert "checkpoint was ignored" in "\n".join(w.value for w in at.warning)
+
+
+def reconnect(at: AppTest) -> AppTest:
+    """Like a server restart (or a classroom student moved to another process): the tab's next
+    run starts a new session, with an empty session state, and the browser sends the values its
+    widgets show (here with the user's edit in them) and the URL it has."""
+    shown = at._tree.get_widget_states()
+    fresh = SessionState()
+    fresh[TESTING_KEY] = {}
+    at._session_state = SafeSessionState(fresh, lambda: None)
+    at.session_state = _AppTestSessionState(at._session_state)
+    at._finished_page_script_hash = ""  # the default page, as rerun() asks for it
+    return at._run(shown)
+
+
+def test_the_first_edit_in_a_reconnected_tab_wins_over_the_links_old_values():
+    linked, picked = checkpoints.default_ref(), checkpoints.MINILM
+    assert linked != picked  # the saved classifier is prepared on this machine
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"text": "old text", "ckpt": linked})
+    at.run()
+    assert at.session_state[ui.TEXT_KEY] == "old text" and at.session_state[ui.PICK_KEY] == linked
+    at.sidebar.text_area(key=ui.TEXT_KEY).input("my new text")
+    at.sidebar.selectbox(key=ui.PICK_KEY).select(picked)  # shown by its label, read back by value
+    at.sidebar.toggle(key=ui.LARGE_KEY).set_value(True)
+    reconnect(at)
+    assert not at.exception
+    assert at.sidebar.text_area(key=ui.TEXT_KEY).value == "my new text"
+    assert at.session_state[ui.TEXT_KEY] == "my new text"
+    assert at.session_state[ui.PICK_KEY] == picked and at.session_state[ui.LARGE_KEY] is True
+    query = {name: at.query_params[name] for name in at.query_params}  # the link follows the edit
+    assert query["text"] == "my new text" and query["ckpt"] == picked
+    at.sidebar.text_area(key=ui.TEXT_KEY).input("my newer text")  # later edits win too
+    rerun(at)
+    assert at.session_state[ui.TEXT_KEY] == "my newer text" and at.session_state[ui.PICK_KEY] == picked
+    assert at.query_params["text"] == "my newer text"
