@@ -303,6 +303,32 @@ def _check_checkpoint_folder(path: Path, shown: str) -> None:
         )
 
 
+# Files that hold a tokenizer's vocabulary; a checkpoint folder needs one of them. Without any,
+# transformers builds a tokenizer from its special tokens alone and every word becomes [UNK].
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
+_TOKENIZER_SUFFIXES = (".model", ".spm", ".tiktoken")  # SentencePiece and tiktoken vocabularies
+
+
+def has_tokenizer_files(folder: Path) -> bool:
+    """Whether ``folder`` holds a tokenizer vocabulary (tokenizer.json, vocab.txt, a .model…)."""
+    try:
+        names = [path.name for path in folder.iterdir() if path.is_file()]
+    except OSError:
+        return False
+    return any(name in TOKENIZER_FILES or name.endswith(_TOKENIZER_SUFFIXES) for name in names)
+
+
+def no_tokenizer_message(label: str) -> str:
+    """What to say about a checkpoint whose tokenizer has no vocabulary, and what to do."""
+    return (
+        f"Could not load '{_shorten(label)}': its folder has no tokenizer files (tokenizer.json, or a "
+        "vocabulary such as vocab.txt, vocab.json or a SentencePiece .model file), so its words cannot "
+        "be turned into the model's tokens. Save the tokenizer with the model "
+        "(tokenizer.save_pretrained(folder), next to model.save_pretrained(folder)), or copy those "
+        "files from the checkpoint it was trained from."
+    )
+
+
 # --- Resolution -------------------------------------------------------------------------------
 
 

@@ -13,13 +13,14 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from explorer.deployment import cloud_mode, max_hub_bytes
 from explorer.errors import CheckpointError
 from explorer.pipeline import tasks
-from explorer.pipeline.checkpoints import ResolvedCheckpoint
+from explorer.pipeline.checkpoints import ResolvedCheckpoint, has_tokenizer_files, no_tokenizer_message
 
 # Longest sentence (in tokens) the app runs through any model: attention grows as tokens², and a
 # decoder's 8,192 positions would need tens of GB of attention weights.
@@ -230,19 +231,35 @@ def _batch_tokenizer(tokenizer: Any) -> tuple[Any, str | None]:
     return padded, note
 
 
+def _has_no_vocabulary(resolved: ResolvedCheckpoint) -> bool:
+    """A checkpoint folder without tokenizer files (tokenizer.json, vocab.txt, a .model…)."""
+    return resolved.source != "hub" and not has_tokenizer_files(Path(resolved.location))
+
+
+def _auto_tokenizer(resolved: ResolvedCheckpoint, kwargs: dict[str, Any]) -> Any:
+    """The checkpoint's tokenizer, or CheckpointError. transformers loads a folder without tokenizer
+    files as a tokenizer of special tokens only (every word [UNK]), or fails with a technical error
+    (when tokenizer_config.json is there): both are refused, naming the missing files."""
+    import transformers
+
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            resolved.location, trust_remote_code=False, **kwargs
+        )
+    except Exception as error:
+        if _has_no_vocabulary(resolved):
+            raise CheckpointError(no_tokenizer_message(resolved.label)) from error
+        raise _explain(error, resolved) from error
+    if _has_no_vocabulary(resolved) or len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise CheckpointError(no_tokenizer_message(resolved.label))
+    return tokenizer
+
+
 def load_tokenizer(resolved: ResolvedCheckpoint) -> Any:
     """Only the tokenizer of a checkpoint (shared: never mutate)."""
     if resolved.needs_preparation:
         raise CheckpointError(f"{resolved.label} must be prepared first (explorer.pipeline.bundled).")
-    import transformers
-
-    kwargs = _hub_kwargs(resolved)
-    try:
-        return transformers.AutoTokenizer.from_pretrained(
-            resolved.location, trust_remote_code=False, **kwargs
-        )
-    except Exception as error:
-        raise _explain(error, resolved) from error
+    return _auto_tokenizer(resolved, _hub_kwargs(resolved))
 
 
 def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
@@ -262,9 +279,7 @@ def load_checkpoint(resolved: ResolvedCheckpoint) -> LoadedCheckpoint:
             # T5Model, BartModel…: without a head the decoder's output means nothing to postprocess;
             # their LM head is tied to the shared embeddings, so the seq2seq class adds no new weights.
             head_class = tasks.SEQ2SEQ_LM
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            resolved.location, trust_remote_code=False, **kwargs
-        )
+        tokenizer = _auto_tokenizer(resolved, kwargs)
         model = getattr(transformers, head_class).from_pretrained(
             resolved.location,
             config=config,

@@ -5,7 +5,7 @@ import torch
 
 from explorer.errors import CheckpointError
 from explorer.pipeline.checkpoints import local_ref, resolve
-from explorer.pipeline.loading import head_class_for, load_checkpoint
+from explorer.pipeline.loading import head_class_for, load_checkpoint, load_tokenizer
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,20 @@ def test_folder_with_config_but_no_weights_says_so(tmp_path, tiny_bert_dir):
     (tmp_path / "config.json").write_text((tiny_bert_dir / "config.json").read_text())
     with pytest.raises(CheckpointError, match="Could not load"):
         load_checkpoint(resolve(local_ref(str(tmp_path))))
+
+
+@pytest.mark.parametrize("kept", [(), ("tokenizer_config.json", "special_tokens_map.json")])
+def test_folder_without_tokenizer_files_is_refused_and_says_what_to_do(tmp_path, tiny_bert_dir, kept):
+    """transformers loads such a folder as a tokenizer of its 5 special tokens: every word [UNK]."""
+    for name in ("config.json", "model.safetensors", *kept):
+        if (tiny_bert_dir / name).exists():
+            (tmp_path / name).write_bytes((tiny_bert_dir / name).read_bytes())
+    resolved = resolve(local_ref(str(tmp_path)))
+    for load in (load_checkpoint, load_tokenizer):
+        with pytest.raises(CheckpointError) as refused:
+            load(resolved)
+        message = str(refused.value)
+        assert "no tokenizer files" in message and "tokenizer.json" in message and "vocab.txt" in message
+        assert "tokenizer.save_pretrained(folder)" in message
+    (tmp_path / "tokenizer.json").write_bytes((tiny_bert_dir / "tokenizer.json").read_bytes())
+    assert len(load_tokenizer(resolved)) > 5  # with its tokenizer, the same folder loads
