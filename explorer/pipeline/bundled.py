@@ -6,12 +6,14 @@ appears only when complete (written to a temporary folder, then renamed)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from explorer.errors import CheckpointError
 from explorer.pipeline.checkpoints import smollm2_folder, smollm2_gguf
 
 # progress(fraction in [0, 1], what is happening now)
@@ -22,12 +24,46 @@ def _quiet(fraction: float, message: str) -> None:
     pass
 
 
+# About 540 MB of float32 weights, plus the tokenizer files.
+_PREPARED_MB = 550
+
+
+def _cannot_write(folder: Path, error: OSError) -> CheckpointError:
+    """Why the prepared copy could not be written, and what to do, in the user's words."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = f"the disk is full (it needs about {_PREPARED_MB} MB free)"
+    elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = "the app cannot write there (a read-only or protected folder)"
+    else:
+        return CheckpointError(
+            f"SmolLM2 could not be prepared into {folder}: {error}. Run `python -m "
+            "explorer.pipeline.bundled` to see the details, or pick another checkpoint."
+        )
+    return CheckpointError(
+        f"SmolLM2 has to be prepared once, into {folder}, but that failed: {why}. Set the "
+        "EXPLORER_CACHE_DIR environment variable to a folder the app can write (about "
+        f"{_PREPARED_MB} MB), or prepare it there once with `python -m explorer.pipeline.bundled` as "
+        "a user who can write it. Meanwhile, pick another checkpoint."
+    )
+
+
 def prepare_smollm2(progress: Progress = _quiet) -> Path:
-    """Write the safetensors copy of SmolLM2 if it is not there yet; return its folder."""
+    """Write the safetensors copy of SmolLM2 if it is not there yet; return its folder. Raises
+    CheckpointError when the cache folder cannot be written (read-only, full)."""
     folder = smollm2_folder()
     if (folder / "config.json").is_file():
         progress(1.0, "SmolLM2 is ready.")
         return folder
+    try:
+        _prepare_once(folder, progress)
+    except OSError as error:
+        raise _cannot_write(folder, error) from error
+    progress(1.0, "SmolLM2 is ready.")
+    return folder
+
+
+def _prepare_once(folder: Path, progress: Progress) -> None:
+    """Convert under a file lock, so concurrent callers wait instead of converting twice."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         try:
@@ -40,8 +76,6 @@ def prepare_smollm2(progress: Progress = _quiet) -> Path:
                 _convert(smollm2_gguf(), folder, progress)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    progress(1.0, "SmolLM2 is ready.")
-    return folder
 
 
 def _convert(gguf_path: Path, folder: Path, progress: Progress) -> None:
@@ -85,7 +119,10 @@ def main() -> None:
     def show(fraction: float, message: str) -> None:
         print(f"SmolLM2 [{fraction:4.0%}] {message}", flush=True)
 
-    folder = prepare_smollm2(show)
+    try:
+        folder = prepare_smollm2(show)
+    except CheckpointError as problem:
+        raise SystemExit(str(problem)) from None
     print(f"SmolLM2: {folder} ({time.perf_counter() - started:.1f} s)")
 
 

@@ -38,8 +38,10 @@ def _prepared(ref: str) -> tuple[checkpoints.ResolvedCheckpoint, str]:
         def progress(fraction: float, message: str) -> None:
             bar.progress(fraction, text=message)
 
-        prepare_smollm2(progress)
-        bar.empty()
+        try:
+            prepare_smollm2(progress)  # CheckpointError when the cache folder cannot be written
+        finally:
+            bar.empty()
         resolved = checkpoints.resolve(ref)
     return resolved, checkpoints.fingerprint(resolved)
 
