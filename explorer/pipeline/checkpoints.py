@@ -13,6 +13,7 @@ A checkpoint is named by a *reference* string, the one value the picker stores:
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
 import importlib.util
 import json
@@ -291,7 +292,22 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _is_link_loop(path: Path) -> bool:
+    """Whether ``path`` (or a folder on the way to it) is a symbolic link that leads back to itself."""
+    try:
+        path.stat()
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
+
+
 def _check_checkpoint_folder(path: Path, shown: str) -> None:
+    if _is_link_loop(path):
+        raise CheckpointError(
+            f"'{_shorten(shown)}' is a symbolic link loop: the link leads, through other links, back to "
+            "itself, so there is no folder behind it. Point the link at the checkpoint folder, or type "
+            "the folder's real path."
+        )
     if not path.exists():
         raise CheckpointError(f"There is no folder '{_shorten(shown)}' on this machine.")
     if not path.is_dir():

@@ -174,12 +174,63 @@ def check_hub_size(model_id: str) -> None:
         )
 
 
+# What safetensors and torch say about a weights file cut short or corrupted.
+_DAMAGED_WEIGHTS = (
+    "error while deserializing header",
+    "incomplete metadata",
+    "failed finding central directory",
+    "pytorchstreamreader failed",
+    "unexpected eof",
+    "ran out of input",
+)
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as file:
+        return file.read(len(magic)) == magic
+
+
+def _damaged_weights_file(folder: Path) -> str | None:
+    """The first weights file in ``folder`` that cannot be read to the end (a safetensors header
+    that does not cover the file, a torch zip without its directory), by name; None if all read."""
+    import zipfile
+
+    from safetensors import safe_open
+
+    try:
+        files = sorted(path for path in folder.iterdir() if path.is_file())
+    except OSError:
+        return None
+    for path in files:
+        try:
+            if path.suffix == ".safetensors":
+                with safe_open(str(path), framework="pt"):
+                    pass
+            elif path.suffix == ".bin" and _starts_with(path, b"PK"):
+                zipfile.ZipFile(path).close()  # torch.save writes a zip; its directory is at the end
+        except Exception:  # safetensors raises its own SafetensorError, zipfile BadZipFile
+            return path.name
+    return None
+
+
+def _damaged_message(name: str, file: str | None) -> CheckpointError:
+    where = f"The weights file {file} of '{name}'" if file else f"A weights file of '{name}'"
+    return CheckpointError(
+        f"{where} is incomplete or damaged: it could not be read to the end (often a copy or download "
+        "that stopped early). Copy or download it again, and check that its size matches the original's."
+    )
+
+
 def _explain(error: Exception, resolved: ResolvedCheckpoint) -> CheckpointError:
     """Turn a loading exception into one sentence the user can act on."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     name = resolved.location if resolved.source == "hub" else resolved.label
     text = str(error)
+    if resolved.source != "hub" and (damaged := _damaged_weights_file(Path(resolved.location))):
+        return _damaged_message(name, damaged)
+    if any(sign in text.lower() for sign in _DAMAGED_WEIGHTS):
+        return _damaged_message(name, None)
     if isinstance(error, GatedRepoError):
         return CheckpointError(
             f"'{name}' is a gated model: accept its terms on the Hub and log in "

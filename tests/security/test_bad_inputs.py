@@ -176,3 +176,41 @@ def test_a_checkpoint_error_leaves_the_app_usable(tmp_path):
 def test_every_error_is_an_explorer_error_with_a_sentence():
     for error in (CheckpointError("x"), InputError("y")):
         assert isinstance(error, ExplorerError)
+
+
+def test_a_symbolic_link_loop_is_called_one(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for path in (tmp_path / "a", tmp_path / "a" / "checkpoint"):
+        with pytest.raises(CheckpointError, match="is a symbolic link loop") as refused:
+            local_ref(str(path))
+        assert not str(refused.value).startswith("There is no folder")  # what it said before
+        assert "real path" in str(refused.value)
+
+
+@pytest.mark.parametrize("kept", [0.5, 100, 7])
+def test_truncated_weights_are_called_incomplete_and_named(tmp_path, tiny_bert_dir, kept):
+    """A copy or download cut short: the file is named, with what to do (not the safetensors error)."""
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_bytes((tiny_bert_dir / name).read_bytes())
+    weights = (tiny_bert_dir / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(weights[: int(len(weights) * kept) if kept < 1 else kept])
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(resolve(local_ref(str(tmp_path))))
+    message = str(refused.value)
+    assert "The weights file model.safetensors of" in message and "is incomplete or damaged" in message
+    assert "Copy or download it again" in message and "header" not in message
+
+
+def test_a_truncated_torch_weights_file_is_named(tmp_path, tiny_bert_dir):
+    import torch
+
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_bytes((tiny_bert_dir / name).read_bytes())
+    torch.save({"bert.pooler.dense.bias": torch.zeros(1000)}, tmp_path / "pytorch_model.bin")
+    whole = (tmp_path / "pytorch_model.bin").read_bytes()
+    (tmp_path / "pytorch_model.bin").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(
+        CheckpointError, match="The weights file pytorch_model.bin of .* is incomplete or damaged"
+    ):
+        load_checkpoint(resolve(local_ref(str(tmp_path))))
