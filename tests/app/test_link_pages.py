@@ -127,3 +127,16 @@ def test_the_first_edit_in_a_reconnected_tab_wins_over_the_links_old_values():
     rerun(at)
     assert at.session_state[ui.TEXT_KEY] == "my newer text" and at.session_state[ui.PICK_KEY] == picked
     assert at.query_params["text"] == "my newer text"
+
+
+def test_a_name_two_pages_use_is_read_by_the_page_that_can_read_it_without_a_warning():
+    """'padding' is on/off on the attention page and a choice on the tokenizer page: every
+    attention link carries padding=0 or 1, which the tokenizer page cannot read (no warning)."""
+    at = open_link({"text": "Hello world", "padding": "0", "layer": "-4"}, "pages/attention.py")
+    assert at.session_state["att.show_padding"] is False
+    warnings = [w.value for w in at.warning]
+    assert not any("'padding'" in w for w in warnings), warnings
+    assert sum("'layer' in the link is not between 1 and 1000" in w for w in warnings) == 1
+    at = open_link({"text": "Hello world", "padding": "max_length"}, "pages/tokenizer.py")
+    assert at.session_state["tok.padding"] == "max_length"
+    assert not any("'padding'" in w.value for w in at.warning)
