@@ -1,20 +1,26 @@
 """Cached loads and runs, shared by every session of the process.
 
 Models are ``st.cache_resource`` (one copy per process, shared by all sessions, never mutated);
-runs are ``st.cache_resource`` too because they are frozen dataclasses of read-only arrays
+runs are kept once per process too because they are frozen dataclasses of read-only arrays
 (``st.cache_data`` would pickle and copy tens of MB on every rerun). All are bounded by
-``max_entries``. Every key includes the checkpoint's file fingerprint, so a checkpoint saved again
+``max_entries``; the runs also by the bytes of their arrays (BoundedCache). Every key includes the checkpoint's file fingerprint, so a checkpoint saved again
 under the same name is loaded again instead of being served from memory in its old state.
 """
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import numpy as np
 import streamlit as st
 
-from explorer.deployment import cache_sizes
+from explorer.deployment import cache_sizes, cloud_mode
 from explorer.errors import ExplorerError
 from explorer.explain.tokenizer_lab import Trainable, train_tokenizer
 from explorer.pipeline import checkpoints
@@ -26,6 +32,111 @@ from explorer.ui.routing import selection, show_error, stop
 from explorer.ui.state import Selection, read_sentences
 
 CACHE = cache_sizes()  # smaller on a shared (cloud) deployment
+# The runs are also bounded by the bytes of their arrays: a count alone let a few long texts keep
+# GBs (a run with attention weights holds up to 400 MB: run.MAX_ATTENTION_VALUES floats; a masked
+# LM's logits are [masks, vocab]). A run bigger than its budget is returned but not kept.
+RUN_BYTES = (
+    {"light": 64_000_000, "heavy": 450_000_000}
+    if cloud_mode()
+    else {"light": 256_000_000, "heavy": 600_000_000}
+)
+
+
+def _release_freed_memory_to_the_system() -> None:
+    """glibc keeps freed blocks below its dynamic mmap threshold (up to 32 MB) in its heap, so the
+    memory of evicted runs stayed in the process (RSS grew with every long text). A fixed threshold
+    puts every block of 4 MB or more in its own mapping, returned to the system when freed."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
+        pass
+
+
+_release_freed_memory_to_the_system()
+
+
+def array_bytes(value: Any) -> int:
+    """Bytes of the numpy arrays in ``value`` (dataclasses, tuples, lists, dicts), each counted once."""
+    seen: set[int] = set()
+
+    def walk(item: Any) -> int:
+        if id(item) in seen:
+            return 0
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            return int(item.nbytes)
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return sum(walk(getattr(item, field.name)) for field in dataclasses.fields(item))
+        if isinstance(item, (tuple, list)):
+            return sum(walk(part) for part in item)
+        if isinstance(item, dict):
+            return sum(walk(part) for part in item.values())
+        return 0
+
+    return walk(value)
+
+
+T = TypeVar("T")
+
+
+class BoundedCache(Generic[T]):
+    """A process-wide LRU cache, shared by every session like st.cache_resource, bounded by entries
+    and by the bytes of the arrays its values hold. Values are frozen and never mutated. Two
+    sessions asking for the same key at once compute it once."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self._computing: dict[Hashable, threading.Lock] = {}
+
+    @property
+    def bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _kept(self, key: Hashable) -> tuple[T] | None:
+        """(value,) when ``key`` is kept (the most recently used from now on), else None."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return (self._entries[key][0],)
+            return None
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if kept := self._kept(key):
+            return kept[0]
+        with self._lock:
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            if kept := self._kept(key):  # another session computed it meanwhile
+                return kept[0]
+            try:
+                result = compute()
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)
+            self._keep(key, result)
+            return result
+
+    def _keep(self, key: Hashable, value: T) -> None:
+        size = array_bytes(value)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            self._entries[key] = (value, size)
+            total = sum(kept for _, kept in self._entries.values())
+            while len(self._entries) > self.max_entries or total > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                total -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def _prepared(ref: str) -> tuple[checkpoints.ResolvedCheckpoint, str]:
@@ -67,18 +178,25 @@ def _encode_and_run(
     return encoding, run_model(loaded, encoding, hidden_states=hidden_states, attentions=attentions)
 
 
-# Two bounds: runs without hidden states or attention weights are small (shapes and logits); runs
+# Two caches: runs without hidden states or attention weights are small (shapes and logits); runs
 # with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
-@st.cache_resource(max_entries=CACHE["light_runs"], show_spinner=False)
+LIGHT_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["light_runs"], RUN_BYTES["light"])
+HEAVY_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["heavy_runs"], RUN_BYTES["heavy"])
+
+
 def _light_run(ref: str, fingerprint: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
-    return _encode_and_run(ref, fingerprint, sentences, False, False)
+    return LIGHT_RUNS.get(
+        (ref, fingerprint, sentences), lambda: _encode_and_run(ref, fingerprint, sentences, False, False)
+    )
 
 
-@st.cache_resource(max_entries=CACHE["heavy_runs"], show_spinner=False)
 def _heavy_run(
     ref: str, fingerprint: str, sentences: tuple[str, ...], hidden_states: bool, attentions: bool
 ) -> tuple[Encoding, ModelRun]:
-    return _encode_and_run(ref, fingerprint, sentences, hidden_states, attentions)
+    return HEAVY_RUNS.get(
+        (ref, fingerprint, sentences, hidden_states, attentions),
+        lambda: _encode_and_run(ref, fingerprint, sentences, hidden_states, attentions),
+    )
 
 
 def pipeline(

@@ -1,0 +1,95 @@
+"""The run caches are bounded by the bytes of their arrays, not only by a count: a few long texts
+kept GBs (a run with attention weights holds up to 400 MB)."""
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.pipeline.run import MAX_ATTENTION_VALUES
+from explorer.ui.cache import HEAVY_RUNS, LIGHT_RUNS, RUN_BYTES, BoundedCache, array_bytes
+
+
+@dataclass(frozen=True)
+class Run:
+    attentions: np.ndarray
+    logits: np.ndarray | None
+    shapes: tuple[int, ...]
+
+
+def run_of(megabytes: int) -> Run:
+    return Run(np.zeros(megabytes * 250_000, dtype=np.float32), None, (1, 2))  # 4 bytes a value
+
+
+def test_array_bytes_counts_each_array_once_through_dataclasses_and_tuples():
+    shared = np.zeros(1000, dtype=np.float32)
+    assert array_bytes((Run(shared, shared, (3,)), {"x": np.zeros(10, dtype=np.int64)})) == 4000 + 80
+
+
+def test_the_oldest_runs_go_when_the_bytes_exceed_the_budget():
+    cache: BoundedCache[Run] = BoundedCache(max_entries=10, max_bytes=25_000_000)
+    for i in range(4):
+        cache.get(i, lambda: run_of(10))
+    assert len(cache) == 2 and cache.bytes == 20_000_000  # 10 entries allowed, 25 MB are not
+    computed = []
+    cache.get(3, lambda: computed.append(3) or run_of(10))  # kept: not computed again
+    cache.get(0, lambda: computed.append(0) or run_of(10))  # evicted: computed again
+    assert computed == [0]
+    cache.get(4, lambda: run_of(10))
+    assert len(cache) == 2 and cache.bytes <= 25_000_000
+    assert cache._kept(0) and cache._kept(4) and not cache._kept(3)  # 3 was used least recently
+
+
+def test_a_run_bigger_than_the_budget_is_returned_but_not_kept():
+    cache: BoundedCache[Run] = BoundedCache(max_entries=3, max_bytes=5_000_000)
+    cache.get("small", lambda: run_of(1))
+    big = cache.get("big", lambda: run_of(10))
+    assert big.attentions.nbytes == 10_000_000
+    assert len(cache) == 1 and cache._kept("small")  # nothing was evicted for it
+
+
+def test_the_count_still_bounds_small_runs():
+    cache: BoundedCache[Run] = BoundedCache(max_entries=2, max_bytes=10**9)
+    for i in range(5):
+        cache.get(i, lambda: run_of(1))
+    assert len(cache) == 2
+
+
+def test_two_sessions_asking_at_once_compute_once():
+    cache: BoundedCache[Run] = BoundedCache(max_entries=2, max_bytes=10**9)
+    calls = []
+
+    def slow() -> Run:
+        calls.append(1)
+        time.sleep(0.2)
+        return run_of(1)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 3 and all(r is results[0] for r in results)
+
+
+def test_a_failed_run_is_not_kept_and_can_be_asked_again():
+    cache: BoundedCache[Run] = BoundedCache(max_entries=2, max_bytes=10**9)
+
+    def fail() -> Run:
+        raise ValueError("too long")
+
+    for _ in range(2):
+        try:
+            cache.get("k", fail)
+        except ValueError:
+            pass
+    assert len(cache) == 0 and cache.get("k", lambda: run_of(1)).shapes == (1, 2)
+
+
+def test_the_app_s_run_caches_have_byte_budgets():
+    assert LIGHT_RUNS.max_bytes == RUN_BYTES["light"] <= 256_000_000
+    assert HEAVY_RUNS.max_bytes == RUN_BYTES["heavy"] <= 600_000_000
+    biggest = MAX_ATTENTION_VALUES * 4  # the attention weights of the biggest run allowed
+    assert HEAVY_RUNS.max_bytes >= biggest + 40_000_000  # it is kept, with its hidden states
