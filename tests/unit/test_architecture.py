@@ -38,9 +38,7 @@ def test_a_model_type_belongs_to_one_family():
 
 def test_records_are_frozen_and_keyword_only():
     with pytest.raises(TypeError):
-        arch.Norms(
-            placement="pre", kind="RMSNorm", attention="a", feed_forward="b", final=None
-        )  # positional on purpose
+        arch.Norms("pre", "RMSNorm", "a", "b", None)  # positional on purpose
     with pytest.raises(dataclasses.FrozenInstanceError):
         arch.BERT.label = "x"  # frozen on purpose
 
