@@ -29,7 +29,7 @@ from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.views.common import Download, Note, Table, table
+from explorer.views.common import Download, Note, Table, csv_and_json, table
 from explorer.views.settings import setting
 
 ATTENTION = "attention (last layer)"
@@ -456,21 +456,13 @@ def _table(a: at.Attributions, values: dict[str, np.ndarray]) -> Table:
 
 
 def _downloads(a: at.Attributions, checkpoint: str) -> tuple[Download, Download]:
-    as_csv = Download(
-        label="Download the attributions (CSV)",
-        data=lambda: csv_text(a),
-        file_name="attributions.csv",
-        mime="text/csv",
-        key="attr.csv",
+    return csv_and_json(
+        "the attributions",
+        stem="attributions",
+        key="attr",
+        csv_data=lambda: csv_text(a),
+        json_data=lambda: json_text(a, checkpoint),
     )
-    as_json = Download(
-        label="Download the attributions (JSON)",
-        data=lambda: json_text(a, checkpoint),
-        file_name="attributions.json",
-        mime="application/json",
-        key="attr.json",
-    )
-    return as_csv, as_json
 
 
 def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
