@@ -352,7 +352,7 @@ def _summary(a: at.Attributions, chosen: np.ndarray, method: str) -> Note:
     against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
     return Note(
         "markdown",
-        f"**{method}**: most towards {a.target.shown}: "
+        f"**{method}**: most towards {visible(a.target.shown, quote=False)}: "
         + (", ".join(towards) or "none")
         + "; most against: "
         + (", ".join(against) or "none")
@@ -415,7 +415,7 @@ def _occlusion(a: at.Attributions) -> Note:
     skipped = " The blank itself is not occluded." if t.kind == "masked word" else ""
     return Note(
         "caption",
-        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.shown} compared: "
+        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {visible(t.shown, quote=False)} compared: "
         f"{unit} with the word − {unit} without it. All tokens of a word share its value.{skipped}",
     )
 
@@ -495,7 +495,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         rows=_rows(a, values, settings.attr_method),
         legend=Note(
             "caption",
-            f"Purple: pushes towards {a.target.shown}; orange: pushes away; white: nothing. Each row is "
+            f"Purple: pushes towards {visible(a.target.shown, quote=False)}; orange: pushes away; white: nothing. Each row is "
             "scaled to its own largest |value| (hover a token for its number). Dashed grey: padding.",
         ),
         figure=figure(a, values),

@@ -78,3 +78,38 @@ def test_a_lesson_keeps_the_students_text_and_gives_it_back():
     page.button(key="lesson.end").click().run()
     assert page.session_state[ui.TEXT_KEY] == own and page.session_state[ui.PICK_KEY] == ref
     assert ui.LESSON_STEP_KEY not in page.session_state and ui.LESSON_KEPT_KEY not in page.session_state
+
+
+def test_the_why_step_opens_on_the_models_answer_and_says_it_is_wrong():
+    import torch
+
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.loading import load_checkpoint
+    from explorer.views.settings import presets
+
+    index = next(i for i, s in enumerate(LESSON) if s.title == "Why this prediction?")
+    step = LESSON[index]
+    loaded = load_checkpoint(checkpoints.resolve(step.ref))
+    with torch.no_grad():
+        logits = loaded.model(**loaded.tokenizer(step.text, return_tensors="pt")).logits[0]
+    p = torch.softmax(logits.double(), -1).numpy()
+    labels = [loaded.config.id2label[i] for i in range(len(p))]
+    said = labels[int(p.argmax())]
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in {
+        ui.TEXT_KEY: step.text,
+        ui.PICK_KEY: step.ref,
+        ui.LESSON_STEP_KEY: index,
+        **presets(step.settings, step.ref),
+    }.items():
+        at.session_state[key] = value
+    at.switch_page(step.page).run()
+    assert not at.exception
+    picker = at.selectbox(key="cls.attr_target")
+    assert picker.value == said and sorted(picker.options) == sorted(labels)  # names only: never stale
+    captions = "\n".join(c.value for c in at.caption)
+    assert "For this text: " + " · ".join(f"{labels[i]} {p[i]:.1%}" for i in p.argsort()[::-1]) in captions
+    banner = "\n".join(m.value for m in at.markdown)
+    assert f"the model says **{said}** ({p.max():.1%}): **it is wrong here**. Why does it fail?" in banner
+    assert "Turn on" not in banner
+    assert f"Explaining the label **{said}**" in banner

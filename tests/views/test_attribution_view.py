@@ -228,3 +228,8 @@ def test_tokens_in_code_spans_are_shown_once_escaped(tiny_classifier):
     assert "`<|im_end|>`" in shown.baseline.text and "&lt;" not in shown.baseline.text
     assert "`<s>⟨U+0009⟩`" in shown.occlusion.text and "&lt;" not in shown.occlusion.text
     assert all("&lt;" not in row.html for row in shown.rows)  # no token here has a <
+    # Outside code spans markdown reads `&lt;` as `<` (and would drop a raw `</s>` as HTML): escaped once.
+    tagged = dataclasses.replace(odd, target=dataclasses.replace(odd.target, text="'</s>'"))
+    notes = view.build(tagged, classification.Settings())
+    for note in (notes.summary, notes.legend, notes.occlusion):
+        assert "'&lt;/s&gt;'" in note.text and "</s>" not in note.text, note.text
