@@ -601,8 +601,15 @@ def explain_families(facts: Facts) -> str:
             f"`{decoder_tokens[0]}` and wrote “{written or '(nothing but special tokens)'}”, one token at a "
             f"time, attending backwards to what it wrote (causal) and, through **cross-attention**, to the "
             f"encoder's tokens. In the decoder's last layer (layer {layers_dec}), averaged over its "
-            f"{cross_all.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
-            "above to see every decoder token (rows) against every encoder token (columns)."
+            f"{cross_all.shape[2]} heads: "
+            + "; ".join(looks)
+            + ". "
+            + (
+                "The heatmap above shows cross-attention"
+                if getattr(facts.settings, "part", None) == "cross-attention"
+                else "Pick *cross-attention* above to see it"
+            )
+            + ": every decoder token (rows) against every encoder token (columns)."
         )
     later = _later_share(_kept(run.attentions, "attentions"), e.attention_mask[0])
     other = (
