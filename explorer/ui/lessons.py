@@ -121,4 +121,9 @@ def lesson_banner(page) -> None:
             columns[1].button(
                 "Next step →", on_click=start_step, args=(index + 1,), type="primary", key="lesson.next"
             )
-        columns[2].button("End the lesson", on_click=end_lesson, key="lesson.end")
+        columns[2].button(
+            "End the lesson",
+            on_click=end_lesson,
+            key="lesson.end",
+            help="Gives back the text and checkpoint you had before the lesson started.",
+        )

@@ -75,6 +75,7 @@ def test_a_lesson_keeps_the_students_text_and_gives_it_back():
     banner = "\n".join(m.value for m in page.markdown)
     assert f"On layer {layer + 1}, head {head}" in banner
     assert f"**layer {layer + 1}, head {head}**" in banner and "the page shows it." in banner
+    assert "Gives back the text and checkpoint" in page.button(key="lesson.end").help
     page.button(key="lesson.end").click().run()
     assert page.session_state[ui.TEXT_KEY] == own and page.session_state[ui.PICK_KEY] == ref
     assert ui.LESSON_STEP_KEY not in page.session_state and ui.LESSON_KEPT_KEY not in page.session_state
