@@ -4,7 +4,8 @@ generic text that could contradict the model). Pure functions; explorer.ui draws
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,6 +30,18 @@ from explorer.words import count
 CLASSIFIER = checkpoints.CLASSIFIER  # built by `make models` (explorer.training.finetune)
 
 
+@dataclass(frozen=True)
+class Labelled:
+    """A lesson sentence and what it means (its known label), declared once, together."""
+
+    text: str
+    label: str  # e.g. "POSITIVE": what a reader says, not what a model predicts
+
+
+FILM = Labelled(attribution_view.LESSON_SENTENCE, "POSITIVE")  # "The film was not bad at all."
+SERVICE = Labelled("The service could have been better.", "NEGATIVE")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Facts:
     """What the page shows, for an explanation to describe."""
@@ -40,17 +53,32 @@ class Facts:
     # The page's own cached comparison of the attention mask's effect (explorer.ui passes it, so
     # the banner and the page share one computation); None: the explanation computes it.
     mask_effect: Callable[[], Any] | None = None
+    known: tuple[Labelled, ...] = ()  # the step's sentences with a known label
+
+    def known_label(self, b: int) -> str | None:
+        """The known label of sentence ``b`` of the batch (None: the student's own sentence)."""
+        text = self.encoding.sentences[b].strip()
+        return next((k.label for k in self.known if k.text == text), None)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LessonStep:
     title: str
     page: str  # page file, e.g. "pages/tokenizer.py"
-    text: str  # preset text box
+    text: str = ""  # preset text box ("": the ``known`` sentences, one per line)
     ref: str  # preset checkpoint
     explain: Callable[[Facts], str]
     question: str
     settings: Any = None  # the page's Settings the step opens with (None: leave them as they are)
+    # The settings computed from what the model does on the step's text (e.g. the head it found),
+    # from the facts and ``settings``; None: ``settings`` as declared.
+    opens: Callable[[Facts, Any], Any] | None = None
+    known: tuple[Labelled, ...] = ()  # sentences of ``text`` whose label is known
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", "\n".join(k.text for k in self.known))
+
     # What the explanation reads from the run; the same as its page asks for, so that both share
     # one cached run instead of evicting each other.
     hidden_states: bool = False
@@ -348,24 +376,43 @@ def _position(tokens: tuple[str, ...], word: str) -> int | None:
     return None
 
 
+def _it_animal_head(facts: Facts) -> tuple[int, int, float] | None:
+    """(layer from 1, head from 0, weight): the head where `it` attends most to `animal` in the
+    first sentence; None when the sentence lacks either word."""
+    e, attentions = facts.encoding, _kept(facts.run.attentions, "attentions")  # [L, B, H, S, S]
+    it, animal = _position(e.tokens[0], "it"), _position(e.tokens[0], "animal")
+    if it is None or animal is None:
+        return None
+    weights = attentions[:, 0, :, it, animal]  # [L, H]: index l - 1 is layer l
+    index, head = np.unravel_index(int(np.argmax(weights)), weights.shape)
+    return int(index) + 1, int(head), float(weights[index, head])
+
+
+def open_attention_head(facts: Facts, settings: Any) -> Any:
+    """The Attention page's settings on the head the explanation names (for the checkpoint in use)."""
+    found = _it_animal_head(facts)
+    return settings if found is None else dataclasses.replace(settings, layer=found[0], head=found[1])
+
+
 def explain_attention(facts: Facts) -> str:
     e, attentions = facts.encoding, _kept(facts.run.attentions, "attentions")  # [L, B, H, S, S]
     tokens = e.tokens[0]
-    it, animal = _position(tokens, "it"), _position(tokens, "animal")
-    if it is None or animal is None:
+    it = _position(tokens, "it")
+    found = _it_animal_head(facts)
+    if it is None or found is None:
         return "This explanation needs the words 'it' and 'animal' in the first sentence; restart the step."
-    weights = attentions[:, 0, :, it, animal]  # [L, H]: index l - 1 is layer l
-    index, head = np.unravel_index(int(np.argmax(weights)), weights.shape)
-    opened = getattr(facts.settings, "layer", 1), getattr(facts.settings, "head", 0)  # as the page shows now
-    layer_now, head_now = opened if 1 <= opened[0] <= attentions.shape[0] else (1, 0)
-    head_now = head_now if 0 <= head_now < attentions.shape[2] else 0
+    layer, head, weight = found
+    opened = getattr(facts.settings, "layer", layer), getattr(facts.settings, "head", head)  # as shown now
+    layer_now, head_now = opened if 1 <= opened[0] <= attentions.shape[0] else (layer, head)
+    head_now = head_now if 0 <= head_now < attentions.shape[2] else head
     shown = attentions[layer_now - 1, 0, head_now, it]  # [S]
     top = int(np.argmax(shown))
     return (
         f"On layer {layer_now}, head {head_now} (layers count from 1, heads from 0), `it` looks most at "
         f"`{tokens[top]}` ({shown[top]:.0%} of its attention). Across all {attentions.shape[0]} layers and "
-        f"{attentions.shape[2]} heads, the head where `it` attends most to `animal` is **layer {index + 1}, "
-        f"head {head}** ({weights[index, head]:.0%})."
+        f"{attentions.shape[2]} heads, the head where `it` attends most to `animal` is **layer {layer}, "
+        f"head {head}** ({weight:.0%})"
+        + (": the page shows it." if (layer_now, head_now) == (layer, head) else ": pick it above to see it.")
     )
 
 
@@ -388,10 +435,39 @@ def explain_logits(facts: Facts) -> str:
     )
 
 
+WHY_WRONG = "Why does it fail?"
+
+
+def verdict(known: str, predicted: str, score: str, sentence: str = "The sentence") -> str:
+    """What a sentence with a ``known`` label and the model's answer say together, plainly."""
+    if known.lower() == predicted.lower():
+        return (
+            f"{sentence} is {known.lower()}, and the model says **{predicted}** ({score}): it is right here."
+        )
+    return f"{sentence} is {known.lower()}; the model says **{predicted}** ({score}): **it is wrong here**."
+
+
+def _verdicts(facts: Facts, results: Sequence[Any]) -> tuple[str, bool]:
+    """One sentence per batch sentence whose label is known and among the model's labels, and
+    whether the model is wrong on any of them."""
+    said, wrong = [], False
+    for b, result in enumerate(results):
+        known = facts.known_label(b)
+        names = [str(label).lower() for label in result.labels]
+        if known is None or result.function == "none" or known.lower() not in names:
+            continue
+        predicted = str(result.labels[int(np.argmax(result.scores))])
+        wrong = wrong or predicted.lower() != known.lower()
+        score = f"{float(np.max(result.scores)):.1%}"
+        said.append(verdict(known, predicted, score, f"“{facts.encoding.sentences[b]}”"))
+    return " ".join(said), wrong
+
+
 def explain_probabilities(facts: Facts) -> str:
     if missing := _no_classifier(facts):
         return missing
-    result = classify(_kept(facts.run.logits, "logits"), facts.loaded.config)[0]
+    results = classify(_kept(facts.run.logits, "logits"), facts.loaded.config)
+    result = results[0]
     best = int(np.argmax(result.scores))
     logits = ", ".join(f"{x:.2f}" for x in result.logits)
     scores = ", ".join(f"{p:.3f}" for p in result.scores)
@@ -401,7 +477,38 @@ def explain_probabilities(facts: Facts) -> str:
         "none": "This is a regression head: its score [{s}] is the answer, with no function applied",
     }[result.function].format(l=logits, s=scores)
     shown = f"{result.scores[best]:.1%}" if result.function != "none" else f"{result.scores[best]:.3g}"
-    return f"{how}. The largest, **{result.labels[best]}** at {shown}, is the prediction."
+    text = (
+        f"{how}. For the first sentence the largest, **{result.labels[best]}** at {shown}, is the prediction"
+    )
+    said, wrong = _verdicts(facts, results)
+    if not said:
+        return text + "."
+    return f"{text}; a prediction is not the truth. {said}" + (f" {WHY_WRONG}" if wrong else "")
+
+
+def explain_why(facts: Facts) -> str:
+    """Why the classifier answers as it does for the first sentence: its own prediction (never a
+    hard-coded label), said to be wrong when the sentence's known label differs."""
+    loaded = facts.loaded
+    if loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
+        return (
+            f"{loaded.resolved.label} has no classification head, so there is no label to explain: "
+            "pick the classifier fine-tuned here."
+        )
+    known = facts.known_label(0)
+
+    def lead(label: str, score: float) -> str:
+        said = f"{score:.1%}"
+        if known is None or known.lower() not in {str(x).lower() for x in loaded.config.id2label.values()}:
+            return f"The classifier says **{label}** ({said})."
+        if known.lower() == label.lower():
+            return verdict(known, label, said)
+        return f"{verdict(known, label, said)} {WHY_WRONG} Here is what pushes it towards {label}."
+
+    section_open = bool(getattr(facts.settings, "attr_show", False))
+    return attribution_view.why_explanation(
+        loaded, facts.encoding, 0, None, lead=lead, section_open=section_open
+    )
 
 
 def explain_fine_tuning(facts: Facts) -> str:
@@ -494,8 +601,15 @@ def explain_families(facts: Facts) -> str:
             f"`{decoder_tokens[0]}` and wrote “{written or '(nothing but special tokens)'}”, one token at a "
             f"time, attending backwards to what it wrote (causal) and, through **cross-attention**, to the "
             f"encoder's tokens. In the decoder's last layer (layer {layers_dec}), averaged over its "
-            f"{cross_all.shape[2]} heads: " + "; ".join(looks) + ". Pick *cross-attention* "
-            "above to see every decoder token (rows) against every encoder token (columns)."
+            f"{cross_all.shape[2]} heads: "
+            + "; ".join(looks)
+            + ". "
+            + (
+                "The heatmap above shows cross-attention"
+                if getattr(facts.settings, "part", None) == "cross-attention"
+                else "Pick *cross-attention* above to see it"
+            )
+            + ": every decoder token (rows) against every encoder token (columns)."
         )
     later = _later_share(_kept(run.attentions, "attentions"), e.attention_mask[0])
     other = (
@@ -673,8 +787,9 @@ LESSON: tuple[LessonStep, ...] = (
         text="The animal didn't cross the street because it was too tired.",
         ref=checkpoints.MINILM,
         explain=explain_attention,
-        question="Open the head named above. Then change 'tired' to 'wide': where does 'it' look now?",
+        question="Change 'tired' to 'wide': where does 'it' look now on this head?",
         settings=attention_view.Settings(layer=1, head=0, aggregate="head", sentence=0),
+        opens=open_attention_head,
         hidden_states=True,
         attentions=True,
     ),
@@ -689,7 +804,7 @@ LESSON: tuple[LessonStep, ...] = (
     LessonStep(
         title="Probabilities",
         page="pages/classification.py",
-        text="The film was not bad at all.\nThe service could have been better.",
+        known=(FILM, SERVICE),
         ref=CLASSIFIER,
         explain=explain_probabilities,
         question="Write a sentence the classifier gets wrong. What makes it hard?",
@@ -697,13 +812,12 @@ LESSON: tuple[LessonStep, ...] = (
     LessonStep(
         title="Why this prediction?",
         page="pages/classification.py",
-        text=attribution_view.LESSON_SENTENCE,
+        known=(FILM,),
         ref=CLASSIFIER,
-        explain=attribution_view.lesson_explanation,
+        explain=explain_why,
         question="Pick the Occlusion method, then change 'not bad' to 'good'. Which word now matters most, and do the three methods agree?",
-        settings=attribution_view.lesson_settings(
-            classification_view.Settings, attribution_view.LESSON_LABEL
-        ),
+        # the section open on the model's own prediction ("": the most likely label), whatever it is
+        settings=attribution_view.lesson_settings(classification_view.Settings, ""),
     ),
     LessonStep(
         title="Fine-tuning",

@@ -43,16 +43,22 @@ _STYLE = """
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
-def visible(text: str, quote: bool = True) -> str:
-    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩.
-    ``quote=False`` leaves quotes alone (for Plotly labels, which are text, not attributes)."""
+def readable(text: str) -> str:
+    """``text`` with control / format / zero-width characters shown as ⟨U+XXXX⟩, not escaped (for
+    places that show text as text, such as a markdown code span)."""
     out = []
     for char in text:
         if unicodedata.category(char) in _INVISIBLE_CATEGORIES or (char.isspace() and char != " "):
             out.append(f"⟨U+{ord(char):04X}⟩")
         else:
-            out.append(html.escape(char, quote=quote))
+            out.append(char)
     return "".join(out)
+
+
+def visible(text: str, quote: bool = True) -> str:
+    """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩.
+    ``quote=False`` leaves quotes alone (for Plotly labels, which are text, not attributes)."""
+    return html.escape(readable(text), quote=quote)
 
 
 def _chip_class(encoding: Encoding, b: int, s: int, unk_id: int | None) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
+from explorer.pipeline.architecture import config_field
 from explorer.pipeline.encoding import Encoding, encode_batch, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import Outputs
@@ -219,14 +220,6 @@ class ConfigSizes:
     parameters: int  # of the class built from this config (counted on the meta device)
 
 
-def _get(config: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 _PARAMETER_COUNTS: dict[tuple[type, str, str], int] = {}  # (config class, its JSON, head class) -> count
 _COUNTS_KEPT = 64
 _COUNTS_LOCK = threading.Lock()
@@ -262,18 +255,18 @@ def _count_parameters(config: Any, head_class: str) -> int:
 
 
 def config_sizes(config: Any, head_class: str) -> ConfigSizes:
-    hidden = _get(config, "hidden_size", "n_embd", "dim", "d_model")
-    intermediate = _get(config, "intermediate_size", "n_inner", "hidden_dim", "d_ff")
+    hidden = config_field(config, "hidden_size", "n_embd", "dim", "d_model")
+    intermediate = config_field(config, "intermediate_size", "n_inner", "hidden_dim", "d_ff")
     if intermediate is None and hasattr(config, "n_inner") and hidden:
         intermediate = 4 * hidden  # GPT-2: n_inner=None means 4 x hidden
     return ConfigSizes(
-        layers=_get(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
+        layers=config_field(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
         hidden_size=hidden,
-        heads=_get(config, "num_attention_heads", "n_head", "n_heads", "num_heads"),
-        key_value_heads=_get(config, "num_key_value_heads"),
+        heads=config_field(config, "num_attention_heads", "n_head", "n_heads", "num_heads"),
+        key_value_heads=config_field(config, "num_key_value_heads"),
         intermediate_size=intermediate,
-        vocab_size=_get(config, "vocab_size"),
-        position_embeddings=_get(config, "max_position_embeddings", "n_positions"),
+        vocab_size=config_field(config, "vocab_size"),
+        position_embeddings=config_field(config, "max_position_embeddings", "n_positions"),
         parameters=count_parameters(config, head_class),
     )
 
@@ -292,9 +285,9 @@ def known_size(config: Any) -> str | None:
     if known is None:
         return None
     sizes = (
-        _get(config, "num_hidden_layers", "n_layer", "n_layers"),
-        _get(config, "hidden_size", "n_embd", "dim"),
-        _get(config, "num_attention_heads", "n_head", "n_heads"),
+        config_field(config, "num_hidden_layers", "n_layer", "n_layers"),
+        config_field(config, "hidden_size", "n_embd", "dim"),
+        config_field(config, "num_attention_heads", "n_head", "n_heads"),
     )
     return known[0] if sizes == known[1:] else None
 

@@ -14,6 +14,7 @@ from explorer.pipeline import tasks
 from explorer.pipeline.architecture import (
     Position,
     block_names,
+    config_field,
     position_kind,
     position_table,
     rotary_embedding,
@@ -21,15 +22,6 @@ from explorer.pipeline.architecture import (
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
-
-
-def _first(config: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            return value
-    return None
-
 
 # Where the first layer's weights are, by module name (the end of it): the table's names across
 # families, and those of a few families outside it. The query projection's output width is heads x
@@ -189,36 +181,38 @@ def _position_offset(model: Any) -> int:
 def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
     config = loaded.config
     sizes = weight_sizes(loaded.model)
-    heads = _first(config, "num_attention_heads", "n_head", "n_heads", "num_heads")
-    hidden = _first(config, "hidden_size", "n_embd", "dim", "d_model")
-    key_value_heads = _first(config, "num_key_value_heads")
+    heads = config_field(config, "num_attention_heads", "n_head", "n_heads", "num_heads")
+    hidden = config_field(config, "hidden_size", "n_embd", "dim", "d_model")
+    key_value_heads = config_field(config, "num_key_value_heads")
     if sizes.query_width and heads and sizes.query_width % heads == 0:
         head_dim = sizes.query_width // heads
     else:
-        head_dim = _first(config, "head_dim", "d_kv") or (
+        head_dim = config_field(config, "head_dim", "d_kv") or (
             hidden // heads if hidden and heads and hidden % heads == 0 else None
         )
     if key_value_heads is None and sizes.key_width and head_dim and sizes.key_width != sizes.query_width:
         key_value_heads = sizes.key_width // head_dim
     # The feed-forward width: from the weights; else the config (GPT-2's n_inner=None means 4 x hidden).
-    intermediate = sizes.feed_forward or _first(config, "intermediate_size", "n_inner", "hidden_dim", "d_ff")
+    intermediate = sizes.feed_forward or config_field(
+        config, "intermediate_size", "n_inner", "hidden_dim", "d_ff"
+    )
     if intermediate is None and hasattr(config, "n_inner") and hidden:
         intermediate = 4 * hidden
-    table = _first(config, "max_position_embeddings", "n_positions")
+    table = config_field(config, "max_position_embeddings", "n_positions")
     offset = _position_offset(loaded.model)
-    embedding_size = _first(config, "embedding_size")
-    groups = _first(config, "num_hidden_groups")
+    embedding_size = config_field(config, "embedding_size")
+    groups = config_field(config, "num_hidden_groups")
     return ConfigCard(
         model_class=loaded.model_class,
         head_class=loaded.head_class,
         model_type=str(getattr(config, "model_type", "?")),
-        layers=_first(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
+        layers=config_field(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
         heads=heads,
         key_value_heads=key_value_heads,
         hidden_size=hidden,
         head_dim=head_dim,
         intermediate_size=intermediate,
-        vocab_size=_first(config, "vocab_size"),
+        vocab_size=config_field(config, "vocab_size"),
         # RoBERTa's config counts the offset rows; BART's counts positions only (its table adds them).
         max_positions=None if table is None else table if loaded.is_encoder_decoder else table - offset,
         parameters=loaded.num_parameters,
@@ -230,11 +224,11 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
         embedding_size=embedding_size if embedding_size != hidden else None,
         weight_groups=groups,
         is_encoder_decoder=loaded.is_encoder_decoder,
-        decoder_layers=_first(config, "decoder_layers", "num_decoder_layers")
+        decoder_layers=config_field(config, "decoder_layers", "num_decoder_layers")
         if loaded.is_encoder_decoder
         else None,
-        relative_buckets=_first(config, "relative_attention_num_buckets"),
-        relative_max_distance=_first(config, "relative_attention_max_distance"),
+        relative_buckets=config_field(config, "relative_attention_num_buckets"),
+        relative_max_distance=config_field(config, "relative_attention_max_distance"),
     )
 
 
@@ -298,7 +292,7 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
     biases (T5), as explorer.pipeline.architecture's table says; and the original transformer's
     sinusoidal encoding for comparison."""
     model = loaded.model
-    d = _first(loaded.config, "hidden_size", "n_embd", "dim", "d_model") or 64
+    d = config_field(loaded.config, "hidden_size", "n_embd", "dim", "d_model") or 64
     table = _position_table(model)  # [N, width]
     offset = _position_offset(model)
     P = max(0, min(positions, table.shape[0] - offset)) if table is not None else positions
@@ -327,7 +321,7 @@ def _described(
             uses=_uses(name, kind),
         )
     if kind == "relative":
-        buckets = _first(config, "relative_attention_num_buckets")
+        buckets = config_field(config, "relative_attention_num_buckets")
         text = _relative_text(buckets, getattr(config, "relative_attention_max_distance", None))
         return PositionInfo(kind=KIND_NAMES["relative"][0], explanation=text, uses=_uses(name, kind))
     return PositionInfo(
@@ -372,7 +366,9 @@ def _table_info(
 
 
 def _rope_theta(config: Any) -> Any:
-    return _first(config, "rope_theta") or (getattr(config, "rope_parameters", None) or {}).get("rope_theta")
+    return config_field(config, "rope_theta") or (getattr(config, "rope_parameters", None) or {}).get(
+        "rope_theta"
+    )
 
 
 # --- What the position section says (the functions above give the numbers) ---------------------

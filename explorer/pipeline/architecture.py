@@ -357,6 +357,16 @@ def model_type(config: Any) -> str:
     return str(getattr(config, "model_type", "") or "")
 
 
+def config_field(config: Any, *names: str) -> Any:
+    """The first of ``names`` the config sets (not None): families name one size differently
+    (GPT-2 ``n_embd``, BERT ``hidden_size``, T5 ``d_model``…); None when it sets none of them."""
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            return value
+    return None
+
+
 def lookup(config: Any) -> Family | None:
     """The family of a config (by ``model_type``), None when the table does not know it."""
     return _BY_TYPE.get(model_type(config))

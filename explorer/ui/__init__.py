@@ -23,6 +23,7 @@ from explorer.ui.cache import (
 )
 from explorer.ui.lessons import (
     LESSON_GOTO_KEY,
+    LESSON_KEPT_KEY,
     LESSON_STEP_KEY,
     end_lesson,
     go_to_pending_page,
@@ -61,6 +62,7 @@ __all__ = [
     "HUB_ID_KEY",
     "LARGE_KEY",
     "LESSON_GOTO_KEY",
+    "LESSON_KEPT_KEY",
     "LESSON_STEP_KEY",
     "PAGES",
     "PICK_KEY",

@@ -137,7 +137,9 @@ def _sentence(cls: type[Any], encoding: Encoding) -> int:
             cls,
             "attr_sentence",
             options=range(encoding.shape[0]),
-            format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+            # the number only: a picker keeps the label its value had when picked, so a sentence
+            # in it would go stale when the text changes (the section's first line quotes it)
+            format_func=lambda i: f"Sentence {i}",
         )
     )
 
@@ -152,7 +154,7 @@ def _target_widgets(
     else:
         options = view.target_options(loaded, one, kind, position)
     values = [o.value for o in options]
-    labels = {o.value: o.label for o in options}
+    labels = {o.value: o.label for o in options}  # no numbers: see view.Option
     columns = st.columns(2)
     chosen = widget(
         cls,
@@ -162,6 +164,7 @@ def _target_widgets(
         default=values[0],
         format_func=lambda v: labels.get(v, v),
     )
+    note(view.scores_note(options), columns[0])
     widget(cls, "attr_method", where=columns[1])
     columns = st.columns(2)
     has_mask = loaded.batch_tokenizer.mask_token_id is not None

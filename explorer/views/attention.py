@@ -53,7 +53,7 @@ from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.postprocess import SAME_PROBABILITIES
 from explorer.pipeline.run import ModelRun
 from explorer.views import attention_sentences as say
-from explorer.views.common import Download, Note
+from explorer.views.common import Download, Note, csv_and_json
 from explorer.views.settings import setting
 
 AGGREGATES = ("head", "head average", "layer average")
@@ -305,21 +305,12 @@ def _heatmap(part: AttentionPart, settings: Settings) -> Heatmap:
         figure=figure,
         empty=Note("info", "No tokens left to show: turn 'Hide special tokens' off.") if empty else None,
         filename=f"attention-{slug + '-' if slug else ''}layer{settings.layer}-head{settings.head}",
-        downloads=(
-            Download(
-                label="Download this matrix (CSV)",
-                data=functools.partial(exports.attention_csv, matrix),
-                file_name=f"{name}.csv",
-                mime="text/csv",
-                key="att.csv",
-            ),
-            Download(
-                label="Download this matrix (JSON)",
-                data=functools.partial(exports.attention_json, matrix),
-                file_name=f"{name}.json",
-                mime="application/json",
-                key="att.json",
-            ),
+        downloads=csv_and_json(
+            "this matrix",
+            stem=name,
+            key="att",
+            csv_data=functools.partial(exports.attention_csv, matrix),
+            json_data=functools.partial(exports.attention_json, matrix),
         ),
     )
 

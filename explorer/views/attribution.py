@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.drawing.render import visible
+from explorer.drawing.render import readable, visible
 from explorer.explain import attribution as at
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
-from explorer.views.common import Download, Note, Table, table
+from explorer.views.common import Download, Note, Table, csv_and_json, table
 from explorer.views.settings import setting
 
 ATTENTION = "attention (last layer)"
@@ -82,7 +82,11 @@ class Option:
     """One target the section can explain."""
 
     value: str  # the label, or the token as the tokenizer writes it (what the link carries)
-    label: str  # shown in the picker, e.g. "NEGATIVE (92.2%)"
+    # Shown in the picker: the label, or the token as it reads (e.g. "' Paris'"). It never carries a
+    # number: a picker keeps showing the label its value had when picked, so a probability in it
+    # would go stale when the text changes (the numbers are in :func:`scores_note`, rebuilt each run).
+    label: str
+    score: str  # e.g. "92.2%", or "score 0.123" for a regression head
 
 
 def target_options(
@@ -98,9 +102,8 @@ def target_options(
         return tuple(
             Option(
                 result.labels[i],
-                f"{result.labels[i]} ({result.scores[i]:.1%})"
-                if unit
-                else f"{result.labels[i]} (score {result.scores[i]:.3f})",
+                result.labels[i],
+                f"{result.scores[i]:.1%}" if unit else f"score {result.scores[i]:.3f}",
             )
             for i in order
         )
@@ -111,8 +114,16 @@ def target_options(
     order = np.argsort(-probabilities)[:TOP_TOKENS]
     tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
     return tuple(
-        Option(token, f"{loaded.tokenizer.decode([int(i)])!r} ({probabilities[i]:.1%})")
+        Option(token, f"{loaded.tokenizer.decode([int(i)])!r}", f"{probabilities[i]:.1%}")
         for token, i in zip(tokens, order, strict=True)
+    )
+
+
+def scores_note(options: Sequence[Option]) -> Note:
+    """The options' probabilities for the text as it is now, e.g. "NEGATIVE 4.5% · POSITIVE 95.5%"."""
+    return Note(
+        "caption",
+        "For this text: " + " · ".join(f"{visible(o.label, quote=False)} {o.score}" for o in options) + ".",
     )
 
 
@@ -286,7 +297,9 @@ def _target_text(a: at.Attributions) -> str:
 
 
 def _shown_token(token: str) -> str:
-    return visible(token, quote=False).replace("`", "ˋ")
+    """A token for a markdown code span: shown as it is (a code span shows ``&lt;`` literally, so
+    no HTML escaping), invisible characters made visible, backticks that would end the span swapped."""
+    return readable(token).replace("`", "ˋ")
 
 
 def _unit(a: at.Attributions) -> str:
@@ -339,7 +352,7 @@ def _summary(a: at.Attributions, chosen: np.ndarray, method: str) -> Note:
     against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
     return Note(
         "markdown",
-        f"**{method}**: most towards {a.target.shown}: "
+        f"**{method}**: most towards {visible(a.target.shown, quote=False)}: "
         + (", ".join(towards) or "none")
         + "; most against: "
         + (", ".join(against) or "none")
@@ -402,7 +415,7 @@ def _occlusion(a: at.Attributions) -> Note:
     skipped = " The blank itself is not occluded." if t.kind == "masked word" else ""
     return Note(
         "caption",
-        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {t.shown} compared: "
+        f"Occlusion: each word {occluded_by}, the model run again, and the {unit} of {visible(t.shown, quote=False)} compared: "
         f"{unit} with the word − {unit} without it. All tokens of a word share its value.{skipped}",
     )
 
@@ -456,21 +469,13 @@ def _table(a: at.Attributions, values: dict[str, np.ndarray]) -> Table:
 
 
 def _downloads(a: at.Attributions, checkpoint: str) -> tuple[Download, Download]:
-    as_csv = Download(
-        label="Download the attributions (CSV)",
-        data=lambda: csv_text(a),
-        file_name="attributions.csv",
-        mime="text/csv",
-        key="attr.csv",
+    return csv_and_json(
+        "the attributions",
+        stem="attributions",
+        key="attr",
+        csv_data=lambda: csv_text(a),
+        json_data=lambda: json_text(a, checkpoint),
     )
-    as_json = Download(
-        label="Download the attributions (JSON)",
-        data=lambda: json_text(a, checkpoint),
-        file_name="attributions.json",
-        mime="application/json",
-        key="attr.json",
-    )
-    return as_csv, as_json
 
 
 def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "") -> View:
@@ -482,7 +487,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
         rows=_rows(a, values, settings.attr_method),
         legend=Note(
             "caption",
-            f"Purple: pushes towards {a.target.shown}; orange: pushes away; white: nothing. Each row is "
+            f"Purple: pushes towards {visible(a.target.shown, quote=False)}; orange: pushes away; white: nothing. Each row is "
             "scaled to its own largest |value| (hover a token for its number). Dashed grey: padding.",
         ),
         figure=figure(a, values),
@@ -594,26 +599,36 @@ def json_text(a: at.Attributions, checkpoint: str = "") -> str:
 
 
 def why_explanation(
-    loaded: LoadedCheckpoint, encoding: Encoding, sentence: int = 0, label: str | None = None
+    loaded: LoadedCheckpoint,
+    encoding: Encoding,
+    sentence: int = 0,
+    label: str | None = None,
+    *,
+    lead: Callable[[str, float], str] | None = None,
+    section_open: bool = False,
 ) -> str:
     """One paragraph for a lesson step ("why did it say NEGATIVE for …?"), computed from the loaded
-    classifier on sentence ``sentence`` of ``encoding``: its label and probability, and the words
-    occlusion and Gradient × input find most responsible (fast methods; the page shows Integrated
-    Gradients too)."""
+    classifier on sentence ``sentence`` of ``encoding``: its label (``label``, else its prediction)
+    and probability (``lead(label, probability)`` says them), and the words occlusion and
+    Gradient × input find most responsible (fast methods; the page's section, open or not as
+    ``section_open`` says, shows Integrated Gradients too)."""
     one = at.row(encoding, sentence)
     target = at.classifier_target(loaded, one, label)
     index, groups = at.words(one, loaded.batch_tokenizer)
     occluded, scores, token = at.occlusion(loaded, one, target, groups, at.usable(loaded, at.OCCLUSIONS[0]))
     gxi = at.gradient_x_input(loaded, one, target)
-    texts = [loaded.batch_tokenizer.decode([int(one.input_ids[0, p]) for p in g]).strip() for g in groups]
+    texts = [
+        visible(loaded.batch_tokenizer.decode([int(one.input_ids[0, p]) for p in g]).strip(), quote=False)
+        for g in groups
+    ]
     score = float(at.probability(target, runner.target_logits(loaded, one, [0]))[0])
     changes = [(occluded[g[0]], texts[w]) for w, g in enumerate(groups)]
     changes.sort(key=lambda x: -x[0])
     by_word = {texts[w]: float(sum(gxi[p] for p in g)) for w, g in enumerate(groups)}
     best = changes[0] if changes else None
     worst = changes[-1] if changes else None
-    with_token = f"`{token}`" if token is not None else "nothing"
-    parts = [f"The classifier says **{target.name}** ({score:.1%})."]
+    with_token = f"`{_shown_token(token)}`" if token is not None else "nothing"
+    parts = [lead(target.name, score) if lead else f"The classifier says **{target.name}** ({score:.1%})."]
     if best is not None:
         if best[0] > 0:
             first = (
@@ -627,32 +642,21 @@ def why_explanation(
             + (f"; without **{worst[1]}** it rises by {-worst[0]:.1%}." if worst and worst[0] < 0 else ".")
         )
         top_grad = max(by_word, key=lambda w: abs(by_word[w]))
+        where = (
+            "*Why this prediction?* below shows" if section_open else "Turn on *Why this prediction?* to see"
+        )
         parts.append(
-            f"Gradient × input points at **{top_grad}** ({by_word[top_grad]:+.3f} logit units). Turn on "
-            "*Why this prediction?* to see Integrated Gradients and attention beside them: where they "
-            "disagree, no single method is the whole story."
+            f"Gradient × input points at **{top_grad}** ({by_word[top_grad]:+.3f} logit units). {where} "
+            "Integrated Gradients and attention beside them: where they disagree, no single method is "
+            "the whole story."
         )
     return " ".join(parts)
 
 
 def lesson_settings(settings_cls: type, label: str = "NEGATIVE") -> Any:
-    """The page's Settings with the section open on ``label``, Integrated Gradients first."""
+    """The page's Settings with the section open on ``label`` ("": the predicted label),
+    Integrated Gradients first."""
     return settings_cls(attr_show=True, attr_method=at.METHODS[0], attr_target=label)
 
 
 LESSON_SENTENCE = "The film was not bad at all."
-LESSON_LABEL = "NEGATIVE"
-
-
-def lesson_explanation(facts: Any) -> str:
-    """For a LessonStep's ``explain`` (``facts``: explorer.app.lessons.Facts, or anything with
-    ``loaded`` and ``encoding``): :func:`why_explanation` of the first sentence for LESSON_LABEL
-    (the predicted label when the classifier has no such label), or why there is none."""
-    loaded = facts.loaded
-    if loaded.head_class != tasks.SEQUENCE_CLASSIFICATION:
-        return (
-            f"{loaded.resolved.label} has no classification head, so there is no label to explain: "
-            "pick the classifier fine-tuned here."
-        )
-    labels = postprocess.label_names(loaded.config, int(getattr(loaded.config, "num_labels", 2)))
-    return why_explanation(loaded, facts.encoding, 0, LESSON_LABEL if LESSON_LABEL in labels else None)

@@ -43,6 +43,37 @@ class Download:
     key: str = ""
 
 
+_MIME_TYPES = {"CSV": "text/csv", "JSON": "application/json"}
+
+
+def download(
+    kind: Literal["CSV", "JSON"], what: str, data: str | Callable[[], str], *, stem: str, key: str
+) -> Download:
+    """The button "Download <what> (<kind>)", saving ``<stem>.csv`` or ``<stem>.json``."""
+    return Download(
+        label=f"Download {what} ({kind})",
+        data=data,
+        file_name=f"{stem}.{kind.lower()}",
+        mime=_MIME_TYPES[kind],
+        key=key,
+    )
+
+
+def csv_and_json(
+    what: str,
+    *,
+    stem: str,
+    key: str,
+    csv_data: str | Callable[[], str],
+    json_data: str | Callable[[], str],
+) -> tuple[Download, Download]:
+    """Both buttons for one thing, CSV first; their keys are ``<key>.csv`` and ``<key>.json``."""
+    return (
+        download("CSV", what, csv_data, stem=stem, key=f"{key}.csv"),
+        download("JSON", what, json_data, stem=stem, key=f"{key}.json"),
+    )
+
+
 MAX_SHOWN_CHARACTERS = 300  # a longer sentence is cut above its chips (the chips show every token)
 
 

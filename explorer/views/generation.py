@@ -31,7 +31,7 @@ from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.postprocess import postprocess
 from explorer.pipeline.run import ModelRun
 from explorer.views.attribution import AttributionSettings
-from explorer.views.common import Download, Note, Table, table
+from explorer.views.common import Download, Note, Table, download, table
 from explorer.views.settings import setting
 
 MODES = ("greedy (most likely)", "sampling")
@@ -346,13 +346,7 @@ def _text_so_far(loaded: LoadedCheckpoint, ids: list[int], steps: Sequence[gen.S
 
 
 def _candidates_download(top: Any) -> Download:
-    return Download(
-        label="Download these candidates (CSV)",
-        data=exports.candidates_csv(top),
-        file_name="next-token.csv",
-        mime="text/csv",
-        key="gen.csv",
-    )
+    return download("CSV", "these candidates", exports.candidates_csv(top), stem="next-token", key="gen.csv")
 
 
 def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequence[gen.Step] = ()) -> View:
@@ -433,8 +427,7 @@ def build_causal_mask(
     attentions, encoder_attentions = run.attentions, encoder_run.attentions
     assert attentions is not None and encoder_attentions is not None, "both runs are made with attentions"
     last = attentions.shape[0] - 1  # run.attentions: [L, B, H, S, S]
-    (decoder,) = attention_parts(run, encoding, causal=True)
-    view = attention_view(decoder, sentence=0, layer=last, head=0, aggregate="head average")
+    decoder_matrix, decoder_figure = _last_layer(run, encoding, loaded.model_class, causal=True)
     weights = attentions[last, 0].mean(axis=0)  # [S, S] before masking
     future = float(np.triu(weights, k=1).max()) if weights.shape[0] > 1 else 0.0
     if future < 1e-6:
@@ -447,29 +440,29 @@ def build_causal_mask(
             "A decoder should see only itself and the tokens before it, but this model gives up to "
             f"{future:.3f} of its attention to later tokens (grey above the diagonal)."
         )
-    encoder_last = encoder_attentions.shape[0] - 1  # [L', B, H', S', S']
-    (encoder,) = attention_parts(encoder_run, encoder_encoding)
-    encoder_view = attention_view(encoder, sentence=0, layer=encoder_last, head=0, aggregate="head average")
+    encoder_matrix, encoder_figure = _last_layer(encoder_run, encoder_encoding, f"{encoder_name} encoder")
     return CausalMask(
-        decoder_matrix=view.matrix,
-        decoder_figure=figures.attention_heatmap(
-            view.matrix,
-            view.query_positions,
-            view.query_tokens,
-            f"{loaded.model_class}: last layer, heads averaged",
-        ),
+        decoder_matrix=decoder_matrix,
+        decoder_figure=decoder_figure,
         decoder_caption=Note("caption", decoder_caption),
-        encoder_matrix=encoder_view.matrix,
-        encoder_figure=figures.attention_heatmap(
-            encoder_view.matrix,
-            encoder_view.query_positions,
-            encoder_view.query_tokens,
-            f"{encoder_name} encoder: last layer, heads averaged",
-        ),
+        encoder_matrix=encoder_matrix,
+        encoder_figure=encoder_figure,
         encoder_caption=Note(
             "caption", "An encoder on the same text: every token sees every other token, before and after it."
         ),
     )
+
+
+def _last_layer(run: ModelRun, encoding: Encoding, name: str, causal: bool = False) -> tuple[np.ndarray, Any]:
+    """Sentence 0's attention in the run's last layer, heads averaged: the [T, T] matrix of its
+    tokens (NaN where masked) and its heatmap, titled after ``name``."""
+    (part,) = attention_parts(run, encoding, causal=causal)
+    last = part.weights.shape[0] - 1  # [L, B, H, S, S]
+    view = attention_view(part, sentence=0, layer=last, head=0, aggregate="head average")
+    figure = figures.attention_heatmap(
+        view.matrix, view.query_positions, view.query_tokens, f"{name}: last layer, heads averaged"
+    )
+    return view.matrix, figure
 
 
 # --- Masked language models -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from explorer.explain import tokenizer_lab as lab
 from explorer.pipeline import tasks
 from explorer.pipeline.encoding import Encoding, Padding, Sentences, encode_batch
 from explorer.pipeline.loading import MAX_TOKENS, LoadedCheckpoint
-from explorer.views.common import Download, Note, Table, shown_sentence, table
+from explorer.views.common import Download, Note, Table, download, shown_sentence, table
 from explorer.views.settings import setting
 
 PADDING = ("longest", "max_length", "do_not_pad")
@@ -608,18 +608,18 @@ def _batch(encoding: Encoding, settings: Settings, tokenizer: Any) -> BatchView:
         grid_html=batch_grid_html(encoding),
         cut=Note("warning", f"Truncation cut {cut:,} token(s) in all.") if cut else None,
         downloads=(
-            Download(
-                label="Download the encoding (JSON)",
-                data=partial(lab.encoding_json, encoding),
-                file_name="encoding.json",
-                mime="application/json",
+            download(
+                "JSON",
+                "the encoding",
+                partial(lab.encoding_json, encoding),
+                stem="encoding",
                 key="tok.download_json",
             ),
-            Download(
-                label="Download the batch grid (CSV)",
-                data=partial(lab.batch_csv, encoding),
-                file_name="batch.csv",
-                mime="text/csv",
+            download(
+                "CSV",
+                "the batch grid",
+                partial(lab.batch_csv, encoding),
+                stem="batch",
                 key="tok.download_csv",
             ),
         ),

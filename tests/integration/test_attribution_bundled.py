@@ -81,15 +81,3 @@ def test_the_decoder_next_token():
     assert ig[0] == 0  # the first token is kept in a decoder's baseline
     assert [p.requires_grad for p in loaded.model.parameters()] == before
     assert all(p.grad is None for p in loaded.model.parameters())
-
-
-def test_the_lesson_explanation_names_the_label_and_the_words(classifier):
-    from types import SimpleNamespace
-
-    encoding = encode_batch(
-        classifier.batch_tokenizer, [view.LESSON_SENTENCE], max_length=classifier.max_tokens
-    )
-    text = view.lesson_explanation(SimpleNamespace(loaded=classifier, encoding=encoding))
-    expected = _probabilities(classifier.model, classifier.tokenizer, view.LESSON_SENTENCE)
-    assert f"**NEGATIVE** ({expected[0]:.1%})" in text
-    assert "Gradient × input points at" in text

@@ -147,3 +147,99 @@ def test_the_mask_lesson_opens_the_comparison_and_reads_the_pages_cached_result(
 
     text = lessons.explain_mask_effect(dataclasses.replace(f, mask_effect=cached))
     assert calls == [1] and f"**{effect.cases[2].difference:.2g}**" in text
+
+
+def _predicted(loaded, text: str) -> tuple[str, float]:
+    """The tiny classifier's label and probability for ``text``, from its logits (softmax here)."""
+    f = facts(loaded, text)
+    logits = f.run.logits[0]
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    best = int(np.argmax(probabilities))
+    return loaded.config.id2label[best], float(probabilities[best])
+
+
+def _other(loaded, label: str) -> str:
+    return next(name for name in loaded.config.id2label.values() if name != label)
+
+
+def test_the_probabilities_step_says_when_the_model_is_wrong(tiny_classifier):
+    import dataclasses
+
+    first, second = "what a great course", "i hate this"
+    (label_1, p_1), (label_2, p_2) = _predicted(tiny_classifier, first), _predicted(tiny_classifier, second)
+    f = facts(tiny_classifier, f"{first}\n{second}")
+    wrong = lessons.Labelled(first, _other(tiny_classifier, label_1))  # the model disagrees
+    right = lessons.Labelled(second, label_2)
+    text = lessons.explain_probabilities(dataclasses.replace(f, known=(wrong, right)))
+    assert (
+        f"“{first}” is {wrong.label.lower()}; the model says **{label_1}** ({p_1:.1%}): **it is wrong here**."
+        in text
+    )
+    assert (
+        f"“{second}” is {label_2.lower()}, and the model says **{label_2}** ({p_2:.1%}): it is right here."
+        in text
+    )
+    assert text.endswith("Why does it fail?")
+    # right on both: no question of failure; no known label: nothing said about right or wrong
+    both_right = (lessons.Labelled(first, label_1), right)
+    assert "wrong" not in lessons.explain_probabilities(dataclasses.replace(f, known=both_right))
+    plain = lessons.explain_probabilities(f)
+    assert "right here" not in plain and "wrong" not in plain
+
+
+def test_the_why_step_frames_a_wrong_prediction_and_opens_the_models_own_label(tiny_classifier):
+    import dataclasses
+
+    step = next(s for s in LESSON if s.title == "Why this prediction?")
+    assert step.settings.attr_show and step.settings.attr_target == ""  # "": the model's own prediction
+    sentence = "what a great course"
+    label, p = _predicted(tiny_classifier, sentence)
+    f = dataclasses.replace(facts(tiny_classifier, sentence), settings=step.settings)
+    wrong = lessons.Labelled(sentence, _other(tiny_classifier, label))
+    text = lessons.explain_why(dataclasses.replace(f, known=(wrong,)))
+    assert text.startswith(
+        f"The sentence is {wrong.label.lower()}; the model says **{label}** ({p:.1%}): **it is wrong here**. "
+        f"Why does it fail? Here is what pushes it towards {label}."
+    )
+    right = lessons.explain_why(dataclasses.replace(f, known=(lessons.Labelled(sentence, label),)))
+    assert "it is right here" in right and "wrong" not in right
+    # the step opens the section: no instruction to turn it on; closed, the instruction comes back
+    assert "Turn on" not in text and "*Why this prediction?* below shows" in text
+    closed = dataclasses.replace(f, settings=dataclasses.replace(step.settings, attr_show=False))
+    assert "Turn on *Why this prediction?*" in lessons.explain_why(closed)
+
+
+def test_a_lesson_sentences_label_is_declared_once_with_the_sentence():
+    probabilities = next(s for s in LESSON if s.title == "Probabilities")
+    why = next(s for s in LESSON if s.title == "Why this prediction?")
+    assert probabilities.known == (lessons.FILM, lessons.SERVICE)
+    assert probabilities.text == f"{lessons.FILM.text}\n{lessons.SERVICE.text}"
+    assert why.known == (lessons.FILM,) and why.text == lessons.FILM.text
+    assert (lessons.FILM.label, lessons.SERVICE.label) == ("POSITIVE", "NEGATIVE")
+    # known labels are only said where the step's sentence is the one shown
+    assert all(not s.known or s.page == "pages/classification.py" for s in LESSON)
+
+
+def test_the_attention_step_opens_the_head_it_names():
+    import dataclasses
+    from types import SimpleNamespace
+
+    step = next(s for s in LESSON if s.title == "Attention")
+    tokens = ("[CLS]", "the", "animal", "was", "tired", "because", "it", "[SEP]")
+    it, animal = tokens.index("it"), tokens.index("animal")
+    rng = np.random.default_rng(0)
+    attentions = rng.dirichlet(np.ones(len(tokens)), size=(3, 1, 4, len(tokens)))  # [L, B, H, S, S]
+    attentions[2, 0, 3, it] = 0.01
+    attentions[2, 0, 3, it, animal] = 0.93  # the head: layer 3 (from 1), head 3
+    f = SimpleNamespace(
+        encoding=SimpleNamespace(tokens=(tokens,)), run=SimpleNamespace(attentions=attentions), settings=None
+    )
+    opened = step.opens(f, step.settings)
+    assert (opened.layer, opened.head) == (3, 3)
+    assert dataclasses.replace(opened, layer=1, head=0) == step.settings  # nothing else changes
+    text = step.explain(SimpleNamespace(**{**vars(f), "settings": opened}))
+    assert "On layer 3, head 3" in text and "looks most at `animal` (93%" in text
+    assert "**layer 3, head 3** (93%): the page shows it." in text
+    elsewhere = step.explain(SimpleNamespace(**{**vars(f), "settings": step.settings}))
+    assert "On layer 1, head 0" in elsewhere and elsewhere.endswith(": pick it above to see it.")
+    assert "Open the head" not in step.question

@@ -185,3 +185,51 @@ def test_positions_after_a_decoder_target_get_zero(family):
     assert np.all(ig[position + 1 :] == 0) and np.all(gxi[position + 1 :] == 0)
     assert np.any(ig[: position + 1] != 0) and np.any(gxi[: position + 1] != 0)
     assert check.converged
+
+
+def test_the_target_picker_labels_do_not_go_stale_when_the_text_changes(tiny_classifier, tiny_gpt):
+    """A picker keeps showing the label its value had when picked: labels carry no number, the
+    numbers are in a caption rebuilt from the current text."""
+    for loaded, kind in ((tiny_classifier, "label"), (tiny_gpt, "next token")):
+        shown = {}
+        for text in (SHORT, LONG):
+            one = at.row(encode_batch(loaded.batch_tokenizer, [text], max_length=loaded.max_tokens), 0)
+            position = None if kind == "label" else int(np.flatnonzero(one.attention_mask[0])[-1])
+            options = view.target_options(loaded, one, kind, position)
+            ids = torch.tensor([[int(i) for i in one.input_ids[0][one.attention_mask[0] == 1]]])
+            with torch.no_grad():
+                logits = loaded.model(input_ids=ids).logits[0]  # [K], or [S, vocab] for a decoder
+            logits = logits if kind == "label" else logits[-1]  # the position after the last token
+            probabilities = torch.softmax(logits.double(), -1).numpy()
+            for o in options:
+                assert "%" not in o.label
+                index = (
+                    list(loaded.config.id2label.values()).index(o.value)
+                    if kind == "label"
+                    else loaded.tokenizer.convert_tokens_to_ids(o.value)
+                )
+                assert o.score == f"{probabilities[index]:.1%}"
+                assert f"{o.label} {o.score}" in view.scores_note(options).text
+            shown[text] = {o.value: o.label for o in options}
+        common = shown[SHORT].keys() & shown[LONG].keys()
+        assert common and all(shown[SHORT][v] == shown[LONG][v] for v in common)
+
+
+def test_tokens_in_code_spans_are_shown_once_escaped(tiny_classifier):
+    """Markdown shows a code span's text as it is: `&lt;|im_end|&gt;` would read as those characters."""
+    import dataclasses
+
+    one = at.row(
+        encode_batch(tiny_classifier.batch_tokenizer, [SHORT], max_length=tiny_classifier.max_tokens), 0
+    )
+    result = at.compute(tiny_classifier, one, at.classifier_target(tiny_classifier, one, None))
+    odd = dataclasses.replace(result, baseline_token="<|im_end|>", occlusion_token="<s>\t")
+    shown = view.build(odd, classification.Settings())
+    assert "`<|im_end|>`" in shown.baseline.text and "&lt;" not in shown.baseline.text
+    assert "`<s>⟨U+0009⟩`" in shown.occlusion.text and "&lt;" not in shown.occlusion.text
+    assert all("&lt;" not in row.html for row in shown.rows)  # no token here has a <
+    # Outside code spans markdown reads `&lt;` as `<` (and would drop a raw `</s>` as HTML): escaped once.
+    tagged = dataclasses.replace(odd, target=dataclasses.replace(odd.target, text="'</s>'"))
+    notes = view.build(tagged, classification.Settings())
+    for note in (notes.summary, notes.legend, notes.occlusion):
+        assert "'&lt;/s&gt;'" in note.text and "</s>" not in note.text, note.text

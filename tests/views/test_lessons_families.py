@@ -191,6 +191,12 @@ def test_the_families_step_shows_each_familys_attention(family):
         first = int(last[0].argmax())
         assert f"`{run.decoder_tokens[0][0]}` it looks most at `{encoding.tokens[0][first]}`" in explained
         assert f"layer {cross.shape[0]})" in explained and f"{cross.shape[2]} heads" in explained
+        assert "Pick *cross-attention* above to see it" in explained  # the page shows another part
+        step = next(s for s in lessons.LESSON if s.explain is lessons.explain_families)
+        opened = lessons.explain_families(
+            Facts(loaded=loaded, encoding=encoding, run=run, settings=step.settings)
+        )
+        assert "The heatmap above shows cross-attention" in opened and "Pick" not in opened  # already open
         return
     weights = run.attentions[0, 0]  # [H, S, S]
     later = float(np.mean([weights[:, q, q + 1 :].sum(axis=-1) for q in range(weights.shape[-1])]))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
-from explorer.ui.widgets import note, notes, table
+from explorer.ui.task_views.zero_shot import draw_scored
+from explorer.ui.widgets import note, notes
 from explorer.views.tasks.multiple_choice import View
 
 
@@ -15,12 +14,12 @@ def draw(view: View) -> None:
     notes(view.steps)
     note(view.layout)
     for b, prompt in enumerate(view.prompts):
-        st.markdown(f"**Prompt {b}**")
-        st.text(prompt.prompt)
-        note(prompt.best)
-        st.html(prompt.bars_html)
-        with st.expander(f"Prompt {b}: its rows and logits"):
-            for chips in prompt.chips:
-                st.markdown(chips.caption)
-                st.html(chips.html)
-            table(prompt.choices)
+        draw_scored(
+            f"Prompt {b}",
+            prompt.prompt,
+            best=prompt.best,
+            bars_html=prompt.bars_html,
+            details="its rows and logits",
+            chips=prompt.chips,
+            rows=prompt.choices,
+        )

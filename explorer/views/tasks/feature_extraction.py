@@ -28,6 +28,7 @@ from explorer.pipeline.tasks.feature_extraction import (
 )
 from explorer.training import finetune
 from explorer.views.common import Note, Table, table
+from explorer.views.tasks.zero_shot import list_notes
 
 SHOWN_DIMENSIONS = 4  # first values of each sentence vector shown in the table
 SHORT = 48  # characters of a sentence in a chart label or a table cell
@@ -330,16 +331,12 @@ def parse_labels(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
     """(labels, notes): comma-separated candidate labels, stripped, duplicates and empties left
     out, at most MAX_LABELS (each of these said in a note)."""
     parsed = fe.parse_labels(text)
-    notes = []
-    if parsed.repeated:
-        notes.append(Note("caption", f"{parsed.repeated} repeated label(s) left out."))
-    if parsed.typed > MAX_LABELS:
-        notes.append(
-            Note(
-                "warning",
-                f"Only the first {MAX_LABELS} of {parsed.typed} labels are compared (a cap, to keep it quick).",
-            )
-        )
+    notes = list_notes(
+        parsed,
+        MAX_LABELS,
+        repeated="{repeated} repeated label(s) left out.",
+        capped="Only the first {cap} of {typed} labels are compared (a cap, to keep it quick).",
+    )
     return parsed.items, tuple(notes)
 
 

@@ -13,7 +13,7 @@ from explorer.pipeline.tasks import TaskInputs
 from explorer.pipeline.tasks import multiple_choice as mc
 from explorer.pipeline.tasks.multiple_choice import EXAMPLE, MAX_CHOICES, SEPARATOR
 from explorer.views.common import Note, Table, shown_sentence, table
-from explorer.views.tasks.zero_shot import PairChips, layout_note, pair_chips
+from explorer.views.tasks.zero_shot import PairChips, layout_note, list_notes, pair_chips
 from explorer.views.tokenizer import code_span
 
 NAMES = ("prompt", "choice")
@@ -45,9 +45,13 @@ def parse_choices(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
     MAX_CHOICES; and what was done, as notes (a refusal leaves no choices)."""
     parsed = mc.parse_choices(text)
     choices = parsed.items
-    notes = []
-    if parsed.repeated:
-        notes.append(Note("caption", f"{parsed.repeated} repeated choice(s) counted once."))
+    notes = list_notes(  # the cap's note only comes with two or more choices (MAX_CHOICES > 1)
+        parsed,
+        MAX_CHOICES,
+        repeated="{repeated} repeated choice(s) counted once.",
+        capped="{typed} choices: only the first {cap} are scored (each one is another row of the batch for "
+        "every prompt).",
+    )
     if not choices:
         return (), (
             *notes,
@@ -65,14 +69,6 @@ def parse_choices(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
                 f"Only one choice ({code_span(choices[0])}): multiple choice needs at least two to compare. "
                 f"Separate them with `{SEPARATOR}`, e.g. {code_span(EXAMPLE)}.",
             ),
-        )
-    if parsed.typed > MAX_CHOICES:
-        notes.append(
-            Note(
-                "warning",
-                f"{parsed.typed} choices: only the first {MAX_CHOICES} are scored (each one is another row of "
-                "the batch for every prompt).",
-            )
         )
     return choices, tuple(notes)
 

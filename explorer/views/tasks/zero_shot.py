@@ -61,18 +61,27 @@ def parse_labels(text: str) -> tuple[tuple[str, ...], tuple[Note, ...]]:
     """The labels as the pipeline reads a string (split on commas, stripped, empty ones dropped),
     repeats counted once, at most MAX_LABELS; and what was done, as notes."""
     parsed = zs.parse_labels(text)
+    notes = list_notes(
+        parsed,
+        MAX_LABELS,
+        repeated="{repeated} repeated label(s) counted once.",
+        capped="{typed} labels: only the first {cap} are scored (each label is one more pass through the "
+        "model for every sentence).",
+    )
+    return parsed.items, tuple(notes)
+
+
+def list_notes(parsed: zs.ParsedList, cap: int, *, repeated: str, capped: str) -> list[Note]:
+    """What reading a typed list (labels, choices) did, said: ``repeated`` (a caption) when repeats
+    were counted once, ``capped`` (a warning) when ``cap`` cut the list. Both are ``str.format``
+    templates that may use {repeated}, {typed} and {cap}."""
+    said = {"repeated": parsed.repeated, "typed": parsed.typed, "cap": cap}
     notes = []
     if parsed.repeated:
-        notes.append(Note("caption", f"{parsed.repeated} repeated label(s) counted once."))
-    if parsed.typed > MAX_LABELS:
-        notes.append(
-            Note(
-                "warning",
-                f"{parsed.typed} labels: only the first {MAX_LABELS} are scored (each label is one more "
-                "pass through the model for every sentence).",
-            )
-        )
-    return parsed.items, tuple(notes)
+        notes.append(Note("caption", repeated.format(**said)))
+    if parsed.typed > cap:
+        notes.append(Note("warning", capped.format(**said)))
+    return notes
 
 
 def template_problem(template: str, labels: tuple[str, ...]) -> str | None:
