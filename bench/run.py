@@ -395,6 +395,53 @@ def memory(inputs: int = 50) -> dict:
     return results
 
 
+def long_text_memory(texts: int = 20) -> dict:
+    """Resident memory of the app process on the Attention page while a student types `texts` long
+    texts (4 lines of about 400 words each, cut to the model's 512 tokens: the largest attention runs
+    the caches hold), and after the tab is closed. Goal: flat within 100 MB after 20 long texts."""
+    import tempfile
+
+    from conftest import CHROMIUM_ARGS, IDLE, SERVER_PIDS, chromium_path, serve
+    from playwright.sync_api import sync_playwright
+
+    words = (ROOT / "explorer" / "data" / "sample_corpus.txt").read_text().split()
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    after: dict[int, dict[str, float]] = {}
+    with serve(log) as url, sync_playwright() as playwright:
+        pid = SERVER_PIDS[url]
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{url}/attention")
+        page.get_by_role("heading", name="Attention").first.wait_for(timeout=180_000)
+        page.wait_for_selector(IDLE, timeout=180_000)
+        loaded = _memory_mb(pid)
+        area = page.get_by_role("textbox", name="Your text: one sentence per line")
+        for i in range(texts):
+            lines = [
+                " ".join(words[(i * 97 + j * 401 + k) % len(words)] for k in range(400)) + f" text {i}"
+                for j in range(4)
+            ]
+            area.fill("\n".join(lines))
+            commit_and_wait(page, area)
+            if i + 1 in (1, 5, 10, texts):
+                after[i + 1] = _memory_mb(pid)
+        page.close()
+        time.sleep(5)  # the session ends with its tab; what it held is released or kept
+        closed = _memory_mb(pid)
+        browser.close()
+    growth = after[texts]["rss_mb"] - after[5]["rss_mb"]
+    result = {
+        "texts": texts,
+        "page_loaded": loaded,
+        "after": {str(k): v for k, v in after.items()},
+        "tab_closed": closed,
+        "growth_5_to_last_mb": round(growth, 1),
+        "goal_met": growth <= 100,
+    }
+    print(f"long texts: {result}", flush=True)
+    return result
+
+
 def overhead(repeats: int) -> dict:
     """The explorer's cost over raw transformers calls on the same inputs (median of repeats)."""
     import torch
@@ -605,6 +652,25 @@ def write_readme(results: dict) -> None:
                 f"| {title} | {row['first_render_s']} | {row['type_10_tokens_median_s']} / {row['type_10_tokens_p95_s']} "
                 f"| {row['type_128_tokens_median_s']} / {row['type_128_tokens_p95_s']} |"
             )
+    long_texts = results.get("long_text_memory")
+    if long_texts:
+        n = long_texts["texts"]
+        cells = [long_texts["page_loaded"], *long_texts["after"].values(), long_texts["tab_closed"]]
+        lines += [
+            "",
+            f"## Memory with long texts (Attention page, {n} texts of 4 x 400 words; MB: current RSS / peak RSS)",
+            "",
+            "| page loaded | "
+            + " | ".join(f"after text {k}" for k in long_texts["after"])
+            + " | 5 s after the tab closed |",
+            "|" + "---|" * len(cells),
+            "| " + " | ".join(f"{c['rss_mb']:.0f} / {c['peak_mb']:.0f}" for c in cells) + " |",
+            "",
+            f"Growth from text 5 to text {n}: {long_texts['growth_5_to_last_mb']:.0f} MB (goal: flat within 100 MB: "
+            + ("met" if long_texts["goal_met"] else "not met")
+            + "). Runs kept per process are bounded by the bytes of their arrays (explorer/ui/cache.py); "
+            "Streamlit keeps a closed tab's session for `server.disconnectedSessionTTL` (120 s).",
+        ]
     memory_results = results.get("memory")
     if memory_results:
         lines += [
@@ -676,6 +742,7 @@ def main() -> None:
         "decoder": lambda: decoder(repeats),
         "browser_next_token": lambda: browser_next_token(repeats=2 if args.quick else 5),
         "memory": lambda: memory(10 if args.quick else 50),
+        "long_text_memory": lambda: long_text_memory(5 if args.quick else 20),
         "page_latency": lambda: page_latency(3 if args.quick else 7),
         "tasks": lambda: task_sections(2 if args.quick else 7),
         "attributions": attribution_times,
