@@ -82,7 +82,9 @@ def test_feature_head_equals_scikit_learn_on_independent_vectors(tiny_bert, tiny
     width = 32 * (4 if kind == "pairs" else 1)
     assert trained.score.parameters == width + 1  # one weight vector and a bias for two classes
     assert (trained.dimension, trained.features) == (32, width)
-    np.testing.assert_allclose(trained.head.coef_, reference.coef_, atol=1e-3)
+    # lbfgs stops once its gradient is under tol (1e-4): vectors that differ by ~1e-6 (torch's thread count)
+    # move where it stops by up to ~3e-3, while a wrong feature layout moves the weights by ~0.1.
+    np.testing.assert_allclose(trained.head.coef_, reference.coef_, atol=1e-2)
     assert trained.score.seconds >= trained.fit_seconds > 0
     assert trained.score.way == transfer.FEATURE_WAY
     assert "mean pooling" in trained.pooling and "app's choice" in trained.pooling
