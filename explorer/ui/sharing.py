@@ -121,23 +121,10 @@ def apply_link() -> None:
             ref = ckpt
         except ExplorerError as problem:
             problems.append(f"The link's checkpoint was ignored: {problem}.")
-    # Keys are page-prefixed, but two pages may use one name ('padding' is a choice on the
-    # tokenizer page and on/off on the attention page): a value is taken by every page that can
-    # read it, and said to be wrong only when none can.
-    updates: dict[str, object] = {}
-    taken: set[str] = set()
-    wrong: dict[str, str] = {}
-    for param in (TEXT_PARAM, *(param for spec in PAGES for param in spec.params)):
-        read, bad = links.decode(query, (param,), ref)
-        updates.update(read)
-        if read:
-            taken.add(param.name)
-        elif bad:
-            wrong.setdefault(param.name, bad[0])
+    every_page = tuple(param for spec in PAGES for param in spec.params)  # keys are page-prefixed
+    updates, bad = links.decode(query, (TEXT_PARAM, *every_page), ref)
     st.session_state.update(updates)
-    st.session_state[LINK_PROBLEMS_KEY] = problems + [
-        problem for name, problem in wrong.items() if name not in taken
-    ]
+    st.session_state[LINK_PROBLEMS_KEY] = problems + bad
 
 
 def sync_link(spec) -> tuple[str, links.Link]:

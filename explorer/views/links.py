@@ -57,16 +57,22 @@ class Param:
 def decode(
     query: Mapping[str, str], params: tuple[Param, ...], ref: str
 ) -> tuple[dict[str, object], list[str]]:
-    """Session-state updates from a link's query parameters, and what was wrong with the rest."""
-    updates, problems = {}, []
+    """Session-state updates from a link's query parameters, and what was wrong with the rest.
+    Two params may share a name (keys are page-prefixed: 'padding' is a choice on the tokenizer
+    page and on/off on the attention page): a value is taken by every param that can read it, and
+    said to be wrong, once, only when none can."""
+    updates: dict[str, object] = {}
+    taken: set[str] = set()
+    wrong: dict[str, str] = {}
     for param in params:
         if param.name not in query:
             continue
         try:
             updates[param.key_for(ref)] = param.read(query[param.name])
+            taken.add(param.name)
         except ValueError as error:
-            problems.append(f"'{param.name}' in the link is {error}; it was ignored.")
-    return updates, problems
+            wrong.setdefault(param.name, f"'{param.name}' in the link is {error}; it was ignored.")
+    return updates, [problem for name, problem in wrong.items() if name not in taken]
 
 
 @dataclass(frozen=True)
