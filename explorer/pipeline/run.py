@@ -29,7 +29,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import tasks
 from explorer.pipeline.architecture import counts_own_positions, final_norm
-from explorer.pipeline.encoding import Encoding, readonly
+from explorer.pipeline.encoding import Encoding, last_real, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 
 # Attention weights one run may keep: layers x sentences x heads x tokens², as float32 (400 MB).
@@ -263,7 +263,7 @@ def _run_seq2seq(
         )
     infos = _output_infos(output, loaded.head_class)
 
-    last = decoder_mask.sum(axis=1) - 1  # [B] each sentence's last real decoder position
+    last = last_real(decoder_mask)  # [B] each sentence's last real decoder position
     positions = np.stack([np.arange(len(last)), last], axis=1).astype(np.int64)  # [B, 2]
     picked = output.logits[torch.arange(len(last)), torch.from_numpy(last)]  # [B, vocab]
     tokenizer = loaded.tokenizer
