@@ -25,22 +25,24 @@ ui.widget(S, "layer", where=controls[1], options=layer.layer_options(run), forma
 view = layer.build(data.loaded, encoding, run, ui.settings(S, sentence=sentence))
 
 
-def draw(section, name: str) -> None:
-    """One section: what it is, the steps at a glance, then each step with its tensor."""
+def draw(section) -> None:
+    """One section: what it is, every step with its shape, their widths to scale, the check."""
     ui.notes(section.notes)
     ui.table(section.overview)
-    ui.note(section.window)
-    for step in section.steps:
-        ui.note(step.text)
-        if step.figure is not None:
-            ui.chart(step.figure, key=f"layer.{name}.{step.step.key}")
+    st.html(section.widths_html)
     ui.note(section.agreement)
 
 
 ui.note(view.unsupported)
 if view.embeddings is not None:
     st.header("The input embeddings")
-    draw(view.embeddings, "embeddings")
+    draw(view.embeddings)
 if view.layer is not None:
     st.header(f"Layer {view.settings.layer}, step by step")
-    draw(view.layer, "layer")
+    draw(view.layer)
+if (chosen := view.chosen) is not None:  # one heatmap at a time, the step picked here
+    st.header("One step, drawn")
+    ui.widget(S, "step", options=view.step_options, default=view.settings.step, format_func=view.step_label)
+    ui.note(chosen.text)
+    ui.note(view.window)
+    ui.chart(chosen.figure, key=f"layer.figure.{chosen.value}")

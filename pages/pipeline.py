@@ -14,8 +14,12 @@ st.markdown(
 )
 
 data = ui.page_data()
-view = pipeline.build(data.loaded, data.encoding, data.run, settings=ui.settings(pipeline.Settings))
+view = pipeline.build(
+    data.loaded, data.encoding, data.run, settings=ui.settings(pipeline.Settings), text=data.selection.text
+)
 st.caption(view.caption)
+st.html(view.flow.html)  # the whole flow, from this model's modules and this run's shapes
+st.caption(view.flow.caption)
 ui.note(view.example)
 
 

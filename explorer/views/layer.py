@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from explorer.drawing import figures
+from explorer.drawing.flow import WidthRow, width_strip_html
 from explorer.errors import ExplorerError
 from explorer.explain.attention import attention_mask_2d
 from explorer.explain.layer import SAME_HIDDEN_STATE, Step, Walk, embedding_steps, layer_steps
@@ -36,6 +37,15 @@ class Settings:
     # Layers are numbered as the course does: hidden_states[0] is the embeddings, layer l (1…L)
     # turns hidden_states[l - 1] into hidden_states[l].
     layer: int = setting("int", "Layer", 1, low=1, high=1000)
+    # The one step drawn as a heatmap: "<section>.<step key>", e.g. "layer.activation" (the
+    # feed-forward's wide tensor) or "embeddings.token"; the tables list every step.
+    step: str = setting(
+        "str",
+        "Step to draw",
+        "layer.input",
+        widget="selectbox",
+        help="One heatmap at a time: the tables above list every step and its shape.",
+    )
 
 
 def layer_options(run: ModelRun) -> tuple[int, ...]:
@@ -53,7 +63,8 @@ def layer_label(layer: int) -> str:
 class StepView:
     step: Step  # the operation and its tensor
     text: Note  # "**3. Queries.** … Shape **[12, 4 × 16 = 64]** (position × heads × head size)."
-    figure: Any | None  # a heatmap of the tensor's first positions and dimensions
+    figure: Any | None  # a heatmap of the tensor's first positions and dimensions: the chosen step's only
+    value: str = ""  # its value in Settings.step, e.g. "layer.queries"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +75,7 @@ class Section:
     intro: Note
     facts: tuple[Note, ...]  # what this architecture does differently
     overview: Table  # one row per step: what it is and the tensor's shape
-    window: Note | None  # the heatmaps show only the first positions / dimensions
+    widths_html: str  # each step's width per position, drawn to scale, the heatmap's part marked
     steps: tuple[StepView, ...]
     agreement: Note  # success within SAME_HIDDEN_STATE of the model's hidden state, warning otherwise
     same: bool
@@ -81,6 +92,16 @@ class View:
     embeddings: Section | None  # None when this architecture is not covered: see `unsupported`
     layer: Section | None
     unsupported: Note | None
+    chosen: StepView | None = None  # the step drawn (settings.step), with its heatmap
+    window: Note | None = None  # what part of the chosen step's tensor the heatmap draws
+    step_labels: tuple[tuple[str, str], ...] = ()  # (value, label) of every step, in page order
+
+    @property
+    def step_options(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.step_labels)
+
+    def step_label(self, value: str) -> str:
+        return dict(self.step_labels).get(value, value)
 
 
 def _axes(step: Step) -> str:
@@ -119,20 +140,32 @@ def _figure(step: Step, tokens: tuple[str, ...], allowed: np.ndarray) -> Any:
     return figure
 
 
-def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
+def per_position(step: Step) -> int:
+    """How many numbers the step holds per position: X of [S, X]; H × d of [H, S, d]; H × S of the
+    weights [H, S, S] (the position axis is the one of length S that is not a head axis)."""
+    positions = step.tensor.shape[1] if step.tensor.ndim == 3 else step.tensor.shape[0]
+    return int(step.tensor.size // positions)
+
+
+def drawn_columns(step: Step, S: int) -> int:
+    """How many of the step's per-position numbers its heatmap draws (head 0's first columns)."""
+    if step.key == "weights":  # [H, S, S]: head 0's weights over the first keys
+        return min(S, WINDOW_POSITIONS)
+    return min(step.tensor.shape[-1], WINDOW_DIMENSIONS)
+
+
+def _widths(walk: Walk) -> str:
     S = len(walk.tokens)
-    steps = []
-    for number, step in enumerate(walk.steps, start=1):
-        text = f"**{number}. {step.title}.** {step.operation} Shape **{step.shape_text}** ({_axes(step)})."
-        steps.append(StepView(step, Note("markdown", text), _figure(step, walk.tokens, allowed)))
-    widest = max(step.tensor.shape[-1] for step in walk.steps)
-    window = None
-    if S > WINDOW_POSITIONS or widest > WINDOW_DIMENSIONS:
-        window = Note(
-            "caption",
-            f"Every step is computed on all {S} positions and every dimension; the heatmaps show at most the "
-            f"first {WINDOW_POSITIONS} positions and {WINDOW_DIMENSIONS} dimensions.",
-        )
+    return width_strip_html(
+        [
+            WidthRow(f"{number}. {step.title}", step.shape_text, per_position(step), drawn_columns(step, S))
+            for number, step in enumerate(walk.steps, start=1)
+        ]
+    )
+
+
+def _agreement(walk: Walk, what: str) -> Note:
+    S = len(walk.tokens)
     compared = int(walk.compared.sum())
     where = (
         f"at all {S} positions, padding included"
@@ -143,14 +176,19 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
         f"Compared with **{walk.reference_name}**, the model's own {what}, {where}: largest absolute "
         f"difference **{walk.max_abs_difference:.2e}**"
     )
-    agreement = (
-        Note("success", f"{text} — the same (within {SAME_HIDDEN_STATE:.0e}).")
-        if walk.same
-        else Note(
-            "warning",
-            f"{text} — more than {SAME_HIDDEN_STATE:.0e}: this recomputation does not reproduce the model.",
-        )
+    if walk.same:
+        return Note("success", f"{text} — the same (within {SAME_HIDDEN_STATE:.0e}).")
+    return Note(
+        "warning",
+        f"{text} — more than {SAME_HIDDEN_STATE:.0e}: this recomputation does not reproduce the model.",
     )
+
+
+def _section(walk: Walk, intro: str, what: str, name: str) -> Section:
+    steps = []
+    for number, step in enumerate(walk.steps, start=1):
+        text = f"**{number}. {step.title}.** {step.operation} Shape **{step.shape_text}** ({_axes(step)})."
+        steps.append(StepView(step, Note("markdown", text), None, f"{name}.{step.key}"))
     return Section(
         walk=walk,
         intro=Note("markdown", intro),
@@ -162,10 +200,24 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
             ],
             index="step",
         ),
-        window=window,
+        widths_html=_widths(walk),
         steps=tuple(steps),
-        agreement=agreement,
+        agreement=_agreement(walk, what),
         same=walk.same,
+    )
+
+
+def _window(step: Step, S: int) -> Note:
+    """What the chosen step's heatmap draws of its tensor, said with the whole width."""
+    width, drawn = per_position(step), drawn_columns(step, S)
+    rows = min(S, WINDOW_POSITIONS)
+    positions = f"all {S} positions" if rows == S else f"the first {rows} of {S} positions"
+    head = f" of head 0 (of {step.tensor.shape[0]})" if step.tensor.ndim == 3 else ""
+    share = f"all {drawn}" if drawn == width else f"the first {drawn} of {width:,} ({drawn / width:.0%})"
+    return Note(
+        "caption",
+        f"The heatmap draws {positions} and {share} numbers per position{head}; the strip above shows "
+        f"every step's whole width to scale (the darker part is what a heatmap draws).",
     )
 
 
@@ -225,11 +277,34 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
             layer=None,
             unsupported=Note("info", str(problem)),
         )
+    sections = (
+        _section(embeddings, _embeddings_intro(embeddings), "embeddings", "embeddings"),
+        _section(walk, _layer_intro(layer, len(layers)), f"output of layer {layer}", "layer"),
+    )
+    shown = [one for section in sections for one in section.steps]
+    chosen = next((one for one in shown if one.value == settings.step), None)
+    if chosen is None:  # a step this architecture does not have (a link, another model): the default
+        default = Settings.step
+        chosen = next((one for one in shown if one.value == default), shown[0])
+        settings = dataclasses.replace(settings, step=chosen.value)
     allowed = attention_mask_2d(encoding, sentence, causal=loaded.is_decoder)  # [S, S]
+    figure = _figure(chosen.step, walk.tokens, allowed)
     return View(
         settings=settings,
         layers=layers,
-        embeddings=_section(embeddings, _embeddings_intro(embeddings), "embeddings", allowed),
-        layer=_section(walk, _layer_intro(layer, len(layers)), f"output of layer {layer}", allowed),
+        embeddings=sections[0],
+        layer=sections[1],
         unsupported=None,
+        chosen=dataclasses.replace(chosen, figure=figure),
+        window=_window(chosen.step, len(walk.tokens)),
+        step_labels=_step_labels(sections),
+    )
+
+
+def _step_labels(sections: tuple[Section, Section]) -> tuple[tuple[str, str], ...]:
+    """(value, "Layer · 9. Feed-forward: widen [12, 1536]") for every step: what the picker lists."""
+    return tuple(
+        (one.value, f"{name} · {number}. {one.step.title} {one.step.shape_text}")
+        for name, section in zip(("Embeddings", "Layer"), sections, strict=True)
+        for number, one in enumerate(section.steps, start=1)
     )

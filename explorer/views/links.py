@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 Kind = Literal["str", "int", "float", "bool", "choice"]
 MAX_TEXT_IN_LINK = 1_500  # characters of URL-encoded text; longer texts are left out of the link
@@ -97,3 +97,13 @@ def encode(state: Mapping[Any, object], params: tuple[Param, ...], ref: str) -> 
             continue
         values[param.name] = value
     return Link(urlencode(values), note)
+
+
+def href(url_path: str, ref: str, text: str, state: Mapping[Any, object], params: tuple[Param, ...]) -> str:
+    """A relative link that opens the page at ``url_path`` with checkpoint ``ref``, the sidebar's
+    ``text`` and the settings in ``state`` (session-state keys, as :func:`encode` reads them): the
+    query the share box writes (``ckpt=…&text=…&…``). A text too long for a link is left out."""
+    text_param = Param(name="text", key="href.text", kind="str")  # a key no page setting has
+    link = encode({**state, text_param.key: text}, (text_param, *params), ref)
+    query = "ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")
+    return f"{url_path}?{query}"

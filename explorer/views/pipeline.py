@@ -20,6 +20,7 @@ from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
 from explorer.training import finetune as ft
+from explorer.views import flow as flow_view
 from explorer.views import tasks as task_views
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.generation import quantized_note
@@ -169,6 +170,7 @@ class Seq2SeqPart:
 @dataclass(frozen=True, kw_only=True)
 class View:
     caption: str  # the checkpoint, how it was loaded and what its head does
+    flow: flow_view.FlowPart  # the whole flow in one picture, each box linked to its page
     example: Note | None  # the course's first example, when the text is its two sentences
     classifier: ClassifierOffer | None  # the default classifier, when this checkpoint has no head
     # ① Tokenizer
@@ -571,10 +573,12 @@ def build(
     run: ModelRun,
     classifier_built: bool | None = None,
     settings: Settings | None = None,
+    text: str | None = None,
 ) -> View:
     """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
     the default classifier exists (None: look in the saved checkpoints folder); ``settings``: the
-    task inputs (None: the defaults)."""
+    task inputs (None: the defaults); ``text``: the sidebar's text, for the flow's links (None: the
+    sentences, one a line)."""
     if classifier_built is None:
         classifier_built = checkpoints.classifier_built()
     B, S = encoding.shape  # input_ids is [B, S]
@@ -588,6 +592,13 @@ def build(
         caption=(
             f"**{loaded.resolved.label}** · loaded as `{loaded.head_class}` → `{loaded.model_class}` "
             f"({description})"
+        ),
+        flow=flow_view.build(
+            loaded,
+            encoding,
+            run,
+            loaded.resolved.ref,
+            "\n".join(encoding.sentences) if text is None else text,
         ),
         example=_example(loaded, encoding),
         classifier=_classifier_offer(loaded, classifier_built),

@@ -442,7 +442,13 @@ def test_the_view_for_each_layer(family, batch):
     overview = view.layer.overview
     assert [row["operation"] for row in overview.rows] == [s.step.title for s in view.layer.steps]
     assert [row["shape"] for row in overview.rows] == [s.step.shape_text for s in view.layer.steps]
-    for shown in (*view.embeddings.steps, *view.layer.steps):
+    # One heatmap at a time (issue 21): each step, chosen, is the only one drawn (every step on
+    # one padding side; the default step on the other).
+    for value in view.step_options if encoding.padding_side == "right" else (view.settings.step,):
+        chosen = _view(batch, sentence=0, layer=L, step=value)
+        drawn = [one for one in (*chosen.embeddings.steps, *chosen.layer.steps) if one.figure is not None]
+        assert drawn == [] and chosen.chosen is not None and chosen.chosen.value == value
+        shown = chosen.chosen
         figure = shown.figure
         z = np.array(figure.data[0].z, dtype=float)
         assert z.shape[0] == min(S, layer_view.WINDOW_POSITIONS)
@@ -450,6 +456,36 @@ def test_the_view_for_each_layer(family, batch):
             matrix = shown.step.tensor[0] if shown.step.tensor.ndim == 3 else shown.step.tensor
             columns = min(matrix.shape[1], layer_view.WINDOW_DIMENSIONS)
             np.testing.assert_allclose(z, matrix[: z.shape[0], :columns], atol=1e-4)
+
+
+def test_one_chosen_step_is_drawn_and_its_width_said(family, batch):
+    """Issue 21: one heatmap at a time, and the feed-forward's wide tensor said and drawn wider
+    (its width read from config.json here, with each family's own field name)."""
+    if batch[1].padding_side != "right":
+        pytest.skip("one padding side is enough")
+    import json
+
+    from tests.views.test_flow_view import FIELDS
+
+    _, hidden, _, ffn = FIELDS[family.family.model_type]
+    config = json.loads((family.folder / "config.json").read_text())
+    D, F = config[hidden], config.get(ffn) or 4 * config[hidden]  # GPT-2: n_inner None is 4 × n_embd
+    view = _view(batch, sentence=1, layer=1, step="layer.activation")
+    assert view.settings.step == "layer.activation" and view.chosen.value == "layer.activation"
+    assert [one for one in (*view.embeddings.steps, *view.layer.steps) if one.figure is not None] == []
+    assert view.chosen.step.tensor.shape[-1] == F
+    z = np.array(view.chosen.figure.data[0].z, dtype=float)
+    assert z.shape[1] == min(F, layer_view.WINDOW_DIMENSIONS)
+    drawn = min(F, layer_view.WINDOW_DIMENSIONS)
+    assert (f"the first {drawn} of {F:,}" if drawn < F else f"all {F}") in view.window.text
+    # The strip draws the input [S, D] and the widened [S, F] in proportion.
+    wholes = [float(w) for w in re.findall(r'fx-whole" style="width:([\d.]+)%', view.layer.widths_html)]
+    activation = [s.step.key for s in view.layer.steps].index("activation")
+    assert wholes[0] / wholes[activation] == pytest.approx(D / F, rel=1e-3)  # input [S, D] vs [S, F]
+    assert view.step_label("layer.activation").endswith(f", {F}]")
+    # A step this model does not have (from a link): the default step, drawn.
+    fallback = _view(batch, sentence=1, layer=1, step="layer.nonsense")
+    assert fallback.settings.step == "layer.input" and fallback.chosen.figure is not None
 
 
 def test_out_of_range_settings_fall_back(family, batch):
