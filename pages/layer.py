@@ -23,6 +23,12 @@ with controls[0]:
     sentence = ui.sentence_picker(S, encoding)
 ui.widget(S, "layer", where=controls[1], options=layer.layer_options(run), format_func=layer.layer_label)
 view = layer.build(data.loaded, encoding, run, ui.settings(S, sentence=sentence))
+ui.note(view.unsupported)
+if (chosen := view.chosen) is not None:  # one heatmap at a time: the step picked here
+    ui.widget(S, "step", options=view.step_options, default=view.settings.step, format_func=view.step_label)
+    ui.note(chosen.text)
+    ui.note(view.window)
+    ui.chart(chosen.figure, key=f"layer.figure.{chosen.value}")
 
 
 def draw(section) -> None:
@@ -33,16 +39,9 @@ def draw(section) -> None:
     ui.note(section.agreement)
 
 
-ui.note(view.unsupported)
 if view.embeddings is not None:
     st.header("The input embeddings")
     draw(view.embeddings)
 if view.layer is not None:
     st.header(f"Layer {view.settings.layer}, step by step")
     draw(view.layer)
-if (chosen := view.chosen) is not None:  # one heatmap at a time, the step picked here
-    st.header("One step, drawn")
-    ui.widget(S, "step", options=view.step_options, default=view.settings.step, format_func=view.step_label)
-    ui.note(chosen.text)
-    ui.note(view.window)
-    ui.chart(chosen.figure, key=f"layer.figure.{chosen.value}")

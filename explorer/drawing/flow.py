@@ -31,12 +31,13 @@ a.fx-box.fx-out:hover{background:#cdeed8}
 .fx-name{font-weight:700;font-size:1.05rem;color:#10243e}
 .fx-shape{font-family:monospace;font-size:1rem;color:#0b3d91;font-weight:600}
 .fx-detail{font-size:.85rem;color:#26384d}
-.fx-module{font-family:monospace;font-size:.72rem;color:#44515f;overflow-wrap:anywhere}
+.fx-module{font-family:monospace;font-size:.72rem;color:#44515f;overflow-wrap:break-word}
 .fx-arrow{font-size:1.5rem;color:#8a96a3;padding:0 2px}
 .fx-stack{display:flex;flex-direction:column;gap:4px;border:2px dashed #8a96a3;border-radius:10px;
   padding:6px 8px;background:rgba(138,150,163,.12)}
 .fx-times{font-weight:700;font-size:1.05rem}
 .fx-times a{color:inherit}
+.fx-times .fx-module{color:inherit;opacity:.8}
 .fx-label{font-weight:700;font-size:.95rem;opacity:.85}
 </style>
 """
@@ -50,6 +51,11 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _breakable(path: str) -> str:
+    """A module path, escaped, that may wrap after each dot (not inside "0…5")."""
+    return _e(path).replace(".", ".<wbr>")
+
+
 def box_html(box: Box, hrefs: Hrefs) -> str:
     """One box: name, shape, detail, module; a link when its page has an href."""
     kind = " fx-tok" if box.key in _TOKENIZER else " fx-out" if box.key in _OUTPUT else ""
@@ -59,7 +65,7 @@ def box_html(box: Box, hrefs: Hrefs) -> str:
     if box.detail:
         parts.append(f'<span class="fx-detail">{_e(box.detail)}</span>')
     if box.module:
-        parts.append(f'<span class="fx-module">{_e(box.module)}</span>')
+        parts.append(f'<span class="fx-module">{_breakable(box.module)}</span>')
     inner = "".join(parts)
     href = hrefs.get((box.page, box.focus)) if box.page else None
     if href is None:

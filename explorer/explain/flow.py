@@ -204,7 +204,11 @@ def _before(
             page="tokenizer",
         ),
         Box(
-            "input_ids", "Input IDs", _shape(B, S), " + ".join(inputs) + f" {_shape(B, S)}", page="tokenizer"
+            "input_ids",
+            "Input IDs",
+            _shape(B, S),
+            "with " + " and ".join(inputs) + (", each " if len(inputs) > 1 else " ") + _shape(B, S),
+            page="tokenizer",
         ),
         Box(
             "embeddings",

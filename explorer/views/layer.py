@@ -212,12 +212,12 @@ def _window(step: Step, S: int) -> Note:
     width, drawn = per_position(step), drawn_columns(step, S)
     rows = min(S, WINDOW_POSITIONS)
     positions = f"all {S} positions" if rows == S else f"the first {rows} of {S} positions"
-    head = f" of head 0 (of {step.tensor.shape[0]})" if step.tensor.ndim == 3 else ""
+    head = f" (head 0 of {step.tensor.shape[0]})" if step.tensor.ndim == 3 else ""
     share = f"all {drawn}" if drawn == width else f"the first {drawn} of {width:,} ({drawn / width:.0%})"
     return Note(
         "caption",
-        f"The heatmap draws {positions} and {share} numbers per position{head}; the strip above shows "
-        f"every step's whole width to scale (the darker part is what a heatmap draws).",
+        f"The heatmap draws {positions} and {share} numbers per position{head}; the strips below show the "
+        f"whole width of every step to scale (the darker part is what a heatmap draws).",
     )
 
 

@@ -26,6 +26,11 @@ CASES = {
         },
     ),
     "pages/model.py": ({"sentence": "1"}, {"model.sentence": 1}),
+    # The layer page's one drawn step (issue 21): the feed-forward's wide tensor.
+    "pages/layer.py": (
+        {"layer": "2", "step": "layer.activation"},
+        {"layer.layer": 2, "layer.step": "layer.activation"},
+    ),
     "pages/attention.py": (
         {"layer": "3", "head": "5", "show": "head average", "hide_special": "1", "bertviz": "off"},
         {
@@ -140,3 +145,19 @@ def test_a_name_two_pages_use_is_read_by_the_page_that_can_read_it_without_a_war
     at = open_link({"text": "Hello world", "padding": "max_length"}, "pages/tokenizer.py")
     assert at.session_state["tok.padding"] == "max_length"
     assert not any("'padding'" in w.value for w in at.warning)
+
+
+def test_the_layer_page_draws_one_heatmap_the_linked_steps():
+    """Issue 21: one heatmap at a time, the step the link names (the feed-forward's wide tensor,
+    its width read from MiniLM's config.json here)."""
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(checkpoints.resolve(checkpoints.MINILM).location) / "config.json").read_text())
+    at = open_link(
+        {"ckpt": checkpoints.MINILM, "text": "The cat sat.", "step": "layer.activation"}, "pages/layer.py"
+    )
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 1
+    assert charts[0]["layout"]["title"]["text"].endswith(f", {config['intermediate_size']}]")
+    assert at.session_state["layer.step"] == "layer.activation"
