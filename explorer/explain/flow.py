@@ -348,7 +348,7 @@ def _result(loaded: LoadedCheckpoint, sizes: Sizes, width: int, page: str) -> Bo
         )
     if head == tasks.QUESTION_ANSWERING:
         return Box("result", "Answer span", "start, end", "the best start and end positions")
-    return Box("result", "Choice probabilities", _shape(B), "softmax over the choices")
+    return Box("result", "Choice probabilities", "", "softmax over each question's choices")
 
 
 def _after(loaded: LoadedCheckpoint, run: ModelRun, sizes: Sizes) -> tuple[Box, ...]:
@@ -359,14 +359,29 @@ def _after(loaded: LoadedCheckpoint, run: ModelRun, sizes: Sizes) -> tuple[Box, 
             Box("output", "Last hidden state", _shape(B, S, D), "one vector per token", page="model"),
             Box("result", "Sentence embeddings", _shape(B, D), "the token vectors pooled per sentence"),
         )
-    width = logits.shape[-1]
     page = _HEAD_PAGES.get(loaded.head_class, "")
-    vocab = loaded.head_class in (tasks.CAUSAL_LM, tasks.SEQ2SEQ_LM, tasks.MASKED_LM)
-    scores = f"{width:,} scores: one per vocabulary token" if vocab else count(width, "score") + " per row"
-    names = "start and end logits, each " if logits.name == "start_logits" else ""
+    head = _head_module(loaded)
+    if logits.name == "start_logits":  # question answering: two scores per token, [B, S] each
+        return (
+            Box("head", "Head", "", f"{D} → 2 (start, end)", module=head),
+            Box(
+                "logits",
+                "Start and end logits",
+                f"2 × {_shape(*logits.shape)}",
+                "one pair of scores per token",
+            ),
+            _result(loaded, sizes, 2, page),
+        )
+    width = logits.shape[-1]
+    if loaded.head_class in (tasks.CAUSAL_LM, tasks.SEQ2SEQ_LM, tasks.MASKED_LM):
+        scores = f"{width:,} scores: one per vocabulary token"
+    elif loaded.head_class == tasks.TOKEN_CLASSIFICATION:
+        scores = count(width, "score") + " per token, one per label"
+    else:
+        scores = count(width, "score") + " per sentence"
     return (
-        Box("head", "Head", "", f"{D} → {width:,}", module=_head_module(loaded), page=page),
-        Box("logits", "Logits", _shape(*logits.shape), names + scores, page=page),
+        Box("head", "Head", "", f"{D} → {width:,}", module=head, page=page),
+        Box("logits", "Logits", _shape(*logits.shape), scores, page=page),
         _result(loaded, sizes, width, page),
     )
 

@@ -168,3 +168,29 @@ def test_a_link_carries_the_layer_step_and_round_trips():
         "ckpt": ref,
         "text": text,
     }
+
+
+@pytest.mark.parametrize("name", ["roberta-ner", "distilbert-qa", "bert-mc", "llama-cls"])
+def test_the_course_task_heads_end_in_their_own_logits(name, tmp_path):
+    """Token classification, question answering, multiple choice and a decoder classifier: the head
+    box names the model's own head module, the logits box the shape its forward pass returns here."""
+    from tests.families import build_and_load
+
+    loaded = build_and_load(name, tmp_path).loaded
+    encoding = encode_batch(loaded.batch_tokenizer, SENTENCES, max_length=loaded.max_tokens)
+    flow = flows.build(loaded, encoding, run_model(loaded, encoding))
+    ids, mask = torch.tensor(encoding.input_ids), torch.tensor(encoding.attention_mask)
+    if name == "bert-mc":  # [batch, choices, sequence]: each sentence as its one choice
+        ids, mask = ids[:, None], mask[:, None]
+    with torch.inference_mode():
+        output = loaded.model(input_ids=ids, attention_mask=mask, return_dict=True)
+    head, logits, _ = flow.after
+    assert head.module in dict(loaded.model.named_children())
+    if name == "distilbert-qa":
+        assert logits.shape == f"2 × {list(output.start_logits.shape)}" and head.detail.endswith(
+            "→ 2 (start, end)"
+        )
+    else:
+        assert logits.shape == str(list(output.logits.shape))
+        assert head.detail == f"{flow.sizes.D} → {output.logits.shape[-1]}"
+    assert flow.kind == ("decoder" if name == "llama-cls" else "encoder")
