@@ -577,8 +577,7 @@ def build(
 ) -> View:
     """Everything the home page shows for this checkpoint and batch. ``classifier_built``: whether
     the default classifier exists (None: look in the saved checkpoints folder); ``settings``: the
-    task inputs (None: the defaults); ``text``: the sidebar's text, for the flow's links (None: the
-    sentences, one a line)."""
+    task inputs (None: the defaults); ``text``: the sidebar's, for the flow's links."""
     if classifier_built is None:
         classifier_built = checkpoints.classifier_built()
     B, S = encoding.shape  # input_ids is [B, S]
@@ -594,11 +593,7 @@ def build(
             f"({description})"
         ),
         flow=flow_view.build(
-            loaded,
-            encoding,
-            run,
-            loaded.resolved.ref,
-            "\n".join(encoding.sentences) if text is None else text,
+            loaded, encoding, run, loaded.resolved.ref, text or "\n".join(encoding.sentences)
         ),
         example=_example(loaded, encoding),
         classifier=_classifier_offer(loaded, classifier_built),
