@@ -117,7 +117,7 @@ def plain_chips_html(tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "
     return _STYLE + f'<div class="tx-chips" data-testid="family-chips">{chips}</div>'
 
 
-GRID_BLOCK = 8  # positions per block of the batch grid: blocks wrap to the column's width
+GRID_BLOCK = 6  # positions per block of the batch grid: blocks wrap to the column's width
 
 
 def _grid_block(encoding: Encoding, positions: range) -> str:
