@@ -21,7 +21,6 @@ sentence = ui.sentence_picker(S, encoding)
 part = ui.widget(S, "part") if attention.is_encoder_decoder(run, encoding) else None  # T5, BART
 choices = attention.choices(run, encoding, part)
 overview = attention.overview(data.loaded, encoding, run, ui.settings(S, sentence=sentence))
-ui.note(overview.numbering)
 if overview.heading:
     st.header(overview.heading)
 ui.notes(overview.mask_notes)
@@ -83,6 +82,7 @@ def bertviz(data, sentence: int) -> None:
 layer_and_head(data, choices, sentence)
 
 st.header("All layers and heads at a glance")
+ui.note(overview.numbering)  # below the heatmap, which stays above the fold
 ui.chart(overview.entropy_figure, key="att.entropy")
 ui.note(overview.entropy_caption)
 

@@ -28,8 +28,9 @@ else:
     controls = st.columns(3)
     for column, name in zip(controls, ("temperature", "top_k", "top_p"), strict=True):
         ui.widget(S, name, where=column)
-    mode = ui.widget(S, "mode")
-    ui.widget(S, "seed", disabled=mode == generation.GREEDY)
+    mode_column, seed_column = st.columns([2, 1])  # one row: the chart stays above the fold
+    mode = ui.widget(S, "mode", where=mode_column)
+    ui.widget(S, "seed", where=seed_column, disabled=mode == generation.GREEDY)
     next_token_slot = st.container()  # drawn after the buttons below, for the text including new tokens
 
     st.header("Generate, one token at a time")

@@ -23,20 +23,6 @@ st.caption(view.flow.caption)
 ui.note(view.example)
 
 
-# The default classifier: use it, or build it (one build per server, shared by every session).
-if (offer := view.classifier) is not None:
-    ui.note(offer.note)
-    if offer.use_ref:
-        st.button(offer.button, on_click=ui.use_checkpoint, args=(offer.use_ref,), key="home.use_default")
-    elif st.button(offer.button, type="primary", key="home.build_default"):
-        try:
-            st.session_state["home.job"] = pipeline.build_default_classifier(data.encoding.sentences)
-            st.session_state["home.announced"] = False
-        except ExplorerError as problem:
-            ui.show_error(problem)
-    ui.training_job("home", details=False)
-    st.page_link(ui.page_file("pages/classification.py"), label="Fine-tuning, explained", icon="🏷️")
-
 # ① Tokenizer --------------------------------------------------------------------------------
 st.header("① Tokenizer: text → tokens → input IDs")
 for sentence in view.sentences:
@@ -86,6 +72,21 @@ for block in view.predictions:
     ui.note(block.score)
 ui.note(view.quantized)
 ui.task_section(pipeline.Settings, view.task, view.task_inputs)
+
+# The default classifier: use it, or build it (one build per server, shared by every session).
+# Under step ③, which it changes: the tokens, the first chart, stay above the fold at 1024x768.
+if (offer := view.classifier) is not None:
+    ui.note(offer.note)
+    if offer.use_ref:
+        st.button(offer.button, on_click=ui.use_checkpoint, args=(offer.use_ref,), key="home.use_default")
+    elif st.button(offer.button, type="primary", key="home.build_default"):
+        try:
+            st.session_state["home.job"] = pipeline.build_default_classifier(data.encoding.sentences)
+            st.session_state["home.announced"] = False
+        except ExplorerError as problem:
+            ui.show_error(problem)
+    ui.training_job("home", details=False)
+    st.page_link(ui.page_file("pages/classification.py"), label="Fine-tuning, explained", icon="🏷️")
 
 # Where to go deeper ---------------------------------------------------------------------------
 st.header("Go deeper")

@@ -35,6 +35,14 @@ THRESHOLD = 0.02
 WEIGHT_BUDGET = 200_000
 MODEL_VIEW_TOKENS = 64  # the model view (every layer and head at once) for inputs up to this long
 DECIMALS = 3
+# The model view's width: bertviz draws it 970 pixels wide whatever the column, so a column narrower
+# than that cut its last heads off (MiniLM's head 11, SmolLM2's head 8). Here it is the iframe's
+# width (the page's column), between a narrowest and a widest made from the number of heads.
+BERTVIZ_WIDTH = 970  # bertviz's own DIV_WIDTH: the widest it is drawn
+AXIS_PX = 15 + 5 + 13 + 5  # its layer axis: HEADING_TEXT_SIZE + HEADING_PADDING + TEXT_SIZE + TEXT_PADDING
+MIN_THUMBNAIL_PX = 30  # a head's column at least this wide (narrower columns: the view scrolls sideways)
+MAX_THUMBNAIL_PX = 80  # …and at most this wide (few heads are not stretched across a wide page)
+PAGE_PADDING_PX = 8  # the model view page's left and right padding (4 + 4)
 _SCALE = 10**DECIMALS  # weights travel as integers in thousandths
 
 _REQUIRE_SHIM = """
@@ -67,6 +75,10 @@ function __explorerDense(params) {
   });
   return params;
 }
+function __explorerWidth(narrowest, widest) {
+  var room = document.documentElement.clientWidth - PADDING;
+  return Math.max(narrowest, Math.min(widest, room));
+}
 function __explorerKept(row) {
   var kept = [];
   for (var j = 0; j < row.length; j++) {
@@ -74,7 +86,7 @@ function __explorerKept(row) {
   }
   return kept;
 }
-""".replace("SCALE", str(_SCALE))
+""".replace("SCALE", str(_SCALE)).replace("PADDING", str(PAGE_PADDING_PX))
 
 # bertviz's line drawing, patched to draw only the kept weights (each: (pattern, replacement, count)).
 _PATCHES = {
@@ -98,8 +110,21 @@ _PATCHES = {
             2,
         ),
         (r"\(targetIndex \+ \.5\)", "(d.j + .5)", 2),
+        (r"const DIV_WIDTH = 970;", "const DIV_WIDTH = __explorerWidth(NARROWEST, WIDEST);", 1),
     ),
 }
+
+
+def model_view_width(heads: int) -> tuple[int, int]:
+    """The narrowest and widest the model view is drawn for ``heads`` head columns: each column
+    MIN_THUMBNAIL_PX to MAX_THUMBNAIL_PX wide, beside the layer axis, never wider than bertviz's own."""
+    return AXIS_PX + heads * MIN_THUMBNAIL_PX, min(BERTVIZ_WIDTH, AXIS_PX + heads * MAX_THUMBNAIL_PX)
+
+
+def fitted_width(narrowest: int, widest: int, column: int) -> int:
+    """The width the model view takes in a column ``column`` pixels wide (its page computes the
+    same in JavaScript, __explorerWidth, from the iframe's width)."""
+    return max(narrowest, min(widest, column - PAGE_PADDING_PX))
 
 
 def _asset(distribution: str, path: str) -> str:
@@ -329,6 +354,9 @@ def _page(kind: ViewKind, params: dict, controls: str, vis_id: str, dark: bool) 
         f'<span style="user-select:none">{controls}</span><div id="vis"></div></div>'
     )
     script = _bertviz_js(kind).replace("PYTHON_PARAMS", f"__explorerDense({payload})", 1)
+    if kind == "model":
+        narrowest, widest = model_view_width(params["total_heads"])
+        script = script.replace("NARROWEST, WIDEST", f"{narrowest}, {widest}", 1)
     left = 200 if kind == "head" else 4  # the model view's grid is 970 pixels wide: no room to spare
     page = (
         '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'

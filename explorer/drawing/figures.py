@@ -7,7 +7,9 @@ read as markup, so a token like ``<b>`` or ``</script>`` is drawn as those chara
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,6 +18,20 @@ from explorer.drawing.render import visible
 
 SEQUENTIAL = "Cividis"
 DIVERGING = "RdBu"
+BASE_FONT = 12  # Plotly's font size, in pixels
+LARGE_FONT = 18  # with *Large text (for a projector)*
+LARGE_TITLE_FONT = 22
+READABLE_ROWS = (
+    64  # a heatmap labels every row (and column) up to this many; beyond, every k-th, said on its axis
+)
+READABLE_COLUMNS = 24  # columns are narrower than rows are tall (the page's width is shared): fewer labels
+ROW_GAP_PX = 8  # a heatmap row is its label's font size plus this gap: 20 px at 12 px, 26 px in Large text
+ROW_PX = BASE_FONT + ROW_GAP_PX
+_TOP_PX = 60  # heatmap margins: the title above…
+_BOTTOM_PX = 110  # …and the key labels below (rotated), at BASE_FONT; scaled with the font
+LENS_COLUMNS = 12  # positions the logit lens shows: a cell wide enough to read the token it predicts
+LENS_ROW_PX = 28
+_LENS_TOP_PX = 110  # the title, and the colour bar above the grid
 
 
 def label(position: int, token: str) -> str:
@@ -35,12 +51,71 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: i
     return figure
 
 
+def _ordinal(k: int) -> str:
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def _label_axis(
+    figure: go.Figure, axis: Literal["x", "y"], labels: Sequence[str], noun: str, limit: int = READABLE_ROWS
+) -> None:
+    """Every label on the axis (Plotly drops every other one when they look crowded), up to
+    ``limit``; beyond it every k-th (k the smallest step that keeps at most ``limit``), and the
+    axis title says so."""
+    step = max(1, math.ceil(len(labels) / max(limit, 1)))
+    shown = list(labels)[::step]
+    name = f"{axis}axis"
+    title = figure.layout[name].title.text or ""
+    said = f" · every {_ordinal(step)} {noun} labelled" if step > 1 else ""
+    figure.update_layout(
+        {
+            name: {
+                "type": "category",
+                "tickmode": "array",
+                "tickvals": shown,
+                "ticktext": shown,
+                "showticklabels": True,
+                "title": {"text": title + said},
+            }
+        }
+    )
+
+
+def _heatmap_height(rows: int, row_px: int = ROW_PX, bottom: int = _BOTTOM_PX, top: int = _TOP_PX) -> int:
+    """Pixels for a heatmap of ``rows`` rows, each ``row_px`` tall (up to READABLE_ROWS rows; a
+    longer one is labelled every k-th row, so its labels are as far apart)."""
+    return top + bottom + row_px * min(rows, READABLE_ROWS)
+
+
+def _heatmap_margins(figure: go.Figure, bottom: int = _BOTTOM_PX) -> None:
+    """Room below the plot for the rotated key labels (fixed, so the rows keep their height)."""
+    figure.update_layout(margin={"b": bottom})
+
+
+def readable(figure: go.Figure, large: bool) -> go.Figure:
+    """What every chart gets just before it is drawn: in Large text, larger fonts; and a heatmap
+    whose rows are all labelled gets rows at least as tall as their labels (a view may have set a
+    smaller height), its bottom margin grown with the font for the rotated key labels."""
+    font = LARGE_FONT if large else BASE_FONT
+    if large:
+        figure.update_layout(font={"size": LARGE_FONT}, title={"font": {"size": LARGE_TITLE_FONT}})
+    heatmap = next((trace for trace in figure.data if trace.type == "heatmap"), None)
+    if heatmap is None or heatmap.y is None or figure.layout.yaxis.tickmode != "array":
+        return figure
+    bottom = round(_BOTTOM_PX * font / BASE_FONT)
+    row_px = max(font + ROW_GAP_PX, LENS_ROW_PX if heatmap.texttemplate else 0)
+    _heatmap_margins(figure, bottom)
+    needed = _heatmap_height(len(heatmap.y), row_px, bottom, figure.layout.margin.t or _TOP_PX)
+    figure.update_layout(height=max(figure.layout.height or 0, needed))
+    return figure
+
+
 def attention_heatmap(
     matrix: np.ndarray,
     positions: Sequence[int] | np.ndarray,
     tokens: Sequence[str],
     title: str,
-    max_labels: int = 80,
+    max_labels: int = READABLE_ROWS,
 ) -> go.Figure:
     """[T, T] attention weights: query rows (y), key columns (x); NaN cells are masked."""
     labels = [label(int(p), t) for p, t in zip(positions, tokens, strict=True)]
@@ -62,6 +137,7 @@ def layer_head_grid(values: np.ndarray, title: str, value_name: str = "bits") ->
         )
     )
     _layout(figure, title, "head", "layer", max(300, 26 * L + 140))
+    _label_axis(figure, "y", [f"layer {layer}" for layer in range(1, L + 1)], "layer")
     figure.update_yaxes(autorange="reversed")
     return figure
 
@@ -95,7 +171,10 @@ def matrix_heatmap(
             hoverongaps=False,
         )
     )
-    _layout(figure, title, x_title, y_title, max(300, min(800, 18 * len(row_labels) + 160)))
+    _layout(figure, title, x_title, y_title, _heatmap_height(len(row_labels)))
+    _heatmap_margins(figure)
+    _label_axis(figure, "y", row_labels, "row")
+    _label_axis(figure, "x", column_labels, "column", READABLE_COLUMNS)
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(tickangle=-60)
     return figure
@@ -168,14 +247,24 @@ def candidate_bars(
             ),
         ]
     )
+    figure.update_traces(textposition="outside", cliponaxis=False)
+    for trace, values in zip(figure.data, (raw, reshaped), strict=True):
+        trace.text = [f"{float(v):.2f}" for v in values]  # the value on each bar
     _layout(figure, title, "candidate next token", "probability", 380)
     figure.update_layout(
         barmode="group",
         plot_bgcolor="white",
-        yaxis={"range": [0, 1]},
+        yaxis={"range": [0, axis_top(max([*raw, *reshaped], default=0.0))]},
         legend={"orientation": "h", "y": -0.35},
     )
     return figure
+
+
+def axis_top(largest: float) -> float:
+    """The top of a probability axis: a quarter above the largest bar (room for its value
+    label), rounded up to 0.01 below 0.1 and to 0.05 above, never above 1.15."""
+    step = 0.01 if largest < 0.1 else 0.05
+    return round(min(1.15, max(step, math.ceil(largest * 1.25 / step - 1e-9) * step)), 2)
 
 
 def logit_lens_grid(
@@ -192,11 +281,21 @@ def logit_lens_grid(
             y=rows,
             text=text,
             texttemplate="%{text}",
-            textfont={"size": 10},
+            textfont={"size": BASE_FONT},
             colorscale="Viridis",
             zmin=0,
             zmax=1,
-            colorbar={"title": {"text": "probability"}},
+            # above the grid, so the cells get the page's whole width
+            colorbar={
+                "title": {"text": "probability", "side": "top"},
+                "orientation": "h",
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "len": 0.4,
+                "thickness": 10,
+            },
             hovertemplate="after %{x}<br>%{y} predicts %{text}<br>probability %{z:.2f}<extra></extra>",
         )
     )
@@ -205,8 +304,12 @@ def logit_lens_grid(
         "Logit lens: the next token each layer would predict",
         "position (predicting the token after it)",
         "layer",
-        max(400, 22 * len(rows) + 160),
+        _heatmap_height(len(rows), LENS_ROW_PX, top=_LENS_TOP_PX),
     )
+    figure.update_layout(margin={"t": _LENS_TOP_PX})
+    _heatmap_margins(figure)
+    _label_axis(figure, "y", rows, "layer")
+    _label_axis(figure, "x", columns, "position")
     figure.update_xaxes(tickangle=-60)
     return figure
 
@@ -218,7 +321,7 @@ def part_heatmap(
     title: str,
     x_title: str,
     y_title: str,
-    max_labels: int = 80,
+    max_labels: int = READABLE_ROWS,
 ) -> go.Figure:
     """[Tq, Tk] attention weights whose queries and keys may be different sequences (an
     encoder-decoder's cross-attention: decoder rows, encoder columns); NaN cells are masked.
@@ -237,8 +340,10 @@ def part_heatmap(
             hoverongaps=False,
         )
     )
-    size = max(360, min(900, 18 * len(query_labels) + 160))
-    _layout(figure, title, x_title, y_title, size)
-    figure.update_yaxes(autorange="reversed", showticklabels=len(query_labels) <= max_labels)
-    figure.update_xaxes(showticklabels=len(key_labels) <= max_labels, tickangle=-60)
+    _layout(figure, title, x_title, y_title, _heatmap_height(len(query_labels)))
+    _heatmap_margins(figure)
+    _label_axis(figure, "y", query_labels, "row", max_labels)
+    _label_axis(figure, "x", key_labels, "column", min(max_labels, READABLE_COLUMNS))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_xaxes(tickangle=-60)
     return figure

@@ -30,7 +30,11 @@ _STYLE = """
 .tx-grid td.tx-pad{background:#eceff1;color:#6b7785}
 .tx-grid td.tx-special{background:#fff1d6}
 .tx-legend{font-size:.8rem;opacity:.8}
-.tx-scroll{overflow-x:auto;max-width:100%}
+.tx-scroll{overflow-x:auto;max-width:100%;padding-bottom:2px;scrollbar-width:auto;scrollbar-color:#8a96a3 #eceff1}
+.tx-grid tr>th:first-child{position:sticky;left:0;z-index:1}
+.tx-blocks{display:flex;flex-wrap:wrap;gap:0 14px;align-items:flex-start;max-width:100%}
+.tx-blocks>.tx-scroll{flex:0 1 auto;min-width:0}
+.tx-bars td.tx-axis{font-size:.75rem;opacity:.75;text-align:right;padding-top:0}
 .tx-bars{border-collapse:collapse;margin:4px 0 14px 0;min-width:320px;background:#fff;border-radius:6px}
 .tx-bars td{padding:3px 8px;color:#10243e;unicode-bidi:isolate}
 .tx-bars td.tx-label{font-family:monospace;white-space:pre}
@@ -113,23 +117,24 @@ def plain_chips_html(tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "
     return _STYLE + f'<div class="tx-chips" data-testid="family-chips">{chips}</div>'
 
 
-def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
-    """The batch tensor as the model receives it: for each sentence, rows of tokens, input_ids,
-    attention_mask (and token_type_ids), one column per position. Padding cells are greyed."""
-    B, S = encoding.shape
-    shown = min(S, max_columns)
-    header = "".join(f"<th>{s}</th>" for s in range(shown))
+GRID_BLOCK = 6  # positions per block of the batch grid: blocks wrap to the column's width
+
+
+def _grid_block(encoding: Encoding, positions: range) -> str:
+    """One block of the batch grid: the position header, then for each sentence its rows (tokens,
+    input_ids, attention_mask, token_type_ids) over ``positions``."""
+    header = "".join(f"<th>{s}</th>" for s in positions)
     body = []
-    for b in range(B):
-        rows = [("token", [visible(t) for t in encoding.tokens[b][:shown]])]
-        rows.append(("input_ids", [str(int(v)) for v in encoding.input_ids[b, :shown]]))
-        rows.append(("attention_mask", [str(int(v)) for v in encoding.attention_mask[b, :shown]]))
+    for b in range(encoding.shape[0]):
+        rows = [("token", [visible(encoding.tokens[b][s]) for s in positions])]
+        rows.append(("input_ids", [str(int(encoding.input_ids[b, s])) for s in positions]))
+        rows.append(("attention_mask", [str(int(encoding.attention_mask[b, s])) for s in positions]))
         if encoding.token_type_ids is not None:
-            rows.append(("token_type_ids", [str(int(v)) for v in encoding.token_type_ids[b, :shown]]))
+            rows.append(("token_type_ids", [str(int(encoding.token_type_ids[b, s])) for s in positions]))
         for r, (name, cells) in enumerate(rows):
             label = f"sentence {b}: {name}" if r == 0 else name
             tds = []
-            for s, cell in enumerate(cells):
+            for s, cell in zip(positions, cells, strict=True):
                 cls = ""
                 if encoding.attention_mask[b, s] == 0 and not encoding.padded:
                     cell, cls = "", ' class="tx-none"'  # past the end of an unpadded row
@@ -139,30 +144,53 @@ def batch_grid_html(encoding: Encoding, max_columns: int = 64) -> str:
                     cls = ' class="tx-special"'
                 tds.append(f"<td{cls}>{cell}</td>")
             body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
+    return (
+        f'<div class="tx-scroll"><table class="tx-grid">'
+        f"<tr><th>position</th>{header}</tr>{''.join(body)}</table></div>"
+    )
+
+
+def batch_grid_html(encoding: Encoding, max_columns: int = 64, block: int = GRID_BLOCK) -> str:
+    """The batch tensor as the model receives it: for each sentence, rows of tokens, input_ids,
+    attention_mask (and token_type_ids), one column per position. Padding cells are greyed.
+    Positions come in blocks of ``block``, each with its position header and row names, side by
+    side while they fit and wrapped to the next line when they do not (one wide table was cut at
+    the column's edge, its scrollbar invisible until hovered); a block still wider than the page
+    (long tokens, a projector's large text) scrolls, with its scrollbar drawn."""
+    S = encoding.shape[1]
+    shown = min(S, max_columns)
+    blocks = "".join(_grid_block(encoding, range(a, min(a + block, shown))) for a in range(0, shown, block))
     more = f'<div class="tx-legend">Showing positions 0–{shown - 1} of {S}.</div>' if shown < S else ""
     legend = (
         '<div class="tx-legend">Yellow: special tokens. Grey: padding: the attention mask (0) keeps '
-        "every token's attention off it (padding positions still get vectors of their own).</div>"
+        "every token's attention off it (padding positions still get vectors of their own)."
+        + (f" Positions {block} at a time: left to right, then on the next line." if shown > block else "")
+        + "</div>"
     )
-    return (
-        _STYLE
-        + '<div class="tx-scroll">'
-        + f'<table class="tx-grid" data-testid="batch-grid"><tr><th>position</th>{header}</tr>'
-        + "".join(body)
-        + "</table></div>"
-        + more
-        + legend
-    )
+    return _STYLE + f'<div class="tx-blocks" data-testid="batch-grid">{blocks}</div>' + more + legend
+
+
+BAR_PX = 160  # a full bar
+_BAR_TOPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # the round values a full bar can stand for
+
+
+def bar_top(largest: float) -> float:
+    """What a full bar stands for: the smallest round value at least the largest probability."""
+    return next((top for top in _BAR_TOPS if largest <= top), max(1.0, largest))
 
 
 def probability_bars_html(labels: Sequence[str], probabilities: Sequence[float]) -> str:
-    """Labelled probabilities as a bar table, best first as given: label, bar, value."""
+    """Labelled probabilities as a bar table, best first as given: label, bar, value. A full bar
+    stands for a round value just above the largest (said under the bars), so a top probability
+    of 0.12 is not a sliver on a 0–1 scale."""
+    top = bar_top(max((float(p) for p in probabilities), default=1.0))
     rows = []
     for label, probability in zip(labels, probabilities, strict=True):
-        width = max(0.0, min(1.0, float(probability))) * 160
+        width = max(0.0, min(1.0, float(probability) / top)) * BAR_PX
         rows.append(
             f'<tr><td class="tx-label">{visible(label)}</td>'
             f'<td><div class="tx-bar" style="width:{width:.1f}px"></div></td>'
             f'<td class="tx-value">{float(probability):.3f}</td></tr>'
         )
+    rows.append(f'<tr><td></td><td class="tx-axis">full bar = {top:g}</td><td></td></tr>')
     return _STYLE + f'<table class="tx-bars" data-testid="probabilities">{"".join(rows)}</table>'

@@ -37,9 +37,10 @@ def step_buttons(
 
 def draw_decoder(view: Any, chat_slot: Any, next_token_slot: Any) -> None:
     """The chat template (if any), the next token's candidates, the text so far and the step table."""
-    note(view.chat_intro, chat_slot)
-    if view.chat_code is not None:
-        chat_slot.code(view.chat_code, language=None, wrap_lines=True)
+    if view.chat_code is not None:  # folded: the next token's chart stays above the fold
+        with chat_slot.expander("The templated prompt the model reads"):
+            note(view.chat_intro)
+            st.code(view.chat_code, language=None, wrap_lines=True)
     with next_token_slot:
         chart(view.candidates_figure, key="gen.bars")
         download(view.candidates_csv)

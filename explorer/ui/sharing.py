@@ -18,7 +18,7 @@ from explorer.errors import ExplorerError
 from explorer.pipeline import checkpoints
 from explorer.ui.routing import page_spec
 from explorer.ui.state import FOLDER_KEY, HUB_ID_KEY, PICK_KEY, SELECTION_KEY, TEXT_KEY
-from explorer.views import links
+from explorer.views import display, links
 from explorer.views.links import Param
 
 TEXT_PARAM = Param(name="text", key=TEXT_KEY, kind="str")
@@ -122,7 +122,7 @@ def apply_link() -> None:
         except ExplorerError as problem:
             problems.append(f"The link's checkpoint was ignored: {problem}.")
     every_page = tuple(param for spec in PAGES for param in spec.params)  # keys are page-prefixed
-    updates, bad = links.decode(query, (TEXT_PARAM, *every_page), ref)
+    updates, bad = links.decode(query, (TEXT_PARAM, *display.PARAMS, *every_page), ref)
     st.session_state.update(updates)
     st.session_state[LINK_PROBLEMS_KEY] = problems + bad
 
@@ -134,7 +134,7 @@ def sync_link(spec) -> tuple[str, links.Link]:
     ref = (
         current.ref if current and current.ref else st.session_state.get(PICK_KEY, checkpoints.default_ref())
     )
-    link = links.encode(st.session_state, (TEXT_PARAM, *spec.params), ref)
+    link = links.encode(st.session_state, (TEXT_PARAM, *display.PARAMS, *spec.params), ref)
     query = "ckpt=" + quote(ref, safe=":/") + ("&" + link.query if link.query else "")
     if {k: st.query_params[k] for k in st.query_params} != dict(parse_qsl(query)):
         st.query_params.from_dict(dict(parse_qsl(query)))

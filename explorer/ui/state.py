@@ -9,6 +9,8 @@ import streamlit as st
 from explorer.errors import ExplorerError
 from explorer.pipeline import checkpoints
 from explorer.pipeline.encoding import Sentences, split_sentences
+from explorer.views import display
+from explorer.views.settings import spec
 
 DEFAULT_TEXT = "I've been waiting for a HuggingFace course my whole life.\nI hate this so much!"
 
@@ -18,11 +20,14 @@ PICK_KEY = "shared.checkpoint"
 HUB_ID_KEY = "shared.hub_id"
 FOLDER_KEY = "shared.local_folder"
 SELECTION_KEY = "shared.selection"
-LARGE_KEY = "display.large"
+LARGE_KEY = display.LARGE_KEY  # declared once, with its link parameter, in explorer/views/display.py
 IMAGE_FORMAT_KEY = "display.image_format"
 LARGE_FONT_PX = 20
 # Streamlit sizes text in rem: a larger root font scales the whole page for a projector.
 _LARGE_TEXT_CSS = f"<style>html {{ font-size: {LARGE_FONT_PX}px; }}</style>"
+# Streamlit leaves 6rem above a page's title; 3rem still clears its toolbar, and the page's main
+# chart comes up by as much (above the fold at 1024x768).
+_PAGE_CSS = '<style>[data-testid="stMainBlockContainer"] { padding-top: 3rem; }</style>'
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ def sidebar() -> Selection:
             help="Each line is one sentence of the batch. Press Ctrl+Enter (or click outside) to apply.",
         )
         with st.expander("Display"):
-            st.toggle("Large text (for a projector)", key=LARGE_KEY)
+            large = spec(display.Settings, "large")
+            st.toggle(large.label, key=LARGE_KEY, help=large.help)
             st.radio(
                 "Save charts as",
                 ["png", "svg"],
@@ -90,8 +96,7 @@ def sidebar() -> Selection:
                 help="The camera icon above each chart downloads it in this format.",
             )
             st.caption("Light or dark theme: the ⋮ menu at the top right.")
-    if st.session_state.get(LARGE_KEY):
-        st.html(_LARGE_TEXT_CSS)
+    st.html(_PAGE_CSS + (_LARGE_TEXT_CSS if st.session_state.get(LARGE_KEY) else ""))
     selection = Selection(text=text, ref=ref, error=error)
     st.session_state[SELECTION_KEY] = selection
     return selection

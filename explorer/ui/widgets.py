@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.drawing import figures
 from explorer.pipeline.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
 from explorer.views import settings as specs
@@ -72,10 +73,10 @@ def settings(cls: type[Any], ref: str = "", **overrides: Any) -> Any:
 
 
 def chart(figure, key: str, filename: str | None = None, where=None) -> None:
-    """Every chart goes through here: larger fonts in projector mode, and the toolbar's camera
-    saves it as PNG or SVG (the sidebar's choice) under a useful file name."""
-    if st.session_state.get(LARGE_KEY):
-        figure.update_layout(font={"size": 18}, title={"font": {"size": 22}})
+    """Every chart goes through here: readable sizes (larger fonts in projector mode, heatmap rows
+    as tall as their labels), and the toolbar's camera saves it as PNG or SVG (the sidebar's
+    choice) under a useful file name."""
+    figures.readable(figure, large=bool(st.session_state.get(LARGE_KEY)))
     config = {
         "toImageButtonOptions": {
             "format": st.session_state.get(IMAGE_FORMAT_KEY, "png"),

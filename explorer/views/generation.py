@@ -40,7 +40,7 @@ CAUSAL_LM = tasks.CAUSAL_LM
 MASKED_LM = tasks.MASKED_LM
 CANDIDATES = 10  # next-token candidates shown
 RUNNERS_UP = 5  # alternatives listed per generated step
-LENS_POSITIONS = 24  # last positions the logit lens shows
+LENS_POSITIONS = figures.LENS_COLUMNS  # last positions the logit lens shows (cells wide enough to read)
 
 PAGE_INTRO = Note(
     "markdown",

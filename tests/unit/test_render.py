@@ -56,3 +56,26 @@ def test_probability_bars_keep_order_escape_labels_and_scale_widths():
     widths = [float(w) for w in re.findall(r"class=\"tx-bar\" style=\"width:([0-9.]+)px", html)]
     assert widths == [120.0, 40.0]
     assert "0.750" in html and "0.250" in html
+
+
+def test_the_batch_grid_comes_in_blocks_that_each_keep_the_position_axis(tiny_bert):
+    # One wide table was cut at the column's edge with no visible scrollbar (issue 21): the
+    # positions now come in blocks that wrap, each with its position header and row names.
+    from explorer.drawing.render import GRID_BLOCK
+
+    first = "a much longer first sentence here with many more words in it than the block holds"
+    encoding = encode_batch(tiny_bert.batch_tokenizer, [first, "short"])
+    B, S = encoding.shape
+    assert S > 2 * GRID_BLOCK
+    grid = batch_grid_html(encoding)
+    tables = re.findall(r"<table.*?</table>", grid, flags=re.DOTALL)
+    assert len(tables) == -(-S // GRID_BLOCK)
+    headers = [[int(h) for h in re.findall(r"<th>(\d+)</th>", t)] for t in tables]
+    assert [p for block in headers for p in block] == list(range(S))  # every position, once, in order
+    assert all(len(block) <= GRID_BLOCK for block in headers)
+    for table in tables:  # each block names its rows, for every sentence
+        assert table.count("<th>token_type_ids</th>") == B and "<th>position</th>" in table
+    assert grid.count('data-testid="batch-grid"') == 1
+    assert f"Positions {GRID_BLOCK} at a time" in grid
+    short = batch_grid_html(encode_batch(tiny_bert.batch_tokenizer, ["short"]))
+    assert short.count("<table") == 1 and "at a time" not in short
