@@ -159,7 +159,7 @@ def candidate_bars(
     texts: Sequence[str], raw: Sequence[float], reshaped: Sequence[float], title: str
 ) -> go.Figure:
     """The most likely next tokens: probability before and after temperature / top-k / top-p."""
-    labels = [f"{i + 1}. {visible(repr(t)[1:-1], quote=False)}" for i, t in enumerate(texts)]
+    labels = [f"{i + 1}. {visible(t, quote=False)}" for i, t in enumerate(texts)]  # texts: shown tokens
     figure = go.Figure(
         [
             go.Bar(x=labels, y=list(raw), name="softmax(logits)", marker_color="#9aa5b1"),
@@ -184,7 +184,7 @@ def logit_lens_grid(
     """[L + 1, T] the token each layer would predict after each position, coloured by probability."""
     rows = [("embeddings" if i == 0 else f"layer {i}") for i in range(len(predicted))]
     columns = [label(t, token) for t, token in enumerate(tokens)]
-    text = [[visible(repr(p)[1:-1], quote=False) for p in row] for row in predicted]
+    text = [[visible(p, quote=False) for p in row] for row in predicted]  # shown tokens (token_display)
     figure = go.Figure(
         go.Heatmap(
             z=np.round(probability.astype(np.float32), 3),

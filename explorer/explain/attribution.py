@@ -37,6 +37,7 @@ from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import Encoding, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.token_display import scheme_of, shown_tokens
 
 METHODS = ("Integrated Gradients", "Gradient × input", "Occlusion")
 BASELINES = ("pad token", "mask token")
@@ -157,10 +158,13 @@ def ids_encoding(
             one, already_has_special_tokens=True
         )
         tokens.append(tuple(tokenizer.convert_ids_to_tokens(ids[i].tolist())))
+    scheme = scheme_of(tokenizer)
     return Encoding(
         sentences=tuple(sentences) if sentences else tuple(tokenizer.decode(r) for r in rows),
         pairs=None,
         tokens=tuple(tokens),
+        shown=tuple(shown_tokens(scheme, row) for row in tokens),
+        scheme=scheme,
         input_ids=readonly(ids),
         attention_mask=readonly(mask),
         token_type_ids=readonly(np.zeros_like(ids)) if token_type_ids else None,
