@@ -43,6 +43,9 @@ class TokenScheme:
     specials: frozenset[str]  # added / special tokens, shown as they are
 
 
+PLAIN = TokenScheme("plain", frozenset())  # text split without a tokenizer (words, characters)
+
+
 @dataclass(frozen=True)
 class ShownToken:
     """One piece as shown (``text``) and as the tokenizer wrote it (``raw``, for hover)."""

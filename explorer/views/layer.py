@@ -124,7 +124,7 @@ def _section(walk: Walk, intro: str, what: str, allowed: np.ndarray) -> Section:
     steps = []
     for number, step in enumerate(walk.steps, start=1):
         text = f"**{number}. {step.title}.** {step.operation} Shape **{step.shape_text}** ({_axes(step)})."
-        steps.append(StepView(step, Note("markdown", text), _figure(step, walk.tokens, allowed)))
+        steps.append(StepView(step, Note("markdown", text), _figure(step, walk.shown, allowed)))
     widest = max(step.tensor.shape[-1] for step in walk.steps)
     window = None
     if S > WINDOW_POSITIONS or widest > WINDOW_DIMENSIONS:
