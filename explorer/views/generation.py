@@ -377,7 +377,11 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
             chat_code=tokenizer.decode(ids) if chat else None,
             candidates=top,
             candidates_figure=figures.candidate_bars(
-                top.shown, top.raw, top.reshaped, f"The {len(top.shown)} most likely next tokens"
+                top.shown,
+                top.raw,
+                top.reshaped,
+                f"The {len(top.shown)} most likely next tokens",
+                pieces=top.tokens,
             ),
             candidates_csv=_candidates_download(top),
             candidates_sentence=_candidates_sentence(top, settings),
