@@ -469,7 +469,10 @@ def _last_layer(run: ModelRun, encoding: Encoding, name: str, causal: bool = Fal
     last = part.weights.shape[0] - 1  # [L, B, H, S, S]
     view = attention_view(part, sentence=0, layer=last, head=0, aggregate="head average")
     figure = figures.attention_heatmap(
-        view.matrix, view.query_positions, view.query_tokens, f"{name}: last layer, heads averaged"
+        view.matrix,
+        view.query_positions,
+        encoding.show(view.query_tokens),
+        f"{name}: last layer, heads averaged",
     )
     return view.matrix, figure
 

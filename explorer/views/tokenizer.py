@@ -530,19 +530,19 @@ def _steps(tokenizer: Any, sentence: str) -> StepsView:
     )
 
 
-def _shown_note(marker: str | None, encoding: Encoding) -> str:
-    """How the page shows this tokenizer's pieces, when that differs from how it writes them."""
-    if all(
-        shown == raw
-        for row_s, row in zip(encoding.shown, encoding.tokens, strict=True)
-        for shown, raw in zip(row_s, row, strict=True)
-    ):
+def _shown_note(encoding: Encoding) -> str:
+    """How the page shows this tokenizer's pieces, when that differs from how it writes them,
+    with the first such piece of this text as the example."""
+    pairs = zip(
+        (t for row in encoding.shown for t in row), (t for row in encoding.tokens for t in row), strict=True
+    )
+    example = next(((shown, raw) for shown, raw in pairs if shown != raw), None)
+    if example is None:
         return ""
-    said = f" (`{marker}` included)" if marker in ("Ġ", "▁") else ""
     return (
         " On this page's chips and charts a space shows as `␣`, a newline as `↵`, a tab as `⇥` and a byte "
         "that is only part of a character as `<0xNN>`; hover a token for its raw piece as the tokenizer "
-        f"writes it{said}."
+        f"writes it ({code_span(example[0])} is {code_span(example[1])})."
     )
 
 
@@ -768,7 +768,7 @@ def build(
         encoding=encoding,
         notes=tuple(notes),
         scheme=f"**{loaded.resolved.label}** uses **{scheme.algorithm}**. {scheme.explanation}"
-        + _shown_note(scheme.marker, encoding),
+        + _shown_note(encoding),
         specials=_specials(loaded),
         sentences=tuple(_sentence(encoding, b, tokenizer.unk_token_id, max_length) for b in range(B)),
         step_labels=tuple(f"{b}: {s[:STEP_LABEL_CHARACTERS]}" for b, s in enumerate(encoding.sentences)),

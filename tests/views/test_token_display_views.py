@@ -118,6 +118,22 @@ def test_generation_page_shows_no_raw_piece(loaded):
     _assert_readable(generation.build(loaded, PROMPT, generation.Settings(), steps), "generation steps")
 
 
+def test_generation_causal_mask_shows_no_raw_piece(loaded, batch):
+    from explorer.pipeline import checkpoints
+    from explorer.pipeline.checkpoints import resolve
+    from explorer.pipeline.loading import load_checkpoint
+
+    encoding, run = batch
+    minilm = load_checkpoint(resolve(checkpoints.MINILM))
+    other = encode_batch(minilm.batch_tokenizer, SENTENCES[:1], max_length=minilm.max_tokens)
+    other_run = run_model(minilm, other, attentions=True)
+    one = encoding.cut(rows=slice(0, 1))
+    mask = generation.build_causal_mask(
+        loaded, one, run_model(loaded, one, attentions=True), other, other_run
+    )
+    _assert_readable(mask, "generation causal mask")
+
+
 @pytest.mark.parametrize("bertviz", ["head view", "model view"])
 def test_attention_page_shows_no_raw_piece(loaded, batch, bertviz):
     encoding, run = batch
