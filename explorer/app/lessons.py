@@ -211,7 +211,7 @@ def explain_ids(facts: Facts) -> str:
         )
         if m and sp
     ]
-    examples = ", ".join(f"`{t}` is {i}" for t, i in real[:3])
+    examples = ", ".join(f"`{e.show([t])[0]}` is {i}" for t, i in real[:3])
     added = ", ".join(f"`{t}` ({i})" for t, i in specials) or "none"
     return (
         f"Each token is looked up in a vocabulary of **{len(tokenizer):,}** entries: {examples}. "
@@ -365,7 +365,7 @@ def explain_layers(facts: Facts) -> str:
     return (
         f"On average, **layer {most}** turns the vectors most (mean cosine similarity with the layer before: "
         f"{layer_mean[most - 1]:.2f}; 1 would mean unchanged). The token changed most in any single layer is "
-        f"`{tokens[token_most]}`."
+        f"`{e.show([tokens[token_most]])[0]}`."
     )
 
 
@@ -409,7 +409,7 @@ def explain_attention(facts: Facts) -> str:
     top = int(np.argmax(shown))
     return (
         f"On layer {layer_now}, head {head_now} (layers count from 1, heads from 0), `it` looks most at "
-        f"`{tokens[top]}` ({shown[top]:.0%} of its attention). Across all {attentions.shape[0]} layers and "
+        f"`{e.shown[0][top]}` ({shown[top]:.0%} of its attention). Across all {attentions.shape[0]} layers and "
         f"{attentions.shape[2]} heads, the head where `it` attends most to `animal` is **layer {layer}, "
         f"head {head}** ({weight:.0%})"
         + (": the page shows it." if (layer_now, head_now) == (layer, head) else ": pick it above to see it.")
@@ -590,7 +590,7 @@ def explain_families(facts: Facts) -> str:
         for t in real[:3]:
             s = int(np.argmax(cross[t]))
             looks.append(
-                f"reading `{decoder_tokens[t]}` it looks most at `{e.tokens[0][s]}` ({cross[t, s]:.0%})"
+                f"reading `{e.show([decoder_tokens[t]])[0]}` it looks most at `{e.shown[0][s]}` ({cross[t, s]:.0%})"
             )
         generated = _kept(run.generated_ids, "generated ids")
         written = loaded.tokenizer.decode(list(generated[0]), skip_special_tokens=True).strip()

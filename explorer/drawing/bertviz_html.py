@@ -335,9 +335,9 @@ def sparse_rows(weights: np.ndarray, threshold: float = THRESHOLD) -> list:
 
 
 def _prettify(tokens: list[str], limit: int = 24) -> list[str]:
-    """bertviz's own clean-up of subword markers, and long tokens shortened to fit its layout."""
-    cleaned = [t.replace("Ġ", " ").replace("▁", " ").replace("</w>", "") for t in tokens]
-    return [t if len(t) <= limit else t[: limit - 1] + "…" for t in cleaned]
+    """Long tokens shortened to fit bertviz's layout (the tokens come already shown by
+    explorer.pipeline.token_display: ␣ for a space, no raw Ġ or ▁)."""
+    return [t if len(t) <= limit else t[: limit - 1] + "…" for t in tokens]
 
 
 @dataclass(frozen=True)

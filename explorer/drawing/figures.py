@@ -235,15 +235,34 @@ def loss_curve(
 
 
 def candidate_bars(
-    texts: Sequence[str], raw: Sequence[float], reshaped: Sequence[float], title: str
+    texts: Sequence[str],
+    raw: Sequence[float],
+    reshaped: Sequence[float],
+    title: str,
+    pieces: Sequence[str] | None = None,
 ) -> go.Figure:
-    """The most likely next tokens: probability before and after temperature / top-k / top-p."""
-    labels = [f"{i + 1}. {visible(repr(t)[1:-1], quote=False)}" for i, t in enumerate(texts)]
+    """The most likely next tokens: probability before and after temperature / top-k / top-p.
+    ``texts``: the tokens as shown (token_display); ``pieces``: the raw pieces, on hover."""
+    labels = [f"{i + 1}. {visible(t, quote=False)}" for i, t in enumerate(texts)]
+    hover = [visible(p, quote=False) for p in (pieces if pieces is not None else texts)]
+    template = "%{x}<br>raw piece %{customdata}<br>%{y:.3f}<extra>%{fullData.name}</extra>"
     figure = go.Figure(
         [
-            go.Bar(x=labels, y=list(raw), name="softmax(logits)", marker_color="#9aa5b1"),
             go.Bar(
-                x=labels, y=list(reshaped), name="after temperature, top-k, top-p", marker_color="#2b6cb0"
+                x=labels,
+                y=list(raw),
+                name="softmax(logits)",
+                marker_color="#9aa5b1",
+                customdata=hover,
+                hovertemplate=template,
+            ),
+            go.Bar(
+                x=labels,
+                y=list(reshaped),
+                name="after temperature, top-k, top-p",
+                marker_color="#2b6cb0",
+                customdata=hover,
+                hovertemplate=template,
             ),
         ]
     )
@@ -273,7 +292,7 @@ def logit_lens_grid(
     """[L + 1, T] the token each layer would predict after each position, coloured by probability."""
     rows = [("embeddings" if i == 0 else f"layer {i}") for i in range(len(predicted))]
     columns = [label(t, token) for t, token in enumerate(tokens)]
-    text = [[visible(repr(p)[1:-1], quote=False) for p in row] for row in predicted]
+    text = [[visible(p, quote=False) for p in row] for row in predicted]  # shown tokens (token_display)
     figure = go.Figure(
         go.Heatmap(
             z=np.round(probability.astype(np.float32), 3),

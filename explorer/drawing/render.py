@@ -77,6 +77,8 @@ def _chip_class(encoding: Encoding, b: int, s: int, unk_id: int | None) -> str:
 
 def _tooltip(encoding: Encoding, b: int, s: int) -> str:
     parts = [f"position {s}", f"id {int(encoding.input_ids[b, s])}"]
+    if encoding.shown[b][s] != encoding.tokens[b][s]:
+        parts.append(f"raw piece {encoding.tokens[b][s]}")
     if encoding.attention_mask[b, s] == 0:
         parts.append("padding (attention_mask 0)")
     elif encoding.offsets is not None and not encoding.special_tokens_mask[b, s]:
@@ -87,12 +89,20 @@ def _tooltip(encoding: Encoding, b: int, s: int) -> str:
     return html.escape(" · ".join(parts), quote=True)
 
 
+def _raw_titled(encoding: Encoding, b: int, s: int) -> str:
+    """A token as shown, escaped; with its raw piece on hover when that differs."""
+    text, raw = encoding.shown[b][s], encoding.tokens[b][s]
+    if text == raw:
+        return visible(text)
+    return f'<span title="{html.escape("raw piece " + raw, quote=True)}">{visible(text)}</span>'
+
+
 def token_chips_html(encoding: Encoding, b: int, unk_id: int | None = None, padding: bool = False) -> str:
     """One sentence of the batch as chips: token above, input ID below; specials, unknown tokens
     and (if ``padding``) pad cells marked; a last chip says how many tokens truncation cut.
     Hovering a chip shows its position, ID and character span."""
     chips = []
-    for s, token in enumerate(encoding.tokens[b]):
+    for s, token in enumerate(encoding.shown[b]):
         if encoding.attention_mask[b, s] == 0 and (not padding or not encoding.padded):
             continue
         chips.append(
@@ -108,11 +118,17 @@ def token_chips_html(encoding: Encoding, b: int, unk_id: int | None = None, padd
     return _STYLE + f'<div class="tx-chips" data-testid="token-chips">{"".join(chips)}</div>'
 
 
-def plain_chips_html(tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "<unk>")) -> str:
-    """Tokens without IDs (tokenizer families): unknown tokens flagged."""
+def plain_chips_html(
+    tokens: Sequence[str], unknown: Sequence[str] = ("[UNK]", "<unk>"), shown: Sequence[str] | None = None
+) -> str:
+    """Tokens without IDs (tokenizer families): unknown tokens flagged. ``shown``: the tokens as
+    the screen shows them (token_display), the raw ``tokens`` then on hover."""
+    texts = tokens if shown is None else shown
     chips = "".join(
-        f'<span class="tx-chip{" tx-unk" if token in unknown else ""}"><span class="tx-tok">{visible(token)}</span></span>'
-        for token in tokens
+        f'<span class="tx-chip{" tx-unk" if token in unknown else ""}"'
+        + (f' title="{html.escape("raw piece " + token, quote=True)}"' if text != token else "")
+        + f'><span class="tx-tok">{visible(text)}</span></span>'
+        for token, text in zip(tokens, texts, strict=True)
     )
     return _STYLE + f'<div class="tx-chips" data-testid="family-chips">{chips}</div>'
 
@@ -126,7 +142,7 @@ def _grid_block(encoding: Encoding, positions: range) -> str:
     header = "".join(f"<th>{s}</th>" for s in positions)
     body = []
     for b in range(encoding.shape[0]):
-        rows = [("token", [visible(encoding.tokens[b][s]) for s in positions])]
+        rows = [("token", [_raw_titled(encoding, b, s) for s in positions])]
         rows.append(("input_ids", [str(int(encoding.input_ids[b, s])) for s in positions]))
         rows.append(("attention_mask", [str(int(encoding.attention_mask[b, s])) for s in positions]))
         if encoding.token_type_ids is not None:
@@ -179,16 +195,21 @@ def bar_top(largest: float) -> float:
     return next((top for top in _BAR_TOPS if largest <= top), max(1.0, largest))
 
 
-def probability_bars_html(labels: Sequence[str], probabilities: Sequence[float]) -> str:
+def probability_bars_html(
+    labels: Sequence[str], probabilities: Sequence[float], raw: Sequence[str] | None = None
+) -> str:
     """Labelled probabilities as a bar table, best first as given: label, bar, value. A full bar
     stands for a round value just above the largest (said under the bars), so a top probability
-    of 0.12 is not a sliver on a 0–1 scale."""
+    of 0.12 is not a sliver on a 0–1 scale. ``raw``: the tokenizer's pieces behind token labels,
+    shown on hover where they differ."""
     top = bar_top(max((float(p) for p in probabilities), default=1.0))
     rows = []
-    for label, probability in zip(labels, probabilities, strict=True):
+    for i, (label, probability) in enumerate(zip(labels, probabilities, strict=True)):
         width = max(0.0, min(1.0, float(probability) / top)) * BAR_PX
+        piece = raw[i] if raw is not None else label
+        title = f' title="{html.escape("raw piece " + piece, quote=True)}"' if piece != label else ""
         rows.append(
-            f'<tr><td class="tx-label">{visible(label)}</td>'
+            f'<tr><td class="tx-label"{title}>{visible(label)}</td>'
             f'<td><div class="tx-bar" style="width:{width:.1f}px"></div></td>'
             f'<td class="tx-value">{float(probability):.3f}</td></tr>'
         )

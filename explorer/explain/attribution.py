@@ -37,6 +37,7 @@ from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import Encoding, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.token_display import TokenScheme, scheme_of, shown_tokens
 
 METHODS = ("Integrated Gradients", "Gradient × input", "Occlusion")
 BASELINES = ("pad token", "mask token")
@@ -65,7 +66,7 @@ class Target:
     index: int  # label index or token id
     name: str  # the label, or the token as the tokenizer writes it
     function: postprocess.Function  # how its logit becomes a probability (or a score)
-    text: str = ""  # a token as it reads in text, quoted (e.g. "' Paris'"); "" for a label
+    text: str = ""  # a token as the screen shows it (token_display, e.g. "␣Paris"); "" for a label
 
     @property
     def shown(self) -> str:
@@ -118,6 +119,16 @@ class Attributions:
     rollout: np.ndarray  # [S] attention rollout from the same position
     attention_position: int
     seconds: dict[str, float]  # per method
+    scheme: TokenScheme  # the tokenizer's alphabet, to show its pieces (token_display)
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """[S] the tokens as the screen shows them."""
+        return shown_tokens(self.scheme, self.tokens)
+
+    def show(self, piece: str) -> str:
+        """One piece of this tokenizer as the screen shows it."""
+        return shown_tokens(self.scheme, [piece])[0]
 
 
 # --- Inputs -----------------------------------------------------------------------------------
@@ -157,10 +168,13 @@ def ids_encoding(
             one, already_has_special_tokens=True
         )
         tokens.append(tuple(tokenizer.convert_ids_to_tokens(ids[i].tolist())))
+    scheme = scheme_of(tokenizer)
     return Encoding(
         sentences=tuple(sentences) if sentences else tuple(tokenizer.decode(r) for r in rows),
         pairs=None,
         tokens=tuple(tokens),
+        shown=tuple(shown_tokens(scheme, row) for row in tokens),
+        scheme=scheme,
         input_ids=readonly(ids),
         attention_mask=readonly(mask),
         token_type_ids=readonly(np.zeros_like(ids)) if token_type_ids else None,
@@ -543,7 +557,7 @@ def token_target(
         index=int(token_id),
         name=name,
         function="softmax",
-        text=repr(tokenizer.decode([int(token_id)])),
+        text=shown_tokens(tokenizer, [name])[0],
     )
 
 
@@ -645,6 +659,7 @@ def compute(
         rollout=rolled,
         attention_position=position,
         seconds=clock.seconds,
+        scheme=encoding.scheme,
     )
 
 

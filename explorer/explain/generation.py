@@ -20,6 +20,7 @@ from explorer.pipeline.run import (
     seq2seq_decode_stream,
     seq2seq_next_token_logits,
 )
+from explorer.pipeline.token_display import scheme_of, shown_tokens
 
 __all__ = ["Sampling", "next_token_logits", "reshape"]  # re-exported for pages and tests
 
@@ -85,6 +86,7 @@ class Candidates:
     token_ids: tuple[int, ...]  # [K] best first (by the unreshaped probability)
     tokens: tuple[str, ...]  # [K] as the tokenizer writes them (Ġ, ▁ …)
     texts: tuple[str, ...]  # [K] decoded text of each token
+    shown: tuple[str, ...]  # [K] each token as the screen shows it (token_display: ␣Paris, ↵)
     raw: tuple[float, ...]  # [K] softmax(logits)
     reshaped: tuple[float, ...]  # [K] after temperature, top-k, top-p
     kept: int  # tokens with non-zero probability after reshaping
@@ -96,10 +98,12 @@ def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling,
     shaped = reshape(logits, sampling)  # [vocab]
     order = np.argsort(-raw)[:k]
     tokenizer = loaded.tokenizer
+    tokens = tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order]))
     return Candidates(
         token_ids=tuple(int(i) for i in order),
-        tokens=tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order])),
+        tokens=tokens,
         texts=tuple(tokenizer.decode([int(i)]) for i in order),
+        shown=shown_tokens(tokenizer, tokens),
         raw=tuple(float(raw[i]) for i in order),
         reshaped=tuple(float(shaped[i]) for i in order),
         kept=int((shaped > 0).sum()),
@@ -113,6 +117,7 @@ class Step:
 
     token_id: int
     text: str  # decoded
+    shown: str  # as the screen shows it (token_display)
     probability: float  # of the chosen token, after temperature, top-k and top-p (what sampling draws from)
     model_probability: float  # of the chosen token, softmax(logits): the model's own probability
     alternatives: Candidates
@@ -163,6 +168,7 @@ def generate(
             Step(
                 token_id=chosen,
                 text=loaded.tokenizer.decode([chosen]),
+                shown=shown_tokens(loaded.tokenizer, loaded.tokenizer.convert_ids_to_tokens([chosen]))[0],
                 probability=float(shaped[chosen]),
                 model_probability=float(raw[chosen]),
                 alternatives=candidates(loaded, logits, sampling, k=5),
@@ -182,9 +188,11 @@ def generate(
 class LogitLens:
     """What each layer would predict as the next token, at each position."""
 
-    tokens: tuple[str, ...]  # [T] the input tokens (the lens predicts the token after each)
+    tokens: tuple[str, ...]  # [T] the input tokens, decoded (the lens predicts the token after each)
     predicted: tuple[tuple[str, ...], ...]  # [L + 1][T] decoded best token per layer and position
     probability: np.ndarray  # [L + 1, T] its probability
+    shown_tokens: tuple[str, ...]  # [T] the input tokens as the screen shows them (token_display)
+    shown_predicted: tuple[tuple[str, ...], ...]  # [L + 1][T] the best tokens as shown
 
 
 def logit_lens(loaded: LoadedCheckpoint, ids: list[int], positions: int = 24) -> LogitLens:
@@ -195,7 +203,17 @@ def logit_lens(loaded: LoadedCheckpoint, ids: list[int], positions: int = 24) ->
     tokenizer = loaded.tokenizer
     predicted = tuple(tuple(tokenizer.decode([int(i)]) for i in index) for index, _ in best)
     probability = np.stack([p for _, p in best])  # [L + 1, T]
-    return LogitLens(tuple(tokenizer.decode([i]) for i in ids), predicted, probability)
+    scheme = scheme_of(tokenizer)
+    shown = tuple(
+        shown_tokens(scheme, tokenizer.convert_ids_to_tokens([int(i) for i in index])) for index, _ in best
+    )
+    return LogitLens(
+        tuple(tokenizer.decode([i]) for i in ids),
+        predicted,
+        probability,
+        shown_tokens(scheme, tokenizer.convert_ids_to_tokens(ids)),
+        shown,
+    )
 
 
 # --- Masked language models ---------------------------------------------------------------------

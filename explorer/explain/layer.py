@@ -69,6 +69,7 @@ class Walk:
     architecture: Architecture
     sentence: int
     tokens: tuple[str, ...]  # [S]
+    shown: tuple[str, ...]  # [S] the tokens as the screen shows them (token_display)
     steps: tuple[Step, ...]
     output: np.ndarray  # [S, D] the last step's tensor
     reference: np.ndarray  # [S, D] the model's own hidden state for this sentence
@@ -125,6 +126,7 @@ def _compare(
         architecture=cast(Architecture, family.name),
         sentence=sentence,
         tokens=encoding.tokens[sentence],
+        shown=encoding.shown[sentence],
         steps=tuple(steps),
         output=result,
         reference=reference,

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from explorer.pipeline.encoding import Encoding
+from explorer.pipeline.token_display import PLAIN, shown_tokens
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,11 @@ class FamilyResult:
     tokens: tuple[str, ...]
     vocab_size: int
     unknown: int  # tokens that are the unknown token
+    shown: tuple[str, ...] = ()  # the tokens as the screen shows them (token_display); () = as they are
+
+    @property
+    def display(self) -> tuple[str, ...]:
+        return self.shown or shown_tokens(PLAIN, self.tokens)
 
 
 def word_tokenize(text: str) -> list[str]:
@@ -308,7 +314,12 @@ def pretrained_family(family: str, source: str, tokenizer: Any, text: str) -> Fa
     tokens = tuple(tokenizer.tokenize(text))
     unknown = tokens.count(tokenizer.unk_token) if tokenizer.unk_token else 0
     return FamilyResult(
-        family=family, source=source, tokens=tokens, vocab_size=len(tokenizer), unknown=unknown
+        family=family,
+        source=source,
+        tokens=tokens,
+        vocab_size=len(tokenizer),
+        unknown=unknown,
+        shown=shown_tokens(tokenizer, tokens),
     )
 
 
@@ -361,7 +372,12 @@ def trained_family(
     tokens = tuple(tokenizer.encode(text).tokens)
     unknown = sum(t in ("[UNK]", "<unk>") for t in tokens)
     return FamilyResult(
-        family=family, source=source, tokens=tokens, vocab_size=tokenizer.get_vocab_size(), unknown=unknown
+        family=family,
+        source=source,
+        tokens=tokens,
+        vocab_size=tokenizer.get_vocab_size(),
+        unknown=unknown,
+        shown=shown_tokens(tokenizer, tokens),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer.errors import InputError
+from explorer.pipeline.token_display import TokenScheme, scheme_of, shown_tokens
 
 MAX_SENTENCES = 8  # lines beyond this are left out, with a note
 Padding = Literal["longest", "max_length", "do_not_pad"]
@@ -72,6 +73,8 @@ class Encoding:
     sentences: tuple[str, ...]  # [B] the texts as typed
     pairs: tuple[str, ...] | None  # [B] second segments, for sentence-pair input
     tokens: tuple[tuple[str, ...], ...]  # [B][S] token strings, padding included
+    shown: tuple[tuple[str, ...], ...]  # [B][S] the same tokens as the screen shows them (token_display)
+    scheme: TokenScheme  # the tokenizer's alphabet: shows any other piece of it the same way
     input_ids: np.ndarray  # [B, S] int64
     attention_mask: np.ndarray  # [B, S] int64: 1 = real token, 0 = padding
     token_type_ids: np.ndarray | None  # [B, S] int64 segment ids, None if the model has none
@@ -85,6 +88,10 @@ class Encoding:
     padded: (
         bool  # False for padding="do_not_pad": rows keep their own lengths (cells past a row's end are fill)
     )
+
+    def show(self, pieces: Sequence[str]) -> tuple[str, ...]:
+        """[N] pieces of this encoding's tokenizer as the screen shows them (token_display)."""
+        return shown_tokens(self.scheme, pieces)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -120,6 +127,7 @@ class Encoding:
             sentences=self.sentences[rows],
             pairs=self.pairs[rows] if self.pairs else None,
             tokens=tuple(row[columns] for row in self.tokens[rows]),
+            shown=tuple(row[columns] for row in self.shown[rows]),
             input_ids=required(self.input_ids),  # [B', S']
             attention_mask=required(self.attention_mask),  # [B', S']
             token_type_ids=part(self.token_type_ids),  # [B', S']
@@ -173,10 +181,13 @@ def encode_batch(
     # One lookup for the whole batch (padding and fill cells included), cut into rows.
     flat = tokenizer.convert_ids_to_tokens(input_ids.ravel().tolist())
     tokens = tuple(tuple(flat[b * S : (b + 1) * S]) for b in range(B))
+    scheme = scheme_of(tokenizer)
     return Encoding(
         sentences=sentences,
         pairs=pairs,
         tokens=tokens,
+        shown=tuple(shown_tokens(scheme, row) for row in tokens),
+        scheme=scheme,
         input_ids=readonly(input_ids),
         attention_mask=readonly(attention_mask),
         token_type_ids=readonly(token_type_ids) if token_type_ids is not None else None,

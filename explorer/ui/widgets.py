@@ -4,16 +4,18 @@ and small shared controls."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 
 from explorer.drawing import figures
+from explorer.drawing.render import readable
 from explorer.pipeline.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
 from explorer.views import settings as specs
-from explorer.views.common import Download, Note, Table
+from explorer.views.common import Download, Note, Table, shown_sentence
 
 
 def widget(
@@ -88,16 +90,31 @@ def chart(figure, key: str, filename: str | None = None, where=None) -> None:
     (where or st).plotly_chart(figure, key=key, config=config)
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+
+
+def sentence_caption(encoding: Encoding, b: int) -> str:
+    """The picked sentence as it reads now (markdown-escaped, invisible characters shown), for the
+    caption under the picker: rebuilt each run from the current text."""
+    text = readable(shown_sentence(encoding.sentences[b]))
+    escaped = _MARKDOWN.sub(r"\\\1", text)  # each markdown character after a backslash
+    return f"Sentence {b}: “{escaped}”"
+
+
 def sentence_picker(cls: type, encoding: Encoding, name: str = "sentence") -> int:
-    """Which sentence of the batch a view shows (no control when there is only one)."""
+    """Which sentence of the batch a view shows (no control when there is only one). The options
+    are labelled by number only: a picker keeps the label its value had when picked, so a sentence
+    in it would go stale when the text changes; the caption under it quotes the current sentence."""
     if len(encoding.sentences) == 1:
         return 0
-    return widget(
+    b = widget(
         cls,
         name,
         options=range(len(encoding.sentences)),
-        format_func=lambda i: f"{i}: {encoding.sentences[i][:70]}",
+        format_func=lambda i: f"Sentence {i}",
     )
+    st.caption(sentence_caption(encoding, int(b)))
+    return b
 
 
 def table(view_table: Table, where=None) -> None:

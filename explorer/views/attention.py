@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -271,7 +272,9 @@ def _axis(side: str | None, role: str, note: str = "") -> str:
     return f"{side} token ({role}, {note})" if note else f"{side} token ({role})"
 
 
-def _heatmap(part: AttentionPart, settings: Settings) -> Heatmap:
+def _heatmap(
+    part: AttentionPart, settings: Settings, show: Callable[[Sequence[str]], tuple[str, ...]]
+) -> Heatmap:
     matrix = attention_view(
         part,
         sentence=settings.sentence,
@@ -285,10 +288,12 @@ def _heatmap(part: AttentionPart, settings: Settings) -> Heatmap:
     figure = None
     if not empty:
         rows = [
-            figures.label(int(p), t) for p, t in zip(matrix.query_positions, matrix.query_tokens, strict=True)
+            figures.label(int(p), t)
+            for p, t in zip(matrix.query_positions, show(matrix.query_tokens), strict=True)
         ]
         columns = [
-            figures.label(int(p), t) for p, t in zip(matrix.key_positions, matrix.key_tokens, strict=True)
+            figures.label(int(p), t)
+            for p, t in zip(matrix.key_positions, show(matrix.key_tokens), strict=True)
         ]
         figure = figures.part_heatmap(
             matrix.matrix,
@@ -325,14 +330,14 @@ _BERTVIZ_NAMES = {
 }
 
 
-def _bertviz_part(part: AttentionPart, sentence: int) -> BertvizPart:
-    """One part for bertviz: the sentence's real tokens only (queries and keys)."""
+def _bertviz_part(part: AttentionPart, sentence: int, encoding: Encoding) -> BertvizPart:
+    """One part for bertviz: the sentence's real tokens only (queries and keys), as shown."""
     rows, columns = part.query_real[sentence], part.key_real[sentence]  # [Q], [K] bool
     return BertvizPart(
         name=_BERTVIZ_NAMES.get(part.name),  # None for a model with one part: no Attention menu
         attentions=part.weights[:, sentence][:, :, rows][..., columns],  # [L, H, Tq, Tk]
-        left=tuple(t for t, keep in zip(part.query_tokens[sentence], rows, strict=True) if keep),
-        right=tuple(t for t, keep in zip(part.key_tokens[sentence], columns, strict=True) if keep),
+        left=encoding.show([t for t, keep in zip(part.query_tokens[sentence], rows, strict=True) if keep]),
+        right=encoding.show([t for t, keep in zip(part.key_tokens[sentence], columns, strict=True) if keep]),
     )
 
 
@@ -342,7 +347,7 @@ def bertviz_view(run: ModelRun, encoding: Encoding, settings: Settings) -> Bertv
     if kind == "off":
         return OFF
     every = attention_parts(run, encoding)
-    parts = tuple(_bertviz_part(p, settings.sentence) for p in every)
+    parts = tuple(_bertviz_part(p, settings.sentence, encoding) for p in every)
     view_kind: ViewKind = "head" if kind == "head view" else "model"
     T = max(max(len(p.left), len(p.right)) for p in parts)  # the longest sequence shown
     L = min(p.attentions.shape[0] for p in parts)  # bertviz shows one layer list for all parts
@@ -389,12 +394,17 @@ def _token_axis(side: str | None) -> str:
     return f"{side} token" if side else "token"
 
 
-def _step_figures(steps: AttentionSteps, part: AttentionPart, scaled_name: str) -> dict[str, Any]:
+def _step_figures(
+    steps: AttentionSteps,
+    part: AttentionPart,
+    scaled_name: str,
+    show: Callable[[Sequence[str]], tuple[str, ...]],
+) -> dict[str, Any]:
     """Step by step's figures (Steps' fields), of the first STEP_WINDOW queries and keys."""
     Q, K = len(steps.query_tokens), len(steps.key_tokens)
     rows, columns = slice(0, min(Q, STEP_WINDOW)), slice(0, min(K, STEP_WINDOW))
-    queries = [figures.label(p, t) for p, t in enumerate(steps.query_tokens)][rows]
-    keys = [figures.label(p, t) for p, t in enumerate(steps.key_tokens)][columns]
+    queries = [figures.label(p, t) for p, t in enumerate(show(steps.query_tokens))][rows]
+    keys = [figures.label(p, t) for p, t in enumerate(show(steps.key_tokens))][columns]
     dims = [str(i) for i in range(steps.head_dim)]
     key_axis, query_axis = _axis(part.key_side, "key"), _axis(part.query_side, "query")
 
@@ -452,7 +462,7 @@ def _steps(
         same=steps.max_abs_difference < SAME_PROBABILITIES,
         mix_text=Note("markdown", said.mix),
         multi_head=Note("markdown", said.multi_head),
-        **_step_figures(steps, part, said.scaled_name),
+        **_step_figures(steps, part, said.scaled_name, encoding.show),
     )
 
 
@@ -594,7 +604,9 @@ def head(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: 
             steps = _steps(loaded, run, encoding, settings, part)
         except ExplorerError as problem:
             steps_note = Note("info", str(problem))
-    return Head(settings=settings, heatmap=_heatmap(part, settings), steps=steps, steps_note=steps_note)
+    return Head(
+        settings=settings, heatmap=_heatmap(part, settings, encoding.show), steps=steps, steps_note=steps_note
+    )
 
 
 def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings: Settings) -> View:

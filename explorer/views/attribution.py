@@ -29,6 +29,7 @@ from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
+from explorer.pipeline.token_display import shown_tokens
 from explorer.views.common import Download, Note, Table, csv_and_json, table
 from explorer.views.settings import setting
 
@@ -113,9 +114,10 @@ def target_options(
     probabilities = postprocess.apply("softmax", logits)[0]  # [vocab]
     order = np.argsort(-probabilities)[:TOP_TOKENS]
     tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in order])
+    shown = shown_tokens(loaded.tokenizer, tokens)
     return tuple(
-        Option(token, f"{loaded.tokenizer.decode([int(i)])!r}", f"{probabilities[i]:.1%}")
-        for token, i in zip(tokens, order, strict=True)
+        Option(token, label, f"{probabilities[i]:.1%}")
+        for token, label, i in zip(tokens, shown, order, strict=True)
     )
 
 
@@ -207,16 +209,21 @@ def chips_html(
     scale: float | None = None,
     none: Sequence[bool] | np.ndarray = (),
     name: str = "",
+    raw: Sequence[str] | None = None,
 ) -> str:
     """Pure array -> HTML: one chip per token coloured by ``values`` / ``scale`` (default: the
     largest |value|): purple towards the target, orange against, white for 0. Chips flagged in
-    ``none`` (padding) are dashed and grey. Tokens are escaped; the value is in each chip's title."""
+    ``none`` (padding) are dashed and grey. Tokens are escaped; the value (and ``raw``, the
+    tokenizer's piece behind a shown token, where it differs) is in each chip's title."""
     numbers = np.asarray(values, dtype=np.float64)  # [S]
     dashed = [bool(x) for x in none] or [False] * len(numbers)  # [S]
     top = float(np.max(np.abs(numbers))) if scale is None and numbers.size else (scale or 0.0)
     chips = []
     for i, (token, value) in enumerate(zip(tokens, numbers, strict=True)):
-        title = html.escape(f"position {i} · {token} · {value:+.4f}", quote=True)
+        piece = raw[i] if raw is not None and raw[i] != token else None
+        title = html.escape(
+            f"position {i} · {token} · {value:+.4f}" + (f" · raw piece {piece}" if piece else ""), quote=True
+        )
         if dashed[i]:
             chips.append(f'<span class="at-chip at-none" title="{title}">{visible(token)}</span>')
             continue
@@ -324,7 +331,7 @@ def _rows(a: at.Attributions, values: dict[str, np.ndarray], first: str) -> tupl
     return tuple(
         ChipRow(
             method=m,
-            html=chips_html(a.tokens, values[m], none=~a.real, name=m),
+            html=chips_html(a.shown, values[m], none=~a.real, name=m, raw=a.tokens),
             caption=f"{captions[m]} · largest |value| {float(np.max(np.abs(values[m]))):.3g}",
         )
         for m in order
@@ -348,8 +355,9 @@ def _explained(a: at.Attributions, checkpoint: str) -> Note:
 def _summary(a: at.Attributions, chosen: np.ndarray, method: str) -> Note:
     """The three tokens that pushed most towards the target and against it, by ``method``."""
     ranked = sorted(_word_positions(a), key=lambda i: -chosen[i])
-    towards = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[:3] if chosen[i] > 0]
-    against = [f"`{_shown_token(a.tokens[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
+    shown = a.shown
+    towards = [f"`{_shown_token(shown[i])}` ({chosen[i]:+.3g})" for i in ranked[:3] if chosen[i] > 0]
+    against = [f"`{_shown_token(shown[i])}` ({chosen[i]:+.3g})" for i in ranked[::-1][:3] if chosen[i] < 0]
     return Note(
         "markdown",
         f"**{method}**: most towards {visible(a.target.shown, quote=False)}: "
@@ -392,7 +400,7 @@ def _baseline(a: at.Attributions) -> Note:
         )
     return Note(
         "caption",
-        f"Integrated Gradients baseline: every word token replaced by `{_shown_token(a.baseline_token)}` "
+        f"Integrated Gradients baseline: every word token replaced by `{_shown_token(a.show(a.baseline_token))}` "
         f"(the {a.baseline}); {kept}, so they get 0 by construction. The gradient of the target's logit is "
         "integrated along the straight line from the baseline's embeddings to the input's "
         "(captum `LayerIntegratedGradients`, Gauss–Legendre steps).",
@@ -408,7 +416,7 @@ GRADIENT_NOTE = (
 def _occlusion(a: at.Attributions) -> Note:
     t, unit = a.target, _unit(a)
     occluded_by = (
-        f"replaced by `{_shown_token(a.occlusion_token)}` (the {a.occlusion_mode})"
+        f"replaced by `{_shown_token(a.show(a.occlusion_token))}` (the {a.occlusion_mode})"
         if a.occlusion_token is not None
         else "removed"
     )
@@ -511,7 +519,7 @@ def build(a: at.Attributions, settings: AttributionSettings, checkpoint: str = "
 def figure(a: at.Attributions, values: dict[str, np.ndarray]) -> Any:
     """Grouped bars: each method's value per token, scaled to its own largest |value|."""
     real = [i for i in range(len(a.tokens)) if a.real[i]]
-    labels = [f"{i}: {visible(a.tokens[i], quote=False)}" for i in real]
+    labels = [f"{i}: {visible(a.shown[i], quote=False)}" for i in real]
     fig = go.Figure()
     for m, colour in zip(SHOWN, METHOD_COLOURS, strict=True):
         v = values[m][real]
@@ -627,7 +635,7 @@ def why_explanation(
     by_word = {texts[w]: float(sum(gxi[p] for p in g)) for w, g in enumerate(groups)}
     best = changes[0] if changes else None
     worst = changes[-1] if changes else None
-    with_token = f"`{_shown_token(token)}`" if token is not None else "nothing"
+    with_token = f"`{_shown_token(one.show([token])[0])}`" if token is not None else "nothing"
     parts = [lead(target.name, score) if lead else f"The classifier says **{target.name}** ({score:.1%})."]
     if best is not None:
         if best[0] > 0:

@@ -259,8 +259,13 @@ def _percent(p: float, digits: int = 1) -> str:
     return f"{p:.{digits}%}"
 
 
+def _code(token: str) -> str:
+    """A shown token for a markdown code span (which shows ``<`` as it is): a backtick swapped."""
+    return token.replace("`", "ˋ")
+
+
 def _candidates_sentence(top: gen.Candidates, settings: Settings) -> Note:
-    best = f"Most likely next: **{top.texts[0]!r}** ({_percent(top.raw[0])})."
+    best = f"Most likely next: **`{_code(top.shown[0])}`** ({_percent(top.raw[0])})."
     if settings.greedy:
         rest = (
             " Greedy decoding always takes the most likely token, so temperature, top-k and top-p change "
@@ -280,14 +285,14 @@ def _steps_table(steps: Sequence[gen.Step]) -> Table:
     for i, s in enumerate(steps):
         alternatives = s.alternatives
         others = [
-            f"{t!r} {_percent(p)}"
-            for i, t, p in zip(alternatives.token_ids, alternatives.texts, alternatives.raw, strict=True)
+            f"{t} {_percent(p)}"
+            for i, t, p in zip(alternatives.token_ids, alternatives.shown, alternatives.raw, strict=True)
             if i != s.token_id
         ][: RUNNERS_UP - 1]
         rows.append(
             {
                 "step": i + 1,
-                "chosen": repr(s.text),
+                "chosen": s.shown,
                 "model's probability": _percent(s.model_probability),
                 "after temperature, top-k, top-p": _percent(s.probability),
                 "runners-up (model's probability)": ", ".join(others)[:120],
@@ -301,7 +306,7 @@ def _lens(loaded: LoadedCheckpoint, context: list[int]) -> tuple[Any | None, Not
         lens = gen.logit_lens(loaded, context, positions=LENS_POSITIONS)
     except ExplorerError as problem:
         return None, Note("info", str(problem))
-    figure = figures.logit_lens_grid(lens.predicted, lens.probability, lens.tokens)  # [L + 1, T]
+    figure = figures.logit_lens_grid(lens.shown_predicted, lens.probability, lens.shown_tokens)  # [L + 1, T]
     note = None
     if len(context) > len(lens.tokens):
         note = Note("caption", f"Showing the last {len(lens.tokens)} of {len(context)} positions.")
@@ -372,7 +377,11 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
             chat_code=tokenizer.decode(ids) if chat else None,
             candidates=top,
             candidates_figure=figures.candidate_bars(
-                top.texts, top.raw, top.reshaped, f"The {len(top.texts)} most likely next tokens"
+                top.shown,
+                top.raw,
+                top.reshaped,
+                f"The {len(top.shown)} most likely next tokens",
+                pieces=top.tokens,
             ),
             candidates_csv=_candidates_download(top),
             candidates_sentence=_candidates_sentence(top, settings),
@@ -460,7 +469,10 @@ def _last_layer(run: ModelRun, encoding: Encoding, name: str, causal: bool = Fal
     last = part.weights.shape[0] - 1  # [L, B, H, S, S]
     view = attention_view(part, sentence=0, layer=last, head=0, aggregate="head average")
     figure = figures.attention_heatmap(
-        view.matrix, view.query_positions, view.query_tokens, f"{name}: last layer, heads averaged"
+        view.matrix,
+        view.query_positions,
+        encoding.show(view.query_tokens),
+        f"{name}: last layer, heads averaged",
     )
     return view.matrix, figure
 

@@ -288,7 +288,7 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun, settings:
         chosen = next((one for one in shown if one.value == default), shown[0])
         settings = dataclasses.replace(settings, step=chosen.value)
     allowed = attention_mask_2d(encoding, sentence, causal=loaded.is_decoder)  # [S, S]
-    figure = _figure(chosen.step, walk.tokens, allowed)
+    figure = _figure(chosen.step, walk.shown, allowed)
     return View(
         settings=settings,
         layers=layers,

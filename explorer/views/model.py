@@ -303,7 +303,7 @@ def _trajectory_part(run: ModelRun, encoding: Encoding, sentence: int) -> Trajec
     path = info.trajectory(run, encoding, sentence)  # norms [L + 1, T], change [L, T]
     T = len(path.tokens)
     shown = min(T, SHOWN_TOKENS)
-    tokens = path.tokens[:shown]
+    tokens = encoding.show(path.tokens[:shown])  # as the screen shows them (token_display)
     norms = path.norms[:, :shown]  # [L + 1, shown]
     change = path.change[:, :shown]  # [L, shown]
     return TrajectoryPart(
@@ -680,7 +680,8 @@ def _next_token_rows(result: compare.RandomComparison) -> list[dict[str, Any]]:
             "weights": name,
             "sentence": texts[item.sentence],
             "top 3 next tokens (probability)": ", ".join(
-                f"{token!r} {p:.3f}" for token, p in zip(item.labels, item.scores, strict=True)
+                f"{token} {p:.3f}"
+                for token, p in zip(result.encoding.show(item.labels), item.scores, strict=True)
             ),
         }
         for name, predictions in zip(RANDOM_NAMES, result.next_tokens or (), strict=True)

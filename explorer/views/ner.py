@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.drawing import figures
+from explorer.pipeline.token_display import shown_tokens
 from explorer.training import ner as ner_data
 from explorer.views.common import JobProgress, Note, Table, table
 
@@ -159,20 +160,23 @@ class AlignmentView:
 
 def build_alignment(tokenizer, words: tuple[str, ...], tags: tuple[str, ...]) -> AlignmentView:
     aligned = ner_data.alignment(tokenizer, words, tags)
+    shown = shown_tokens(tokenizer, aligned.tokens)
+    raw_differs = shown != tuple(aligned.tokens)
     rows = [
         {
             "position": i,
-            "sub-token": token,
+            "sub-token": text,
+            **({"raw piece": token} if raw_differs else {}),
             "word id": "None" if word is None else str(word),
             "word": "" if word is None else aligned.words[word],
             "label id": label,
             "label": "-100 (ignored)" if label == ner_data.IGNORED else ner_data.TAGS[label],
         }
-        for i, (token, word, label) in enumerate(
-            zip(aligned.tokens, aligned.word_ids, aligned.labels, strict=True)
+        for i, (token, text, word, label) in enumerate(
+            zip(aligned.tokens, shown, aligned.word_ids, aligned.labels, strict=True)
         )
     ]
-    specials = [t for t, w in zip(aligned.tokens, aligned.word_ids, strict=True) if w is None]
+    specials = [t for t, w in zip(shown, aligned.word_ids, strict=True) if w is None]
     later = sum(
         1 for i, w in enumerate(aligned.word_ids) if w is not None and i > 0 and aligned.word_ids[i - 1] == w
     )

@@ -19,6 +19,7 @@ from explorer.pipeline import checkpoints, postprocess, tasks
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
+from explorer.pipeline.token_display import shown_tokens
 from explorer.training import finetune as ft
 from explorer.views import flow as flow_view
 from explorer.views import tasks as task_views
@@ -327,7 +328,8 @@ def _block(prediction: postprocess.Prediction, loaded: LoadedCheckpoint) -> Pred
         where = f"Sentence {b}: the decoder's next token after decoder position {position}"
     else:
         where = f"Sentence {b}: the masked token at position {position}"
-    bars = probability_bars_html(prediction.labels, prediction.scores)  # probabilities in [0, 1]
+    shown = shown_tokens(loaded.tokenizer, prediction.labels) if position is not None else prediction.labels
+    bars = probability_bars_html(shown, prediction.scores, raw=prediction.labels)  # probabilities in [0, 1]
     return PredictionBlock(f"**{where}**", bars, None, prediction)
 
 
@@ -552,7 +554,7 @@ def seq2seq_part(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun) ->
             "sentence": g.sentence,
             "input": shown_sentence(encoding.sentences[g.sentence]),
             "generated text": g.text,
-            "generated tokens": " ".join(g.tokens),
+            "generated tokens": " ".join(shown_tokens(tokenizer, g.tokens)),
             "tokens": len(g.ids),
         }
         for g in generated

@@ -23,6 +23,7 @@ from explorer.explain import tokenizer_lab as lab
 from explorer.pipeline import tasks
 from explorer.pipeline.encoding import Encoding, Padding, Sentences, encode_batch
 from explorer.pipeline.loading import MAX_TOKENS, LoadedCheckpoint
+from explorer.pipeline.token_display import shown_tokens
 from explorer.views.common import Download, Note, Table, download, shown_sentence, table
 from explorer.views.settings import setting
 
@@ -82,7 +83,7 @@ INTRO = (
     "maps each to an **input ID**, adds **special tokens**, and pads and truncates a batch into one tensor."
 )
 CHIPS_LEGEND = (
-    "Hover a chip for its position, ID and the characters it covers. Red chips are unknown tokens; "
+    "Hover a chip for its position, ID, the characters it covers and its raw piece. Red chips are unknown tokens; "
     "a dotted chip counts the tokens truncation cut."
 )
 FAMILIES_INTRO = (
@@ -519,11 +520,29 @@ def _steps(tokenizer: Any, sentence: str) -> StepsView:
     )
     return StepsView(
         steps=steps,
-        tokens_html=plain_chips_html(steps.tokens, unknown=(tokenizer.unk_token or "",)),
+        tokens_html=plain_chips_html(
+            steps.tokens, unknown=(tokenizer.unk_token or "",), shown=shown_tokens(tokenizer, steps.tokens)
+        ),
         ids=str(list(steps.ids)),
         ids_with_specials=str(list(steps.ids_with_specials)),
         added=added,
         verdict=verdict,
+    )
+
+
+def _shown_note(encoding: Encoding) -> str:
+    """How the page shows this tokenizer's pieces, when that differs from how it writes them,
+    with the first such piece of this text as the example."""
+    pairs = zip(
+        (t for row in encoding.shown for t in row), (t for row in encoding.tokens for t in row), strict=True
+    )
+    example = next(((shown, raw) for shown, raw in pairs if shown != raw), None)
+    if example is None:
+        return ""
+    return (
+        " On this page's chips and charts a space shows as `␣`, a newline as `↵`, a tab as `⇥` and a byte "
+        "that is only part of a character as `<0xNN>`; hover a token for its raw piece as the tokenizer "
+        f"writes it ({code_span(example[0])} is {code_span(example[1])})."
     )
 
 
@@ -630,7 +649,7 @@ def _family_view(result: lab.FamilyResult) -> FamilyView:
     header = f"**{result.family}** · vocabulary {result.vocab_size:,} · {len(result.tokens)} tokens" + (
         f" · {result.unknown} unknown" if result.unknown else ""
     )
-    return FamilyView(header, plain_chips_html(result.tokens), result)
+    return FamilyView(header, plain_chips_html(result.tokens, shown=result.display), result)
 
 
 def _size_notes(rows: list[dict[str, Any]]) -> tuple[Note, ...]:
@@ -700,7 +719,8 @@ def build_families(
                         "asked vocabulary": size,
                         "actual vocabulary": tokenizer.get_vocab_size(),
                         "tokens": len(tokens),
-                        "split": " ".join(tokens),
+                        "split": " ".join(shown_tokens(tokenizer, tokens)),
+                        "raw pieces": " ".join(tokens),
                     }
                 )
     except ExplorerError as problem:
@@ -747,7 +767,8 @@ def build(
         limits=limit,
         encoding=encoding,
         notes=tuple(notes),
-        scheme=f"**{loaded.resolved.label}** uses **{scheme.algorithm}**. {scheme.explanation}",
+        scheme=f"**{loaded.resolved.label}** uses **{scheme.algorithm}**. {scheme.explanation}"
+        + _shown_note(encoding),
         specials=_specials(loaded),
         sentences=tuple(_sentence(encoding, b, tokenizer.unk_token_id, max_length) for b in range(B)),
         step_labels=tuple(f"{b}: {s[:STEP_LABEL_CHARACTERS]}" for b, s in enumerate(encoding.sentences)),

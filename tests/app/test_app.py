@@ -140,8 +140,10 @@ def test_bundled_decoder_shows_next_token_probabilities():
     assert not at.exception
     assert any("AutoModelForCausalLM" in c.value for c in at.caption)
     bars = [html for html in html_of(at).split("<style>") if 'data-testid="probabilities"' in html]
-    first_label = bars[0].split('class="tx-label">')[1].split("<")[0]
-    assert first_label == "ĠParis"
+    cell = bars[0].split('class="tx-label"')[1]
+    first_label = cell.split(">", 1)[1].split("<")[0]
+    assert first_label == "␣Paris"  # shown, not the raw ĠParis (token_display) ...
+    assert 'title="raw piece ĠParis"' in cell.split(">", 1)[0]  # ... which is on hover
 
 
 def test_checkpoint_choice_survives_a_page_switch():

@@ -28,13 +28,13 @@ def test_encoder_is_pointed_to_the_bundled_decoder():
 
 def test_decoder_predicts_and_generates_step_by_step():
     at = open_page(text="The capital of France is", ref=checkpoints.SMOLLM2)
-    assert "Most likely next: **' Paris'**" in markdown(at)
+    assert "Most likely next: **`␣Paris`**" in markdown(at)  # the space shown as ␣ (token_display)
     at.button(key="gen.next").click().run()
     assert not at.exception
     assert any("⟦ Paris⟧" in c.value for c in at.code)
     assert "shown with MiniLM's tokenizer" in markdown(at)  # SmolLM2 has no mask token
     tables = "\n".join(t.value.to_string() for t in at.table)
-    assert "' Paris'" in tables
+    assert "␣Paris" in tables
     titles = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert any("Logit lens" in spec for spec in titles) and any("LlamaForCausalLM" in spec for spec in titles)
     at.button(key="gen.reset").click().run()

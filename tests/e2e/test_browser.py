@@ -206,7 +206,7 @@ def test_generation_predicts_paris_and_generates(visit):
     visit.page.get_by_role("heading", name="The next token").wait_for(timeout=120_000)
     visit.settle()
     type_text(visit, "The capital of France is")
-    visit.page.get_by_text("Most likely next: ' Paris'").wait_for(timeout=120_000)
+    visit.page.get_by_text("Most likely next: ␣Paris").wait_for(timeout=120_000)
     visit.settle()
     visit.page.get_by_role("button", name="Next token").click()
     visit.page.get_by_text("⟦ Paris⟧").wait_for(timeout=60_000)

@@ -65,7 +65,9 @@ def test_tokens_cannot_close_the_script(kind):
     assert "alert(1)" in page and "<img src" not in page
     params = _params(page)
     assert params["attention"][0]["left_text"][1] == TOKENS[1]  # JSON decodes back to the literal token
-    assert params["attention"][0]["left_text"][3] == " world"  # bertviz's own clean-up of Ġ
+    assert (
+        params["attention"][0]["left_text"][3] == "Ġworld"
+    )  # as given: tokens arrive already shown (token_display)
 
 
 def test_visible_weights_are_sent_rounded_and_faint_ones_left_out():

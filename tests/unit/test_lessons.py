@@ -232,7 +232,9 @@ def test_the_attention_step_opens_the_head_it_names():
     attentions[2, 0, 3, it] = 0.01
     attentions[2, 0, 3, it, animal] = 0.93  # the head: layer 3 (from 1), head 3
     f = SimpleNamespace(
-        encoding=SimpleNamespace(tokens=(tokens,)), run=SimpleNamespace(attentions=attentions), settings=None
+        encoding=SimpleNamespace(tokens=(tokens,), shown=(tokens,)),
+        run=SimpleNamespace(attentions=attentions),
+        settings=None,
     )
     opened = step.opens(f, step.settings)
     assert (opened.layer, opened.head) == (3, 3)

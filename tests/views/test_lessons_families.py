@@ -150,6 +150,11 @@ def test_the_padding_step_without_settings_describes_the_banners_batch(family):
     assert "so the model ignores it" not in text
 
 
+def _as_shown(piece: str) -> str:
+    """A piece of these ASCII texts as the pages show it: its space marker (Ġ, ▁) as ␣."""
+    return piece.replace("Ġ", "␣").replace("▁", "␣")
+
+
 def test_the_attention_step_counts_layers_from_1(family):
     if family.loaded is None:
         pytest.skip("T5: the loader refuses it")
@@ -159,7 +164,7 @@ def test_the_attention_step_counts_layers_from_1(family):
     it, animal = 4, 2
     tokens = list(encoding.tokens[0])
     tokens[it], tokens[animal] = "it", "animal"
-    encoding = dataclasses.replace(encoding, tokens=(tuple(tokens),))
+    encoding = dataclasses.replace(encoding, tokens=(tuple(tokens),), shown=(encoding.show(tokens),))
     from explorer.pipeline.run import run_model
 
     run = run_model(loaded, encoding, hidden_states=True, attentions=True)
@@ -169,7 +174,10 @@ def test_the_attention_step_counts_layers_from_1(family):
     explained = lessons.explain_attention(Facts(loaded=loaded, encoding=encoding, run=run, settings=settings))
     assert f"**layer {layer + 1}, head {head}**" in explained
     shown = run.attentions[1, 0, 1, it]  # layer 2, head 1
-    assert "On layer 2, head 1" in explained and f"`{encoding.tokens[0][int(shown.argmax())]}`" in explained
+    assert (
+        "On layer 2, head 1" in explained
+        and f"`{_as_shown(encoding.tokens[0][int(shown.argmax())])}`" in explained
+    )
     assert "layer 0" not in explained.lower()
 
 
@@ -189,7 +197,8 @@ def test_the_families_step_shows_each_familys_attention(family):
         cross = run.cross_attentions  # [L_dec, B, H, T, S]
         last = cross[-1, 0].mean(axis=0)  # [T, S]
         first = int(last[0].argmax())
-        assert f"`{run.decoder_tokens[0][0]}` it looks most at `{encoding.tokens[0][first]}`" in explained
+        looked = _as_shown(encoding.tokens[0][first])
+        assert f"`{_as_shown(run.decoder_tokens[0][0])}` it looks most at `{looked}`" in explained
         assert f"layer {cross.shape[0]})" in explained and f"{cross.shape[2]} heads" in explained
         assert "Pick *cross-attention* above to see it" in explained  # the page shows another part
         step = next(s for s in lessons.LESSON if s.explain is lessons.explain_families)

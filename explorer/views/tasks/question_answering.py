@@ -30,6 +30,7 @@ from explorer.pipeline.tasks.question_answering import (
     answer_question,
 )
 from explorer.pipeline.tasks.zero_shot import accepts_token_types
+from explorer.pipeline.token_display import PLAIN, TokenScheme, scheme_of, shown_tokens
 from explorer.views.common import Note, Table, table
 from explorer.views.tokenizer import code_span
 
@@ -322,11 +323,11 @@ def _windows_table(result: Result) -> Table | None:
     return table(rows, index="window")
 
 
-def logits_figure(window: WindowResult, answer: Answer | None) -> go.Figure:
+def logits_figure(window: WindowResult, answer: Answer | None, scheme: TokenScheme = PLAIN) -> go.Figure:
     """Two rows over the window's tokens: start logits (top), end logits (bottom). Masked tokens
     grey, the answer's start / end token orange; hover shows each token's probability after
     masking. (Axes laid out by hand: plotly's make_subplots costs ~0.1 s a figure.)"""
-    labels = [axis_label(i, token) for i, token in enumerate(window.tokens)]
+    labels = [axis_label(i, token) for i, token in enumerate(shown_tokens(scheme, window.tokens))]
     chosen = [p for p in (answer.parts if answer else ()) if p.window == window.index][:1]
     traces = []
     for axis, logits, probs, name in (
@@ -426,7 +427,7 @@ def build(loaded: LoadedCheckpoint, encoding: Encoding, run: ModelRun | None, in
             f"window {w.index + 1}: context characters {w.context_span[0]}–{w.context_span[1]}"
             for w in result.results
         ),
-        figures=tuple(logits_figure(w, result.answer) for w in result.results),
+        figures=tuple(logits_figure(w, result.answer, scheme_of(loaded.tokenizer)) for w in result.results),
         best_window=_best_window(result),
         result=result,
     )

@@ -21,6 +21,7 @@ from explorer.pipeline.tasks.token_classification import (
     TokenLabel,
     split_tag,
 )
+from explorer.pipeline.token_display import shown_tokens
 from explorer.views.common import Note, Table, table
 
 # Okabe & Ito's palette: told apart with every common colour-vision deficiency. One per entity type.
@@ -58,10 +59,14 @@ def _fill(colour: str) -> str:
     return f"background:{colour}40;border-color:{colour}"  # 25% tint, full-colour border
 
 
-def chips_html(token_labels: Sequence[TokenLabel], palette: dict[str, str]) -> str:
-    """Each token with its label and probability; coloured by entity type, "O" muted."""
+def chips_html(
+    token_labels: Sequence[TokenLabel], palette: dict[str, str], shown: Sequence[str] | None = None
+) -> str:
+    """Each token with its label and probability; coloured by entity type, "O" muted. ``shown``:
+    the tokens as the screen shows them (token_display), the raw piece then in the title."""
     chips = []
-    for token in token_labels:
+    for i, token in enumerate(token_labels):
+        text = shown[i] if shown is not None else token.token
         tag = split_tag(token.label)[1]
         style, kind = "", "tx-ner-chip"
         if token.special:
@@ -74,9 +79,11 @@ def chips_html(token_labels: Sequence[TokenLabel], palette: dict[str, str]) -> s
         title = f"position {token.position} · {where} · {token.label} {token.probability:.3f}"
         if token.special:
             title += " · special token: the pipeline skips it"
+        if text != token.token:
+            title += f" · raw piece {token.token}"
         chips.append(
             f'<span class="{kind}"{style} title="{html.escape(title, quote=True)}">'
-            f'<span class="tx-ner-tok">{visible(token.token)}</span>'
+            f'<span class="tx-ner-tok">{visible(text)}</span>'
             f'<span class="tx-ner-label">{visible(token.label)} {token.probability:.2f}</span></span>'
         )
     return _STYLE + f'<div class="tx-ner-chips" data-testid="ner-chips">{"".join(chips)}</div>'
@@ -284,13 +291,13 @@ def _sentence_notes(found: tc.SentenceLabels) -> list[Note]:
 
 
 def _sentence(
-    sentence: str, b: int, found: tc.SentenceLabels, strategy: str, palette: dict[str, str]
+    sentence: str, b: int, found: tc.SentenceLabels, strategy: str, palette: dict[str, str], scheme: Any
 ) -> SentenceSection:
     """Sentence ``b`` drawn: chips, the sentence with its entities marked, their table, notes."""
     return SentenceSection(
         title=f"**Sentence {b}**",
         tokens=found.tokens,
-        chips_html=chips_html(found.tokens, palette),
+        chips_html=chips_html(found.tokens, palette, shown_tokens(scheme, [t.token for t in found.tokens])),
         entities=found.entities,
         entities_table=table([_row(e, strategy) for e in found.entities]) if found.entities else None,
         highlight_html=(
@@ -358,7 +365,7 @@ def build(loaded: Any, encoding: Any, run: Any, inputs: TaskInputs) -> View:
     found = tc.label_tokens(loaded, encoding, run, strategy)
     palette = colours(tc.entity_types(found.labels))
     sections = tuple(
-        _sentence(encoding.sentences[b], b, sentence, strategy, palette)
+        _sentence(encoding.sentences[b], b, sentence, strategy, palette, encoding.scheme)
         for b, sentence in enumerate(found.sentences)
     )
     if encoding.pairs is not None:

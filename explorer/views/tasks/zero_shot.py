@@ -16,6 +16,7 @@ from explorer.explain.tokenizer_lab import pair_layout
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline.tasks import zero_shot as zs
 from explorer.pipeline.tasks.zero_shot import MAX_LABELS, MAX_PAIR_TOKENS, PIPELINE, SAME
+from explorer.pipeline.token_display import PLAIN, TokenScheme, scheme_of, shown_tokens
 from explorer.views.common import Note, Table, shown_sentence, table
 from explorer.views.tokenizer import code_span
 
@@ -119,19 +120,23 @@ _CHIP_STYLE = """
 """
 
 
-def pair_chips_html(pair: zs.PairTokens, names: tuple[str, str] = ("sentence", "hypothesis")) -> str:
+def pair_chips_html(
+    pair: zs.PairTokens, names: tuple[str, str] = ("sentence", "hypothesis"), scheme: TokenScheme = PLAIN
+) -> str:
     """A pair as chips: token, id (and token_type_id); the second text's tokens green, special
     tokens yellow. Every token is escaped (user text can contain HTML)."""
     chips = []
-    for position, (token, token_id, segment) in enumerate(
-        zip(pair.tokens, pair.ids, pair.segments, strict=True)
+    for position, (token, text, token_id, segment) in enumerate(
+        zip(pair.tokens, shown_tokens(scheme, pair.tokens), pair.ids, pair.segments, strict=True)
     ):
         kind = "zs-special" if segment is None else ("zs-b" if segment == 1 else "")
         sub = f"{token_id}" + (f" · type {pair.type_ids[position]}" if pair.type_ids is not None else "")
         where = "special token" if segment is None else names[segment]
+        raw = f" · raw piece {token}" if text != token else ""
+        title = html.escape(f"position {position} · {where}{raw}", quote=True)
         chips.append(
-            f'<span class="zs-chip {kind}" title="position {position} · {where}">'
-            f"<span>{visible(token)}</span><span class='zs-sub'>{sub}</span></span>"
+            f'<span class="zs-chip {kind}" title="{title}">'
+            f"<span>{visible(text)}</span><span class='zs-sub'>{sub}</span></span>"
         )
     return _CHIP_STYLE + f'<div class="zs-chips" data-testid="pair-chips">{"".join(chips)}</div>'
 
@@ -145,7 +150,8 @@ def pair_chips(
     names: tuple[str, str] = ("sentence", "hypothesis"),
 ) -> str:
     """One pair as the model receives it, as chips (token_type_ids only if the model reads them)."""
-    return pair_chips_html(zs.pair_tokens(loaded, first, second, accepts_types, truncation), names)
+    pair = zs.pair_tokens(loaded, first, second, accepts_types, truncation)
+    return pair_chips_html(pair, names, scheme_of(loaded.tokenizer))
 
 
 def _differing_types(layout: Any, names: tuple[str, str], between: str) -> Note:
