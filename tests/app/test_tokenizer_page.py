@@ -19,8 +19,10 @@ def open_page(text: str | None = None, ref: str | None = None):
 
 
 def grid_columns(at) -> int:
-    grid = html_of(at).split('data-testid="batch-grid"')[1].split("</tr>")[0]
-    return len(re.findall(r"<th>\d+</th>", grid))
+    """The positions the batch grid shows: each block of positions has its own header row."""
+    grid = html_of(at).split('data-testid="batch-grid"')[1].split('class="tx-legend"')[0]
+    headers = re.findall(r"<tr><th>position</th>(.*?)</tr>", grid)
+    return sum(len(re.findall(r"<th>\d+</th>", header)) for header in headers)
 
 
 def test_page_title_and_default_batch():
@@ -57,8 +59,10 @@ def test_pairs_show_segment_ids():
     at.text_area(key="tok.pairs").input("It is a good course.\nIt really is.").run()
     assert not at.exception
     grid = html_of(at).split('data-testid="batch-grid"')[1]
-    type_rows = re.findall(r"<th>token_type_ids</th>(.*?)</tr>", grid)
-    assert len(type_rows) == 2 and all(">1</td>" in row for row in type_rows)
+    type_rows = re.findall(r"<th>token_type_ids</th>(.*?)</tr>", grid)  # per block: sentence 0, sentence 1
+    assert len(type_rows) % 2 == 0
+    per_sentence = ["".join(type_rows[b::2]) for b in range(2)]
+    assert all(">1</td>" in cells and ">0</td>" in cells for cells in per_sentence)
 
 
 def test_mismatched_pairs_get_a_clear_message():

@@ -15,6 +15,7 @@ import transformers
 from explorer.explain import compare
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
+from explorer.pipeline.token_display import shown_tokens
 from explorer.views import model as model_view
 
 SHORT = "The cat sat on the mat."
@@ -302,7 +303,9 @@ def test_random_weights_are_different_and_run_as_a_direct_forward(family):
                 top = np.argsort(-logits[b, ends[b]])[:3]
                 tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in top])
                 shown = row["top 3 next tokens (probability)"]
-                positions_in_text = [shown.index(repr(token)) for token in tokens]
+                positions_in_text = [
+                    shown.index(f"{token} ") for token in shown_tokens(loaded.tokenizer, tokens)
+                ]
                 assert positions_in_text == sorted(positions_in_text), (tokens, shown)
 
 
