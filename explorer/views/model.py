@@ -610,7 +610,7 @@ def _random_offer(loaded: LoadedCheckpoint) -> Note:
     )
     if loaded.num_parameters > RANDOM_AUTO_PARAMETERS:
         text += (
-            f" The copy needs about {loaded.num_parameters * 4 / 1e6:,.0f} MB more memory and a few seconds."
+            f" The copy needs about {loaded.num_parameters * 4 / 1e6:,.0f} MB more memory."
         )
     return Note("info", text)
 
