@@ -95,10 +95,18 @@ class Candidates:
     vocabulary: int  # how many tokens the model scores (the logits' length)
 
 
-def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling, k: int = 10) -> Candidates:
-    raw = reshape(logits, Sampling())  # [vocab]
-    shaped = reshape(logits, sampling)  # [vocab]
-    order = np.argsort(-raw)[:k]
+def candidates(
+    loaded: LoadedCheckpoint,
+    logits: np.ndarray,
+    sampling: Sampling,
+    k: int = 10,
+    reshaped: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Candidates:
+    """The ``k`` most likely next tokens. ``reshaped``: (raw, shaped) [vocab] when the caller has
+    already computed them from ``logits`` (generate() does, for every step)."""
+    raw, shaped = reshaped or (reshape(logits, Sampling()), reshape(logits, sampling))  # [vocab] each
+    best = np.argpartition(-raw, k - 1)[:k] if k < raw.shape[-1] else np.arange(raw.shape[-1])  # [k]
+    order = best[np.argsort(-raw[best], kind="stable")]  # [k] best first
     tokenizer = loaded.tokenizer
     return Candidates(
         token_ids=tuple(int(i) for i in order),
@@ -209,7 +217,7 @@ def generate(
                 text=loaded.tokenizer.decode([chosen]),
                 probability=float(shaped[chosen]),
                 model_probability=float(raw[chosen]),
-                alternatives=candidates(loaded, logits, sampling, k=5),
+                alternatives=candidates(loaded, logits, sampling, k=5, reshaped=(raw, shaped)),
             )
         )
         if chosen == eos or n + 1 == new_tokens:
