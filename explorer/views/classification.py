@@ -440,9 +440,9 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
 
 
 def _measured_estimate(examples: int, pairs: bool) -> str:
-    """The time for ``examples`` training sentences (or pairs) x epochs at the rate measured when
-    `make models` trained the classifier on the same kind of data here (", about N s at …"); ""
-    when it was not built here (no measurement, no guess)."""
+    """How long `make models` took here to fine-tune the classifier on the same kind of data
+    (", `make models` fine-tuned … in N s …"), beside this run's ``examples`` (sentences or pairs
+    x epochs); "" when it was not built here (no measurement, no guess)."""
     folder = ft.pair_classifier_folder() if pairs else ft.default_classifier_folder()
     rate = ft.measured_rate(folder)
     return "" if rate is None else ", " + rate.estimate(examples)
