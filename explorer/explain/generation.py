@@ -4,6 +4,10 @@ language model's fill-mask and masking recipe. Pure functions of a loaded checkp
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,10 +97,18 @@ class Candidates:
     vocabulary: int  # how many tokens the model scores (the logits' length)
 
 
-def candidates(loaded: LoadedCheckpoint, logits: np.ndarray, sampling: Sampling, k: int = 10) -> Candidates:
-    raw = reshape(logits, Sampling())  # [vocab]
-    shaped = reshape(logits, sampling)  # [vocab]
-    order = np.argsort(-raw)[:k]
+def candidates(
+    loaded: LoadedCheckpoint,
+    logits: np.ndarray,
+    sampling: Sampling,
+    k: int = 10,
+    reshaped: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Candidates:
+    """The ``k`` most likely next tokens. ``reshaped``: (raw, shaped) [vocab] when the caller has
+    already computed them from ``logits`` (generate() does, for every step)."""
+    raw, shaped = reshaped or (reshape(logits, Sampling()), reshape(logits, sampling))  # [vocab] each
+    best = np.argpartition(-raw, k - 1)[:k] if k < raw.shape[-1] else np.arange(raw.shape[-1])  # [k]
+    order = best[np.argsort(-raw[best], kind="stable")]  # [k] best first
     tokenizer = loaded.tokenizer
     tokens = tuple(tokenizer.convert_ids_to_tokens([int(i) for i in order]))
     return Candidates(
@@ -133,7 +145,41 @@ def next_logits(loaded: LoadedCheckpoint, ids: list[int], generated: list[int]) 
     decoder after its start token and ``generated``, the encoder reading ``ids``."""
     if loaded.is_encoder_decoder:
         return seq2seq_next_token_logits(loaded, ids, decoder_ids(loaded, generated))
-    return next_token_logits(loaded, ids + generated)
+    context = ids + generated
+    logits = _recall(loaded, context)
+    if logits is None:
+        logits = next_token_logits(loaded, context)
+        _remember(loaded, context, logits)
+    return logits
+
+
+# The next-token logits of a decoder's last few contexts, per model object (the models are shared and
+# never mutated; an evicted model takes its entries with it): a "Next token" click chooses from the
+# logits the page has just shown instead of running the model again, and generate() leaves the logits
+# after its last token for the candidates the page shows next. Read-only [vocab] float64 arrays.
+REMEMBERED = 8  # contexts per model
+_remembered: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, ...], np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+_remembered_lock = threading.Lock()
+
+
+def _recall(loaded: LoadedCheckpoint, context: list[int]) -> np.ndarray | None:
+    with _remembered_lock:
+        kept = _remembered.get(loaded.model)
+        if kept is None or tuple(context) not in kept:
+            return None
+        kept.move_to_end(tuple(context))
+        return kept[tuple(context)]
+
+
+def _remember(loaded: LoadedCheckpoint, context: list[int], logits: np.ndarray) -> None:
+    logits.setflags(write=False)  # shared by every session that asks for this context
+    with _remembered_lock:
+        kept = _remembered.setdefault(loaded.model, OrderedDict())
+        kept[tuple(context)] = logits
+        while len(kept) > REMEMBERED:
+            kept.popitem(last=False)
 
 
 def generate(
@@ -155,11 +201,17 @@ def generate(
         raise InputError(f"The text would pass {MAX_CONTEXT} tokens: start again with Reset.")
     steps = []
     eos = loaded.tokenizer.eos_token_id
-    if loaded.is_encoder_decoder:  # the encoder reads once; the decoder continues with a cache
-        stream = seq2seq_decode_stream(loaded, ids, decoder_ids(loaded, generated))
-    else:  # the key/value cache makes each new token one short pass
-        stream = decode_stream(loaded, ids + generated)
-    logits = next(stream)  # [vocab]
+    decoder_only = not loaded.is_encoder_decoder
+    shown = _recall(loaded, ids + generated) if decoder_only else None  # [vocab] the page's last logits
+    stream: Generator[np.ndarray, int, None] | None = None
+    if decoder_only and new_tokens == 1 and shown is not None:
+        logits = shown  # one token: chosen from the logits already computed, no forward pass
+    else:
+        if loaded.is_encoder_decoder:  # the encoder reads once; the decoder continues with a cache
+            stream = seq2seq_decode_stream(loaded, ids, decoder_ids(loaded, generated))
+        else:  # the key/value cache makes each new token one short pass
+            stream = decode_stream(loaded, ids + generated)
+        logits = next(stream)  # [vocab]
     for n in range(new_tokens):
         raw = reshape(logits, Sampling())  # [vocab] the model's own distribution
         shaped = reshape(logits, sampling)  # [vocab] what sampling draws from
@@ -171,13 +223,18 @@ def generate(
                 shown=shown_tokens(loaded.tokenizer, loaded.tokenizer.convert_ids_to_tokens([chosen]))[0],
                 probability=float(shaped[chosen]),
                 model_probability=float(raw[chosen]),
-                alternatives=candidates(loaded, logits, sampling, k=5),
+                alternatives=candidates(loaded, logits, sampling, k=5, reshaped=(raw, shaped)),
             )
         )
         if chosen == eos or n + 1 == new_tokens:
             break
+        assert stream is not None, "more than one token runs the stream"
         logits = stream.send(chosen)
-    stream.close()
+    if stream is not None:
+        if decoder_only:  # the candidates after the last token: one cached step, not a whole pass
+            context = ids + generated + [s.token_id for s in steps]
+            _remember(loaded, context, stream.send(steps[-1].token_id))
+        stream.close()
     return steps
 
 

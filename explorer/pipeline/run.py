@@ -425,13 +425,27 @@ def transformers_pipeline(task: str, loaded: LoadedCheckpoint, *args: Any, **kwa
     return runner(*args, **kwargs)
 
 
+def _last_logits_only(model: Any) -> dict[str, int]:
+    """``{"logits_to_keep": 1}`` when the model's forward takes it (transformers' causal LMs): the
+    LM head then scores only the last position, the one the next token comes from, instead of every
+    position ([T, vocab]: 49,152 x 576 products per token for SmolLM2). The last row is the same."""
+    kind = type(model)
+    if kind not in _TAKES_LOGITS_TO_KEEP:
+        _TAKES_LOGITS_TO_KEEP[kind] = "logits_to_keep" in inspect.signature(model.forward).parameters
+    return {"logits_to_keep": 1} if _TAKES_LOGITS_TO_KEEP[kind] else {}
+
+
+_TAKES_LOGITS_TO_KEEP: dict[type, bool] = {}  # per model class
+
+
 def next_token_logits(loaded: LoadedCheckpoint, ids: Sequence[int]) -> np.ndarray:
     """[vocab] float64 logits for the token after ``ids`` (one sequence, no padding)."""
     import torch
 
+    model = loaded.model
     with torch.inference_mode():
-        logits = loaded.model(input_ids=torch.tensor([list(ids)]), use_cache=False).logits[0, -1]  # [vocab]
-    return logits.double().numpy()
+        output = model(input_ids=torch.tensor([list(ids)]), use_cache=False, **_last_logits_only(model))
+    return output.logits[0, -1].double().numpy()  # [vocab]
 
 
 def decode_stream(loaded: LoadedCheckpoint, ids: Sequence[int]) -> Generator[np.ndarray, int, None]:
@@ -439,10 +453,12 @@ def decode_stream(loaded: LoadedCheckpoint, ids: Sequence[int]) -> Generator[np.
     receives (``send``) the token chosen; each new token is then one short forward pass."""
     import torch
 
-    cache, feed = None, list(ids)
+    cache, feed, last = None, list(ids), _last_logits_only(loaded.model)
     while True:
         with torch.inference_mode():
-            output = loaded.model(input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True)
+            output = loaded.model(
+                input_ids=torch.tensor([feed]), past_key_values=cache, use_cache=True, **last
+            )
         cache = output.past_key_values
         chosen = yield output.logits[0, -1].double().numpy()  # [vocab]
         feed = [int(chosen)]

@@ -726,6 +726,45 @@ def default_classifier_folder() -> Path:
     return saved_checkpoints_dir() / DEFAULT_NAME
 
 
+@dataclass(frozen=True)
+class MeasuredRate:
+    """How long a fine-tune took on this machine, from the explorer_training.json that `make models`
+    wrote beside the checkpoint it built (loading, training and evaluating; not saving)."""
+
+    name: str  # the checkpoint it built, e.g. "minilm-sentiment"
+    examples: int  # training examples seen: sentences (or pairs) x epochs
+    seconds: float
+    date: str  # when it was measured (ISO)
+
+    def estimate(self, examples: int) -> str:
+        """The measurement, stated beside ``examples`` (training sentences or pairs x epochs), not
+        scaled: loading, setting up and evaluating take a fixed time, so a shorter run is not
+        proportionally shorter (one epoch of the default classifier took 19 s here, not 8)."""
+        return (
+            f"`make models` fine-tuned {self.name} on this machine in {self.seconds:.0f} s for "
+            f"{self.examples:,} training examples ({self.date[:10]}; loading and evaluating included), "
+            f"this run trains on {examples:,}; longer while others use the server"
+        )
+
+
+def measured_rate(folder: Path) -> MeasuredRate | None:
+    """The rate recorded in ``folder``'s explorer_training.json (None when it was not built here or
+    records no time)."""
+    import json
+
+    from explorer.pipeline.checkpoints import TRAINING_METADATA
+
+    try:
+        metadata = json.loads((folder / TRAINING_METADATA).read_text())
+        examples = int(metadata["train_examples"]) * int(metadata["config"]["epochs"])
+        seconds = float(metadata["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if examples < 1 or not seconds > 0:
+        return None
+    return MeasuredRate(folder.name, examples, seconds, str(metadata.get("date", "")))
+
+
 def build_default(force: bool = False) -> Path:
     """The default classifier: MiniLM fine-tuned on the bundled sentences (skipped when present)."""
     from explorer.pipeline.checkpoints import minilm_folder

@@ -10,6 +10,7 @@ same question do not recompute.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -26,6 +27,9 @@ from explorer.views import attribution as view
 LOCK = threading.Lock()  # one attribution at a time per server process
 KEPT = 16  # results kept per process
 _RESULTS: OrderedDict[tuple, at.Attributions] = OrderedDict()
+# How long the last attribution of each model took on this server, (seconds, tokens), keyed by
+# id(loaded.model): the off caption states it instead of guessing how long one takes.
+_TOOK: dict[int, tuple[float, int]] = {}
 
 
 def _key(
@@ -64,7 +68,9 @@ def compute(
         def progress(fraction: float, text: str) -> None:
             bar.progress(fraction, text=text)
 
+        started = time.perf_counter()
         result = at.compute(loaded, encoding, target, baseline, occlusion, progress=progress)
+        _TOOK[id(loaded.model)] = (time.perf_counter() - started, int(encoding.input_ids.shape[1]))
         bar.empty()
         _RESULTS[key] = result
         while len(_RESULTS) > KEPT:
@@ -76,8 +82,20 @@ def compute(
 
 OFF_CAPTION = (
     "Integrated Gradients, Gradient × input and occlusion, beside attention: which input tokens "
-    "made the model give this answer. Turn it on to compute (a few seconds)."
+    "made the model give this answer. Turn it on to compute: it runs the model dozens of times"
 )
+
+
+def off_caption(loaded: LoadedCheckpoint) -> str:
+    """The caption under the off toggle: what the section computes and, once it has run here, how
+    long this model's last attribution took on this server (measured, not guessed)."""
+    took = _TOOK.get(id(loaded.model))
+    if took is None:
+        return OFF_CAPTION + "; a progress bar shows each method."
+    seconds, tokens = took
+    return (
+        OFF_CAPTION + f"; the last one for this model on this server took {seconds:.1f} s ({tokens} tokens)."
+    )
 
 
 def attribution_section(
@@ -101,7 +119,7 @@ def attribution_section(
     if encoding is None:
         return
     if not widget(cls, "attr_show"):
-        st.caption(OFF_CAPTION)
+        st.caption(off_caption(loaded))
         return
     try:
         one = at.row(encoding, _sentence(cls, encoding) if sentences else 0)

@@ -53,8 +53,12 @@ def draw_decoder(view: Any, chat_slot: Any, next_token_slot: Any) -> None:
 
 
 def causal_mask_section(loaded: Any, ref: str, view: Any) -> None:
-    """The causal mask: this decoder's attention beside MiniLM's (an encoder's) on the same text."""
+    """The causal mask: this decoder's attention beside MiniLM's (an encoder's) on the same text,
+    run only when its toggle is on."""
     st.header("The causal mask")
+    note(generation.CAUSAL_OFFER)
+    if not widget(S, "compare"):
+        return
     try:
         decoder_sentences = read_sentences(view.causal_text)
         encoding, run = pipeline(ref, decoder_sentences, attentions=True)
@@ -69,10 +73,13 @@ def causal_mask_section(loaded: Any, ref: str, view: Any) -> None:
 
 
 def draw_lens(view: Any) -> None:
+    """The logit lens, computed only when its toggle is on (a decoder-only model)."""
     st.header("Logit lens")
     note(view.lens_intro)
+    if view.causal_mask:  # decoder-only: the lens is available
+        widget(S, "lens")
     if view.lens_figure is not None:
-        chart(view.lens_figure, key="gen.lens")
+        chart(view.lens_figure, key="gen.lens_chart")
     notes([view.lens_note, view.quantized])
 
 

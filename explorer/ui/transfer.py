@@ -17,7 +17,7 @@ ENCODER = checkpoints.MINILM  # the frozen encoder of the feature-based way, the
 @st.cache_resource(
     max_entries=1,
     show_spinner="Training the feature-based classifiers: MiniLM encodes the bundled data, then a "
-    "logistic regression is fitted (seconds, once per server)…",
+    "logistic regression is fitted (once per server)…",
 )
 def _feature_heads(fingerprint: str, _encoder: LoadedCheckpoint) -> dict[str, transfer.FeatureHead]:
     return {kind: transfer.feature_based(_encoder, kind) for kind in transfer.KINDS}

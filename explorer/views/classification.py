@@ -45,10 +45,6 @@ SOURCES = (
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4)
 SHOWN_CHARACTERS = 200  # of each sentence next to its chips
 SHOWN_ROWS = 200  # of the training data in "Look at the data"
-SECONDS_PER_STEP = 0.25  # one step of 16 sentences on an idle 2-core machine, roughly
-PAIR_STEP_FACTOR = (
-    3  # a pair is two sentences plus separators: longer inputs, slower steps (measured under load)
-)
 FINE_TUNE_INTRO = (
     "No fine-tuned classifier can be downloaded without the Hub, so this page trains one the way the "
     "course does: the bundled MiniLM encoder gets a new, randomly initialised classification head "
@@ -435,12 +431,21 @@ def build_training(data: TrainingData, settings: Settings) -> TrainingView:
         steps=steps,
         estimate=(
             f"{steps} training steps ({math.ceil(len(train.texts) / batch)} batches of up to {batch} "
-            f"{unit} × {count(settings.epochs, 'epoch')}), roughly "
-            f"{max(5, steps * SECONDS_PER_STEP * (PAIR_STEP_FACTOR if data.is_pairs else 1)):.0f} s on an idle 2-core machine. "
-            "Training runs on the server's CPU in the background: other people using this server share "
+            f"{unit} × {count(settings.epochs, 'epoch')})"
+            + _measured_estimate(len(train.texts) * settings.epochs, data.is_pairs)
+            + ". Training runs on the server's CPU in the background: other people using this server share "
             "the CPU meanwhile."
         ),
     )
+
+
+def _measured_estimate(examples: int, pairs: bool) -> str:
+    """How long `make models` took here to fine-tune the classifier on the same kind of data
+    (", `make models` fine-tuned … in N s …"), beside this run's ``examples`` (sentences or pairs
+    x epochs); "" when it was not built here (no measurement, no guess)."""
+    folder = ft.pair_classifier_folder() if pairs else ft.default_classifier_folder()
+    rate = ft.measured_rate(folder)
+    return "" if rate is None else ", " + rate.estimate(examples)
 
 
 PAIR_CLASSIFIER_INTRO = (

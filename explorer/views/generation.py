@@ -92,6 +92,24 @@ class Settings(AttributionSettings):
         help=f"At most {MAX_NEW_TOKENS} per click, so one request cannot keep the server busy for long.",
     )
     mask_seed: int = setting("int", "seed for the recipe", 0, widget="number", high=2**31 - 1, linked=False)
+    # Sections that cost more than the next token itself run only when asked for (a shared link
+    # that opened them opens them again): the page stays as fast as the model on every click.
+    lens: bool = setting(
+        "bool",
+        "Run the logit lens (every layer's hidden state through the language-model head)",
+        False,
+        widget="toggle",
+        url="lens",
+        help="One more forward pass, then one product with the whole vocabulary per layer and position.",
+    )
+    compare: bool = setting(
+        "bool",
+        "Run the comparison (the text through this decoder and through MiniLM, with attention weights)",
+        False,
+        widget="toggle",
+        url="causal",
+        help="Two more forward passes that keep every layer's attention weights.",
+    )
 
     @property
     def greedy(self) -> bool:
@@ -244,7 +262,7 @@ class Decoder:
     steps_note: Note | None  # what the table's probability columns are
     causal_text: str  # the text the causal-mask section runs (one line)
     lens_intro: Note
-    lens_figure: Any | None  # plotly Figure [L + 1, T], None when the lens cannot be shown
+    lens_figure: Any | None  # plotly Figure [L + 1, T], None when not asked for or not possible
     lens_note: Note | None  # how many positions are shown, or why there is no lens
     causal_mask: bool = True  # the causal-mask section applies (decoder-only models)
 
@@ -367,7 +385,12 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
     chat = settings.chat and bool(getattr(tokenizer, "chat_template", None))
     top = gen.candidates(loaded, gen.next_logits(loaded, ids, generated), settings.sampling, k=CANDIDATES)
     seq2seq = loaded.is_encoder_decoder
-    lens_figure, lens_note = (None, _NO_LENS) if seq2seq else _lens(loaded, context)
+    lens_figure: Any | None = None  # the lens runs only when asked for (settings.lens)
+    lens_note: Note | None = None
+    if seq2seq:
+        lens_note = _NO_LENS
+    elif settings.lens:
+        lens_figure, lens_note = _lens(loaded, context)
     return View(
         None,
         Decoder(
@@ -401,6 +424,12 @@ def build(loaded: LoadedCheckpoint, prompt: str, settings: Settings, steps: Sequ
 
 
 # --- The causal mask ------------------------------------------------------------------------------
+
+CAUSAL_OFFER = Note(
+    "markdown",
+    "A decoder's token may look only at itself and the tokens before it; an encoder's looks at every "
+    "token. Compare this model's last-layer attention, heads averaged, with MiniLM's on the text so far.",
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -609,9 +609,7 @@ def _random_offer(loaded: LoadedCheckpoint) -> Note:
         "read the same two sentences (two more forward passes). It is built only on request."
     )
     if loaded.num_parameters > RANDOM_AUTO_PARAMETERS:
-        text += (
-            f" The copy needs about {loaded.num_parameters * 4 / 1e6:,.0f} MB more memory and a few seconds."
-        )
+        text += f" The copy needs about {loaded.num_parameters * 4 / 1e6:,.0f} MB more memory."
     return Note("info", text)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from explorer.drawing import figures
 from explorer.pipeline.token_display import shown_tokens
+from explorer.training import finetune as ft
 from explorer.training import ner as ner_data
 from explorer.views.common import JobProgress, Note, Table, table
 
@@ -28,7 +29,6 @@ LEARNING_RATES = (2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
 DEFAULTS = ner_data.NerConfig()  # the epochs and learning rate the page starts from (measured)
 SAMPLE_ROWS = 8  # sentences shown as a sample of the data
 CHOICES = 30  # training sentences offered for the alignment
-SECONDS_PER_STEP = 0.23  # one step of 16 sentences on an idle 2-core machine (as the sentiment classifier)
 SPLIT_NAMES = {
     "train": "training",
     "validation": "validation",
@@ -236,9 +236,11 @@ def build_batch(tokenizer, data: NerData, count: int = 4) -> BatchView:
 def estimate(data: NerData, epochs: int) -> str:
     batch = ner_data.NerConfig().batch_size
     steps = math.ceil(len(data.train) / batch) * epochs
+    rate = ft.measured_rate(ner_data.ner_folder())
     return (
-        f"{steps} steps ({epochs} epoch(s) of {math.ceil(len(data.train) / batch)} batches of {batch}); "
-        f"about {steps * SECONDS_PER_STEP:.0f} s on an idle 2-core machine, longer while others train."
+        f"{steps} steps ({epochs} epoch(s) of {math.ceil(len(data.train) / batch)} batches of {batch})"
+        + ("" if rate is None else "; " + rate.estimate(len(data.train) * epochs))
+        + "."
     )
 
 

@@ -388,16 +388,14 @@ def _example(loaded: LoadedCheckpoint, encoding: Encoding) -> Note | None:
 
 
 def _build_estimate() -> str:
-    """How long building the default classifier takes: its steps, at the Classification page's
-    measured rate."""
-    from explorer.views.classification import SECONDS_PER_STEP
-
+    """How long building the default classifier takes: its steps and, when a fine-tune was
+    measured on this machine (its explorer_training.json), the time at that rate."""
     train, _ = ft.bundled_dataset()
     config = ft.TrainingConfig()
     steps = math.ceil(len(train.texts) / config.batch_size) * config.epochs
-    return (
-        f"{steps} training steps, about {steps * SECONDS_PER_STEP:.0f} s on an idle 2-core machine "
-        "(longer on a busy or small server)"
+    rate = ft.measured_rate(ft.default_classifier_folder())
+    return f"{steps} training steps" + (
+        "" if rate is None else ", " + rate.estimate(len(train.texts) * config.epochs)
     )
 
 

@@ -36,7 +36,16 @@ def test_decoder_predicts_and_generates_step_by_step():
     tables = "\n".join(t.value.to_string() for t in at.table)
     assert "␣Paris" in tables
     titles = [chart.proto.spec for chart in at.get("plotly_chart")]
+    # The logit lens and the causal-mask comparison run only when asked for.
+    assert not any("Logit lens" in spec for spec in titles) and not any(
+        "LlamaForCausalLM" in spec for spec in titles
+    )
+    at.toggle(key="gen.lens").set_value(True)
+    at.toggle(key="gen.compare").set_value(True).run()
+    assert not at.exception
+    titles = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert any("Logit lens" in spec for spec in titles) and any("LlamaForCausalLM" in spec for spec in titles)
+    assert any("⟦ Paris⟧" in c.value for c in at.code)  # the steps are kept
     at.button(key="gen.reset").click().run()
     assert not any("⟦" in c.value for c in at.code)
 

@@ -211,7 +211,16 @@ def test_generation_predicts_paris_and_generates(visit):
     visit.page.get_by_role("button", name="Next token").click()
     visit.page.get_by_text("⟦ Paris⟧").wait_for(timeout=60_000)
     visit.settle()
-    assert visit.page.locator(".js-plotly-plot").count() >= 3  # candidates, causal mask, logit lens
+    # The logit lens and the causal-mask comparison run when asked for.
+    visit.page.get_by_text("Run the logit lens").click()
+    visit.page.locator(".js-plotly-plot .gtitle").filter(has_text="Logit lens").first.wait_for(timeout=60_000)
+    visit.settle()
+    visit.page.get_by_text("Run the comparison (the text through this decoder").click()
+    visit.page.locator(".js-plotly-plot .gtitle").filter(has_text="heads averaged").first.wait_for(
+        timeout=60_000
+    )
+    visit.settle()
+    assert visit.page.locator(".js-plotly-plot").count() >= 4  # candidates, causal mask x 2, logit lens
     visit.screenshot("generation")
     assert visit.outside_requests() == []
 

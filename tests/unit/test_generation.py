@@ -145,3 +145,22 @@ def test_chat_template_is_applied(tiny_gpt):
     plain = gen.prompt_ids(loaded, "hello", chat=False)
     chat = gen.prompt_ids(loaded, "hello", chat=True)
     assert chat[0] == tokenizer.eos_token_id and chat[1:] == plain
+
+
+def test_the_logits_the_page_showed_are_reused_not_recomputed(tiny_gpt, tiny_llama):
+    """A "Next token" click chooses from the logits already computed for the page, and generate()
+    leaves the logits after its last token; both equal a fresh forward pass."""
+    from explorer.pipeline.run import next_token_logits
+
+    for loaded in (tiny_gpt, tiny_llama):
+        ids = gen.prompt_ids(loaded, "Attention lets every token look", chat=False)
+        shown = gen.next_logits(loaded, ids, [])  # [vocab]
+        assert gen.next_logits(loaded, ids, []) is shown  # the same array: no second forward pass
+        assert not shown.flags.writeable  # shared by every session: nobody may change it
+        np.testing.assert_allclose(shown, next_token_logits(loaded, ids), atol=1e-5)
+        one = gen.generate(loaded, ids, 1, gen.Sampling())[0]
+        assert one.token_id == int(np.argmax(shown))
+        steps = gen.generate(loaded, ids, 3, gen.Sampling())
+        written = [s.token_id for s in steps]
+        left = gen.next_logits(loaded, ids, written)  # kept by generate(): its stream's last step
+        np.testing.assert_allclose(left, next_token_logits(loaded, ids + written), atol=1e-4)

@@ -159,10 +159,14 @@ def _check_decoder(loaded, intro, view, minilm):
         atol=1e-6,
     )
 
-    # The logit lens: one row per layer plus the embeddings, one column per position.
-    lens = decoder.lens_figure.data[0]
+    # The logit lens runs only when asked for (it costs one product with the whole vocabulary per
+    # layer and position); then one row per layer plus the embeddings, one column per position.
+    assert decoder.lens_figure is None and decoder.lens_note is None
+    lensed = generation.build(loaded, PROMPT, Settings(lens=True), ()).decoder
+    lens = lensed.lens_figure.data[0]
     assert np.asarray(lens.z).shape == (model.config.num_hidden_layers + 1, len(ids))
-    assert decoder.lens_note is None  # every position is shown
+    assert lensed.lens_note is None  # every position is shown
+    assert lensed.candidates.raw == decoder.candidates.raw  # the rest of the view does not change
 
     # The causal mask next to MiniLM's full attention, on the same text.
     text = decoder.causal_text
