@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -78,6 +79,14 @@ def array_bytes(value: Any) -> int:
 
 T = TypeVar("T")
 
+# A dropped run is freed only once nothing refers to it, and a page run refers to its data from
+# reference cycles (the page's namespace <-> the functions it defines, e.g. its st.fragment
+# functions). Python frees cycles only in a full collection, which a server process with its many
+# long-lived objects runs rarely, so old runs of long texts (300 MB of attention each) piled up:
+# measured up to 1.5 GB above what the caches keep. Once this many bytes have been dropped, the next
+# miss collects first, and so does the end of each page run (collect_dropped_runs).
+COLLECT_AFTER_BYTES = 64_000_000
+
 
 class BoundedCache(Generic[T]):
     """A process-wide LRU cache, shared by every session like st.cache_resource, bounded by entries
@@ -89,6 +98,7 @@ class BoundedCache(Generic[T]):
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
+        self._dropped = 0  # bytes of values evicted or not kept since the last garbage collection
 
     @property
     def bytes(self) -> int:
@@ -115,6 +125,7 @@ class BoundedCache(Generic[T]):
         with computing:
             if kept := self._kept(key):  # another session computed it meanwhile
                 return kept[0]
+            self.collect_dropped()
             try:
                 result = compute()
             finally:
@@ -123,9 +134,21 @@ class BoundedCache(Generic[T]):
             self._keep(key, result)
             return result
 
+    def collect_dropped(self) -> None:
+        """Free the unreachable cycles still holding values dropped since the last collection, once
+        they add up to COLLECT_AFTER_BYTES (before a new value is made, and after each page run)."""
+        with self._lock:
+            due = self._dropped >= COLLECT_AFTER_BYTES
+            if due:
+                self._dropped = 0
+        if due:
+            gc.collect()
+
     def _keep(self, key: Hashable, value: T) -> None:
         size = array_bytes(value)
         if size > self.max_bytes:
+            with self._lock:
+                self._dropped += size  # returned to the page, garbage after its run
             return
         with self._lock:
             self._entries[key] = (value, size)
@@ -133,6 +156,7 @@ class BoundedCache(Generic[T]):
             while len(self._entries) > self.max_entries or total > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 total -= dropped
+                self._dropped += dropped
 
     def clear(self) -> None:
         with self._lock:
@@ -182,6 +206,13 @@ def _encode_and_run(
 # with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
 LIGHT_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["light_runs"], RUN_BYTES["light"])
 HEAVY_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["heavy_runs"], RUN_BYTES["heavy"])
+
+
+def collect_dropped_runs() -> None:
+    """After a page run: free the runs dropped from the caches that the run before still held (its
+    page namespace and fragments, in reference cycles), so memory does not wait for a full collection."""
+    for cache in (LIGHT_RUNS, HEAVY_RUNS):
+        cache.collect_dropped()
 
 
 def _light_run(ref: str, fingerprint: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
