@@ -3,7 +3,6 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.ui.cache import collect_dropped_runs
 
 # Emoji icons only: a ":material/…:" icon as page or favicon icon makes the browser fetch an SVG
 # from a font CDN (the browser tests check that nothing leaves the machine).
@@ -15,8 +14,5 @@ ui.go_to_pending_page()  # a lesson step asked to open its page
 ui.sidebar()
 ui.lesson_banner(navigation)
 with ui.page_router():  # a page that stops early (ui.stop) ends here
-    try:
-        navigation.run()
-    finally:  # frees the runs this page run replaced (explorer/ui/cache.py)
-        collect_dropped_runs()
+    navigation.run()
 ui.share_box(navigation)

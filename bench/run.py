@@ -498,7 +498,7 @@ def long_text_lines(long_texts: dict) -> list[str]:
             else ""
         )
         + " Runs kept per process are bounded by the bytes of their arrays, and runs they drop are "
-        "freed after the page run that replaced them (explorer/ui/cache.py); Streamlit keeps a closed "
+        "freed before the next run is made (explorer/ui/cache.py); Streamlit keeps a closed "
         "tab's session for `server.disconnectedSessionTTL` (120 s).",
     ]
 

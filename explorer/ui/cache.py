@@ -84,7 +84,8 @@ T = TypeVar("T")
 # functions). Python frees cycles only in a full collection, which a server process with its many
 # long-lived objects runs rarely, so old runs of long texts (300 MB of attention each) piled up:
 # measured up to 1.5 GB above what the caches keep. Once this many bytes have been dropped, the next
-# miss collects first, and so does the end of each page run (collect_dropped_runs).
+# miss collects first. (Not at the end of a page run: Streamlit lets go of the run before's fragments
+# only after the script has ended, so a collection there finds them still reachable.)
 COLLECT_AFTER_BYTES = 64_000_000
 
 
@@ -125,7 +126,7 @@ class BoundedCache(Generic[T]):
         with computing:
             if kept := self._kept(key):  # another session computed it meanwhile
                 return kept[0]
-            self.collect_dropped()
+            self._collect_dropped()
             try:
                 result = compute()
             finally:
@@ -134,9 +135,9 @@ class BoundedCache(Generic[T]):
             self._keep(key, result)
             return result
 
-    def collect_dropped(self) -> None:
-        """Free the unreachable cycles still holding values dropped since the last collection, once
-        they add up to COLLECT_AFTER_BYTES (before a new value is made, and after each page run)."""
+    def _collect_dropped(self) -> None:
+        """Before a new value is made: free the unreachable cycles still holding the values dropped
+        since the last collection, once they add up to COLLECT_AFTER_BYTES."""
         with self._lock:
             due = self._dropped >= COLLECT_AFTER_BYTES
             if due:
@@ -206,13 +207,6 @@ def _encode_and_run(
 # with them can hold up to run.MAX_ATTENTION_VALUES floats (400 MB) each, so only a few are kept.
 LIGHT_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["light_runs"], RUN_BYTES["light"])
 HEAVY_RUNS: BoundedCache[tuple[Encoding, ModelRun]] = BoundedCache(CACHE["heavy_runs"], RUN_BYTES["heavy"])
-
-
-def collect_dropped_runs() -> None:
-    """After a page run: free the runs dropped from the caches that the run before still held (its
-    page namespace and fragments, in reference cycles), so memory does not wait for a full collection."""
-    for cache in (LIGHT_RUNS, HEAVY_RUNS):
-        cache.collect_dropped()
 
 
 def _light_run(ref: str, fingerprint: str, sentences: tuple[str, ...]) -> tuple[Encoding, ModelRun]:
