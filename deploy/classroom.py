@@ -65,6 +65,27 @@ HAPROXY_MISSING = (
 )
 
 
+# Started through this, a process is killed by the kernel when the supervisor dies, even by SIGKILL
+# (which no handler sees): prctl(PR_SET_PDEATHSIG) then exec of the real command, which keeps the
+# process id. If the supervisor died before the prctl, the process stops at once. (Linux only. The
+# signal comes when the THREAD that started the process ends: the supervisor starts processes from
+# its main thread and its supervising thread, which both live until everything is stopped.)
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dying_with_this_process(command: Sequence[str]) -> list[str]:
+    """``command`` started so that it dies when this process dies (on Linux; elsewhere as it is)."""
+    if not sys.platform.startswith("linux"):
+        return list(command)
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
 class ClassroomError(RuntimeError):
     """A process of the classroom did not start; the message carries the end of its log."""
 
@@ -382,7 +403,9 @@ class Classroom:
             out.write(f"--- {time.strftime('%H:%M:%S')} starting {replica.name} on port {replica.port}\n")
             out.flush()
             replica.process = subprocess.Popen(
-                self.command + ["--server.port", str(replica.port), "--server.address", "127.0.0.1"],
+                dying_with_this_process(
+                    self.command + ["--server.port", str(replica.port), "--server.address", "127.0.0.1"]
+                ),
                 cwd=ROOT,
                 env=self.environment,
                 stdout=out,
@@ -396,7 +419,7 @@ class Classroom:
         log = self.folder / "haproxy.log"
         with open(log, "a") as out:
             self.proxy = subprocess.Popen(
-                [haproxy, "-f", str(self.config), "-db"],
+                dying_with_this_process([haproxy, "-f", str(self.config), "-db"]),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

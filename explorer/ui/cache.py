@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -78,6 +79,15 @@ def array_bytes(value: Any) -> int:
 
 T = TypeVar("T")
 
+# A dropped run is freed only once nothing refers to it, and a page run refers to its data from
+# reference cycles (the page's namespace <-> the functions it defines, e.g. its st.fragment
+# functions). Python frees cycles only in a full collection, which a server process with its many
+# long-lived objects runs rarely, so old runs of long texts (300 MB of attention each) piled up:
+# measured up to 1.5 GB above what the caches keep. Once this many bytes have been dropped, the next
+# miss collects first. (Not at the end of a page run: Streamlit lets go of the run before's fragments
+# only after the script has ended, so a collection there finds them still reachable.)
+COLLECT_AFTER_BYTES = 64_000_000
+
 
 class BoundedCache(Generic[T]):
     """A process-wide LRU cache, shared by every session like st.cache_resource, bounded by entries
@@ -89,6 +99,7 @@ class BoundedCache(Generic[T]):
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
+        self._dropped = 0  # bytes of values evicted or not kept since the last garbage collection
 
     @property
     def bytes(self) -> int:
@@ -115,6 +126,7 @@ class BoundedCache(Generic[T]):
         with computing:
             if kept := self._kept(key):  # another session computed it meanwhile
                 return kept[0]
+            self._collect_dropped()
             try:
                 result = compute()
             finally:
@@ -123,9 +135,21 @@ class BoundedCache(Generic[T]):
             self._keep(key, result)
             return result
 
+    def _collect_dropped(self) -> None:
+        """Before a new value is made: free the unreachable cycles still holding the values dropped
+        since the last collection, once they add up to COLLECT_AFTER_BYTES."""
+        with self._lock:
+            due = self._dropped >= COLLECT_AFTER_BYTES
+            if due:
+                self._dropped = 0
+        if due:
+            gc.collect()
+
     def _keep(self, key: Hashable, value: T) -> None:
         size = array_bytes(value)
         if size > self.max_bytes:
+            with self._lock:
+                self._dropped += size  # returned to the page, garbage after its run
             return
         with self._lock:
             self._entries[key] = (value, size)
@@ -133,6 +157,7 @@ class BoundedCache(Generic[T]):
             while len(self._entries) > self.max_entries or total > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 total -= dropped
+                self._dropped += dropped
 
     def clear(self) -> None:
         with self._lock:

@@ -1,14 +1,23 @@
 """The run caches are bounded by the bytes of their arrays, not only by a count: a few long texts
 kept GBs (a run with attention weights holds up to 400 MB)."""
 
+import gc
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from explorer.pipeline.run import MAX_ATTENTION_VALUES
-from explorer.ui.cache import HEAVY_RUNS, LIGHT_RUNS, RUN_BYTES, BoundedCache, array_bytes
+from explorer.ui.cache import (
+    COLLECT_AFTER_BYTES,
+    HEAVY_RUNS,
+    LIGHT_RUNS,
+    RUN_BYTES,
+    BoundedCache,
+    array_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -93,3 +102,39 @@ def test_the_app_s_run_caches_have_byte_budgets():
     assert HEAVY_RUNS.max_bytes == RUN_BYTES["heavy"] <= 600_000_000
     biggest = MAX_ATTENTION_VALUES * 4  # the attention weights of the biggest run allowed
     assert HEAVY_RUNS.max_bytes >= biggest + 40_000_000  # it is kept, with its hidden states
+
+
+def test_a_miss_after_big_drops_collects_the_cycles_that_still_hold_them():
+    """Streamlit keeps a rerun's page namespace in reference cycles, which only the cyclic collector
+    frees; the cache collects once COLLECT_AFTER_BYTES have been dropped, before the next run."""
+    megabytes = COLLECT_AFTER_BYTES // 1_000_000 + 1
+    automatic = gc.isenabled()
+    gc.disable()  # the test decides when a collection may happen
+    try:
+        cache: BoundedCache[Run] = BoundedCache(max_entries=1, max_bytes=10**9)
+        held = cache.get("first text", lambda: run_of(megabytes))
+        page = {"run": held}
+        page["self"] = page  # a cycle, as a page's globals and the functions it defines
+        gone = weakref.ref(held.attentions)
+        del held, page
+        cache.get("second text", lambda: run_of(1))  # evicts the first (max_entries=1)
+        assert gone() is not None  # unreachable, but no collection has run
+        cache.get("third text", lambda: run_of(1))  # a miss after 64 MB dropped: collect first
+        assert gone() is None
+    finally:
+        if automatic:
+            gc.enable()
+
+
+def test_small_drops_do_not_collect(monkeypatch):
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    cache: BoundedCache[Run] = BoundedCache(max_entries=1, max_bytes=10**9)
+    evictions = COLLECT_AFTER_BYTES // 16_000_000  # 16 MB dropped at a time
+    for i in range(evictions + 1):  # each miss found less than COLLECT_AFTER_BYTES dropped
+        cache.get(i, lambda: run_of(16))
+    assert collections == []
+    cache.get("one more", lambda: run_of(16))  # now 64 MB have been dropped
+    assert len(collections) == 1
+    cache.get("and another", lambda: run_of(16))  # counted afresh: 16 MB since
+    assert len(collections) == 1
