@@ -14,6 +14,7 @@ from explorer.pipeline import checkpoints
 from explorer.pipeline.bundled import prepare_smollm2
 from explorer.pipeline.encoding import encode_batch, split_sentences
 from explorer.pipeline.loading import load_checkpoint
+from explorer.pipeline.postprocess import SAME_PROBABILITIES
 from explorer.pipeline.run import pipeline_scores, run_model
 from explorer.training.finetune import default_classifier_folder
 from explorer.views import attention, classification, generation, model, pipeline, save_load, tokenizer
@@ -102,4 +103,7 @@ def test_decoder_candidates_equal_the_models_softmax(bundled):
     top = torch.topk(expected, 10)
     shown = view.decoder.candidates
     assert list(shown.token_ids) == top.indices.tolist()
-    np.testing.assert_allclose(shown.raw, top.values.numpy(), atol=1e-6)
+    # the page asks the head for the last position only (logits_to_keep=1): a [1, D] x [D, V] product
+    # rounds differently in float32 from the full [S, D] x [D, V] one (1.3e-6 seen on SmolLM2), so the
+    # bound is the one the app uses to call probabilities the same
+    np.testing.assert_allclose(shown.raw, top.values.numpy(), atol=SAME_PROBABILITIES)
