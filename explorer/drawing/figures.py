@@ -273,6 +273,7 @@ def candidate_bars(
     figure.update_layout(
         barmode="group",
         plot_bgcolor="white",
+        xaxis={"type": "category"},  # "1. 1", "2. 3": labels Plotly would otherwise read as numbers
         yaxis={"range": [0, axis_top(max([*raw, *reshaped], default=0.0))]},
         legend={"orientation": "h", "y": -0.35},
     )

@@ -7,6 +7,7 @@ visible, so a sentence containing ``<script>`` shows as those characters and run
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -63,6 +64,26 @@ def visible(text: str, quote: bool = True) -> str:
     """HTML-escape ``text`` and show control / format / zero-width characters as ⟨U+XXXX⟩.
     ``quote=False`` leaves quotes alone (for Plotly labels, which are text, not attributes)."""
     return html.escape(readable(text), quote=quote)
+
+
+_MARKDOWN_INLINE = re.compile(r"[\\`*~$<]|(?<!\w)_|_(?!\w)")  # emphasis, code, strike-through, maths, HTML
+# (an underscore inside a word, from_config, never emphasises, so it is left as it is)
+# what starts a block when a cell begins with it: a bullet (- + followed by a space), a heading
+# (# and a space), a quote (>), a numbered item (1. or 1) and a space)
+_MARKDOWN_BLOCK = re.compile(r"^(\s*)(?:([-+#])(?=\s|$)|(>)|(\d+)([.)])(?=\s|$))")
+
+
+def markdown_literal(text: str) -> str:
+    """``text`` as itself in a Markdown cell (st.table reads every cell as Markdown): a token
+    ``-`` or ``*`` would start a bullet list, ``_x_`` italics, ``$`` maths. Backslash escapes,
+    which Markdown removes again."""
+    escaped = _MARKDOWN_INLINE.sub(lambda m: "\\" + m.group(0), text)
+
+    def block(m: re.Match[str]) -> str:
+        space, mark, quote, number, dot = m.groups()
+        return space + ("\\" + (mark or quote) if (mark or quote) else f"{number}\\{dot}")
+
+    return _MARKDOWN_BLOCK.sub(block, escaped, count=1)
 
 
 def _chip_class(encoding: Encoding, b: int, s: int, unk_id: int | None) -> str:

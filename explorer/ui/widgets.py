@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from explorer.drawing import figures
-from explorer.drawing.render import readable
+from explorer.drawing.render import markdown_literal, readable
 from explorer.pipeline.encoding import Encoding
 from explorer.ui.state import IMAGE_FORMAT_KEY, LARGE_KEY
 from explorer.views import settings as specs
@@ -118,10 +118,15 @@ def sentence_picker(cls: type, encoding: Encoding, name: str = "sentence") -> in
 
 
 def table(view_table: Table, where=None) -> None:
-    """Draw a view's Table."""
+    """Draw a view's Table. st.table reads each cell as Markdown, so text cells (tokens, the user's
+    sentences) go through markdown_literal: a token ``-`` stays a dash, not a bullet list."""
     import pandas as pd
 
-    frame = pd.DataFrame(list(view_table.rows))
+    rows = [
+        {k: markdown_literal(v) if isinstance(v, str) else v for k, v in row.items()}
+        for row in view_table.rows
+    ]
+    frame = pd.DataFrame(rows)
     if view_table.index is not None and not frame.empty:
         frame = frame.set_index(view_table.index)
     (where or st).table(frame)

@@ -146,3 +146,11 @@ def test_large_text_is_one_declared_setting_carried_by_a_link():
     assert updates == {"display.large": True} and problems == []
     _, problems = links.decode({"large": "big"}, params, "r")
     assert problems  # a link is user input: a wrong value is said and ignored
+
+
+def test_candidates_that_look_like_numbers_stay_one_bar_each():
+    """Digits as next tokens ("1", "3", "2") made labels "1. 1", "2. 3" that Plotly read as the
+    numbers 1.1 and 2.3: the bars moved along a numeric axis and lost their labels."""
+    figure = figures.candidate_bars(["1", "3", "2"], [0.2, 0.14, 0.12], [0.2, 0.14, 0.12], "next")
+    assert figure.layout.xaxis.type == "category"
+    assert list(figure.data[0].x) == ["1. 1", "2. 3", "3. 2"]
