@@ -14,16 +14,9 @@ from urllib.parse import quote
 
 from playwright.sync_api import Page, sync_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from conftest import CHROMIUM_ARGS, IDLE  # noqa: E402  (the browser tests' launch flags and idle mark)
+
 MINILM = "bundled:minilm-l6"
 SMOLLM2 = "bundled:smollm2"
 CLASSIFIER = "saved:minilm-sentiment"

@@ -246,29 +246,23 @@ def candidate_bars(
     labels = [f"{i + 1}. {visible(t, quote=False)}" for i, t in enumerate(texts)]
     hover = [visible(p, quote=False) for p in (pieces if pieces is not None else texts)]
     template = "%{x}<br>raw piece %{customdata}<br>%{y:.3f}<extra>%{fullData.name}</extra>"
+    series = (("softmax(logits)", "#9aa5b1", raw), ("after temperature, top-k, top-p", "#2b6cb0", reshaped))
     figure = go.Figure(
         [
             go.Bar(
                 x=labels,
-                y=list(raw),
-                name="softmax(logits)",
-                marker_color="#9aa5b1",
+                y=list(values),
+                name=name,
+                marker_color=colour,
                 customdata=hover,
                 hovertemplate=template,
-            ),
-            go.Bar(
-                x=labels,
-                y=list(reshaped),
-                name="after temperature, top-k, top-p",
-                marker_color="#2b6cb0",
-                customdata=hover,
-                hovertemplate=template,
-            ),
+                text=[f"{float(v):.2f}" for v in values],  # the value on each bar
+                textposition="outside",
+                cliponaxis=False,
+            )
+            for name, colour, values in series
         ]
     )
-    figure.update_traces(textposition="outside", cliponaxis=False)
-    for trace, values in zip(figure.data, (raw, reshaped), strict=True):
-        trace.text = [f"{float(v):.2f}" for v in values]  # the value on each bar
     _layout(figure, title, "candidate next token", "probability", 380)
     figure.update_layout(
         barmode="group",
