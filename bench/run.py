@@ -872,7 +872,7 @@ def main() -> None:
         "long_text_memory": lambda: long_text_memory(5 if args.quick else 20),
         # the case reported in issue 22 (eight ~700-word texts), and the layer page
         "long_text_memory_smollm2_cloud": lambda: long_text_memory(
-            5 if args.quick else 8, case="attention_smollm2_cloud"
+            5 if args.quick else 20, case="attention_smollm2_cloud"
         ),
         "long_text_memory_layer": lambda: long_text_memory(5 if args.quick else 10, case="layer"),
         "page_latency": lambda: page_latency(3 if args.quick else 7),
