@@ -66,17 +66,19 @@ def visible(text: str, quote: bool = True) -> str:
     return html.escape(readable(text), quote=quote)
 
 
-_MARKDOWN_INLINE = re.compile(r"[\\`*~$<]|(?<!\w)_|_(?!\w)")  # emphasis, code, strike-through, maths, HTML
-# (an underscore inside a word, from_config, never emphasises, so it is left as it is)
+# emphasis, code, strike-through, maths, HTML, an entity (&amp;), the ] of a link [x](y) and a [
+# right after a word, as in Streamlit's :red[x] colours (an underscore inside a word, from_config,
+# never emphasises, and a lone [2, 16] is no link, so they are left as they are)
+_MARKDOWN_INLINE = re.compile(r"[\\`*~$<&]|(?<!\w)_|_(?!\w)|\](?=\()|(?<=[\w-])\[")
 # what starts a block when a cell begins with it: a bullet (- + followed by a space), a heading
 # (# and a space), a quote (>), a numbered item (1. or 1) and a space)
 _MARKDOWN_BLOCK = re.compile(r"^(\s*)(?:([-+#])(?=\s|$)|(>)|(\d+)([.)])(?=\s|$))")
 
 
 def markdown_literal(text: str) -> str:
-    """``text`` as itself in a Markdown cell (st.table reads every cell as Markdown): a token
-    ``-`` or ``*`` would start a bullet list, ``_x_`` italics, ``$`` maths. Backslash escapes,
-    which Markdown removes again."""
+    """``text`` as itself in Markdown (st.table reads every cell as Markdown, st.caption its text):
+    a token ``-`` or ``*`` would start a bullet list, ``_x_`` italics, ``$`` maths. Backslash
+    escapes, which Markdown removes again."""
     escaped = _MARKDOWN_INLINE.sub(lambda m: "\\" + m.group(0), text)
 
     def block(m: re.Match[str]) -> str:

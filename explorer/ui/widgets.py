@@ -4,7 +4,6 @@ and small shared controls."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -90,15 +89,10 @@ def chart(figure, key: str, filename: str | None = None, where=None) -> None:
     (where or st).plotly_chart(figure, key=key, config=config)
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
-
-
 def sentence_caption(encoding: Encoding, b: int) -> str:
     """The picked sentence as it reads now (markdown-escaped, invisible characters shown), for the
     caption under the picker: rebuilt each run from the current text."""
-    text = readable(shown_sentence(encoding.sentences[b]))
-    escaped = _MARKDOWN.sub(r"\\\1", text)  # each markdown character after a backslash
-    return f"Sentence {b}: “{escaped}”"
+    return f"Sentence {b}: “{markdown_literal(readable(shown_sentence(encoding.sentences[b])))}”"
 
 
 def sentence_picker(cls: type, encoding: Encoding, name: str = "sentence") -> int:

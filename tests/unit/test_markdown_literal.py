@@ -64,3 +64,17 @@ def test_an_underscore_is_escaped_where_it_could_emphasise():
 )
 def test_text_that_starts_nothing_is_left_alone(text):
     assert markdown_literal(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("[x](https://e.org)", "[x\\](https://e.org)"),  # no link
+        ("![i](u.png)", "![i\\](u.png)"),  # no image
+        (":red[hi]", ":red\\[hi]"),  # no Streamlit colour
+        ("a &amp; b", "a \\&amp; b"),  # the entity's text, not "&"
+    ],
+)
+def test_links_colours_and_entities_stay_text(text, escaped):
+    assert markdown_literal(text) == escaped
+    assert unescape(escaped) == text
