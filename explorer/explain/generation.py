@@ -202,10 +202,10 @@ def generate(
     steps = []
     eos = loaded.tokenizer.eos_token_id
     decoder_only = not loaded.is_encoder_decoder
-    shown = _recall(loaded, ids + generated) if decoder_only else None  # [vocab] the page's last logits
+    known = _recall(loaded, ids + generated) if decoder_only else None  # [vocab] the page's last logits
     stream: Generator[np.ndarray, int, None] | None = None
-    if decoder_only and new_tokens == 1 and shown is not None:
-        logits = shown  # one token: chosen from the logits already computed, no forward pass
+    if new_tokens == 1 and known is not None:
+        logits = known  # one token: chosen from the logits already computed, no forward pass
     else:
         if loaded.is_encoder_decoder:  # the encoder reads once; the decoder continues with a cache
             stream = seq2seq_decode_stream(loaded, ids, decoder_ids(loaded, generated))

@@ -19,6 +19,7 @@ Turning logits into probabilities is ``explorer.pipeline.postprocess``'s job, ne
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -429,13 +430,13 @@ def _last_logits_only(model: Any) -> dict[str, int]:
     """``{"logits_to_keep": 1}`` when the model's forward takes it (transformers' causal LMs): the
     LM head then scores only the last position, the one the next token comes from, instead of every
     position ([T, vocab]: 49,152 x 576 products per token for SmolLM2). The last row is the same."""
-    kind = type(model)
-    if kind not in _TAKES_LOGITS_TO_KEEP:
-        _TAKES_LOGITS_TO_KEEP[kind] = "logits_to_keep" in inspect.signature(model.forward).parameters
-    return {"logits_to_keep": 1} if _TAKES_LOGITS_TO_KEEP[kind] else {}
+    return {"logits_to_keep": 1} if _takes_logits_to_keep(model.__class__) else {}
 
 
-_TAKES_LOGITS_TO_KEEP: dict[type, bool] = {}  # per model class
+@functools.cache
+def _takes_logits_to_keep(kind: Any) -> bool:  # a model class
+    """Whether a model class's forward has ``logits_to_keep`` (read once per class)."""
+    return "logits_to_keep" in inspect.signature(kind.forward).parameters
 
 
 def next_token_logits(loaded: LoadedCheckpoint, ids: Sequence[int]) -> np.ndarray:
