@@ -25,7 +25,7 @@ import numpy as np
 from explorer.errors import InputError
 from explorer.pipeline import postprocess, tasks
 from explorer.pipeline import run as runner
-from explorer.pipeline.architecture import config_field
+from explorer.pipeline.architecture import HEAD_FIELDS, HIDDEN_FIELDS, LAYER_FIELDS, config_field
 from explorer.pipeline.encoding import Encoding, encode_batch, readonly
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import Outputs
@@ -255,14 +255,14 @@ def _count_parameters(config: Any, head_class: str) -> int:
 
 
 def config_sizes(config: Any, head_class: str) -> ConfigSizes:
-    hidden = config_field(config, "hidden_size", "n_embd", "dim", "d_model")
+    hidden = config_field(config, *HIDDEN_FIELDS)
     intermediate = config_field(config, "intermediate_size", "n_inner", "hidden_dim", "d_ff")
     if intermediate is None and hasattr(config, "n_inner") and hidden:
         intermediate = 4 * hidden  # GPT-2: n_inner=None means 4 x hidden
     return ConfigSizes(
-        layers=config_field(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
+        layers=config_field(config, *LAYER_FIELDS),
         hidden_size=hidden,
-        heads=config_field(config, "num_attention_heads", "n_head", "n_heads", "num_heads"),
+        heads=config_field(config, *HEAD_FIELDS),
         key_value_heads=config_field(config, "num_key_value_heads"),
         intermediate_size=intermediate,
         vocab_size=config_field(config, "vocab_size"),

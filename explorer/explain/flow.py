@@ -21,7 +21,7 @@ from explorer.words import count
 
 Kind = Literal["encoder", "decoder", "encoder-decoder"]
 
-HEAD_FIELDS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads")
+HEAD_FIELDS = (*architecture.HEAD_FIELDS, "encoder_attention_heads")
 DECODER_HEAD_FIELDS = ("decoder_attention_heads", *HEAD_FIELDS)
 # Where a feed-forward network's first (widening) projection lives, by the end of its module name:
 # the architecture table's, and GPT-J's.

@@ -12,6 +12,9 @@ import numpy as np
 
 from explorer.pipeline import tasks
 from explorer.pipeline.architecture import (
+    HEAD_FIELDS,
+    HIDDEN_FIELDS,
+    LAYER_FIELDS,
     Position,
     block_names,
     config_field,
@@ -181,8 +184,8 @@ def _position_offset(model: Any) -> int:
 def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
     config = loaded.config
     sizes = weight_sizes(loaded.model)
-    heads = config_field(config, "num_attention_heads", "n_head", "n_heads", "num_heads")
-    hidden = config_field(config, "hidden_size", "n_embd", "dim", "d_model")
+    heads = config_field(config, *HEAD_FIELDS)
+    hidden = config_field(config, *HIDDEN_FIELDS)
     key_value_heads = config_field(config, "num_key_value_heads")
     if sizes.query_width and heads and sizes.query_width % heads == 0:
         head_dim = sizes.query_width // heads
@@ -206,7 +209,7 @@ def config_card(loaded: LoadedCheckpoint) -> ConfigCard:
         model_class=loaded.model_class,
         head_class=loaded.head_class,
         model_type=str(getattr(config, "model_type", "?")),
-        layers=config_field(config, "num_hidden_layers", "n_layer", "n_layers", "num_layers"),
+        layers=config_field(config, *LAYER_FIELDS),
         heads=heads,
         key_value_heads=key_value_heads,
         hidden_size=hidden,
@@ -292,7 +295,7 @@ def position_info(loaded: LoadedCheckpoint, positions: int = 64) -> PositionInfo
     biases (T5), as explorer.pipeline.architecture's table says; and the original transformer's
     sinusoidal encoding for comparison."""
     model = loaded.model
-    d = config_field(loaded.config, "hidden_size", "n_embd", "dim", "d_model") or 64
+    d = config_field(loaded.config, *HIDDEN_FIELDS) or 64
     table = _position_table(model)  # [N, width]
     offset = _position_offset(model)
     P = max(0, min(positions, table.shape[0] - offset)) if table is not None else positions

@@ -357,6 +357,12 @@ def model_type(config: Any) -> str:
     return str(getattr(config, "model_type", "") or "")
 
 
+# What families call the same size (the first a config sets is the one, see config_field).
+LAYER_FIELDS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+HEAD_FIELDS = ("num_attention_heads", "n_head", "n_heads", "num_heads")
+HIDDEN_FIELDS = ("hidden_size", "n_embd", "dim", "d_model")
+
+
 def config_field(config: Any, *names: str) -> Any:
     """The first of ``names`` the config sets (not None): families name one size differently
     (GPT-2 ``n_embd``, BERT ``hidden_size``, T5 ``d_model``…); None when it sets none of them."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from explorer.drawing.render import batch_grid_html, probability_bars_html, token_chips_html
 from explorer.explain.tokenizer_lab import encoding_json
-from explorer.pipeline import checkpoints, postprocess, tasks
+from explorer.pipeline import architecture, checkpoints, postprocess, tasks
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
 from explorer.pipeline.run import ModelRun
@@ -209,9 +209,9 @@ def config_value(config: Any, *names: str) -> int | None:
     return None
 
 
-LAYER_NAMES = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
-HEAD_NAMES = ("num_attention_heads", "n_head", "n_heads", "num_heads")
-HIDDEN_NAMES = ("hidden_size", "n_embd", "dim", "d_model")
+LAYER_NAMES = architecture.LAYER_FIELDS
+HEAD_NAMES = architecture.HEAD_FIELDS
+HIDDEN_NAMES = architecture.HIDDEN_FIELDS
 
 
 def _count(value: int | None) -> str:
