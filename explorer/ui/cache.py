@@ -3,22 +3,16 @@
 Models are ``st.cache_resource`` (one copy per process, shared by all sessions, never mutated);
 runs are kept once per process too because they are frozen dataclasses of read-only arrays
 (``st.cache_data`` would pickle and copy tens of MB on every rerun). All are bounded by
-``max_entries``; the runs also by the bytes of their arrays (BoundedCache). Every key includes the checkpoint's file fingerprint, so a checkpoint saved again
-under the same name is loaded again instead of being served from memory in its old state.
+``max_entries``; the runs also by the bytes of their arrays (explorer.ui.memory.BoundedCache, whose
+dropped runs its collector frees). Every key includes the checkpoint's file fingerprint, so a
+checkpoint saved again under the same name is loaded again instead of being served from memory in its old state.
 """
 
 from __future__ import annotations
 
-import ctypes
-import dataclasses
-import gc
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from explorer.deployment import cache_sizes, cloud_mode
@@ -29,6 +23,7 @@ from explorer.pipeline.bundled import prepare_smollm2
 from explorer.pipeline.encoding import Encoding, Sentences, encode_batch
 from explorer.pipeline.loading import LoadedCheckpoint, load_checkpoint, load_tokenizer
 from explorer.pipeline.run import ModelRun, run_model
+from explorer.ui.memory import BoundedCache
 from explorer.ui.routing import selection, show_error, stop
 from explorer.ui.state import Selection, read_sentences
 
@@ -41,127 +36,6 @@ RUN_BYTES = (
     if cloud_mode()
     else {"light": 256_000_000, "heavy": 600_000_000}
 )
-
-
-def _release_freed_memory_to_the_system() -> None:
-    """glibc keeps freed blocks below its dynamic mmap threshold (up to 32 MB) in its heap, so the
-    memory of evicted runs stayed in the process (RSS grew with every long text). A fixed threshold
-    puts every block of 4 MB or more in its own mapping, returned to the system when freed."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 4 * 1024 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
-        pass
-
-
-_release_freed_memory_to_the_system()
-
-
-def array_bytes(value: Any) -> int:
-    """Bytes of the numpy arrays in ``value`` (dataclasses, tuples, lists, dicts), each counted once."""
-    seen: set[int] = set()
-
-    def walk(item: Any) -> int:
-        if id(item) in seen:
-            return 0
-        seen.add(id(item))
-        if isinstance(item, np.ndarray):
-            return int(item.nbytes)
-        if dataclasses.is_dataclass(item) and not isinstance(item, type):
-            return sum(walk(getattr(item, field.name)) for field in dataclasses.fields(item))
-        if isinstance(item, (tuple, list)):
-            return sum(walk(part) for part in item)
-        if isinstance(item, dict):
-            return sum(walk(part) for part in item.values())
-        return 0
-
-    return walk(value)
-
-
-T = TypeVar("T")
-
-# A dropped run is freed only once nothing refers to it, and a page run refers to its data from
-# reference cycles (the page's namespace <-> the functions it defines, e.g. its st.fragment
-# functions). Python frees cycles only in a full collection, which a server process with its many
-# long-lived objects runs rarely, so old runs of long texts (300 MB of attention each) piled up:
-# measured up to 1.5 GB above what the caches keep. Once this many bytes have been dropped, the next
-# miss collects first. (Not at the end of a page run: Streamlit lets go of the run before's fragments
-# only after the script has ended, so a collection there finds them still reachable.)
-COLLECT_AFTER_BYTES = 64_000_000
-
-
-class BoundedCache(Generic[T]):
-    """A process-wide LRU cache, shared by every session like st.cache_resource, bounded by entries
-    and by the bytes of the arrays its values hold. Values are frozen and never mutated. Two
-    sessions asking for the same key at once compute it once."""
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
-        self._computing: dict[Hashable, threading.Lock] = {}
-        self._dropped = 0  # bytes of values evicted or not kept since the last garbage collection
-
-    @property
-    def bytes(self) -> int:
-        with self._lock:
-            return sum(size for _, size in self._entries.values())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def _kept(self, key: Hashable) -> tuple[T] | None:
-        """(value,) when ``key`` is kept (the most recently used from now on), else None."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return (self._entries[key][0],)
-            return None
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        if kept := self._kept(key):
-            return kept[0]
-        with self._lock:
-            computing = self._computing.setdefault(key, threading.Lock())
-        with computing:
-            if kept := self._kept(key):  # another session computed it meanwhile
-                return kept[0]
-            self._collect_dropped()
-            try:
-                result = compute()
-            finally:
-                with self._lock:
-                    self._computing.pop(key, None)
-            self._keep(key, result)
-            return result
-
-    def _collect_dropped(self) -> None:
-        """Before a new value is made: free the unreachable cycles still holding the values dropped
-        since the last collection, once they add up to COLLECT_AFTER_BYTES."""
-        with self._lock:
-            due = self._dropped >= COLLECT_AFTER_BYTES
-            if due:
-                self._dropped = 0
-        if due:
-            gc.collect()
-
-    def _keep(self, key: Hashable, value: T) -> None:
-        size = array_bytes(value)
-        if size > self.max_bytes:
-            with self._lock:
-                self._dropped += size  # returned to the page, garbage after its run
-            return
-        with self._lock:
-            self._entries[key] = (value, size)
-            total = sum(kept for _, kept in self._entries.values())
-            while len(self._entries) > self.max_entries or total > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                total -= dropped
-                self._dropped += dropped
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def _prepared(ref: str) -> tuple[checkpoints.ResolvedCheckpoint, str]:
