@@ -275,7 +275,7 @@ def _run_seq2seq(
         hidden_states=_stacked(output.encoder_hidden_states)
         if hidden_states
         else None,  # [L_enc + 1, B, S, D]
-        attentions=_stacked(output.encoder_attentions) if attentions else None,  # [L_enc, B, H, S, S]
+        attentions=_taken(output, "encoder_attentions") if attentions else None,  # [L_enc, B, H, S, S]
         logits=readonly(picked.float().numpy().copy()),
         logit_positions=readonly(positions),
         decoder_input_ids=readonly(decoder_ids),
@@ -287,8 +287,10 @@ def _run_seq2seq(
         decoder_hidden_states=_stacked(output.decoder_hidden_states)
         if hidden_states
         else None,  # [L_dec + 1, B, T, D]
-        decoder_attentions=_stacked(output.decoder_attentions) if attentions else None,  # [L_dec, B, H, T, T]
-        cross_attentions=_stacked(output.cross_attentions) if attentions else None,  # [L_dec, B, H, T, S]
+        decoder_attentions=_taken(output, "decoder_attentions")
+        if attentions
+        else None,  # [L_dec, B, H, T, T]
+        cross_attentions=_taken(output, "cross_attentions") if attentions else None,  # [L_dec, B, H, T, S]
     )
 
 
@@ -338,12 +340,13 @@ def run_model(
         )
     logits, positions = _head_logits(loaded, encoding, output)
     token_classifier = loaded.head_class == tasks.TOKEN_CLASSIFICATION
+    infos = _output_infos(output, loaded.head_class)  # before the attention weights are taken
     return ModelRun(
         head_class=loaded.head_class,
         model_class=loaded.model_class,
-        outputs=_output_infos(output, loaded.head_class),
+        outputs=infos,
         hidden_states=_stacked(output.hidden_states) if hidden_states else None,  # [L + 1, B, S, D]
-        attentions=_stacked(output.attentions) if attentions else None,  # [L, B, H, S, S]
+        attentions=_taken(output, "attentions") if attentions else None,  # [L, B, H, S, S]
         logits=logits,
         logit_positions=positions,
         last_hidden_state=readonly(output.hidden_states[-1].float().numpy().copy()),  # [B, S, D]
@@ -360,6 +363,21 @@ def _stacked(tensors: Any) -> np.ndarray:
     if not tensors:
         raise RuntimeError("The model returned no attention weights; load it with eager attention.")
     return readonly(torch.stack(tuple(tensors)).float().numpy())
+
+
+def _taken(output: Any, name: str) -> np.ndarray:
+    """_stacked for the big per-layer attention weights: each layer's tensor is let go of once it
+    is copied into the stacked array, so the two never both exist whole (a long text's peak held
+    its attention twice: 2 x 320 MB on SmolLM2 at 545 tokens). ``output`` loses ``name``."""
+    layers = list(output.get(name) or ())
+    output[name] = None  # `layers` holds the only references now
+    if not layers:
+        raise RuntimeError("The model returned no attention weights; load it with eager attention.")
+    stacked = np.empty((len(layers), *layers[0].shape), dtype=np.float32)  # [L, B, H, Q, K]
+    for i in range(len(layers)):
+        stacked[i] = layers[i].float().numpy()
+        layers[i] = None
+    return readonly(stacked)
 
 
 def _kept(output: Any, name: str) -> np.ndarray | None:

@@ -132,3 +132,35 @@ def test_attention_runs_that_would_not_fit_memory_are_refused(tiny_bert, monkeyp
     assert run_model(tiny_bert, encoding).attentions is None  # without attentions the run is fine
     monkeypatch.setattr(run_module, "MAX_ATTENTION_VALUES", needed)
     assert run_model(tiny_bert, encoding, attentions=True).attentions.shape == (2, B, 4, S, S)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_gpt"])
+def test_the_kept_attention_weights_are_the_model_s_own(request, fixture):
+    loaded = request.getfixturevalue(fixture)
+    encoding = encode_batch(loaded.batch_tokenizer, BATCH, max_length=loaded.max_tokens)
+    run = run_model(loaded, encoding, attentions=True)
+    direct = _direct(loaded, encoding, output_attentions=True).attentions  # L x [B, H, S, S]
+    assert len(direct) == run.attentions.shape[0]
+    for layer, weights in enumerate(direct):
+        np.testing.assert_allclose(run.attentions[layer], weights.numpy(), atol=1e-6)
+
+
+def test_taking_the_attention_weights_lets_go_of_each_layer_s_tensor():
+    """A long text's attention weights are held once, not twice (per-layer tensors + the stack):
+    once copied, no tensor of the model's output is kept alive by the run."""
+    import weakref
+
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from explorer.pipeline.run import _taken
+
+    layers = tuple(torch.rand(2, 3, 4, 4) for _ in range(5))  # L x [B, H, S, S]
+    expected = torch.stack(layers).numpy().copy()
+    watched = [weakref.ref(layer) for layer in layers]
+    output = BaseModelOutput(last_hidden_state=torch.zeros(2, 4, 8), attentions=layers)
+    del layers
+    taken = _taken(output, "attentions")
+    np.testing.assert_array_equal(taken, expected)
+    assert taken.dtype == np.float32 and not taken.flags.writeable
+    assert output.attentions is None
+    assert all(ref() is None for ref in watched)
