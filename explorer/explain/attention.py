@@ -238,13 +238,34 @@ def attention_view(
     )
 
 
+def positions(mask: np.ndarray) -> slice | np.ndarray:
+    """An index for the True positions of ``mask`` [S]: a slice when they are one run (padding on
+    one side: every real batch), so indexing a big weight array gives a view, not a copy."""
+    where = np.flatnonzero(mask)
+    if where.size and where[-1] - where[0] + 1 == where.size:
+        return slice(int(where[0]), int(where[-1]) + 1)
+    return where
+
+
+def real_weights(part: AttentionPart, sentence: int, layers: slice = slice(None)) -> np.ndarray:
+    """[L, H, Tq, Tk] the sentence's weights over its real queries and keys (padding left out): a
+    view of ``part.weights`` when the real tokens are one run, as they are with padding on a side."""
+    rows, columns = positions(part.query_real[sentence]), positions(part.key_real[sentence])
+    return part.weights[layers, sentence][:, :, rows][..., columns]
+
+
 def entropy(part: AttentionPart, sentence: int) -> np.ndarray:
     """[L, H] mean entropy (bits) of each head's attention rows over the real tokens (padding of
     queries and keys left out): low = the head focuses on few tokens (often interesting), high =
-    it spreads attention evenly."""
-    rows = part.weights[:, sentence][:, :, part.query_real[sentence]][..., part.key_real[sentence]]
-    bits = -(rows * np.log2(np.clip(rows, 1e-12, 1.0))).sum(-1, dtype=np.float64)  # [L, H, Tq]
-    return bits.mean(-1)  # [L, H]
+    it spreads attention evenly. One layer at a time: a long text's weights are hundreds of MB,
+    and each temporary of them all at once was as big."""
+    bits = np.empty((part.weights.shape[0], part.weights.shape[2]))  # [L, H]
+    for layer in range(bits.shape[0]):
+        rows = real_weights(part, sentence, slice(layer, layer + 1))[0]  # [H, Tq, Tk]
+        logs = np.log2(np.clip(rows, 1e-12, 1.0))  # [H, Tq, Tk]
+        logs *= rows
+        bits[layer] = -logs.sum(-1, dtype=np.float64).mean(-1)  # [H]
+    return bits
 
 
 # --- Scaled dot-product attention, step by step ------------------------------------------------

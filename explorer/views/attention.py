@@ -48,6 +48,7 @@ from explorer.explain.attention import (
     attention_view,
     chosen_part,
     entropy,
+    real_weights,
 )
 from explorer.pipeline.encoding import Encoding
 from explorer.pipeline.loading import LoadedCheckpoint
@@ -335,7 +336,7 @@ def _bertviz_part(part: AttentionPart, sentence: int, encoding: Encoding) -> Ber
     rows, columns = part.query_real[sentence], part.key_real[sentence]  # [Q], [K] bool
     return BertvizPart(
         name=_BERTVIZ_NAMES.get(part.name),  # None for a model with one part: no Attention menu
-        attentions=part.weights[:, sentence][:, :, rows][..., columns],  # [L, H, Tq, Tk]
+        attentions=real_weights(part, sentence),  # [L, H, Tq, Tk], a view when it can be
         left=encoding.show([t for t, keep in zip(part.query_tokens[sentence], rows, strict=True) if keep]),
         right=encoding.show([t for t, keep in zip(part.key_tokens[sentence], columns, strict=True) if keep]),
     )

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from explorer.explain.attention import attention_parts, attention_steps, attention_view, entropy
+from explorer.explain.attention import (
+    attention_parts,
+    attention_steps,
+    attention_view,
+    entropy,
+    positions,
+    real_weights,
+)
 from explorer.pipeline.encoding import encode_batch
 from explorer.pipeline.run import run_model
 
@@ -101,3 +108,35 @@ def test_an_encoder_or_decoder_run_has_one_attention_part(tiny_bert, tiny_gpt):
             np.tril(np.ones((S, S), bool)) | ~causal
         )
         np.testing.assert_array_equal(part.allowed(1), expected)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_entropy_is_each_real_row_s_entropy_averaged(tiny_bert, side):
+    encoding, run = _run(tiny_bert, side=side)
+    (part,) = attention_parts(run, encoding)
+    sentence = 1  # the shorter sentence: padded
+    real = np.flatnonzero(encoding.attention_mask[sentence])
+    bits = entropy(part, sentence)  # [L, H]
+    for layer in range(run.attentions.shape[0]):
+        for head in range(run.attentions.shape[2]):
+            rows = run.attentions[layer, sentence, head][np.ix_(real, real)].astype(np.float64)
+            expected = np.mean([-sum(p * np.log2(p) for p in row if p > 0) for row in rows])
+            assert bits[layer, head] == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_real_weights_of_a_padded_sentence_are_a_view_not_a_copy(tiny_bert, side):
+    """A long text's weights are hundreds of MB: selecting its real tokens must not copy them."""
+    encoding, run = _run(tiny_bert, side=side)
+    (part,) = attention_parts(run, encoding)
+    real = np.flatnonzero(encoding.attention_mask[1])
+    assert len(real) < encoding.shape[1]  # padded
+    weights = real_weights(part, 1)
+    assert np.shares_memory(weights, run.attentions)
+    np.testing.assert_array_equal(weights, run.attentions[:, 1][:, :, real][..., real])
+
+
+def test_positions_is_a_slice_for_one_run_and_indices_otherwise():
+    assert positions(np.array([False, True, True, False])) == slice(1, 3)
+    np.testing.assert_array_equal(positions(np.array([True, False, True])), [0, 2])
+    np.testing.assert_array_equal(positions(np.zeros(3, bool)), [])
