@@ -18,7 +18,7 @@ Sections:
   50 different texts, in local and in cloud mode.
 - long_text_memory: RSS of the app process after each of 20 long texts on the Attention page
   (goal: flat within 100 MB from text 5 on); long_text_memory_smollm2_cloud: the same on SmolLM2 in
-  cloud mode (8 texts of ~700 words, as reported in issue 22); long_text_memory_layer: the layer page.
+  cloud mode (20 texts of ~700 words; issue 22 reported 8); long_text_memory_layer: the layer page.
 - overhead: encode_batch / run_model against direct tokenizer / forward calls, as ratios.
 - page latency: every page's first render and its time to settle after a new 10- or 128-token
   text, median and p95.
