@@ -20,20 +20,30 @@ def page_file(path: str) -> str:
     return str(ROOT / path)
 
 
+# Streamlit serves the default page at "/" only, yet reserves its url_path: the home page's own name
+# ("/pipeline", typed by hand or read off the page's title) showed "Page not found". The default
+# reserves this unused name instead, and a hidden page serves the home page at its name too.
+HOME_RESERVED = "home"
+
+
 def navigation():
-    """The app's router: one st.Page per PageSpec, the first being the home page."""
-    return st.navigation(
-        [
-            st.Page(
-                page_file(page.path),
-                title=page.title,
-                icon=page.icon,
-                url_path=page.url_path,
-                default=(i == 0),
-            )
-            for i, page in enumerate(PAGES)
-        ]
+    """The app's router: one st.Page per PageSpec, the first being the home page (at "/", and at
+    its url_path through a hidden copy that the menu does not list)."""
+    home = PAGES[0]
+    pages = [
+        st.Page(
+            page_file(page.path),
+            title=page.title,
+            icon=page.icon,
+            url_path=HOME_RESERVED if i == 0 else page.url_path,
+            default=(i == 0),
+        )
+        for i, page in enumerate(PAGES)
+    ]
+    hidden_home = st.Page(
+        page_file(home.path), title=home.title, icon=home.icon, url_path=home.url_path, visibility="hidden"
     )
+    return st.navigation([*pages, hidden_home])
 
 
 def page_spec(page) -> PageSpec:

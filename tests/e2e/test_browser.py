@@ -1,6 +1,8 @@
 """What a user sees in Chromium: the home page renders, typing updates the tokens, text stays text,
 and nothing is requested from outside this machine."""
 
+import urllib.parse
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -55,6 +57,21 @@ def test_home_page_renders_the_pipeline(visit):
     assert page.get_by_text("[2, 16, 384]").first.is_visible()  # hidden states (both checkpoints)
     visit.screenshot("home")
     assert visit.outside_requests() == []
+
+
+def test_the_home_page_s_own_name_opens_it_too(visit):
+    """/pipeline, typed by hand or read off the page's title, is the Pipeline page with the link's
+    text; Streamlit's "Page not found" dialog showed before."""
+    visit.page.goto(f"{visit.url}/pipeline?text=Hello%20world")
+    visit.page.wait_for_selector("[data-testid='token-chips']", timeout=120_000)
+    visit.settle()
+    assert urllib.parse.urlparse(visit.page.url).path == "/pipeline"  # not sent on to "/" as unknown
+    assert visit.page.get_by_text("Page not found").count() == 0
+    assert visit.page.get_by_role("heading", name="① Tokenizer: text → tokens → input IDs").is_visible()
+    assert "hello" in chips_text(visit)[0]
+    nav = visit.page.get_by_test_id("stSidebarNav")
+    listed = [text.split()[-1] for text in nav.get_by_role("link").all_inner_texts()]
+    assert listed.count("Pipeline") == 1  # listed once, not twice
 
 
 def test_typing_updates_the_tokens(visit):
