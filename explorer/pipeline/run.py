@@ -368,7 +368,7 @@ def _stacked(tensors: Any) -> np.ndarray:
 def _taken(output: Any, name: str) -> np.ndarray:
     """_stacked for the big per-layer attention weights: each layer's tensor is let go of once it
     is copied into the stacked array, so the two never both exist whole (a long text's peak held
-    its attention twice: 2 x 320 MB on SmolLM2 at 545 tokens). ``output`` loses ``name``."""
+    its attention twice: 2 x 283 MB on SmolLM2 at 512 tokens). ``output`` loses ``name``."""
     layers = list(output.get(name) or ())
     output[name] = None  # `layers` holds the only references now
     if not layers:
